@@ -1,0 +1,33 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// The kernels are built for the host CPU by default: a generic x86-64 build turns every
+// SIMD FMA into a call to fmaf and runs ~200x slower. NNTOP_PORTABLE=1 builds a binary
+// that runs on any CPU of the architecture (slower).
+let portable = Context.environment["NNTOP_PORTABLE"] == "1"
+// -O even in debug builds: `swift test` compiles debug, and -Onone kernels are 50-100x slower.
+let hotFlags: [String] = (portable ? [] : ["-target-cpu", "native"]) + ["-Ounchecked"]
+
+let package = Package(
+    name: "nntop",
+    platforms: [.macOS(.v13)],
+    products: [.executable(name: "nntop", targets: ["nntop"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Kernels", swiftSettings: [.unsafeFlags(hotFlags)]),
+        .target(name: "Models", dependencies: ["Kernels", "CZlib"], swiftSettings: [.unsafeFlags(hotFlags)]),
+        .target(name: "TUI", dependencies: ["CNcurses"]),
+        .executableTarget(name: "nntop", dependencies: [
+            "Models", "TUI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TUITests", dependencies: ["TUI"]),
+        .testTarget(name: "CLITests", dependencies: ["nntop"]),
+    ]
+)
