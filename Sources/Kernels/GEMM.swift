@@ -1,0 +1,134 @@
+import Foundation
+
+// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, op(A) m×k, op(B) k×n.
+// Both operands are packed into zero-padded panels (which also absorbs transposes), then a
+// 6×32 register-blocked SIMD16 microkernel computes each tile: 12 accumulators, 2 B loads
+// and 6 broadcasts per k.
+
+let gemmMR = 6
+let gemmNR = 32
+
+/// Reusable packing buffers, so a training step allocates nothing after its first call.
+public final class ScratchPool: @unchecked Sendable {
+    public static let shared = ScratchPool()
+    private var free: [(UnsafeMutablePointer<Float>, Int)] = []
+    private let lock = NSLock()
+
+    public func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        lock.lock(); defer { lock.unlock() }
+        if let i = free.firstIndex(where: { $0.1 >= count }) { return free.remove(at: i) }
+        var raw: UnsafeMutableRawPointer?
+        let cap = max(count, 1024)
+        guard posix_memalign(&raw, 64, cap * 4) == 0, let raw else { fatalError("out of memory (GEMM scratch)") }
+        return (raw.bindMemory(to: Float.self, capacity: cap), cap)
+    }
+
+    public func give(_ buf: (UnsafeMutablePointer<Float>, Int)) {
+        lock.lock(); defer { lock.unlock() }
+        free.append(buf)
+    }
+}
+
+public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return
+    }
+    let mPanels = (m + gemmMR - 1) / gemmMR, nPanels = (n + gemmNR - 1) / gemmNR
+    let pa = ScratchPool.shared.take(mPanels * gemmMR * k)
+    let pb = ScratchPool.shared.take(nPanels * gemmNR * k)
+    defer { ScratchPool.shared.give(pa); ScratchPool.shared.give(pb) }
+    let packedA = pa.0, packedB = pb.0
+
+    // Pack A: panel p holds rows p*MR..<p*MR+MR, laid out [k][MR].
+    Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
+        let dst = packedA + p * gemmMR * k
+        let rows = min(gemmMR, m - p * gemmMR)
+        for r in 0..<gemmMR {
+            let i = p * gemmMR + r
+            if r >= rows { for kk in 0..<k { dst[kk * gemmMR + r] = 0 }; continue }
+            if transA { for kk in 0..<k { dst[kk * gemmMR + r] = a[kk * lda + i] } }
+            else { let src = a + i * lda; for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] } }
+        }
+    }
+    // Pack B: panel q holds columns q*NR..<q*NR+NR, laid out [k][NR].
+    Parallel.forEach(nPanels, grain: max(1, 16384 / max(1, k * gemmNR))) { q in
+        let dst = packedB + q * gemmNR * k
+        let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
+        if transB {
+            for cc in 0..<gemmNR {
+                if cc >= cols { for kk in 0..<k { dst[kk * gemmNR + cc] = 0 }; continue }
+                let src = b + (j0 + cc) * ldb
+                for kk in 0..<k { dst[kk * gemmNR + cc] = src[kk] }
+            }
+        } else {
+            for kk in 0..<k {
+                let src = b + kk * ldb + j0, d = dst + kk * gemmNR
+                for cc in 0..<cols { d[cc] = src[cc] }
+                for cc in cols..<gemmNR { d[cc] = 0 }
+            }
+        }
+    }
+    // Tiles in column-panel-major order so consecutive tiles of a thread share a B panel.
+    let tiles = mPanels * nPanels
+    let flopsPerTile = gemmMR * gemmNR * k
+    Parallel.ranges(tiles, grain: max(1, 200_000 / flopsPerTile)) { range in
+        for t in range {
+            let q = t / mPanels, p = t % mPanels
+            microkernel(k: k, a: packedA + p * gemmMR * k, b: packedB + q * gemmNR * k,
+                        c: c + p * gemmMR * ldc + q * gemmNR, ldc: ldc,
+                        rows: min(gemmMR, m - p * gemmMR), cols: min(gemmNR, n - q * gemmNR),
+                        alpha: alpha, beta: beta)
+        }
+    }
+}
+
+@inline(__always)
+private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                         ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
+    var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
+    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
+    var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var ap = a, bp = b
+    for _ in 0..<k {
+        let b0 = load16(bp), b1 = load16(bp + 16)
+        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+        ap += gemmMR; bp += gemmNR
+    }
+    storeRow(c, 0, c00, c01, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    storeRow(c + ldc, 1, c10, c11, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    storeRow(c + 2 * ldc, 2, c20, c21, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    storeRow(c + 3 * ldc, 3, c30, c31, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    storeRow(c + 4 * ldc, 4, c40, c41, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    storeRow(c + 5 * ldc, 5, c50, c51, rows: rows, cols: cols, alpha: alpha, beta: beta)
+}
+
+@inline(__always)
+private func storeRow(_ row: UnsafeMutablePointer<Float>, _ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>,
+                      rows: Int, cols: Int, alpha: Float, beta: Float) {
+    guard r < rows else { return }
+    var x0 = v0 * alpha, x1 = v1 * alpha
+    if cols == gemmNR {
+        if beta != 0 {
+            x0.addProduct(SIMD16<Float>(repeating: beta), load16(row))
+            x1.addProduct(SIMD16<Float>(repeating: beta), load16(row + 16))
+        }
+        store16(x0, row); store16(x1, row + 16)
+    } else {
+        for j in 0..<cols {
+            let v = j < 16 ? x0[j] : x1[j - 16]
+            row[j] = beta == 0 ? v : v + beta * row[j]
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// Max pooling over each (n, c) plane with padding counted as -infinity, as PyTorch.
+/// `argmax` records, per output, the index of the winner inside its input plane: backward is one scatter.
+public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                           argmax: UnsafeMutablePointer<Int32>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var best = -Float.infinity, bi: Int32 = -1
+                for ki in 0..<g.kernelH {
+                    let iy = oy * g.stride - g.padding + ki
+                    if iy < 0 || iy >= g.height { continue }
+                    for kj in 0..<g.kernelW {
+                        let ix = ox * g.stride - g.padding + kj
+                        if ix < 0 || ix >= g.width { continue }
+                        let v = src[iy * g.width + ix]
+                        if v > best || bi < 0 { best = v; bi = Int32(iy * g.width + ix) }
+                    }
+                }
+                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+            }
+        }
+    }
+}
+
+public func maxPoolBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, geometry g: ConvGeometry,
+                            dx: UnsafeMutablePointer<Float>) {
+    let outPlane = g.outH * g.outW, plane = g.height * g.width
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let d = dx + nc * plane
+        d.update(repeating: 0, count: plane)
+        for o in 0..<outPlane { d[Int(argmax[nc * outPlane + o])] += dy[nc * outPlane + o] }
+    }
+}
+
+/// Average pooling with zero padding counted in the divisor (PyTorch's count_include_pad=True).
+public func avgPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width
+    let scale = 1 / Float(g.kernelH * g.kernelW)
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = y + nc * oh * ow
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                var s: Float = 0
+                for ki in 0..<g.kernelH {
+                    let iy = oy * g.stride - g.padding + ki
+                    if iy < 0 || iy >= g.height { continue }
+                    for kj in 0..<g.kernelW {
+                        let ix = ox * g.stride - g.padding + kj
+                        if ix >= 0 && ix < g.width { s += src[iy * g.width + ix] }
+                    }
+                }
+                dst[oy * ow + ox] = s * scale
+            }
+        }
+    }
+}
+
+public func avgPoolBackward(dy: UnsafePointer<Float>, geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width
+    let scale = 1 / Float(g.kernelH * g.kernelW)
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let d = dx + nc * plane, src = dy + nc * oh * ow
+        d.update(repeating: 0, count: plane)
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let v = src[oy * ow + ox] * scale
+                for ki in 0..<g.kernelH {
+                    let iy = oy * g.stride - g.padding + ki
+                    if iy < 0 || iy >= g.height { continue }
+                    for kj in 0..<g.kernelW {
+                        let ix = ox * g.stride - g.padding + kj
+                        if ix >= 0 && ix < g.width { d[iy * g.width + ix] += v }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Mean over each (n, c) plane: [N][C][H*W] -> [N][C].
+public func globalAvgPoolForward(x: UnsafePointer<Float>, planes: Int, planeSize: Int, y: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(planeSize)
+    Parallel.forEach(planes, grain: max(1, 8192 / max(1, planeSize))) { i in
+        var s: Float = 0
+        let src = x + i * planeSize
+        for j in 0..<planeSize { s += src[j] }
+        y[i] = s * scale
+    }
+}
+
+public func globalAvgPoolBackward(dy: UnsafePointer<Float>, planes: Int, planeSize: Int, dx: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(planeSize)
+    Parallel.forEach(planes, grain: max(1, 8192 / max(1, planeSize))) { i in
+        (dx + i * planeSize).update(repeating: dy[i] * scale, count: planeSize)
+    }
+}

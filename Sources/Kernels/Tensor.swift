@@ -1,0 +1,67 @@
+import Foundation
+
+/// A float32 tensor: a shape and a 64-byte aligned, contiguous, row-major (NCHW) buffer.
+/// Reference semantics on purpose: layers allocate their buffers once and reuse them every step.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+    /// Set for a view: the tensor whose memory this one reads (kept alive, never freed here).
+    private let base: Tensor?
+
+    /// A reshaped view of `base`'s memory (e.g. flatten), no copy.
+    public init(view base: Tensor, shape: [Int]) {
+        precondition(shape.reduce(1, *) == base.count, "view \(shape) of \(base.shape)")
+        self.shape = shape; count = base.count; data = base.data; self.base = base
+    }
+
+    public init(shape: [Int]) {
+        base = nil
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        var raw: UnsafeMutableRawPointer?
+        // Round up so a SIMD16 access at the tail never reads past the allocation.
+        let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) / 64 * 64)
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(shape)") }
+        data = raw.bindMemory(to: Float.self, capacity: bytes / 4)
+        data.initialize(repeating: 0, count: bytes / 4)
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { if base == nil { free(data) } }
+
+    public subscript(i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    public func fill(_ v: Float) { data.update(repeating: v, count: count) }
+    public func zero() { fill(0) }
+
+    public func copy(from other: Tensor) {
+        precondition(other.count == count, "copy of \(other.shape) into \(shape)")
+        data.update(from: other.data, count: count)
+    }
+
+    /// Returns `existing` when it already has `shape`, else a new zeroed tensor: how layers keep their buffers per batch size.
+    public static func reuse(_ existing: Tensor?, _ shape: [Int]) -> Tensor {
+        if let existing, existing.shape == shape { return existing }
+        return Tensor(shape: shape)
+    }
+}
+
+@inline(__always) func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}

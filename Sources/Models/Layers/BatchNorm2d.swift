@@ -1,0 +1,69 @@
+import Kernels
+
+/// nn.BatchNorm2d: eps 1e-5, momentum 0.1, affine, tracking running statistics.
+public final class BatchNorm2d: Layer {
+    public let name: String
+    public let channels: Int
+    public let eps: Float = 1e-5, momentum: Float = 0.1
+    public let weight: Parameter, bias: Parameter
+    public let runningMean: Tensor, runningVar: Tensor
+    /// num_batches_tracked (a float holds exact integers up to 2^24 batches).
+    public let batchesTracked = Tensor(shape: [])
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { [weight, bias] }
+    public var state: [StateEntry] {
+        [StateEntry(name: weight.name, tensor: weight.value, isCounter: false),
+         StateEntry(name: bias.name, tensor: bias.value, isCounter: false),
+         StateEntry(name: qualified(name, "running_mean"), tensor: runningMean, isCounter: false),
+         StateEntry(name: qualified(name, "running_var"), tensor: runningVar, isCounter: false),
+         StateEntry(name: qualified(name, "num_batches_tracked"), tensor: batchesTracked, isCounter: true)]
+    }
+
+    private var input: Tensor?, out: Tensor?, dx: Tensor?
+    private var trainedForward = false
+    private let savedMean: Tensor, savedInvStd: Tensor
+
+    public init(_ name: String, _ channels: Int) {
+        self.name = name; self.channels = channels
+        weight = Parameter(name: qualified(name, "weight"), shape: [channels])
+        bias = Parameter(name: qualified(name, "bias"), shape: [channels])
+        runningMean = Tensor(shape: [channels]); runningVar = Tensor(shape: [channels])
+        savedMean = Tensor(shape: [channels]); savedInvStd = Tensor(shape: [channels])
+        weight.value.fill(1); runningVar.fill(1)
+    }
+
+    private func shape(_ x: Tensor) -> BatchNormShape {
+        BatchNormShape(batch: x.shape[0], channels: channels, planeSize: x.count / (x.shape[0] * channels))
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
+        input = x; trainedForward = training
+        let y = Tensor.reuse(out, x.shape); out = y
+        if training {
+            batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
+                                  momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
+                                  savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data)
+            batchesTracked[0] += 1
+        } else {
+            batchNormEvalForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
+                                 runningMean: runningMean.data, runningVar: runningVar.data, y: y.data)
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let input else { preconditionFailure("\(name): backward before forward") }
+        let d = Tensor.reuse(dx, input.shape); dx = d
+        if trainedForward {
+            batchNormBackward(dy: dy.data, x: input.data, s: shape(input), gamma: weight.value.data,
+                              savedMean: savedMean.data, savedInvStd: savedInvStd.data, dGamma: weight.grad.data,
+                              dBeta: bias.grad.data, dx: d.data)
+        } else {
+            batchNormEvalBackward(dy: dy.data, x: input.data, s: shape(input), gamma: weight.value.data, eps: eps,
+                                  runningMean: runningMean.data, runningVar: runningVar.data,
+                                  dGamma: weight.grad.data, dBeta: bias.grad.data, dx: d.data)
+        }
+        return d
+    }
+}

@@ -1,0 +1,49 @@
+import Kernels
+
+/// nn.Conv2d (square kernel, optional bias): im2col over the whole batch + GEMM.
+public final class Conv2d: Layer {
+    public let name: String
+    public let inChannels, outChannels, kernel, stride, padding: Int
+    public let weight: Parameter          // [out, in, k, k]
+    public let bias: Parameter?           // [out]
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    private var input: Tensor?
+    private var geometry: ConvGeometry?
+    private var out: Tensor?, col: Tensor?, dx: Tensor?
+
+    public init(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Int = 0, bias: Bool = true) {
+        self.name = name; self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding
+        weight = Parameter(name: qualified(name, "weight"), shape: [outChannels, inChannels, kernel, kernel])
+        self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[1] == inChannels, "\(name): input \(x.shape)")
+        let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
+                             outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
+        geometry = g; input = x
+        let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
+        let c = Tensor.reuse(col, [g.colRows, g.colCols]); col = c
+        let tmp = ScratchPool.shared.take(outChannels * g.colCols)
+        defer { ScratchPool.shared.give(tmp) }
+        conv2dForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g,
+                      col: c.data, tmp: tmp.0, y: y.data)
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let g = geometry, let col, let input else { preconditionFailure("\(name): backward before forward") }
+        let tmp = ScratchPool.shared.take(outChannels * g.colCols)
+        let dcol = ScratchPool.shared.take(needsInputGradient ? g.colRows * g.colCols : 1)
+        defer { ScratchPool.shared.give(tmp); ScratchPool.shared.give(dcol) }
+        var result: Tensor?
+        if needsInputGradient { result = Tensor.reuse(dx, input.shape); dx = result }
+        conv2dBackward(dy: dy.data, weight: weight.value.data, geometry: g, col: col.data, tmp: tmp.0,
+                       dcol: dcol.0, dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data)
+        return result
+    }
+}

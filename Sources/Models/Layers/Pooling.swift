@@ -1,0 +1,109 @@
+import Kernels
+
+/// nn.MaxPool2d / F.max_pool2d (square window; stride defaults to the window).
+public final class MaxPool2d: Layer {
+    public let name: String
+    public let kernel, stride, padding: Int
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { [] }
+    private var geometry: ConvGeometry?, input: Tensor?
+    private var out: Tensor?, dx: Tensor?
+    private var argmax: UnsafeMutablePointer<Int32>?, argmaxCount = 0
+
+    public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+    }
+
+    deinit { argmax?.deallocate() }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
+                             outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
+        geometry = g; input = x
+        let y = Tensor.reuse(out, [g.batch, g.inChannels, g.outH, g.outW]); out = y
+        if argmaxCount != y.count {
+            argmax?.deallocate()
+            argmax = .allocate(capacity: y.count); argmaxCount = y.count
+        }
+        maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: argmax!)
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let g = geometry, let input, let argmax else { preconditionFailure("\(name): backward before forward") }
+        let d = Tensor.reuse(dx, input.shape); dx = d
+        maxPoolBackward(dy: dy.data, argmax: argmax, geometry: g, dx: d.data)
+        return d
+    }
+}
+
+/// nn.AvgPool2d with count_include_pad=True.
+public final class AvgPool2d: Layer {
+    public let name: String
+    public let kernel, stride, padding: Int
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { [] }
+    private var geometry: ConvGeometry?, input: Tensor?
+    private var out: Tensor?, dx: Tensor?
+
+    public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
+                             outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
+        geometry = g; input = x
+        let y = Tensor.reuse(out, [g.batch, g.inChannels, g.outH, g.outW]); out = y
+        avgPoolForward(x: x.data, geometry: g, y: y.data)
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
+        let d = Tensor.reuse(dx, input.shape); dx = d
+        avgPoolBackward(dy: dy.data, geometry: g, dx: d.data)
+        return d
+    }
+}
+
+/// F.adaptive_avg_pool2d(x, 1) followed by flatten: [N, C, H, W] -> [N, C].
+public final class GlobalAvgPool: Layer {
+    public let name: String
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { [] }
+    private var input: Tensor?, out: Tensor?, dx: Tensor?
+
+    public init(_ name: String) { self.name = name }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        input = x
+        let y = Tensor.reuse(out, [x.shape[0], x.shape[1]]); out = y
+        globalAvgPoolForward(x: x.data, planes: y.count, planeSize: x.count / y.count, y: y.data)
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        guard let input else { preconditionFailure("\(name): backward before forward") }
+        let d = Tensor.reuse(dx, input.shape); dx = d
+        globalAvgPoolBackward(dy: dy.data, planes: dy.count, planeSize: input.count / dy.count, dx: d.data)
+        return d
+    }
+}
+
+/// torch.flatten(x, 1): a view, no copy.
+public final class Flatten: Layer {
+    public let name: String
+    public var needsInputGradient = true
+    public var parameters: [Parameter] { [] }
+    private var inputShape: [Int] = []
+
+    public init(_ name: String) { self.name = name }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        inputShape = x.shape
+        return Tensor(view: x, shape: [x.shape[0], x.count / x.shape[0]])
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? { Tensor(view: dy, shape: inputShape) }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Kernels
+
+public enum OptimizerKind: String, CaseIterable {
+    case sgd, momentum, nesterov, adam
+}
+
+/// PyTorch's update rules (torch.optim.SGD with dampening 0, torch.optim.Adam), with L2 weight decay
+/// added to the gradient. Parameters whose layer is bypassed (`inUse == false`) are skipped, as PyTorch
+/// skips parameters whose gradient is None.
+public final class Optimizer {
+    public let kind: OptimizerKind
+    public var lr: Float
+    public let momentum: Float, weightDecay: Float
+    public let beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+    public let parameters: [Parameter]
+    /// SGD with momentum: the momentum buffer. Adam: first and second moments. Zero-initialised, which
+    /// gives the same first update as PyTorch's buffer = first gradient.
+    public let buffers: [[Tensor]]
+    /// Updates applied to each parameter (Adam's bias correction counts per parameter, as PyTorch's `step`).
+    public private(set) var steps: [Int]
+
+    public init(_ kind: OptimizerKind, parameters: [Parameter], lr: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.kind = kind; self.lr = lr; self.momentum = momentum; self.weightDecay = weightDecay
+        self.parameters = parameters
+        let perParameter = kind == .sgd ? 0 : kind == .adam ? 2 : 1
+        buffers = parameters.map { p in (0..<perParameter).map { _ in Tensor(shape: p.value.shape) } }
+        steps = Array(repeating: 0, count: parameters.count)
+    }
+
+    public func step() {
+        for i in parameters.indices where parameters[i].inUse { steps[i] += 1 }
+        Parallel.forEach(parameters.count) { i in update(i) }
+    }
+
+    private func update(_ i: Int) {
+        let p = parameters[i]
+        guard p.inUse else { return }
+        let n = p.value.count, w = p.value.data, g = p.grad.data, wd = weightDecay, lr = lr
+        switch kind {
+        case .sgd:
+            for j in 0..<n { w[j] -= lr * (g[j] + wd * w[j]) }
+        case .momentum, .nesterov:
+            let buf = buffers[i][0].data, mu = momentum, nesterov = kind == .nesterov
+            for j in 0..<n {
+                let d = g[j] + wd * w[j]
+                let b = mu * buf[j] + d
+                buf[j] = b
+                w[j] -= lr * (nesterov ? d + mu * b : b)
+            }
+        case .adam:
+            let m = buffers[i][0].data, v = buffers[i][1].data
+            let t = Float(steps[i])
+            let bc1 = 1 - powf(beta1, t), bc2 = 1 - powf(beta2, t)
+            let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
+            for j in 0..<n {
+                let d = g[j] + wd * w[j]
+                m[j] = beta1 * m[j] + (1 - beta1) * d
+                v[j] = beta2 * v[j] + (1 - beta2) * d * d
+                w[j] -= stepSize * m[j] / (v[j].squareRoot() / bc2Sqrt + eps)
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// A safetensors file: 8-byte little-endian header length, a JSON header naming each tensor's dtype,
+/// shape and byte range, then the raw little-endian data. Nothing in it executes (unlike pickle).
+public struct SafetensorsFile {
+    public enum DType: String { case f32 = "F32", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
+        var size: Int { switch self { case .f64, .i64: 8; case .f32, .i32: 4; case .u8: 1 } }
+    }
+    public struct Entry { public let dtype: DType; public let shape: [Int]; public let range: Range<Int> }
+
+    public let path: String
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+    /// Tensor names in file order (by byte offset).
+    public let names: [String]
+    private let bytes: Data
+    private let dataStart: Int
+
+    public struct FormatError: Error, CustomStringConvertible { public let description: String }
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FormatError(description: "\(path): cannot be read (missing or no permission)")
+        }
+        try self.init(data: data, path: path)
+    }
+
+    public init(data: Data, path: String) throws {
+        func fail(_ s: String) -> FormatError { FormatError(description: "\(path): \(s)") }
+        bytes = data; self.path = path
+        guard data.count >= 8 else { throw fail("not a safetensors file (only \(data.count) bytes)") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw fail("not a safetensors file, or truncated: header length \(headerLength) exceeds the file's \(data.count - 8) remaining bytes")
+        }
+        dataStart = 8 + Int(headerLength)
+        guard let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)),
+              let header = json as? [String: Any] else { throw fail("header is not a JSON object (not a safetensors file?)") }
+        var entries = [String: Entry]()
+        var meta = [String: String]()
+        let dataLength = data.count - dataStart
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
+                for (k, v) in m { meta[k] = v as? String ?? "\(v)" }
+                continue
+            }
+            guard let e = value as? [String: Any], let dt = e["dtype"] as? String,
+                  let shape = e["shape"] as? [Int], let offsets = e["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw fail("tensor \(name): entry needs dtype, shape and two data_offsets")
+            }
+            guard let dtype = DType(rawValue: dt) else { throw fail("tensor \(name): unsupported dtype \(dt)") }
+            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }) else { throw fail("tensor \(name): invalid shape \(shape)") }
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataLength else {
+                throw fail("tensor \(name): data_offsets \(offsets) lie outside the \(dataLength) data bytes (truncated?)")
+            }
+            let expected = shape.reduce(1, *) * dtype.size
+            guard offsets[1] - offsets[0] == expected else {
+                throw fail("tensor \(name): shape \(shape) of \(dt) needs \(expected) bytes, data_offsets give \(offsets[1] - offsets[0])")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+        }
+        let ordered = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
+            throw fail("tensors \(a.key) and \(b.key) overlap in the data")
+        }
+        self.entries = entries; metadata = meta; names = ordered.map(\.key)
+    }
+
+    /// The tensor's values as float32 (F64 and integer tensors are converted).
+    public func floats(_ name: String) throws -> [Float] {
+        guard let e = entries[name] else { throw FormatError(description: "\(path): no tensor named \(name)") }
+        let n = e.shape.reduce(1, *)
+        return bytes.withUnsafeBytes { raw -> [Float] in
+            let p = raw.baseAddress! + dataStart + e.range.lowerBound
+            switch e.dtype {
+            case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            case .f64: return (0..<n).map { Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
+            case .i64: return (0..<n).map { Float(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+            case .i32: return (0..<n).map { Float(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+            case .u8: return (0..<n).map { Float(p.load(fromByteOffset: $0, as: UInt8.self)) }
+            }
+        }
+    }
+
+    /// The tensor's values as float64 (exact for F64 tensors).
+    public func doubles(_ name: String) throws -> [Double] {
+        guard let e = entries[name] else { throw FormatError(description: "\(path): no tensor named \(name)") }
+        guard e.dtype == .f64 else { return try floats(name).map(Double.init) }
+        return bytes.withUnsafeBytes { raw in
+            let p = raw.baseAddress! + dataStart + e.range.lowerBound
+            return (0..<e.shape.reduce(1, *)).map { Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+        }
+    }
+
+    /// Integer tensors (labels, counters) as Int64.
+    public func int64s(_ name: String) throws -> [Int64] {
+        guard let e = entries[name] else { throw FormatError(description: "\(path): no tensor named \(name)") }
+        guard e.dtype == .i64 else { return try floats(name).map { Int64($0) } }
+        return bytes.withUnsafeBytes { raw in
+            let p = raw.baseAddress! + dataStart + e.range.lowerBound
+            return (0..<e.shape.reduce(1, *)).map { Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        }
+    }
+}
+
+/// Builds a safetensors file in memory; `write` puts it on disk atomically.
+public struct SafetensorsWriter {
+    private var tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int], data: Data)] = []
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], floats: UnsafeBufferPointer<Float>) {
+        var d = Data(capacity: floats.count * 4)
+        for v in floats { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+        tensors.append((name, .f32, shape, d))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {
+        var d = Data(capacity: int64s.count * 8)
+        for v in int64s { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        tensors.append((name, .i64, shape, d))
+    }
+
+    public func serialized() throws -> Data {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for t in tensors {
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.data.count]]
+            offset += t.data.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }   // pad with spaces so the data is 8-byte aligned
+        var out = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for t in tensors { out.append(t.data) }
+        return out
+    }
+
+    /// Writes to a temporary file in the same folder, syncs it, then renames it over `path`: a crash
+    /// at any moment leaves either the old file or the complete new one.
+    public func write(to path: String) throws {
+        try AtomicFile.write(try serialized(), to: path)
+    }
+}
+
+public enum AtomicFile {
+    public struct WriteError: Error, CustomStringConvertible { public let description: String }
+
+    public static func write(_ data: Data, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw WriteError(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = data.withUnsafeBytes { raw -> Bool in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n <= 0 { return false }
+                done += n
+            }
+            return true
+        }
+        let err = errno
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(ok ? errno : err))
+            unlink(tmp)
+            throw WriteError(description: "cannot write \(path): \(reason)")
+        }
+        // Sync the directory so the rename itself survives a power cut.
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Every option a training run uses (the CLI fills it; checkpoints and run folders record it).
+public struct TrainConfig: Codable, Equatable {
+    public var model = "lenet5"
+    public var epochs = 5
+    public var batchSize = 64
+    public var lr: Float = 0.05
+    public var optimizer = "momentum"
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 0
+    /// "constant" or "cosine" (decays the LR to 0 over the run, from whatever LR is set).
+    public var schedule = "cosine"
+    public var residual = true
+    public var trainLimit: Int? = nil
+    public var valSize = 5000
+    /// Validate every N steps (0: only at each epoch's end).
+    public var evalEvery = 0
+    /// Progress line / snapshot history every N steps.
+    public var logEvery = 100
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// Per-model defaults that reach the README's accuracies.
+    public static func defaults(for model: String) -> TrainConfig {
+        var c = TrainConfig()
+        c.model = model
+        if model == "resnet18" { c.epochs = 1; c.lr = 0.05; c.logEvery = 20 }
+        return c
+    }
+}

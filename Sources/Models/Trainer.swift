@@ -1,0 +1,291 @@
+import Foundation
+import Kernels
+
+/// What the UI (or a script) asks of a running Trainer; applied between two steps.
+public enum TrainerCommand: Equatable {
+    case pause, resume, setLR(Float), setResidual(Bool), snapshot, evaluate, stop
+}
+
+public enum TrainerState: String, Codable { case running, paused, done, diverged, stopped }
+
+/// A point of a curve: x is the global step.
+public struct CurvePoint: Equatable { public var step: Int; public var value: Double }
+
+/// A control action as it happened, for markers on the curves and the metrics log.
+public struct ControlEvent: Equatable { public var step: Int; public var label: String }
+
+/// One test digit and the model's latest prediction for it.
+public struct DigitPrediction {
+    public var pixels: [UInt8]      // 28×28
+    public var label: Int
+    public var prediction: Prediction
+}
+
+/// Everything the dashboard shows, published after every step behind a lock.
+public struct TrainingSnapshot {
+    public var model: String
+    public var residual: Bool?
+    public var state: TrainerState = .running
+    public var step = 0, totalSteps = 0, epoch = 0, epochs = 0, stepInEpoch = 0, stepsPerEpoch = 0
+    public var loss: Double = .nan, batchAccuracy: Double = .nan
+    public var lr: Double = 0
+    public var samplesPerSecond: Double = 0
+    public var elapsedSeconds: Double = 0
+    public var threads = 1
+    public var layerNames: [String] = []
+    public var forwardMs: [Double] = [], backwardMs: [Double] = []
+    public var trainLoss: [CurvePoint] = [], trainAccuracy: [CurvePoint] = []
+    public var validationAccuracy: [CurvePoint] = [], validationLoss: [CurvePoint] = []
+    public var testAccuracy: [CurvePoint] = []
+    public var events: [ControlEvent] = []
+    public var digits: [DigitPrediction] = []
+    public var mistakes: [DigitPrediction] = []
+    public var confusion: [[Int]]? = nil
+    public var message = ""
+    public var finalTest: EvaluationResult? = nil
+}
+
+/// What the headless logger hears, on the trainer's queue.
+public enum TrainerEvent {
+    case progress(TrainingSnapshot)
+    case evaluated(split: String, result: EvaluationResult, snapshot: TrainingSnapshot)
+    case control(ControlEvent)
+    case snapshotSaved(path: String)
+    case message(String)
+    case finished(TrainingSnapshot)
+}
+
+/// Trains a model on a background queue, publishing a snapshot after every step and taking commands
+/// between steps. The only traffic with the UI thread: `latest()` and `send(_:)`.
+public final class Trainer {
+    public let config: TrainConfig
+    public let network: Network
+    public let optimizer: Optimizer
+    public let data: DataSplits
+    public var onEvent: ((TrainerEvent) -> Void)?
+    /// Where `snapshot` commands write weights (nil: snapshots are refused with a message).
+    public var snapshotDirectory: String?
+
+    private let lock = NSLock()
+    private let wake = NSCondition()
+    private var commands: [TrainerCommand] = []
+    private var published: TrainingSnapshot
+    private var current: TrainingSnapshot
+    private let queue = DispatchQueue(label: "nntop.trainer", qos: .userInitiated)
+    private let finished = DispatchSemaphore(value: 0)
+    /// The LR the user set; the schedule scales it.
+    private var baseLR: Float
+    private let sampleItems: [Int]
+
+    public init(config: TrainConfig, data: DataSplits) throws {
+        guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
+            throw DataError("unknown model \(config.model); choose one of \(ModelZoo.names.joined(separator: ", "))")
+        }
+        guard let kind = OptimizerKind(rawValue: config.optimizer) else {
+            throw DataError("unknown optimizer \(config.optimizer); choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard data.train.count >= config.batchSize else {
+            throw DataError("--batch-size \(config.batchSize) is larger than the \(data.train.count) training images")
+        }
+        self.config = config; self.data = data; network = net
+        baseLR = config.lr
+        optimizer = Optimizer(kind, parameters: net.parameters, lr: config.lr, momentum: config.momentum,
+                              weightDecay: config.weightDecay)
+        var s = TrainingSnapshot(model: config.model)
+        s.residual = net.residual
+        s.epochs = config.epochs
+        s.stepsPerEpoch = data.train.count / config.batchSize
+        s.totalSteps = s.stepsPerEpoch * config.epochs
+        s.threads = config.threads
+        s.lr = Double(config.lr)
+        s.layerNames = net.units.map(\.name)
+        current = s; published = s
+        sampleItems = Array(0..<min(24, data.test.count))
+    }
+
+    /// The newest published snapshot (cheap: arrays are shared, not copied).
+    public func latest() -> TrainingSnapshot { lock.lock(); defer { lock.unlock() }; return published }
+
+    /// Queues a command for the next step boundary (wakes a paused trainer).
+    public func send(_ c: TrainerCommand) {
+        wake.lock(); commands.append(c); wake.signal(); wake.unlock()
+    }
+
+    /// Starts training on the background queue.
+    public func start() { queue.async { self.run() } }
+
+    /// Blocks until the run has ended.
+    public func wait() { finished.wait(); finished.signal() }
+
+    public var isFinished: Bool { let s = latest().state; return s == .done || s == .diverged || s == .stopped }
+
+    private func publish() { lock.lock(); published = current; lock.unlock() }
+    private func emit(_ e: TrainerEvent) { onEvent?(e) }
+
+    private func scheduledLR(step: Int) -> Float {
+        guard config.schedule == "cosine", current.totalSteps > 0 else { return baseLR }
+        return baseLR * 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
+    }
+
+    private func run() {
+        Parallel.maxThreads = max(1, config.threads)
+        let start = monotonicSeconds()
+        let b = config.batchSize
+        let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
+        defer { labels.deallocate() }
+        var dLogits: Tensor?
+        var probs: Tensor?
+        var windowStart = start, windowSamples = 0
+        var lossEMA: Double = .nan
+        var stopped = false
+        refreshDigits()
+        training: for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
+            var rng = SeededRandom(seed: config.seed &* 0x9E37_79B9 &+ UInt64(epoch))
+            var order = Array(0..<data.train.count)
+            order.shuffle(using: &rng)
+            current.epoch = epoch
+            for s in 0..<current.stepsPerEpoch {
+                if handleCommands() { stopped = true; break training }
+                optimizer.lr = scheduledLR(step: current.step)
+                data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
+                let logits = network.forward(x, training: true)
+                let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
+                let p = Tensor.reuse(probs, logits.shape); probs = p
+                let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: network.classes,
+                                             probs: p.data, dLogits: d.data)
+                guard ce.loss.isFinite else {
+                    current.state = .diverged
+                    current.message = "loss became \(ce.loss) at step \(current.step + 1): the run diverged; try a lower --lr (now \(optimizer.lr))"
+                    publish(); emit(.message(current.message))
+                    break training
+                }
+                network.backward(d)
+                optimizer.step()
+                current.step += 1; current.stepInEpoch = s + 1
+                windowSamples += b
+                let now = monotonicSeconds()
+                if now - windowStart >= 0.5 || current.step == 1 {
+                    current.samplesPerSecond = Double(windowSamples) / max(now - windowStart, 1e-9)
+                    windowStart = now; windowSamples = 0
+                }
+                current.loss = Double(ce.loss); current.batchAccuracy = 100 * Double(ce.correct) / Double(b)
+                lossEMA = lossEMA.isNaN ? current.loss : 0.9 * lossEMA + 0.1 * current.loss
+                current.lr = Double(optimizer.lr)
+                current.elapsedSeconds = now - start
+                current.forwardMs = network.forwardSeconds.map { $0 * 1000 }
+                current.backwardMs = network.backwardSeconds.map { $0 * 1000 }
+                current.trainLoss.append(CurvePoint(step: current.step, value: current.loss))
+                current.trainAccuracy.append(CurvePoint(step: current.step, value: current.batchAccuracy))
+                publish()
+                if current.step % config.logEvery == 0 { emit(.progress(current)) }
+                if config.evalEvery > 0 && current.step % config.evalEvery == 0 && s + 1 < current.stepsPerEpoch {
+                    validate()
+                }
+            }
+            validate()
+        }
+        if !stopped && current.state != .diverged {
+            let test = Evaluator.evaluate(network, data.test, batchSize: b)
+            current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            current.finalTest = test
+            current.confusion = test.confusion
+            current.mistakes = mistakes(test, in: data.test)
+            current.state = .done
+        } else if stopped {
+            current.state = .stopped
+        }
+        current.elapsedSeconds = monotonicSeconds() - start
+        publish()
+        emit(.finished(current))
+        finished.signal()
+    }
+
+    /// Applies queued commands; blocks while paused. Returns true when the run should stop.
+    private func handleCommands() -> Bool {
+        while true {
+            wake.lock()
+            let pending = commands; commands.removeAll()
+            wake.unlock()
+            for c in pending {
+                switch c {
+                case .pause:
+                    if current.state == .running { current.state = .paused; mark("pause") }
+                case .resume:
+                    if current.state == .paused { current.state = .running; mark("resume") }
+                case .setLR(let lr):
+                    guard lr > 0, lr.isFinite else { current.message = "LR must be a positive number"; break }
+                    baseLR = lr
+                    optimizer.lr = scheduledLR(step: current.step)
+                    current.lr = Double(optimizer.lr)
+                    mark("lr \(formatLR(lr))")
+                case .setResidual(let on):
+                    guard network.residual != nil else { current.message = "\(config.model) has no residual connections"; break }
+                    network.residual = on
+                    current.residual = on
+                    mark(on ? "res on" : "res off")
+                case .snapshot:
+                    saveSnapshot()
+                case .evaluate:
+                    validate()
+                case .stop:
+                    return true
+                }
+            }
+            publish()
+            if current.state != .paused { return false }
+            wake.lock()
+            if commands.isEmpty { wake.wait() }
+            wake.unlock()
+        }
+    }
+
+    private func mark(_ label: String) {
+        let e = ControlEvent(step: current.step, label: label)
+        current.events.append(e)
+        current.message = label
+        emit(.control(e))
+    }
+
+    private func validate() {
+        guard data.validation.count > 0 else { return }
+        let r = Evaluator.evaluate(network, data.validation, batchSize: config.batchSize)
+        current.validationAccuracy.append(CurvePoint(step: current.step, value: r.accuracy))
+        current.validationLoss.append(CurvePoint(step: current.step, value: r.loss))
+        current.confusion = r.confusion
+        current.mistakes = mistakes(r, in: data.validation)
+        refreshDigits()
+        publish()
+        emit(.evaluated(split: "val", result: r, snapshot: current))
+    }
+
+    private func refreshDigits() {
+        let preds = Evaluator.predict(network, data.test, items: sampleItems)
+        current.digits = zip(sampleItems, preds).map { DigitPrediction(pixels: data.test.pixels($0), label: data.test.label($0), prediction: $1) }
+    }
+
+    private func mistakes(_ r: EvaluationResult, in d: Dataset) -> [DigitPrediction] {
+        r.mistakes.suffix(24).map {
+            DigitPrediction(pixels: d.pixels($0.item), label: d.label($0.item),
+                            prediction: Prediction(predicted: $0.predicted, confidence: $0.confidence))
+        }
+    }
+
+    private func saveSnapshot() {
+        guard let dir = snapshotDirectory else { current.message = "snapshots need a run folder"; return }
+        let path = (dir as NSString).appendingPathComponent(String(format: "step-%06d.safetensors", current.step))
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Checkpoint.save(network, to: path, metadata: ["step": "\(current.step)", "epoch": "\(current.epoch)"])
+            mark("snap")
+            current.message = "saved \(path)"
+            emit(.snapshotSaved(path: path))
+        } catch {
+            current.message = "snapshot failed: \(error)"
+        }
+    }
+}
+
+public func formatLR(_ lr: Float) -> String {
+    String(format: "%g", Double(lr))
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Models
+
+/// Headless mode: one progress line per log interval, one per evaluation, and one final line.
+final class HeadlessLogger {
+    let config: TrainConfig
+    private var lastLogged = 0
+
+    init(config: TrainConfig) { self.config = config }
+
+    func handle(_ event: TrainerEvent) {
+        switch event {
+        case .progress(let s):
+            let window = s.trainLoss.suffix(s.step - lastLogged)
+            let accWindow = s.trainAccuracy.suffix(s.step - lastLogged)
+            lastLogged = s.step
+            let loss = window.map(\.value).reduce(0, +) / Double(max(window.count, 1))
+            let acc = accWindow.map(\.value).reduce(0, +) / Double(max(accWindow.count, 1))
+            say(String(format: "epoch %d/%d step %d/%d loss %.4f acc %.1f%% lr %@ %.0f samples/s",
+                       s.epoch, s.epochs, s.stepInEpoch, s.stepsPerEpoch, loss, acc,
+                       formatLR(Float(s.lr)), s.samplesPerSecond))
+        case .evaluated(let split, let r, let s):
+            say(String(format: "%@ epoch %d step %d loss %.4f acc %.2f%% (%d images)", split, s.epoch, s.step,
+                       r.loss, r.accuracy, r.count))
+        case .control(let e):
+            say("step \(e.step): \(e.label)")
+        case .snapshotSaved(let path):
+            say("saved \(path)")
+        case .message(let m):
+            say(m)
+        case .finished(let s):
+            let wall = Date().timeIntervalSince(processStart)
+            if let t = s.finalTest {
+                say(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
+                           t.accuracy, t.loss, s.epoch, s.step, wall))
+            } else {
+                say(String(format: "final state=%@ epochs=%d steps=%d wall=%.1fs", s.state.rawValue, s.epoch, s.step, wall))
+            }
+        }
+    }
+
+    private func say(_ line: String) {
+        print(line)
+        fflush(stdout)
+    }
+}

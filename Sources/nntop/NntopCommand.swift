@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+/// When the command started: the final line's wall time counts data loading too.
+let processStart = Date()
+
+@main
+struct Nntop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nntop",
+        abstract: "htop for training a CNN: trains LeNet-5 or ResNet-18 on MNIST on the CPU and shows it live.",
+        discussion: """
+        Examples:
+          nntop                               train LeNet-5 on the bundled MNIST (dashboard in a terminal)
+          nntop resnet18 --no-residual        ResNet-18 without its shortcuts; run again with them and compare
+          nntop lenet5 --headless --epochs 3  progress lines instead of the dashboard
+        """,
+        version: nntopVersion,
+        subcommands: [Train.self],
+        defaultSubcommand: Train.self)
+}
+
+let nntopVersion = "0.1.0"
+
+/// Prints `message` as one line on stderr and exits with `code` (no usage dump, no stack trace).
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("nntop: \(message)\n".utf8))
+    exit(code)
+}

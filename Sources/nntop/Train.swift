@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Models
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model (the default command: `nntop resnet18` is `nntop train resnet18`).")
+
+    @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).")
+    var model: String = "lenet5"
+
+    @Option(help: "Passes over the training set (default: 5 for lenet5, 1 for resnet18).")
+    var epochs: Int?
+    @Option(name: .customLong("batch-size"), help: "Images per step.")
+    var batchSize: Int = 64
+    @Option(help: "Learning rate at the start (the cosine schedule decays it to 0).")
+    var lr: Float?
+    @Option(help: "sgd, momentum, nesterov or adam.")
+    var optimizer: String = "momentum"
+    @Option(help: "Momentum for momentum and nesterov.")
+    var momentum: Float = 0.9
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
+    var weightDecay: Float = 0
+    @Option(help: "LR schedule: cosine or constant.")
+    var schedule: String = "cosine"
+    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections (the plain network).")
+    var noResidual = false
+    @Option(name: .customLong("train-limit"), help: "Train on the first N training images only.")
+    var trainLimit: Int?
+    @Option(name: .customLong("val-size"), help: "Training images held out for validation (the last N).")
+    var valSize: Int = 5000
+    @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (0: epoch ends only).")
+    var evalEvery: Int = 0
+    @Option(name: .customLong("log-every"), help: "Print a progress line every N steps (headless).")
+    var logEvery: Int?
+    @Option(help: "Worker threads for the kernels (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Seed for initialisation and shuffling.")
+    var seed: UInt64 = 1
+    @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
+    var data: String?
+    @Flag(help: "Print progress lines instead of the dashboard (automatic when stdout is not a terminal).")
+    var headless = false
+
+    func validate() throws {
+        guard ModelZoo.names.contains(model) else {
+            throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
+        }
+        guard OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("unknown optimizer '\(optimizer)'; choose one of: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard ["cosine", "constant"].contains(schedule) else { throw ValidationError("--schedule must be cosine or constant") }
+        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be a positive number (got \(epochs))") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
+        guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
+        guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
+        guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let trainLimit, trainLimit <= 0 { throw ValidationError("--train-limit must be a positive number (got \(trainLimit))") }
+        guard valSize >= 0 else { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
+        guard evalEvery >= 0 else { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
+        if let logEvery, logEvery <= 0 { throw ValidationError("--log-every must be a positive number (got \(logEvery))") }
+    }
+
+    func makeConfig() -> TrainConfig {
+        var c = TrainConfig.defaults(for: model)
+        if let epochs { c.epochs = epochs }
+        if let lr { c.lr = lr }
+        if let logEvery { c.logEvery = logEvery }
+        c.batchSize = batchSize; c.optimizer = optimizer; c.momentum = momentum; c.weightDecay = weightDecay
+        c.schedule = schedule; c.residual = !noResidual; c.trainLimit = trainLimit; c.valSize = valSize
+        c.evalEvery = evalEvery; c.threads = threads; c.seed = seed
+        return c
+    }
+
+    func run() throws {
+        let config = makeConfig()
+        let splits = loadData(config)
+        let trainer: Trainer
+        do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
+        trainer.snapshotDirectory = "runs/\(runName(config))/checkpoints"
+        let logger = HeadlessLogger(config: config)
+        trainer.onEvent = { logger.handle($0) }
+        trainer.start()
+        trainer.wait()
+        let s = trainer.latest()
+        if s.state == .diverged { throw ExitCode(3) }
+    }
+
+    func loadData(_ config: TrainConfig) -> DataSplits {
+        guard let dir = data ?? MNIST.defaultDirectory() else {
+            fail("cannot find the bundled assets/mnist; run from the repository or pass --data DIR (a folder with the four MNIST idx files)")
+        }
+        do {
+            let (train, test) = try MNIST.load(directory: dir)
+            return try DataSplits(train: train, test: test, validationSize: config.valSize, trainLimit: config.trainLimit)
+        } catch { fail("\(error)") }
+    }
+}
+
+func runName(_ c: TrainConfig) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyyMMdd-HHmmss"
+    return "\(f.string(from: processStart))-\(c.model)\(c.residual || c.model != "resnet18" ? "" : "-nores")"
+}
