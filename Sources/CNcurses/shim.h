@@ -1,3 +1,129 @@
+#ifndef NNTOP_CNCURSES_SHIM_H
+#define NNTOP_CNCURSES_SHIM_H
+
 #define NCURSES_WIDECHAR 1
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <ncursesw/curses.h>
+#include <ncursesw/term.h>
+#include <signal.h>
+#include <string.h>
+#include <locale.h>
+#include <langinfo.h>
+#include <wchar.h>
+#include <unistd.h>
+
+// Swift does not import C macros with arguments nor (in Swift 6) mutable globals such as
+// stdscr, LINES, COLS, COLORS. These accessors are the only way the TUI target reaches them.
+
+static inline WINDOW *nntop_stdscr(void) { return stdscr; }
+static inline int nntop_lines(void) { return LINES; }
+static inline int nntop_cols(void) { return COLS; }
+static inline int nntop_colors(void) { return COLORS; }
+static inline int nntop_color_pairs(void) { return COLOR_PAIRS; }
+
+static inline attr_t nntop_a_normal(void) { return A_NORMAL; }
+static inline attr_t nntop_a_bold(void) { return A_BOLD; }
+static inline attr_t nntop_a_dim(void) { return A_DIM; }
+static inline attr_t nntop_a_reverse(void) { return A_REVERSE; }
+static inline attr_t nntop_a_underline(void) { return A_UNDERLINE; }
+
+static inline int nntop_key_f(int n) { return KEY_F(n); }
+
+static inline void nntop_getmaxyx(WINDOW *w, int *y, int *x) {
+    int yy = 0, xx = 0;
+    if (w) { getmaxyx(w, yy, xx); }
+    *y = yy; *x = xx;
+}
+
+/// Writes one cell: `wch` is a NUL-terminated wide string of one spacing character plus
+/// optional combining characters. Uses the extended-colour form so pairs above 32767 work.
+static inline int nntop_put_cell(int y, int x, const wchar_t *wch, attr_t attr, int pair) {
+    cchar_t cc;
+    memset(&cc, 0, sizeof cc);
+    if (setcchar(&cc, wch, attr, 0, &pair) == ERR) return ERR;
+    return mvadd_wch(y, x, &cc);
+}
+
+static inline int nntop_init_pair(int pair, int fg, int bg) {
+    return init_extended_pair(pair, fg, bg);
+}
+
+/// newterm on the process's stdin/stdout; NULL (instead of exiting, as initscr does) on failure.
+static inline SCREEN *nntop_newterm(void) { return newterm(NULL, stdout, stdin); }
+
+// ---- signals: the handler only stores the signal number (async-signal-safe) ----
+
+// State lives in function-local statics: Swift's importer emits the inline functions but
+// not file-scope tentative definitions.
+static inline volatile sig_atomic_t *nntop_pending_signal_ptr(void) {
+    static volatile sig_atomic_t pending = 0;
+    return &pending;
+}
+
+static inline struct sigaction *nntop_saved_action(int i) {
+    static struct sigaction saved[4];
+    return &saved[i];
+}
+
+static void nntop_signal_handler(int sig) { *nntop_pending_signal_ptr() = sig; }
+
+/// The signals the dashboard catches while it runs, and their previous dispositions.
+static const int nntop_watched_signals[3] = { SIGINT, SIGTERM, SIGHUP };
+
+/// Installs the flag-setting handler for SIGINT, SIGTERM and SIGHUP (saving the previous
+/// dispositions) and ignores SIGPIPE. No SA_RESTART: a blocking read returns with EINTR.
+static inline void nntop_install_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = nntop_signal_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    for (int i = 0; i < 3; i++) sigaction(nntop_watched_signals[i], &sa, nntop_saved_action(i));
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, nntop_saved_action(3));
+}
+
+/// Puts back what nntop_install_handlers replaced.
+static inline void nntop_restore_handlers(void) {
+    for (int i = 0; i < 3; i++) sigaction(nntop_watched_signals[i], nntop_saved_action(i), NULL);
+    sigaction(SIGPIPE, nntop_saved_action(3), NULL);
+}
+
+/// Returns and clears the last caught signal (0 when none).
+static inline int nntop_take_signal(void) {
+    int s = *nntop_pending_signal_ptr();
+    *nntop_pending_signal_ptr() = 0;
+    return s;
+}
+
+static inline int nntop_peek_signal(void) { return *nntop_pending_signal_ptr(); }
+
+
+// ---- locale and terminfo ----
+
+static inline void nntop_setlocale_all(void) { setlocale(LC_ALL, ""); }
+
+static inline int nntop_codeset_is_utf8(void) {
+    const char *cs = nl_langinfo(CODESET);
+    if (!cs) return 0;
+    return strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0 || strcmp(cs, "utf-8") == 0;
+}
+
+/// 1 when terminfo knows `name`; leaves the current terminal (if any) untouched.
+static inline int nntop_term_known(const char *name) {
+    int err = 0;
+    TERMINAL *old = cur_term;
+    if (setupterm(name, STDOUT_FILENO, &err) != OK) {
+        if (old) set_curterm(old);
+        return 0;
+    }
+    TERMINAL *mine = cur_term;
+    set_curterm(old);
+    if (mine && mine != old) del_curterm(mine);
+    return 1;
+}
+
+#endif

@@ -1,0 +1,187 @@
+import Foundation
+
+/// A decoded key press.
+public enum Key: Equatable, Sendable {
+    case char(Character)
+    case enter, escape, backspace, tab, backTab
+    case up, down, left, right
+    /// Function key F1...F12.
+    case function(Int)
+    /// The terminal was resized (KEY_RESIZE).
+    case resize
+    case other(Int32)
+
+    /// ncurses key codes this file needs (from curses.h; fixed by the X/Open standard
+    /// and ncurses' ABI, repeated here so the mapping is testable without ncurses).
+    public enum Code {
+        public static let down: Int32 = 0o402, up: Int32 = 0o403, left: Int32 = 0o404, right: Int32 = 0o405
+        public static let backspace: Int32 = 0o407
+        public static let f0: Int32 = 0o410
+        public static let enter: Int32 = 0o527
+        public static let backTab: Int32 = 0o541
+        public static let resize: Int32 = 0o632
+    }
+
+    /// Decodes a `getch()` result (a byte, or a KEY_* code above 255).
+    public static func decode(_ code: Int32) -> Key {
+        switch code {
+        case 9: return .tab
+        case 10, 13, Code.enter: return .enter
+        case 27: return .escape
+        case 8, 127, Code.backspace: return .backspace
+        case Code.up: return .up
+        case Code.down: return .down
+        case Code.left: return .left
+        case Code.right: return .right
+        case Code.backTab: return .backTab
+        case Code.resize: return .resize
+        case (Code.f0 + 1)...(Code.f0 + 12): return .function(Int(code - Code.f0))
+        case 32...126:
+            return .char(Character(Unicode.Scalar(UInt8(code))))
+        default:
+            return .other(code)
+        }
+    }
+}
+
+/// What a key press asks of the run loop.
+public enum KeyOutcome: Equatable, Sendable {
+    /// Nothing to send (the UI state may have changed: redraw).
+    case none
+    /// Send this action to the app and show its reply.
+    case send(DashboardAction)
+    /// Leave the dashboard.
+    case quit
+}
+
+/// Learning rates the prompt accepts.
+public enum LRInput {
+    public static let range: ClosedRange<Double> = 1e-8...10
+
+    /// Parses a typed learning rate ("0.01", "1e-3", ".5"); nil with a reason when invalid.
+    public static func parse(_ text: String) -> Result<Double, LRInputError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.isEmpty { return .failure(.empty) }
+        let allowed = Set("0123456789.eE+-")
+        guard t.allSatisfy({ allowed.contains($0) }), let v = Double(t), v.isFinite else {
+            return .failure(.notANumber(t))
+        }
+        guard range.contains(v) else { return .failure(.outOfRange(v)) }
+        return .success(v)
+    }
+}
+
+public enum LRInputError: Error, Equatable, CustomStringConvertible {
+    case empty
+    case notANumber(String)
+    case outOfRange(Double)
+
+    public var description: String {
+        switch self {
+        case .empty: return "type a learning rate, e.g. 0.01 (Esc cancels)"
+        case .notANumber(let s): return "invalid learning rate '\(s)': type a number like 0.01 or 1e-3"
+        case .outOfRange(let v): return "learning rate \(Fmt.lr(v)) out of range (must be > 0 and <= 10)"
+        }
+    }
+}
+
+extension DashboardUI {
+    /// Applies one key press to the UI state. `state` decides whether quitting asks first.
+    public mutating func handle(_ key: Key, state: RunState) -> KeyOutcome {
+        if key == .resize { return .none }
+        if showHelp {
+            showHelp = false
+            return .none
+        }
+        if prompt != nil { return handlePrompt(key) }
+        if confirmQuit {
+            confirmQuit = false
+            if key == .char("y") || key == .char("Y") { return .quit }
+            message = "quit cancelled"
+            return .none
+        }
+        switch key {
+        case .char(" "), .char("p"): return .send(.togglePause)
+        case .char("+"), .char("="): return .send(.scaleLR(2))
+        case .char("-"), .char("_"): return .send(.scaleLR(0.5))
+        case .char("l"), .char("L"):
+            prompt = ""
+            promptError = nil
+            return .none
+        case .char("r"): return .send(.toggleResidual)
+        case .char("s"): return .send(.snapshot)
+        case .char("e"): return .send(.evaluate)
+        case .tab: panel = panel.next; return .none
+        case .backTab: panel = panel.previous; return .none
+        case .char("1"): panel = .curves; return .none
+        case .char("2"): panel = .layers; return .none
+        case .char("3"):
+            if panel == .digits { showMistakes.toggle() }
+            panel = .digits
+            return .none
+        case .char("4"): panel = .confusion; return .none
+        case .char("m"):
+            showMistakes.toggle()
+            panel = .digits
+            return .none
+        case .char("o"): sortLayersByTime.toggle(); return .none
+        case .char("y"): logScale.toggle(); return .none
+        case .char("["): smoothing = DashboardUI.smoothingStep(from: smoothing, up: false); return .none
+        case .char("]"): smoothing = DashboardUI.smoothingStep(from: smoothing, up: true); return .none
+        case .char("?"), .char("h"), .function(1):
+            showHelp = true
+            return .none
+        case .char("q"), .char("Q"), .function(10):
+            if state == .running || state == .paused {
+                confirmQuit = true
+                return .none
+            }
+            return .quit
+        case .escape:
+            message = ""
+            return .none
+        default:
+            return .none
+        }
+    }
+
+    private mutating func handlePrompt(_ key: Key) -> KeyOutcome {
+        switch key {
+        case .escape:
+            prompt = nil
+            promptError = nil
+            message = "learning rate unchanged"
+            return .none
+        case .enter:
+            switch LRInput.parse(prompt ?? "") {
+            case .success(let v):
+                prompt = nil
+                promptError = nil
+                return .send(.setLR(v))
+            case .failure(let e):
+                promptError = e.description
+                return .none
+            }
+        case .backspace:
+            if var p = prompt, !p.isEmpty { p.removeLast(); prompt = p }
+            promptError = nil
+            return .none
+        case .char(let c):
+            if "0123456789.eE+-".contains(c), (prompt ?? "").count < 24 {
+                prompt = (prompt ?? "") + String(c)
+                promptError = nil
+            } else {
+                promptError = "only digits, '.', 'e' and '-' (Enter sets, Esc cancels)"
+            }
+            return .none
+        default:
+            return .none
+        }
+    }
+
+    static func smoothingStep(from s: Double, up: Bool) -> Double {
+        let steps = DashboardUI.smoothingSteps
+        if up { return steps.first(where: { $0 > s + 1e-9 }) ?? steps.last! }
+        return steps.last(where: { $0 < s - 1e-9 }) ?? steps.first!
+    }
+}

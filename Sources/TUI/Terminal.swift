@@ -1,0 +1,138 @@
+import CNcurses
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The only type that calls ncurses. Use from the main thread only.
+final class Terminal {
+    /// Whether curses is active (read by `emergencyRestore`, which may run on any thread
+    /// on a fatal path; a torn read there is harmless: at worst endwin runs twice).
+    nonisolated(unsafe) static var isActive = false
+
+    let caps: RenderCaps
+    private var screen: OpaquePointer?
+    private var pairs: [Int: Int32] = [:]
+    private var nextPair: Int32 = 1
+    private let maxPairs: Int32
+    private let useColor: Bool
+
+    /// Starts curses on stdin/stdout, or returns nil if the terminal cannot be initialised.
+    init?(options: DashboardOptions) {
+        nntop_setlocale_all()
+        let utf8 = nntop_codeset_is_utf8() != 0
+        guard let scr = nntop_newterm() else { return nil }
+        screen = scr
+        Terminal.isActive = true
+        cbreak()
+        noecho()
+        nonl()
+        keypad(nntop_stdscr(), true)
+        intrflush(nntop_stdscr(), false)
+        leaveok(nntop_stdscr(), true)
+        curs_set(0)
+        set_escdelay(25)
+        wtimeout(nntop_stdscr(), 100)
+        var colors = 0
+        if options.color && has_colors() {
+            start_color()
+            use_default_colors()
+            colors = Int(nntop_colors()) >= 256 ? 256 : (Int(nntop_colors()) >= 8 ? 8 : 0)
+        }
+        useColor = colors > 0
+        maxPairs = useColor ? nntop_color_pairs() : 0
+        caps = RenderCaps(unicode: utf8 && !options.ascii, colors: colors)
+        clear()
+    }
+
+    /// The current size (columns, rows).
+    var size: (width: Int, height: Int) {
+        var y: Int32 = 0, x: Int32 = 0
+        nntop_getmaxyx(nntop_stdscr(), &y, &x)
+        return (Int(x), Int(y))
+    }
+
+    /// Waits up to `ms` milliseconds for a key; ERR (-1) when none.
+    func readKey(timeoutMs: Int) -> Int32 {
+        wtimeout(nntop_stdscr(), Int32(max(0, timeoutMs)))
+        return wgetch(nntop_stdscr())
+    }
+
+    /// After KEY_RESIZE: forget the old contents so the next frame repaints everything.
+    func resized() {
+        clearok(nntop_stdscr(), true)
+    }
+
+    private func pair(for style: Style) -> Int32 {
+        guard useColor else { return 0 }
+        let fg = caps.has256 ? style.fg.index256 : style.fg.basic
+        let bg = caps.has256 ? style.bg.index256 : style.bg.basic
+        if fg < 0 && bg < 0 { return 0 }
+        let key = (fg + 1) * 512 + (bg + 1)
+        if let p = pairs[key] { return p }
+        guard nextPair < maxPairs else { return 0 }
+        let p = nextPair
+        if nntop_init_pair(p, Int32(fg), Int32(bg)) == ERR { return 0 }
+        nextPair += 1
+        pairs[key] = p
+        return p
+    }
+
+    private func attr(for a: Attr) -> attr_t {
+        var r = nntop_a_normal()
+        if a.contains(.bold) { r |= nntop_a_bold() }
+        if a.contains(.dim) { r |= nntop_a_dim() }
+        if a.contains(.reverse) { r |= nntop_a_reverse() }
+        if a.contains(.underline) { r |= nntop_a_underline() }
+        return r
+    }
+
+    /// Copies the buffer to the screen (curses sends only what changed). The bottom-right
+    /// cell is never written: writing it would scroll or wrap on many terminals.
+    func present(_ buf: CellBuffer) {
+        let (w, h) = size
+        let cols = min(w, buf.width), rows = min(h, buf.height)
+        var wch = [wchar_t](repeating: 0, count: 8)
+        for y in 0..<rows {
+            for x in 0..<cols {
+                if y == h - 1 && x == w - 1 { continue }
+                let c = buf[x, y]
+                if c.continuation { continue }
+                var n = 0
+                for s in c.text.unicodeScalars {
+                    if n >= 5 { break }
+                    var v = s.value
+                    if !caps.unicode && v > 126 { v = 63 }  // '?': never send non-ASCII to a non-UTF-8 terminal
+                    if v < 32 { v = 32 }
+                    wch[n] = wchar_t(bitPattern: v)
+                    n += 1
+                    if !caps.unicode { break }
+                }
+                if n == 0 { wch[0] = 32; n = 1 }
+                wch[n] = 0
+                _ = nntop_put_cell(Int32(y), Int32(x), wch, attr(for: c.style.attrs), pair(for: c.style))
+            }
+        }
+        wnoutrefresh(nntop_stdscr())
+        doupdate()
+    }
+
+    /// Leaves curses and restores the terminal. Safe to call twice.
+    func shutdown() {
+        guard Terminal.isActive else { return }
+        curs_set(1)
+        endwin()
+        Terminal.isActive = false
+        if let s = screen {
+            delscreen(s)
+            screen = nil
+        }
+    }
+
+    /// For fatal paths: restore the terminal if curses is active.
+    static func emergencyEnd() {
+        guard isActive else { return }
+        isActive = false
+        endwin()
+    }
+}

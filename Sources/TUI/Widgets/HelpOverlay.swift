@@ -1,0 +1,43 @@
+/// The `?`/F1 overlay: a centred box listing every key.
+public struct HelpOverlay: Sendable {
+    /// (keys, what they do), in display order. Tests check every binding is listed.
+    public static let entries: [(keys: String, help: String)] = [
+        ("space, p", "pause / resume training"),
+        ("+  -", "double / halve the learning rate"),
+        ("l", "type an exact learning rate"),
+        ("r", "toggle residual connections"),
+        ("s", "save a checkpoint snapshot"),
+        ("e", "evaluate on the test set now"),
+        ("tab, 1-4", "panel: 1 curves 2 layers 3 digits 4 confusion"),
+        ("m", "digits / mistakes"),
+        ("o", "layers: sort by time / model order"),
+        ("y", "loss: log / linear scale"),
+        ("[  ]", "less / more loss smoothing"),
+        ("?, F1", "this help"),
+        ("q, F10", "quit (asks first while training)"),
+    ]
+
+    public init() {}
+
+    public func draw(into buf: inout CellBuffer, area: Rect, caps: RenderCaps) {
+        let keyW = HelpOverlay.entries.map { displayWidth($0.keys) }.max() ?? 8
+        let textW = HelpOverlay.entries.map { displayWidth($0.help) }.max() ?? 30
+        let w = min(area.width, keyW + textW + 7)
+        let h = min(area.height, HelpOverlay.entries.count + 4)
+        guard w >= 10, h >= 3 else { return }
+        let r = Rect(x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h)
+        buf.withClip(r) { b in
+            b.fill(r, " ")
+            b.box(r, title: "Keys", unicode: caps.unicode, style: caps.fg(.cyan, .bold))
+            let inner = r.inset(1)
+            b.withClip(inner) { b in
+                for (i, e) in HelpOverlay.entries.enumerated() {
+                    let y = inner.y + 1 + i
+                    b.put(x: inner.x + 1, y: y, pad(e.keys, keyW), style: caps.fg(.yellow, .bold))
+                    b.put(x: inner.x + 3 + keyW, y: y, e.help)
+                }
+                b.putCentered("press any key to close", in: inner, y: inner.maxY - 1, style: .dim)
+            }
+        }
+    }
+}
