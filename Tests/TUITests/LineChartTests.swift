@@ -1,0 +1,121 @@
+import XCTest
+@testable import TUI
+
+final class LineChartTests: XCTestCase {
+    let diagonal = [SeriesPoint(x: 0, y: 0), SeriesPoint(x: 50, y: 5), SeriesPoint(x: 100, y: 10)]
+
+    func testTopTickIsTheMaximumAndBottomTheMinimum() throws {
+        let chart = LineChart(title: "t", series: [ChartSeries(name: "s", points: diagonal, color: .green)])
+        let g = try XCTUnwrap(chart.geometry(in: Rect(x: 0, y: 0, width: 40, height: 12), caps: .full))
+        XCTAssertEqual(g.yTicks.first?.row, 0)
+        XCTAssertEqual(g.yTicks.first?.text, "10")
+        XCTAssertEqual(g.yTicks.last?.row, g.plot.height - 1)
+        XCTAssertEqual(g.yTicks.last?.text, "0")
+        XCTAssertEqual(g.xTicks.first?.text, "0")
+        XCTAssertEqual(g.xTicks.last?.text, "100")
+    }
+
+    func testPointsLandInTheExpectedCells() throws {
+        let rect = Rect(x: 3, y: 2, width: 40, height: 12)
+        let chart = LineChart(title: "t", series: [ChartSeries(name: "s", points: diagonal, color: .green)])
+        let g = try XCTUnwrap(chart.geometry(in: rect, caps: .full))
+        // Plot: title row above, x labels row below, inside the rectangle.
+        XCTAssertEqual(g.plot.y, rect.y + 1)
+        XCTAssertEqual(g.plot.maxY, rect.maxY - 1)
+        XCTAssertEqual(g.plot.maxX, rect.maxX)
+        let top = try XCTUnwrap(g.cell(x: 100, y: 10))
+        XCTAssertEqual(top.x, g.plot.maxX - 1)
+        XCTAssertEqual(top.y, g.plot.y)
+        let bottom = try XCTUnwrap(g.cell(x: 0, y: 0))
+        XCTAssertEqual(bottom.x, g.plot.x)
+        XCTAssertEqual(bottom.y, g.plot.maxY - 1)
+        let mid = try XCTUnwrap(g.cell(x: 50, y: 5))
+        XCTAssertEqual(Double(mid.x), Double(g.plot.x) + Double(g.plot.width - 1) / 2, accuracy: 1)
+        XCTAssertEqual(Double(mid.y), Double(g.plot.y) + Double(g.plot.height - 1) / 2, accuracy: 1)
+
+        var b = CellBuffer(width: 50, height: 20)
+        chart.draw(into: &b, rect: rect, caps: .full)
+        for c in [top, bottom, mid] {
+            let s = b[c.x, c.y].text.unicodeScalars.first!.value
+            XCTAssertTrue((0x2801...0x28FF).contains(s), "expected braille dots at \(c), got \(b[c.x, c.y].text)")
+        }
+        // The "10" label sits on the row of the maximum, left of the axis.
+        let label = try XCTUnwrap(b.find("10┤"))
+        XCTAssertEqual(label.y, top.y)
+        // Nothing outside the rectangle.
+        for y in 0..<b.height { for x in 0..<b.width where !rect.contains(x: x, y: y) {
+            XCTAssertEqual(b[x, y].text, " ", "wrote outside the chart at \(x),\(y)")
+        } }
+    }
+
+    func testBrailleDotPosition() throws {
+        // A single point at the top-left: the top-left dot of a braille cell (U+2801).
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: [SeriesPoint(x: 0, y: 1), SeriesPoint(x: 10, y: 0)], color: .green)])
+        var b = CellBuffer(width: 30, height: 8)
+        chart.draw(into: &b, rect: b.bounds, caps: .full)
+        let g = try XCTUnwrap(chart.geometry(in: b.bounds, caps: .full))
+        let first = b[g.plot.x, g.plot.y].text.unicodeScalars.first!.value
+        XCTAssertEqual(first & 0x01, 0x01, "top-left dot set")
+        XCTAssertEqual(first & 0x40, 0, "bottom-left dot not set for a point at the top")
+    }
+
+    func testLogScaleTicks() throws {
+        let pts = [SeriesPoint(x: 0, y: 0.01), SeriesPoint(x: 1, y: 10)]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: pts, color: .red)], logScale: true)
+        let g = try XCTUnwrap(chart.geometry(in: Rect(x: 0, y: 0, width: 40, height: 9), caps: .full))
+        XCTAssertEqual(g.yTicks.first?.text, "10")
+        XCTAssertEqual(g.yTicks.last?.text, "0.01")
+        // 7 plot rows: the middle row is the geometric mean, 10^-0.5 = 0.316.
+        XCTAssertEqual(g.yTicks.first { $0.row == 3 }?.text, "0.316")
+    }
+
+    func testMarkersDrawALabelledVerticalLine() throws {
+        let pts = [SeriesPoint(x: 0, y: 0), SeriesPoint(x: 100, y: 0)]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: pts, color: .red)],
+                              markers: [Marker(step: 50, label: "lr 0.02")], yRange: 0...10)
+        var b = CellBuffer(width: 41, height: 10)
+        chart.draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.contains("lr 0.02"))
+        let g = try XCTUnwrap(chart.geometry(in: b.bounds, caps: .full))
+        let col = try XCTUnwrap(g.cell(x: 50, y: 5)).x
+        // The line runs down the plot (rows below the label rows).
+        for y in (g.plot.y + 2)..<(g.plot.maxY - 1) {
+            XCTAssertEqual(b[col, y].text, "┊", "row \(y)")
+        }
+        var a = CellBuffer(width: 41, height: 10)
+        chart.draw(into: &a, rect: a.bounds, caps: .ascii)
+        let ga = try XCTUnwrap(chart.geometry(in: a.bounds, caps: .ascii))
+        let acol = try XCTUnwrap(ga.cell(x: 50, y: 5)).x
+        XCTAssertEqual(a[acol, ga.plot.y + 3].text, ":")
+    }
+
+    func testASCIIModeIsPureASCII() {
+        let chart = LineChart(title: "Loss", series: [ChartSeries(name: "raw", points: diagonal, color: .green)],
+                              markers: [Marker(step: 50, label: "pause")])
+        var b = CellBuffer(width: 40, height: 12)
+        chart.draw(into: &b, rect: b.bounds, caps: .ascii)
+        XCTAssertTrue(b.allText.unicodeScalars.allSatisfy { $0.isASCII }, b.text)
+        XCTAssertTrue(b.contains("10+") || b.contains("10|"), b.text)
+    }
+
+    func testEMA() {
+        let pts = [SeriesPoint(x: 0, y: 1), SeriesPoint(x: 1, y: 3)]
+        // smoothing 0 = raw
+        XCTAssertEqual(LineChart.ema(pts, smoothing: 0).map(\.y), [1, 3])
+        // debiased: first value unchanged; second = (0.5*0.5*1 + 0.5*3) / (1 - 0.25) = 2.333...
+        let s = LineChart.ema(pts, smoothing: 0.5).map(\.y)
+        XCTAssertEqual(s[0], 1, accuracy: 1e-12)
+        XCTAssertEqual(s[1], 1.75 / 0.75, accuracy: 1e-12)
+    }
+
+    func testEmptyAndTinyChartsDoNotCrash() {
+        var b = CellBuffer(width: 20, height: 5)
+        LineChart(title: "x", series: []).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.contains("waiting for data"))
+        for w in 0..<12 { for h in 0..<5 {
+            var c = CellBuffer(width: 12, height: 5)
+            LineChart(title: "x", series: [ChartSeries(name: "", points: diagonal, color: .red)])
+                .draw(into: &c, rect: Rect(x: 1, y: 1, width: w, height: h), caps: .full)
+        } }
+    }
+}
