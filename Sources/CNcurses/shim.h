@@ -86,10 +86,19 @@ static inline void nntop_install_handlers(void) {
     sigaction(SIGPIPE, &ign, nntop_saved_action(3));
 }
 
-/// Puts back what nntop_install_handlers replaced.
-static inline void nntop_restore_handlers(void) {
+/// Puts back what nntop_install_handlers replaced. After a hangup the terminal is gone and
+/// more SIGHUPs may follow (from the kernel and the terminal emulator): with `ignore_hup`
+/// SIGHUP stays ignored so the app can still shut down cleanly.
+static inline void nntop_restore_handlers(int ignore_hup) {
     for (int i = 0; i < 3; i++) sigaction(nntop_watched_signals[i], nntop_saved_action(i), NULL);
     sigaction(SIGPIPE, nntop_saved_action(3), NULL);
+    if (ignore_hup) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGHUP, &ign, NULL);
+    }
 }
 
 /// Returns and clears the last caught signal (0 when none).

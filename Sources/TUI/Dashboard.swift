@@ -29,19 +29,27 @@ public enum Dashboard {
     /// calls `send(.quit)` once before returning `.quit`. SIGINT, SIGTERM and SIGHUP are
     /// caught while the dashboard runs and returned as `.interrupted`, `.terminated` and
     /// `.hangup`; the terminal is restored on every exit path, and the previous signal
-    /// dispositions are put back. Returns `.hangup` as well if the terminal cannot be
-    /// initialised or goes away.
+    /// dispositions are put back (except after a hangup, when SIGHUP stays ignored: the
+    /// terminal is gone and the app should shut down without being killed by the next
+    /// SIGHUP). Returns `.hangup` as well if the terminal cannot be initialised or goes away.
     public static func run(options: DashboardOptions, poll: () -> DashboardModel,
                            send: (DashboardAction) -> String) -> DashboardExit {
         _ = nntop_take_signal()
         // Installed before curses starts, so ncurses keeps ours; a dead tty must not kill
         // us with SIGPIPE while we restore it.
         nntop_install_handlers()
-        defer { nntop_restore_handlers() }
+        guard let term = Terminal(options: options) else {
+            nntop_restore_handlers(0)
+            return .hangup
+        }
+        let reason = loop(term: term, poll: poll, send: send)
+        term.shutdown()
+        nntop_restore_handlers(reason == .hangup ? 1 : 0)
+        return reason
+    }
 
-        guard let term = Terminal(options: options) else { return .hangup }
-        defer { term.shutdown() }
-
+    private static func loop(term: Terminal, poll: () -> DashboardModel,
+                             send: (DashboardAction) -> String) -> DashboardExit {
         var ui = DashboardUI()
         var model = poll()
         var lastPoll = now()

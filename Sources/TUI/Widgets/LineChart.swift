@@ -263,6 +263,8 @@ public struct LineChart: Sendable {
                     // A normal series keeps its own dots crisp over a faint cloud.
                     let bits = s.faint ? union : layers[owner][i]
                     ch = Character(Unicode.Scalar(0x2800 + UInt32(bits))!)
+                } else if s.faint {
+                    ch = "."
                 } else {
                     switch layers[owner][i] {
                     case 1: ch = "'"
