@@ -173,8 +173,11 @@ public enum DashboardView {
         ]
         // Share the loss chart's step range so markers and curves line up.
         var xr: ClosedRange<Double>?
-        let xs = (model.trainLoss + model.trainAcc + model.valAcc + model.testAcc).map(\.x).filter(\.isFinite)
-        if let lo = xs.min(), let hi = xs.max(), hi > lo { xr = lo...hi }
+        var lo = Double.infinity, hi = -Double.infinity
+        for s in [model.trainLoss, model.trainAcc, model.valAcc, model.testAcc] {
+            for p in s where p.x.isFinite { lo = min(lo, p.x); hi = max(hi, p.x) }
+        }
+        if lo.isFinite, hi.isFinite, hi > lo { xr = lo...hi }
         var l = loss
         l.xRange = xr
         let acc = LineChart(title: "Accuracy %", series: accSeries, markers: model.markers, xRange: xr, yClamp: 0...100)
@@ -210,7 +213,10 @@ public enum DashboardView {
             buf.put(x: rect.x + 12, y: y, "training is still \(model.state == .paused ? "paused" : "running")", style: .dim)
             return
         }
-        let msg = ui.message.isEmpty ? model.status : ui.message
+        var msg = ui.message.isEmpty ? model.status : ui.message
+        if msg.isEmpty && (model.state == .done || model.state == .diverged) {
+            msg = model.state == .done ? "training finished; q quits" : "training diverged; q quits"
+        }
         if !msg.isEmpty { buf.put(x: rect.x + 1, y: y, msg, style: caps.fg(.cyan), maxWidth: rect.width - 1) }
     }
 

@@ -41,6 +41,7 @@ public enum Fmt {
         if !v.isFinite { return "?" }
         let a = abs(v)
         if a == 0 { return "0" }
+        if a >= 1e7 { return String(format: "%.0e", v) }
         if a >= 1_000_000 { return trim(String(format: "%.1f", v / 1_000_000)) + "M" }
         if a >= 10_000 { return String(format: "%.0f", v / 1000) + "k" }
         if a >= 1000 { return trim(String(format: "%.1f", v / 1000)) + "k" }

@@ -119,3 +119,43 @@ final class LineChartTests: XCTestCase {
         } }
     }
 }
+
+final class LineChartRobustnessTests: XCTestCase {
+    func testNonFiniteAndHugeValues() throws {
+        let pts = [SeriesPoint(x: 0, y: 2), SeriesPoint(x: 1, y: .nan), SeriesPoint(x: 2, y: .infinity),
+                   SeriesPoint(x: 3, y: 3e30), SeriesPoint(x: .nan, y: 1)]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: pts, color: .red)])
+        var b = CellBuffer(width: 40, height: 10)
+        chart.draw(into: &b, rect: b.bounds, caps: .full)
+        let g = try XCTUnwrap(chart.geometry(in: b.bounds, caps: .full))
+        XCTAssertEqual(g.yMax, 3e30)
+        XCTAssertEqual(g.xMax, 3)
+        XCTAssertLessThanOrEqual(displayWidth(g.yTicks[0].text), 7)
+        XCTAssertEqual(Double(g.yTicks[0].text), 3e30)
+    }
+
+    func testFlatSeriesGetsARange() throws {
+        let pts = [SeriesPoint(x: 0, y: 5), SeriesPoint(x: 10, y: 5)]
+        let g = try XCTUnwrap(LineChart(title: "", series: [ChartSeries(name: "", points: pts, color: .red)])
+            .geometry(in: Rect(x: 0, y: 0, width: 30, height: 8), caps: .full))
+        XCTAssertLessThan(g.yMin, 5)
+        XCTAssertGreaterThan(g.yMax, 5)
+        // The flat line sits in the middle row.
+        let c = try XCTUnwrap(g.cell(x: 5, y: 5))
+        XCTAssertEqual(Double(c.y - g.plot.y), Double(g.plot.height - 1) / 2, accuracy: 0.5)
+    }
+}
+
+final class LineChartRangeTests: XCTestCase {
+    func testPointsFarOutsideAFixedRangeAreClippedNotFatal() {
+        let pts = [SeriesPoint(x: 0, y: 1), SeriesPoint(x: 1, y: 1e300), SeriesPoint(x: 2, y: -1e300),
+                   SeriesPoint(x: 1e300, y: 5), SeriesPoint(x: 3, y: 2)]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: pts, color: .red)],
+                              yRange: 0...10, xRange: 0...3)
+        var b = CellBuffer(width: 30, height: 8)
+        chart.draw(into: &b, rect: Rect(x: 2, y: 1, width: 26, height: 6), caps: .full)
+        for y in 0..<8 { for x in 0..<30 where !(2..<28).contains(x) || !(1..<7).contains(y) {
+            XCTAssertEqual(b[x, y].text, " ")
+        } }
+    }
+}

@@ -67,9 +67,13 @@ public struct LineChart: Sendable {
             let pw = plot.width * dotsX, ph = plot.height * dotsY
             let fx = xMax > xMin ? (x - xMin) / (xMax - xMin) : 0.5
             let fy = yMax > yMin ? (yMax - t) / (yMax - yMin) : 0.5
-            let px = Int((fx * Double(pw - 1)).rounded())
-            let py = Int((fy * Double(ph - 1)).rounded())
-            return (px, py)
+            return (LineChart.Geometry.toInt(fx * Double(pw - 1)), LineChart.Geometry.toInt(fy * Double(ph - 1)))
+        }
+
+        /// Rounds to the nearest integer, clamped so far out-of-range data cannot trap.
+        @inline(__always) static func toInt(_ v: Double) -> Int {
+            let c = max(-1e9, min(1e9, v)) + 0.5
+            return c >= 0 ? Int(c) : Int(c.rounded(.down))
         }
 
         /// The buffer cell a data point lands in (may lie outside the plot if out of range).
@@ -189,50 +193,31 @@ public struct LineChart: Sendable {
             nextFree = x + w + 1
         }
 
-        // Dots per series.
-        let pw = plot.width * g.dotsX, ph = plot.height * g.dotsY
-        let ncell = plot.width * plot.height
+        // Dots per series. Points are bucketed per dot column: each column draws one
+        // vertical span (min...max) and joins the previous column with a line, so a long
+        // series costs O(points) and looks the same as joining every pair of points.
         var layers: [[UInt8]] = []
         for s in series {
-            var bits = [UInt8](repeating: 0, count: ncell)
-            func plotDot(_ x: Int, _ y: Int) {
-                guard x >= 0, y >= 0, x < pw, y < ph else { return }
-                let cx = x / g.dotsX, cy = y / g.dotsY
-                let sx = x % g.dotsX, sy = y % g.dotsY
-                let bit: UInt8
-                if caps.unicode {
-                    let table: [[UInt8]] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]]
-                    bit = table[sx][sy]
-                } else {
-                    bit = UInt8(1) << UInt8(sy)
-                }
-                bits[cy * plot.width + cx] |= bit
-            }
-            var prev: (x: Int, y: Int)?
+            var r = Raster(width: plot.width, height: plot.height, dotsX: g.dotsX, dotsY: g.dotsY, braille: caps.unicode)
+            var col = Int.min, last = 0, lo = 0, hi = 0
             for p in s.points {
-                guard let d = g.dot(x: p.x, y: p.y) else { prev = nil; continue }
-                if let a = prev {
-                    // Bresenham between consecutive points, clipped per dot.
-                    var x0 = a.x, y0 = a.y
-                    let x1 = d.x, y1 = d.y
-                    let ddx = abs(x1 - x0), ddy = -abs(y1 - y0)
-                    let sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
-                    var err = ddx + ddy
-                    var guardCount = 0
-                    while guardCount < 100_000 {
-                        guardCount += 1
-                        plotDot(x0, y0)
-                        if x0 == x1 && y0 == y1 { break }
-                        let e2 = 2 * err
-                        if e2 >= ddy { err += ddy; x0 += sx }
-                        if e2 <= ddx { err += ddx; y0 += sy }
-                    }
-                } else {
-                    plotDot(d.x, d.y)
+                guard let d = g.dot(x: p.x, y: p.y) else {
+                    if col != Int.min { r.vspan(col, lo, hi) }
+                    col = Int.min
+                    continue
                 }
-                prev = d
+                if d.x == col {
+                    last = d.y; lo = min(lo, d.y); hi = max(hi, d.y)
+                    continue
+                }
+                if col != Int.min {
+                    r.vspan(col, lo, hi)
+                    r.line(col, last, d.x, d.y)
+                }
+                col = d.x; last = d.y; lo = d.y; hi = d.y
             }
-            layers.append(bits)
+            if col != Int.min { r.vspan(col, lo, hi) }
+            layers.append(r.bits)
         }
 
         // Marker lines (under the curves).
@@ -288,6 +273,50 @@ public struct LineChart: Sendable {
             // Put the label right of the line, or left of it near the right edge.
             let x = m.col + 1 + w <= plot.maxX ? m.col + 1 : max(plot.x, m.col - w)
             buf.put(x: x, y: row, text, style: markerStyle, maxWidth: plot.maxX - x)
+        }
+    }
+
+    /// Dot raster of one series: braille bits (2x4 per cell) or ASCII sub-rows (1x3).
+    struct Raster {
+        let width: Int, height: Int, dotsX: Int, dotsY: Int, braille: Bool
+        var bits: [UInt8]
+        init(width: Int, height: Int, dotsX: Int, dotsY: Int, braille: Bool) {
+            self.width = width; self.height = height; self.dotsX = dotsX; self.dotsY = dotsY; self.braille = braille
+            bits = [UInt8](repeating: 0, count: width * height)
+        }
+        static let brailleBits: [UInt8] = [0x01, 0x02, 0x04, 0x40, 0x08, 0x10, 0x20, 0x80]
+
+        mutating func dot(_ x: Int, _ y: Int) {
+            guard x >= 0, y >= 0, x < width * dotsX, y < height * dotsY else { return }
+            let sx = x % dotsX, sy = y % dotsY
+            let bit = braille ? Raster.brailleBits[sx * 4 + sy] : UInt8(1) << UInt8(sy)
+            bits[(y / dotsY) * width + x / dotsX] |= bit
+        }
+
+        mutating func vspan(_ x: Int, _ y0: Int, _ y1: Int) {
+            guard x >= 0, x < width * dotsX else { return }
+            let a = max(0, min(y0, y1)), b = min(height * dotsY - 1, max(y0, y1))
+            guard a <= b else { return }
+            for y in a...b { dot(x, y) }
+        }
+
+        /// Bresenham from (x0, y0) to (x1, y1); off-raster dots are dropped.
+        mutating func line(_ xa: Int, _ ya: Int, _ x1: Int, _ y1: Int) {
+            var x0 = xa, y0 = ya
+            // Far off-raster endpoints (out-of-range data) are clamped to keep this bounded.
+            let lim = 4 * (width * dotsX + height * dotsY) + 16
+            x0 = max(-lim, min(lim, x0)); y0 = max(-lim, min(lim, y0))
+            let xe = max(-lim, min(lim, x1)), ye = max(-lim, min(lim, y1))
+            let dx = abs(xe - x0), dy = -abs(ye - y0)
+            let sx = x0 < xe ? 1 : -1, sy = y0 < ye ? 1 : -1
+            var err = dx + dy
+            while true {
+                dot(x0, y0)
+                if x0 == xe && y0 == ye { break }
+                let e2 = 2 * err
+                if e2 >= dy { err += dy; x0 += sx }
+                if e2 <= dx { err += dx; y0 += sy }
+            }
         }
     }
 
