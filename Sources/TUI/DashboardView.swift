@@ -166,10 +166,16 @@ public enum DashboardView {
                                       points: smooth, color: .yellow))
         let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
                              markers: model.markers, logScale: ui.logScale)
+        // Legends carry the latest value.
+        func named(_ name: String, _ pts: [SeriesPoint], percent: Bool) -> String {
+            guard let y = pts.last?.y, y.isFinite else { return name }
+            return name + " " + (percent ? String(format: "%.2f%%", y) : Fmt.tick(y))
+        }
+        if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth, percent: false) }
         let accSeries = [
-            ChartSeries(name: "train", points: model.trainAcc, color: .blue),
-            ChartSeries(name: "val", points: model.valAcc, color: .green),
-            ChartSeries(name: "test", points: model.testAcc, color: .magenta),
+            ChartSeries(name: named("train", model.trainAcc, percent: true), points: model.trainAcc, color: .blue),
+            ChartSeries(name: named("val", model.valAcc, percent: true), points: model.valAcc, color: .green),
+            ChartSeries(name: named("test", model.testAcc, percent: true), points: model.testAcc, color: .magenta),
         ]
         // Share the loss chart's step range so markers and curves line up.
         var xr: ClosedRange<Double>?
@@ -221,8 +227,8 @@ public enum DashboardView {
     }
 
     static let keyBarItems: [(String, String)] = [
-        ("space", "pause"), ("+/-", "LR"), ("l", "set LR"), ("r", "res"), ("s", "snap"), ("e", "eval"),
-        ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
+        ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
+        ("e", "eval"), ("tab", "panel"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
     ]
 
     static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, caps: RenderCaps) {

@@ -76,6 +76,21 @@ final class LayoutTests: XCTestCase {
         }
     }
 
+    func testKeyBarKeepsHelpAndQuitAtMinimumWidth() {
+        let b = render(60, 16)
+        XCTAssertTrue(b.row(15).contains("? help"), b.row(15))
+        XCTAssertTrue(b.row(15).contains("q quit"), b.row(15))
+    }
+
+    func testConfusionFitsAtMinimumSize() {
+        var ui = DashboardUI()
+        ui.panel = .confusion
+        let b = render(60, 16, ui: ui)
+        // All ten class rows are visible (class 9's diagonal count is 909).
+        XCTAssertTrue(b.contains("909"), b.text)
+        XCTAssertTrue(b.contains("900"))
+    }
+
     func testStatusLine() {
         var ui = DashboardUI()
         ui.message = "LR 0.01 -> 0.02"

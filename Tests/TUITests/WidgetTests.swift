@@ -88,6 +88,16 @@ final class WidgetTests: XCTestCase {
         XCTAssertEqual(Double(filled) / Double(filled + empty), 0.2468, accuracy: 0.03)
     }
 
+    func testNarrowHeaderKeepsTheEssentials() {
+        var b = CellBuffer(width: 60, height: 2)
+        Header(model: Fixtures.model()).draw(into: &b, rect: b.bounds, caps: .full)
+        for s in ["RUNNING", "resnet18", "LR 0.0125", "step 1234/5000", "ETA"] {
+            XCTAssertTrue(b.contains(s), "missing \(s)\n\(b.text)")
+        }
+        // No part is cut in the middle.
+        XCTAssertTrue(b.row(0).trimmingCharacters(in: .whitespaces).hasSuffix("/s") || b.row(0).contains("LR 0.0125  "), b.row(0))
+    }
+
     func testHeaderStates() {
         for s in RunState.allCases {
             var model = Fixtures.model(state: s)

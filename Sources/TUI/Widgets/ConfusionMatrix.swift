@@ -35,10 +35,18 @@ public struct ConfusionMatrix: Sendable {
 
     private func drawClipped(into buf: inout CellBuffer, rect: Rect, caps: RenderCaps) {
         guard rect.height >= 1, rect.width >= 1 else { return }
-        buf.put(x: rect.x, y: rect.y, "Confusion matrix (rows true, columns predicted)", style: .bold, maxWidth: rect.width)
         guard let m = counts, m.count == 10, m.allSatisfy({ $0.count == 10 }) else {
+            buf.put(x: rect.x, y: rect.y, "Confusion matrix (rows true, columns predicted)", style: .bold, maxWidth: rect.width)
             if rect.height >= 2 { buf.put(x: rect.x, y: rect.y + 1, "no evaluation yet (press e)", style: .dim) }
             return
+        }
+        // The title row goes first when there is no room for it and all ten rows.
+        var rect = rect
+        if rect.height >= 12 {
+            buf.put(x: rect.x, y: rect.y, "Confusion matrix (rows true, columns predicted)", style: .bold, maxWidth: rect.width)
+        } else {
+            rect.y -= 1
+            rect.height += 1
         }
         let digits = String(m.joined().max() ?? 0).count
         let cw = max(ConfusionMatrix.cellWidth(for: rect.width), digits + 1)

@@ -30,17 +30,24 @@ public struct Header: Sendable {
         let m = model
         var x = rect.x
         x += buf.put(x: x, y: rect.y, " \(m.state.rawValue) ", style: Header.stateStyle(m.state, caps: caps))
-        var parts: [(String, Style)] = []
-        parts.append((m.model.isEmpty ? "model" : m.model, .bold))
+        // Each part has a short form for narrow terminals; a part that fits in neither is left out.
+        var parts: [(String, String, Style)] = []
+        let name = m.model.isEmpty ? "model" : m.model
+        parts.append((name, name, .bold))
         if let r = m.residual {
-            parts.append(("residual " + (r ? "on" : "off"), caps.fg(r ? .green : .yellow)))
+            parts.append(("residual " + (r ? "on" : "off"), "res " + (r ? "on" : "off"), caps.fg(r ? .green : .yellow)))
         }
-        let ep = m.epochs > 0 ? "epoch \(m.epoch)/\(m.epochs)" : "epoch \(m.epoch)"
-        parts.append((ep, .plain))
-        parts.append(("LR " + Fmt.lr(m.lr), Style(fg: caps.hasColor ? .yellow : .default, attrs: .bold)))
-        parts.append((Fmt.rate(m.samplesPerSecond) + " samples/s", .plain))
-        for (text, st) in parts {
-            if x >= rect.maxX { break }
+        let ep = m.epochs > 0 ? "\(m.epoch)/\(m.epochs)" : "\(m.epoch)"
+        parts.append(("epoch " + ep, "ep " + ep, .plain))
+        let lr = "LR " + Fmt.lr(m.lr)
+        parts.append((lr, lr, Style(fg: caps.hasColor ? .yellow : .default, attrs: .bold)))
+        let rate = Fmt.rate(m.samplesPerSecond)
+        parts.append((rate + " samples/s", rate + "/s", .plain))
+        let longW = parts.reduce(0) { $0 + 2 + displayWidth($1.0) }
+        let short = x + longW > rect.maxX
+        for (long, brief, st) in parts {
+            let text = short ? brief : long
+            guard x + 2 + displayWidth(text) <= rect.maxX else { continue }
             x += buf.put(x: x, y: rect.y, "  ")
             x += buf.put(x: x, y: rect.y, text, style: st)
         }
