@@ -135,3 +135,16 @@ final class KeysTests: XCTestCase {
         if case .failure(let e) = LRInput.parse("abc") { XCTAssertTrue(e.description.contains("abc")) } else { XCTFail() }
     }
 }
+
+final class DashboardEntryTests: XCTestCase {
+    func testEmergencyRestoreWithoutATerminalIsHarmless() {
+        Dashboard.emergencyRestore()
+        Dashboard.emergencyRestore()
+    }
+
+    func testCanRunIsFalseWithoutATerminal() throws {
+        // Under `swift test` stdout is usually a pipe; only check when it is not a TTY.
+        try XCTSkipIf(isatty(1) == 1 && isatty(0) == 1, "running on a terminal")
+        XCTAssertFalse(Dashboard.canRun())
+    }
+}
