@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// The real binary, end to end: options, errors, and a short headless run.
+final class CLITests: XCTestCase {
+    /// `swift test` builds the nntop executable next to the test bundle.
+    static let binary = Bundle.main.bundleURL.appendingPathComponent("nntop")
+
+    struct Result { var status: Int32; var out: String; var err: String }
+
+    func run(_ args: [String], cwd: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    func testHelpExplainsModelsAndOptions() throws {
+        let r = try run(["train", "--help"])
+        XCTAssertEqual(r.status, 0)
+        for word in ["lenet5", "resnet18", "--no-residual", "--lr", "--data", "--headless", "--train-limit"] {
+            XCTAssertTrue(r.out.contains(word), "help lacks \(word)")
+        }
+    }
+
+    func testNonsenseOptionsGetOneClearErrorAndNonZeroExit() throws {
+        let cases: [([String], String)] = [
+            (["vgg"], "lenet5, resnet18"),
+            (["lenet5", "--optimizer", "rmsprop"], "sgd, momentum, nesterov, adam"),
+            (["lenet5", "--lr", "-1"], "--lr"),
+            (["lenet5", "--lr", "0"], "--lr"),
+            (["lenet5", "--batch-size", "0"], "--batch-size"),
+            (["lenet5", "--epochs", "0"], "--epochs"),
+            (["lenet5", "--threads", "0"], "--threads"),
+            (["lenet5", "--val-size", "-5"], "--val-size"),
+            (["lenet5", "--train-limit", "100000", "--headless"], "--train-limit"),
+            (["lenet5", "--val-size", "60000", "--headless"], "--val-size"),
+            (["lenet5", "--data", "/nonexistent/mnist", "--headless"], "/nonexistent/mnist"),
+        ]
+        for (args, needle) in cases {
+            let r = try run(args)
+            XCTAssertNotEqual(r.status, 0, "\(args) should fail")
+            XCTAssertTrue(r.err.contains(needle), "\(args): stderr lacks '\(needle)': \(r.err)")
+            XCTAssertFalse(r.err.contains("Fatal error") || r.err.contains("Stack dump"), "\(args) crashed: \(r.err)")
+            XCTAssertEqual(r.out, "", "\(args) printed to stdout")
+        }
+    }
+
+    func testShortHeadlessRunPrintsProgressEvaluationAndFinalLine() throws {
+        // Run from another folder: the binary still finds the bundled assets/mnist.
+        let r = try run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "2",
+                         "--log-every", "5", "--seed", "3"], cwd: NSTemporaryDirectory())
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let progress = lines.filter { $0.hasPrefix("epoch ") }
+        XCTAssertEqual(progress.count, 4, r.out)   // 10 steps per epoch, a line every 5
+        XCTAssertNotNil(progress.first?.range(of: #"^epoch 1/2 step 5/10 loss \d+\.\d{4} acc \d+\.\d% lr [0-9.e-]+ \d+ samples/s$"#,
+                                                options: .regularExpression), progress.first ?? "")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("val epoch") }.count, 2)
+        let final = try XCTUnwrap(lines.last)
+        XCTAssertNotNil(final.range(of: #"^final test_acc=\d+\.\d\d% test_loss=\d+\.\d{4} epochs=2 steps=20 wall=\d+\.\ds$"#,
+                                    options: .regularExpression), final)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("final ") }.count, 1)
+    }
+}
