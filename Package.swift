@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Kernels", "CZlib"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "TUI", dependencies: ["CNcurses"]),
         .executableTarget(name: "nntop", dependencies: [
-            "Models",
+            "Models", "TUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),

@@ -29,6 +29,9 @@ public struct TrainingSnapshot {
     public var step = 0, totalSteps = 0, epoch = 0, epochs = 0, stepInEpoch = 0, stepsPerEpoch = 0
     public var loss: Double = .nan, batchAccuracy: Double = .nan
     public var lr: Double = 0
+    /// The LR the user set; `lr` is it scaled by the schedule.
+    public var baseLR: Double = 0
+    public var batchSize = 0
     public var samplesPerSecond: Double = 0
     public var elapsedSeconds: Double = 0
     public var threads = 1
@@ -98,6 +101,8 @@ public final class Trainer {
         s.totalSteps = s.stepsPerEpoch * config.epochs
         s.threads = config.threads
         s.lr = Double(config.lr)
+        s.baseLR = Double(config.lr)
+        s.batchSize = config.batchSize
         s.layerNames = net.units.map(\.name)
         current = s; published = s
         sampleItems = Array(0..<min(24, data.test.count))
@@ -216,6 +221,7 @@ public final class Trainer {
                 case .setLR(let lr):
                     guard lr > 0, lr.isFinite else { current.message = "LR must be a positive number"; break }
                     baseLR = lr
+                    current.baseLR = Double(lr)
                     optimizer.lr = scheduledLR(step: current.step)
                     current.lr = Double(optimizer.lr)
                     mark("lr \(formatLR(lr))")

@@ -16,7 +16,7 @@ struct Nntop: ParsableCommand {
           nntop lenet5 --headless --epochs 3  progress lines instead of the dashboard
         """,
         version: nntopVersion,
-        subcommands: [Train.self],
+        subcommands: [Train.self, Bench.self],
         defaultSubcommand: Train.self)
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import TUI
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,10 @@ struct Train: ParsableCommand {
     var data: String?
     @Flag(help: "Print progress lines instead of the dashboard (automatic when stdout is not a terminal).")
     var headless = false
+    @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
+    var ascii = false
+    @Flag(name: .customLong("no-color"), help: "No colours in the dashboard (also when NO_COLOR is set).")
+    var noColor = false
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -78,13 +83,54 @@ struct Train: ParsableCommand {
         let splits = loadData(config)
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
-        trainer.snapshotDirectory = "runs/\(runName(config))/checkpoints"
-        let logger = HeadlessLogger(config: config)
-        trainer.onEvent = { logger.handle($0) }
+        let runDir = "runs/\(runName(config))"
+        trainer.snapshotDirectory = runDir + "/checkpoints"
+        if headless || !Dashboard.canRun() {
+            let logger = HeadlessLogger(config: config)
+            trainer.onEvent = { logger.handle($0) }
+            trainer.start()
+            trainer.wait()
+            if trainer.latest().state == .diverged { throw ExitCode(3) }
+            return
+        }
+        runDashboard(trainer, runDir: runDir)
+    }
+
+    /// The dashboard on the main thread while the Trainer runs on its queue. Every way out stops
+    /// the trainer at a step boundary and keeps its final weights.
+    func runDashboard(_ trainer: Trainer, runDir: String) {
+        let bridge = DashboardBridge(trainer: trainer)
+        let color = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
         trainer.start()
+        let exit = Dashboard.run(options: DashboardOptions(ascii: ascii, color: color),
+                                 poll: { bridge.model() }, send: { bridge.send($0) })
+        trainer.send(.stop)
+        trainer.send(.resume)
         trainer.wait()
         let s = trainer.latest()
-        if s.state == .diverged { throw ExitCode(3) }
+        var saved = ""
+        if s.state != .diverged && s.step > 0 {
+            let path = runDir + "/checkpoints/last.safetensors"
+            do {
+                try FileManager.default.createDirectory(atPath: runDir + "/checkpoints", withIntermediateDirectories: true)
+                try Checkpoint.save(trainer.network, to: path, metadata: ["step": "\(s.step)", "epoch": "\(s.epoch)"])
+                saved = "; saved \(path)"
+            } catch { saved = "; could not save the final weights: \(error)" }
+        }
+        if exit != .hangup {
+            if let t = s.finalTest {
+                print(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
+                             t.accuracy, t.loss, s.epoch, s.step, Date().timeIntervalSince(processStart)))
+            } else {
+                print("stopped at epoch \(s.epoch) step \(s.step)/\(s.totalSteps)\(saved)")
+            }
+        }
+        switch exit {
+        case .interrupted: Foundation.exit(130)
+        case .terminated: Foundation.exit(143)
+        case .hangup: Foundation.exit(129)
+        case .quit, .finished: if s.state == .diverged { Foundation.exit(3) }
+        }
     }
 
     func loadData(_ config: TrainConfig) -> DataSplits {

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Models
+
+/// `nntop bench MODEL`: training and inference throughput on random input, in the same line shape as
+/// ../shared/reference/torch_bench.py (momentum SGD lr 0.01, 3 warm-up steps, then timed steps;
+/// inference at batch 256), plus achieved GFLOP/s against a peak measured in the same run and a
+/// per-layer forward/backward table.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and inference throughput (samples/s) and per-layer times on random input.")
+
+    @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).")
+    var model: String = "lenet5"
+    @Option(name: .customLong("batch-size"), help: "Images per training step.")
+    var batchSize: Int = 64
+    @Option(help: "Worker threads for the kernels (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Timed training steps (inference runs a third as many batches of 256).")
+    var steps: Int = 30
+    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections.")
+    var noResidual = false
+    @Flag(name: .customLong("no-peak"), help: "Skip measuring the FMA peak.")
+    var noPeak = false
+
+    func validate() throws {
+        guard ModelZoo.names.contains(model) else {
+            throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
+        }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
+        guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        guard steps > 0 else { throw ValidationError("--steps must be a positive number (got \(steps))") }
+    }
+
+    func run() throws {
+        Parallel.maxThreads = threads
+        guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
+        let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
+        var rng = SeededRandom(seed: 0)
+        let b = batchSize, side = 32
+        let x = Tensor(shape: [b, 1, side, side])
+        for i in 0..<x.count { x[i] = gaussian(&rng) }
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
+        defer { labels.deallocate() }
+        for i in 0..<b { labels[i] = Int32(rng.next() % UInt64(net.classes)) }
+        var dLogits: Tensor?, probs: Tensor?
+        var fwd = [Double](repeating: 0, count: net.units.count), bwd = fwd
+
+        func step() {
+            let logits = net.forward(x, training: true)
+            let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
+            let p = Tensor.reuse(probs, logits.shape); probs = p
+            _ = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: net.classes,
+                                    probs: p.data, dLogits: d.data)
+            net.backward(d)
+            opt.step()
+        }
+        for _ in 0..<3 { step() }
+        let t0 = monotonicSeconds()
+        for _ in 0..<steps {
+            step()
+            for i in fwd.indices { fwd[i] += net.forwardSeconds[i]; bwd[i] += net.backwardSeconds[i] }
+        }
+        let trainSeconds = monotonicSeconds() - t0
+        let trainRate = Double(steps * b) / trainSeconds
+        print(String(format: "nntop %@ train %.1f samples/s", model, trainRate))
+
+        let xi = Tensor(shape: [256, 1, side, side])
+        for i in 0..<xi.count { xi[i] = gaussian(&rng) }
+        _ = net.forward(xi, training: false)
+        let n = max(1, steps / 3)
+        var ifwd = [Double](repeating: 0, count: net.units.count)
+        let t1 = monotonicSeconds()
+        for _ in 0..<n {
+            _ = net.forward(xi, training: false)
+            for i in ifwd.indices { ifwd[i] += net.forwardSeconds[i] }
+        }
+        let inferRate = Double(n * 256) / (monotonicSeconds() - t1)
+        print(String(format: "nntop %@ infer %.1f samples/s", model, inferRate))
+
+        // Nominal FLOPs (zero-padding taps counted, as PyTorch's FLOP counters do).
+        let fwdFlops = forwardFlops(net, residual: !noResidual)
+        let trainFlops = 3 * fwdFlops.total - fwdFlops.first
+        let trainG = trainFlops * Double(b) * Double(steps) / trainSeconds / 1e9
+        let inferG = fwdFlops.total * inferRate / 1e9
+        let peak = noPeak ? 0 : measurePeakGFLOPs(threads: threads)
+        func share(_ g: Double) -> String { peak > 0 ? String(format: " (%.0f%% of peak)", 100 * g / peak) : "" }
+        print(String(format: "threads %d, batch %d, %d steps; %.1f MFLOP/sample forward, %.1f train (nominal)",
+                     threads, b, steps, fwdFlops.total / 1e6, trainFlops / 1e6))
+        if peak > 0 { print(String(format: "peak (SIMD16 FMA chain, %d threads): %.1f GFLOP/s", threads, peak)) }
+        print(String(format: "achieved: train %.1f GFLOP/s%@, infer %.1f GFLOP/s%@", trainG, share(trainG), inferG, share(inferG)))
+
+        print("")
+        print(String(format: "%-12@ %10@ %10@ %10@", "layer", "fwd ms", "bwd ms", "infer ms"))
+        var sf = 0.0, sb = 0.0, si = 0.0
+        for (i, u) in net.units.enumerated() {
+            let f = fwd[i] / Double(steps) * 1e3, bk = bwd[i] / Double(steps) * 1e3, inf = ifwd[i] / Double(n) * 1e3
+            sf += f; sb += bk; si += inf
+            print(String(format: "%-12@ %10.3f %10.3f %10.3f", u.name, f, bk, inf))
+        }
+        print(String(format: "%-12@ %10.3f %10.3f %10.3f", "total", sf, sb, si))
+        print(String(format: "step %.3f ms (layers + loss + optimizer)", trainSeconds / Double(steps) * 1e3))
+    }
+}
+
+/// Box-Muller standard normal, like torch.randn's distribution.
+private func gaussian(_ rng: inout SeededRandom) -> Float {
+    let u1 = max(rng.uniform(0, 1), 1e-7), u2 = rng.uniform(0, 1)
+    return (-2 * logf(u1)).squareRoot() * cosf(2 * Float.pi * u2)
+}
+
+/// Forward FLOPs per sample of the model's convolutions and linear layers (2 per multiply-add), and
+/// those of its first layer (whose input gradient training skips).
+private func forwardFlops(_ net: Network, residual: Bool) -> (total: Double, first: Double) {
+    var c = 1, h = 32, w = 32
+    var total = 0.0, first = 0.0
+    func conv(_ l: Conv2d, _ c: Int, _ h: Int, _ w: Int) -> (Double, Int, Int) {
+        let oh = (h + 2 * l.padding - l.kernel) / l.stride + 1, ow = (w + 2 * l.padding - l.kernel) / l.stride + 1
+        return (2 * Double(l.outChannels * c * l.kernel * l.kernel * oh * ow), oh, ow)
+    }
+    for (i, u) in net.units.enumerated() {
+        var f = 0.0
+        switch u {
+        case let l as Conv2d:
+            let (fl, oh, ow) = conv(l, c, h, w); f = fl; c = l.outChannels; h = oh; w = ow
+        case let l as MaxPool2d:
+            h = (h + 2 * l.padding - l.kernel) / l.stride + 1; w = (w + 2 * l.padding - l.kernel) / l.stride + 1
+        case let l as AvgPool2d:
+            h = (h + 2 * l.padding - l.kernel) / l.stride + 1; w = (w + 2 * l.padding - l.kernel) / l.stride + 1
+        case let blk as BasicBlock:
+            let (f1, oh, ow) = conv(blk.conv1, c, h, w)
+            let (f2, _, _) = conv(blk.conv2, blk.conv1.outChannels, oh, ow)
+            f = f1 + f2
+            if residual, let ds = blk.downsample { f += conv(ds.conv, c, h, w).0 }
+            c = blk.conv2.outChannels; h = oh; w = ow
+        case is GlobalAvgPool:
+            h = 1; w = 1
+        case let l as Linear:
+            f = 2 * Double(l.inFeatures * l.outFeatures)
+        default: break
+        }
+        total += f
+        if i == 0 { first = f }
+    }
+    return (total, first)
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Models
+import TUI
+
+/// Maps the Trainer's snapshots to the dashboard's plain values and the dashboard's actions to
+/// Trainer commands: the only code that knows both sides.
+final class DashboardBridge {
+    let trainer: Trainer
+    private var smoothedForward: [Double] = [], smoothedBackward: [Double] = []
+    private var lastStep = -1
+
+    init(trainer: Trainer) { self.trainer = trainer }
+
+    func model() -> DashboardModel {
+        let s = trainer.latest()
+        if s.step != lastStep {
+            lastStep = s.step
+            // Layer times: an exponential average over steps, so the bars are readable.
+            if smoothedForward.count != s.forwardMs.count { smoothedForward = s.forwardMs; smoothedBackward = s.backwardMs }
+            else {
+                for i in s.forwardMs.indices {
+                    smoothedForward[i] = 0.9 * smoothedForward[i] + 0.1 * s.forwardMs[i]
+                    smoothedBackward[i] = 0.9 * smoothedBackward[i] + 0.1 * s.backwardMs[i]
+                }
+            }
+        }
+        let stepsPerSecond = s.samplesPerSecond / Double(max(1, s.batchSize))
+        let eta = stepsPerSecond > 0 && s.state == .running ? Double(s.totalSteps - s.step) / stepsPerSecond : nil
+        func points(_ c: [CurvePoint]) -> [SeriesPoint] { c.map { SeriesPoint(x: Double($0.step), y: $0.value) } }
+        func digit(_ d: DigitPrediction) -> DigitSample {
+            DigitSample(pixels: d.pixels, label: d.label, predicted: d.prediction.predicted, confidence: Double(d.prediction.confidence))
+        }
+        return DashboardModel(
+            model: s.model, residual: s.residual, state: Self.state(s.state),
+            epoch: s.epoch, epochs: s.epochs, step: s.step, totalSteps: s.totalSteps, etaSeconds: eta,
+            lr: s.lr, samplesPerSecond: s.samplesPerSecond, threads: s.threads,
+            trainLoss: points(s.trainLoss), trainAcc: points(s.trainAccuracy),
+            valAcc: points(s.validationAccuracy), testAcc: points(s.testAccuracy),
+            markers: s.events.map { Marker(step: $0.step, label: $0.label) },
+            layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
+                LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)
+            },
+            digits: s.digits.map(digit), mistakes: s.mistakes.map(digit),
+            confusion: s.confusion, status: s.message)
+    }
+
+    static func state(_ s: TrainerState) -> RunState {
+        switch s {
+        case .running: .running
+        case .paused: .paused
+        case .done, .stopped: .done
+        case .diverged: .diverged
+        }
+    }
+
+    /// Turns a key's action into a command; the returned text confirms it in the status line.
+    func send(_ action: DashboardAction) -> String {
+        let s = trainer.latest()
+        let finished = s.state == .done || s.state == .stopped || s.state == .diverged
+        switch action {
+        case .quit:
+            return "quitting"
+        case _ where finished:
+            return "the run has ended (q quits)"
+        case .togglePause:
+            trainer.send(s.state == .paused ? .resume : .pause)
+            return s.state == .paused ? "resuming" : "pausing at the next step"
+        case .scaleLR(let k):
+            return setLR(s.baseLR * k, from: s.baseLR)
+        case .setLR(let lr):
+            return setLR(lr, from: s.baseLR)
+        case .toggleResidual:
+            guard let on = s.residual else { return "\(s.model) has no residual connections" }
+            trainer.send(.setResidual(!on))
+            return "residual connections \(on ? "off" : "on") from the next step"
+        case .snapshot:
+            trainer.send(.snapshot)
+            return "saving a checkpoint at the next step"
+        case .evaluate:
+            trainer.send(.evaluate)
+            return "evaluating on the validation set"
+        }
+    }
+
+    private func setLR(_ lr: Double, from old: Double) -> String {
+        guard lr > 0, lr.isFinite, lr < 1e3 else { return "LR \(lr) refused: it must be positive and finite" }
+        trainer.send(.setLR(Float(lr)))
+        return "LR \(formatLR(Float(old))) → \(formatLR(Float(lr)))"
+    }
+}
