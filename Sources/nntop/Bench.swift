@@ -23,6 +23,8 @@ struct Bench: ParsableCommand {
     var noResidual = false
     @Flag(name: .customLong("no-peak"), help: "Skip measuring the FMA peak.")
     var noPeak = false
+    @Option(name: .customLong("gemm"), help: ArgumentHelp("Time one GEMM instead: MxNxK[:tA][:tB].", visibility: .hidden))
+    var gemmShape: String?
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -35,6 +37,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         Parallel.maxThreads = threads
+        if let gemmShape { benchGEMM(gemmShape); return }
         guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
         let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
         var rng = SeededRandom(seed: 0)
@@ -92,17 +95,19 @@ struct Bench: ParsableCommand {
         print(String(format: "achieved: train %.1f GFLOP/s%@, infer %.1f GFLOP/s%@", trainG, share(trainG), inferG, share(inferG)))
 
         print("")
-        print(String(format: "%-12@ %10@ %10@ %10@", "layer", "fwd ms", "bwd ms", "infer ms"))
+        print(pad("layer") + "     fwd ms     bwd ms   infer ms")
         var sf = 0.0, sb = 0.0, si = 0.0
         for (i, u) in net.units.enumerated() {
             let f = fwd[i] / Double(steps) * 1e3, bk = bwd[i] / Double(steps) * 1e3, inf = ifwd[i] / Double(n) * 1e3
             sf += f; sb += bk; si += inf
-            print(String(format: "%-12@ %10.3f %10.3f %10.3f", u.name, f, bk, inf))
+            print(String(format: "%@ %10.3f %10.3f %10.3f", pad(u.name), f, bk, inf))
         }
-        print(String(format: "%-12@ %10.3f %10.3f %10.3f", "total", sf, sb, si))
+        print(String(format: "%@ %10.3f %10.3f %10.3f", pad("total"), sf, sb, si))
         print(String(format: "step %.3f ms (layers + loss + optimizer)", trainSeconds / Double(steps) * 1e3))
     }
 }
+
+private func pad(_ s: String) -> String { s.count >= 12 ? s : s + String(repeating: " ", count: 12 - s.count) }
 
 /// Box-Muller standard normal, like torch.randn's distribution.
 private func gaussian(_ rng: inout SeededRandom) -> Float {
@@ -144,4 +149,26 @@ private func forwardFlops(_ net: Network, residual: Bool) -> (total: Double, fir
         if i == 0 { first = f }
     }
     return (total, first)
+}
+
+/// `--gemm MxNxK[:tA][:tB]`: GFLOP/s of one GEMM shape (a kernel developer's probe).
+private func benchGEMM(_ spec: String) {
+    let parts = spec.split(separator: ":")
+    let d = parts[0].split(separator: "x").compactMap { Int($0) }
+    guard d.count == 3 else { fail("--gemm wants MxNxK") }
+    let (m, n, k) = (d[0], d[1], d[2]), ta = parts.contains("tA"), tb = parts.contains("tB")
+    let a = Tensor(shape: [m * k]), b = Tensor(shape: [k * n]), c = Tensor(shape: [m * n])
+    var rng = SeededRandom(seed: 1)
+    for i in 0..<a.count { a[i] = rng.uniform(-1, 1) }
+    for i in 0..<b.count { b[i] = rng.uniform(-1, 1) }
+    func once() {
+        gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.data, lda: ta ? m : k, b: b.data, ldb: tb ? k : n,
+             c: c.data, ldc: n)
+    }
+    once()
+    var reps = 0
+    let t0 = monotonicSeconds()
+    repeat { once(); reps += 1 } while monotonicSeconds() - t0 < 0.5
+    let dt = (monotonicSeconds() - t0) / Double(reps)
+    print(String(format: "gemm %@ %.3f ms %.1f GFLOP/s", spec, dt * 1e3, 2 * Double(m * n * k) / dt / 1e9))
 }
