@@ -1,6 +1,7 @@
 import Kernels
 
-/// nn.Conv2d (square kernel, optional bias): im2col over the whole batch + GEMM.
+/// nn.Conv2d (square kernel, optional bias): panel-packed GEMM straight from the input, skipping
+/// zero-padding taps (Kernels/ConvPanels.swift); no im2col buffer is kept.
 public final class Conv2d: Layer {
     public let name: String
     public let inChannels, outChannels, kernel, stride, padding: Int
@@ -11,7 +12,7 @@ public final class Conv2d: Layer {
 
     private var input: Tensor?
     private var geometry: ConvGeometry?
-    private var out: Tensor?, col: Tensor?, dx: Tensor?
+    private var out: Tensor?, dx: Tensor?
 
     public init(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0, bias: Bool = true) {
@@ -27,23 +28,16 @@ public final class Conv2d: Layer {
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
-        let c = Tensor.reuse(col, [g.colRows, g.colCols]); col = c
-        let tmp = ScratchPool.shared.take(outChannels * g.colCols)
-        defer { ScratchPool.shared.give(tmp) }
-        conv2dForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g,
-                      col: c.data, tmp: tmp.0, y: y.data)
+        convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data)
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
-        guard let g = geometry, let col, let input else { preconditionFailure("\(name): backward before forward") }
-        let tmp = ScratchPool.shared.take(outChannels * g.colCols)
-        let dcol = ScratchPool.shared.take(needsInputGradient ? g.colRows * g.colCols : 1)
-        defer { ScratchPool.shared.give(tmp); ScratchPool.shared.give(dcol) }
+        guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?
         if needsInputGradient { result = Tensor.reuse(dx, input.shape); dx = result }
-        conv2dBackward(dy: dy.data, weight: weight.value.data, geometry: g, col: col.data, tmp: tmp.0,
-                       dcol: dcol.0, dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data)
+        convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
+                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data)
         return result
     }
 }

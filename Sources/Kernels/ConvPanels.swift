@@ -1,0 +1,393 @@
+import Foundation
+
+// Convolution without an im2col matrix, skipping zero-padding taps.
+//
+// The output pixels of the batch are cut into column panels of up to 32 (one 6×32 microkernel tile
+// wide). A panel either covers up to 32 pixels of one image ("image-major", for large feature maps)
+// or one pixel position in up to 32 images ("pixel-major", for maps of 16 pixels or fewer, where
+// every pixel has its own set of taps that fall inside the image). Each panel packs its own slice of
+// the im2col matrix straight from the input, keeping only the taps that are valid for at least one of
+// its columns, with K in tap-major order (k = tap * Cin + c). The microkernel then runs over those
+// taps only: at 32×32 input, ResNet-18's layer4 convs (1×1 maps) touch only their centre tap, and
+// layer3's (2×2) four of nine.
+//
+// forward:  y[n][co][p]   = bias[co] + Σ_(t,c) W[co][c][t] x[n][c][p+t]              (A = W, B = panel)
+// dx:       dx[n][c][p+t] += Σ_co W[co][c][t] dy[n][co][p]    per valid tap         (A = Wᵀ per tap, B = dy panel)
+// dW:       dW[co][c][t]  = Σ_(n,p) dy[n][co][p] x[n][c][p+t]                        (A = dy, B = im2row, K = columns)
+// Work is split over images (or blocks of 32 images), so dx scatters never race and dW partial sums
+// are added in a fixed order: results depend on the thread count only through that order.
+
+private let panelWidth = 32
+private let mr = 6
+
+/// The column panels of a convolution and the taps it can ever touch.
+struct ConvPanels {
+    let g: ConvGeometry
+    let pixelMajor: Bool
+    let pixels: Int          // outH * outW
+    let units: Int           // images (image-major) or blocks of 32 images (pixel-major)
+    let panelsPerUnit: Int
+    let taps: [Int]          // taps (ki * kw + kj) valid for some output pixel, ascending
+    var panels: Int { units * panelsPerUnit }
+    var kUsed: Int { taps.count * g.inChannels }
+
+    init(_ g: ConvGeometry) {
+        self.g = g
+        pixels = g.outH * g.outW
+        pixelMajor = pixels <= 16 && g.batch >= 16
+        if pixelMajor {
+            units = (g.batch + panelWidth - 1) / panelWidth; panelsPerUnit = pixels
+        } else {
+            units = g.batch; panelsPerUnit = (pixels + panelWidth - 1) / panelWidth
+        }
+        var t: [Int] = []
+        for ki in 0..<g.kernelH {
+            let rowOK = (0..<g.outH).contains { oy in let iy = oy * g.stride - g.padding + ki; return iy >= 0 && iy < g.height }
+            for kj in 0..<g.kernelW {
+                let colOK = (0..<g.outW).contains { ox in let ix = ox * g.stride - g.padding + kj; return ix >= 0 && ix < g.width }
+                if rowOK && colOK { t.append(ki * g.kernelW + kj) }
+            }
+        }
+        taps = t
+    }
+
+    /// Units covering images `n`: the images a unit's panels read and write.
+    func images(ofUnit u: Int) -> Range<Int> {
+        pixelMajor ? (u * panelWidth)..<min(g.batch, (u + 1) * panelWidth) : u..<(u + 1)
+    }
+}
+
+/// Per-panel column description: where each column's image and window start.
+struct PanelColumns {
+    var count = 0
+    let n: UnsafeMutablePointer<Int>, iy0: UnsafeMutablePointer<Int>, ix0: UnsafeMutablePointer<Int>
+    let yOff: UnsafeMutablePointer<Int>       // n * Cout * P + p  (add co * P)
+    let off: UnsafeMutablePointer<Int>         // per tap: x offset without the channel term (0 when invalid)
+    let ok: UnsafeMutablePointer<Bool>
+
+    init(_ buf: UnsafeMutableRawPointer) {
+        let ints = buf.bindMemory(to: Int.self, capacity: 5 * panelWidth)
+        n = ints; iy0 = ints + panelWidth; ix0 = ints + 2 * panelWidth; yOff = ints + 3 * panelWidth
+        off = ints + 4 * panelWidth
+        ok = (buf + 5 * panelWidth * 8).bindMemory(to: Bool.self, capacity: panelWidth)
+    }
+    static let bytes = 5 * panelWidth * 8 + panelWidth
+
+    /// Fills the columns of panel `q` and returns the mask of taps valid for at least one of them.
+    mutating func load(_ q: Int, _ s: ConvPanels) -> UInt64 {
+        let g = s.g, unit = q / s.panelsPerUnit, i = q % s.panelsPerUnit, ow = g.outW
+        if s.pixelMajor {
+            let n0 = unit * panelWidth
+            count = min(panelWidth, g.batch - n0)
+            for j in 0..<count { n[j] = n0 + j; yOff[j] = (n0 + j) * g.outChannels * s.pixels + i }
+            let oy = i / ow, ox = i % ow
+            for j in 0..<count { iy0[j] = oy * g.stride - g.padding; ix0[j] = ox * g.stride - g.padding }
+        } else {
+            let p0 = i * panelWidth
+            count = min(panelWidth, s.pixels - p0)
+            for j in 0..<count {
+                let p = p0 + j
+                n[j] = unit; yOff[j] = unit * g.outChannels * s.pixels + p
+                iy0[j] = (p / ow) * g.stride - g.padding; ix0[j] = (p % ow) * g.stride - g.padding
+            }
+        }
+        var mask: UInt64 = 0
+        for t in s.taps {
+            let ki = t / g.kernelW, kj = t % g.kernelW
+            for j in 0..<count {
+                let iy = iy0[j] + ki, ix = ix0[j] + kj
+                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask |= 1 << UInt64(t); break }
+            }
+        }
+        return mask
+    }
+
+    /// Sets `off`/`ok` for tap t: off = n*Cin*H*W + iy*W + ix.
+    @inline(__always)
+    func prepareTap(_ t: Int, _ g: ConvGeometry) {
+        let ki = t / g.kernelW, kj = t % g.kernelW, plane = g.height * g.width
+        for j in 0..<panelWidth {
+            if j < count {
+                let iy = iy0[j] + ki, ix = ix0[j] + kj
+                let valid = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
+                ok[j] = valid
+                off[j] = valid ? n[j] * g.inChannels * plane + iy * g.width + ix : 0
+            } else {
+                ok[j] = false; off[j] = 0
+            }
+        }
+    }
+}
+
+/// 6×32 tile = a (k × 6 packed) · b (k × 32 packed), stored to (or added to) `t` [6][32].
+@inline(__always)
+func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>,
+               accumulate: Bool) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
+    var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
+    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
+    var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var ap = a, bp = b
+    for _ in 0..<k {
+        let b0 = load16(bp), b1 = load16(bp + 16)
+        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+        ap += mr; bp += panelWidth
+    }
+    if accumulate {
+        c00 += load16(t); c01 += load16(t + 16); c10 += load16(t + 32); c11 += load16(t + 48)
+        c20 += load16(t + 64); c21 += load16(t + 80); c30 += load16(t + 96); c31 += load16(t + 112)
+        c40 += load16(t + 128); c41 += load16(t + 144); c50 += load16(t + 160); c51 += load16(t + 176)
+    }
+    store16(c00, t); store16(c01, t + 16); store16(c10, t + 32); store16(c11, t + 48)
+    store16(c20, t + 64); store16(c21, t + 80); store16(c30, t + 96); store16(c31, t + 112)
+    store16(c40, t + 128); store16(c41, t + 144); store16(c50, t + 160); store16(c51, t + 176)
+}
+
+/// Packs the panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels inside).
+@inline(__always)
+private func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns, mask: UInt64,
+                       into bp: UnsafeMutablePointer<Float>) {
+    let g = s.g, plane = g.height * g.width, cin = g.inChannels
+    var row = 0
+    for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+        cols.prepareTap(t, g)
+        let off = cols.off, ok = cols.ok
+        for c in 0..<cin {
+            let src = x + c * plane, dst = bp + (row + c) * panelWidth
+            for j in 0..<panelWidth { let v = src[off[j]]; dst[j] = ok[j] ? v : 0 }
+        }
+        row += cin
+    }
+}
+
+/// Runs `body(chunk, units)` over the units in `Parallel.maxThreads`-bounded chunks with `scratch` floats each.
+private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
+                        _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
+    let chunks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
+    let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
+    let buf = ScratchPool.shared.take(chunks * bytes / 4 + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let base = UnsafeMutableRawPointer(buf.0)
+    Parallel.run(chunks) { c in
+        let lo = s.units * c / chunks, hi = s.units * (c + 1) / chunks
+        body(c, lo..<hi, base + c * bytes)
+    }
+    return chunks
+}
+
+/// y = conv(x, weight) + bias, NCHW, as `conv2dForward` but without an im2col buffer.
+public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
+    let s = ConvPanels(g)
+    let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
+    let mPanels = (cout + mr - 1) / mr
+    // A: [mPanel][k = u*Cin + c][6] = W[co][c][taps[u]].
+    let pa = ScratchPool.shared.take(mPanels * ku * mr + 16)
+    defer { ScratchPool.shared.give(pa) }
+    let packedA = pa.0, taps = s.taps
+    Parallel.forEach(mPanels, grain: max(1, 8192 / max(1, ku * mr))) { mp in
+        let dst = packedA + mp * ku * mr
+        for r in 0..<mr {
+            let co = mp * mr + r
+            if co >= cout { for k in 0..<ku { dst[k * mr + r] = 0 }; continue }
+            let w = weight + co * cin * kk
+            for (u, t) in taps.enumerated() { for c in 0..<cin { dst[(u * cin + c) * mr + r] = w[c * kk + t] } }
+        }
+    }
+    if s.taps.isEmpty {
+        for n in 0..<g.batch { for co in 0..<cout { (y + (n * cout + co) * p).update(repeating: bias?[co] ?? 0, count: p) } }
+        return
+    }
+    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth) { _, units, buf in
+        var cols = PanelColumns(buf)
+        let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: ku * panelWidth + 192)
+        let tile = bp + ku * panelWidth
+        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
+            let mask = cols.load(q, s)
+            packPanel(x, s, cols, mask: mask, into: bp)
+            for mp in 0..<mPanels {
+                // One microkernel call per run of consecutive valid taps.
+                var u = 0, brow = 0, first = true
+                while u < taps.count {
+                    guard mask & (1 << UInt64(taps[u])) != 0 else { u += 1; continue }
+                    var v = u
+                    while v < taps.count && mask & (1 << UInt64(taps[v])) != 0 { v += 1 }
+                    microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, bp + brow * panelWidth, tile,
+                              accumulate: !first)
+                    first = false; brow += (v - u) * cin; u = v
+                }
+                if first { tile.update(repeating: 0, count: mr * panelWidth) }
+                for r in 0..<min(mr, cout - mp * mr) {
+                    let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
+                    for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
+                }
+            }
+        }
+    }
+}
+
+/// Gradients of `convForward`: dWeight (and dBias) overwritten; dx overwritten when given.
+public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         geometry g: ConvGeometry, dWeight: UnsafeMutablePointer<Float>,
+                         dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?) {
+    let s = ConvPanels(g)
+    let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
+    let plane = g.height * g.width, taps = s.taps
+    if let dBias {
+        Parallel.forEach(cout, grain: max(1, 16384 / max(1, g.batch * p))) { co in
+            var acc = SIMD16<Float>(), tail: Float = 0
+            for n in 0..<g.batch {
+                let src = dy + (n * cout + co) * p
+                var i = 0
+                while i + 16 <= p { acc += load16(src + i); i += 16 }
+                while i < p { tail += src[i]; i += 1 }
+            }
+            dBias[co] = acc.sum() + tail
+        }
+    }
+    if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
+    if taps.isEmpty { dWeight.update(repeating: 0, count: cout * cin * kk); return }
+
+    // dW over groups of panels: A = dy [coPanel][column][6], B = im2row [kPanel][column][32].
+    let coPanels = (cout + mr - 1) / mr, kPanels = (ku + panelWidth - 1) / panelWidth
+    let group = max(1, min(s.panelsPerUnit * max(1, s.units / max(1, Parallel.maxThreads)), 256 / panelWidth))
+    let gcols = group * panelWidth
+    let partialSize = cout * ku
+    let scratch = coPanels * mr * gcols + kPanels * panelWidth * gcols + mr * panelWidth + 12 * gcols + 16
+    let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
+    defer { ScratchPool.shared.give(partialBuf) }
+    let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
+        var cols = PanelColumns(buf)
+        let fbase = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
+        let partial = partialBuf.0 + c * partialSize
+        let aBuf = fbase, bBuf = aBuf + coPanels * mr * gcols, tile = bBuf + kPanels * panelWidth * gcols
+        let offs = UnsafeMutableRawPointer(tile + mr * panelWidth).bindMemory(to: Int.self, capacity: gcols)
+        let oks = UnsafeMutableRawPointer(offs + gcols).bindMemory(to: Bool.self, capacity: gcols)
+        partial.update(repeating: 0, count: partialSize)
+        let first = units.lowerBound * s.panelsPerUnit, last = units.upperBound * s.panelsPerUnit
+        var q0 = first
+        while q0 < last {
+            let q1 = min(last, q0 + group), width = (q1 - q0) * panelWidth
+            // Columns of the group: yOff, and per tap the x offsets.
+            let yOffs = UnsafeMutableRawPointer(oks + gcols).alignedUp(toMultipleOf: 8).bindMemory(to: Int.self, capacity: gcols)
+            let ns = yOffs + gcols, iys = ns + gcols, ixs = iys + gcols
+            for q in q0..<q1 {
+                _ = cols.load(q, s)
+                let j0 = (q - q0) * panelWidth
+                for j in 0..<panelWidth {
+                    if j < cols.count {
+                        yOffs[j0 + j] = cols.yOff[j]; ns[j0 + j] = cols.n[j]; iys[j0 + j] = cols.iy0[j]; ixs[j0 + j] = cols.ix0[j]
+                    } else { yOffs[j0 + j] = -1; ns[j0 + j] = 0; iys[j0 + j] = -1 << 30; ixs[j0 + j] = 0 }
+                }
+            }
+            // A: dy columns.
+            for cp in 0..<coPanels {
+                let dst = aBuf + cp * mr * width
+                for r in 0..<mr {
+                    let co = cp * mr + r
+                    if co >= cout { for j in 0..<width { dst[j * mr + r] = 0 }; continue }
+                    let src = dy + co * p
+                    for j in 0..<width { let o = yOffs[j]; dst[j * mr + r] = o >= 0 ? src[o] : 0 }
+                }
+            }
+            // B: im2row over the used taps.
+            for (u, t) in taps.enumerated() {
+                let ki = t / g.kernelW, kj = t % g.kernelW
+                var any = false
+                for j in 0..<width {
+                    let iy = iys[j] + ki, ix = ixs[j] + kj
+                    let valid = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
+                    oks[j] = valid; any = any || valid
+                    offs[j] = valid ? ns[j] * cin * plane + iy * g.width + ix : 0
+                }
+                for c in 0..<cin {
+                    let k = u * cin + c, dst = bBuf + (k / panelWidth) * panelWidth * width + k % panelWidth
+                    if !any { for j in 0..<width { dst[j * panelWidth] = 0 }; continue }
+                    let src = x + c * plane
+                    for j in 0..<width { let v = src[offs[j]]; dst[j * panelWidth] = oks[j] ? v : 0 }
+                }
+            }
+            for k in ku..<(kPanels * panelWidth) {
+                let dst = bBuf + (k / panelWidth) * panelWidth * width + k % panelWidth
+                for j in 0..<width { dst[j * panelWidth] = 0 }
+            }
+            for cp in 0..<coPanels {
+                for kp in 0..<kPanels {
+                    microTile(width, aBuf + cp * mr * width, bBuf + kp * panelWidth * width, tile, accumulate: false)
+                    for r in 0..<min(mr, cout - cp * mr) {
+                        let dst = partial + (cp * mr + r) * ku + kp * panelWidth, src = tile + r * panelWidth
+                        let n = min(panelWidth, ku - kp * panelWidth)
+                        if n == panelWidth { store16(load16(dst) + load16(src), dst); store16(load16(dst + 16) + load16(src + 16), dst + 16) }
+                        else { for j in 0..<n { dst[j] += src[j] } }
+                    }
+                }
+            }
+            q0 = q1
+        }
+    }
+    // dW[co][c][t] = Σ_chunks partial[co][u*Cin + c], zero for taps never used.
+    Parallel.forEach(cout, grain: max(1, 8192 / max(1, ku * chunks))) { co in
+        let w = dWeight + co * cin * kk
+        w.update(repeating: 0, count: cin * kk)
+        for (u, t) in taps.enumerated() {
+            for c in 0..<cin {
+                var v: Float = 0
+                for ch in 0..<chunks { v += partialBuf.0[ch * partialSize + co * ku + u * cin + c] }
+                w[c * kk + t] = v
+            }
+        }
+    }
+}
+
+/// dx = Σ over taps of Wᵀ dy, scattered back through the window (the adjoint of the panel packing).
+private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ s: ConvPanels,
+                              dx: UnsafeMutablePointer<Float>) {
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, p = s.pixels
+    let plane = g.height * g.width, taps = s.taps
+    let cPanels = (cin + mr - 1) / mr
+    // A: [u][cPanel][co][6] = W[co][c][taps[u]].
+    let pa = ScratchPool.shared.take(max(1, taps.count) * cPanels * cout * mr + 16)
+    defer { ScratchPool.shared.give(pa) }
+    let packedA = pa.0
+    Parallel.forEach(taps.count * cPanels, grain: max(1, 8192 / max(1, cout * mr))) { i in
+        let u = i / cPanels, cp = i % cPanels, t = taps[u], dst = packedA + i * cout * mr
+        for co in 0..<cout {
+            for r in 0..<mr {
+                let c = cp * mr + r
+                dst[co * mr + r] = c < cin ? weight[(co * cin + c) * kk + t] : 0
+            }
+        }
+    }
+    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8, scratch: cout * panelWidth + mr * panelWidth) { _, units, buf in
+        var cols = PanelColumns(buf)
+        let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: cout * panelWidth + 192)
+        let tile = dyP + cout * panelWidth
+        for u in units {
+            for n in s.images(ofUnit: u) { (dx + n * cin * plane).update(repeating: 0, count: cin * plane) }
+        }
+        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
+            let mask = cols.load(q, s)
+            for co in 0..<cout {
+                let src = dy + co * p, dst = dyP + co * panelWidth
+                for j in 0..<panelWidth { dst[j] = j < cols.count ? src[cols.yOff[j]] : 0 }
+            }
+            for (u, t) in taps.enumerated() where mask & (1 << UInt64(t)) != 0 {
+                cols.prepareTap(t, g)
+                for cp in 0..<cPanels {
+                    microTile(cout, packedA + (u * cPanels + cp) * cout * mr, dyP, tile, accumulate: false)
+                    for r in 0..<min(mr, cin - cp * mr) {
+                        let d = dx + (cp * mr + r) * plane, trow = tile + r * panelWidth
+                        for j in 0..<cols.count where cols.ok[j] { d[cols.off[j]] += trow[j] }
+                    }
+                }
+            }
+        }
+    }
+}

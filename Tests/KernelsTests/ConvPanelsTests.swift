@@ -1,0 +1,80 @@
+import XCTest
+@testable import Kernels
+
+/// The panel convolution (taps outside the image skipped) against the direct definitions of the
+/// forward pass and its three gradients, on shapes that hit both panel layouts, partial panels,
+/// strides, and maps where only some taps are ever valid.
+final class ConvPanelsTests: XCTestCase {
+    var rng = SeededRandom(seed: 5)
+    func random(_ n: Int) -> [Float] { (0..<n).map { _ in rng.uniform(-1, 1) } }
+
+    func check(batch: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int, bias: Bool,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let g = ConvGeometry(batch: batch, inChannels: cin, height: h, width: w, outChannels: cout, kernel: k, stride: s, padding: p)
+        let oh = g.outH, ow = g.outW
+        let x = random(batch * cin * h * w), wt = random(cout * cin * k * k), b = random(cout)
+        let dy = random(batch * cout * oh * ow)
+        var y = [Float](repeating: .nan, count: dy.count)
+        var dW = [Float](repeating: .nan, count: wt.count), dB = [Float](repeating: .nan, count: cout)
+        var dx = [Float](repeating: .nan, count: x.count)
+        x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+            convForward(x: xp.baseAddress!, weight: wp.baseAddress!, bias: bias ? bp.baseAddress! : nil, geometry: g, y: &y)
+            dy.withUnsafeBufferPointer { dyp in
+                dB.withUnsafeMutableBufferPointer { dbp in
+                    convBackward(dy: dyp.baseAddress!, x: xp.baseAddress!, weight: wp.baseAddress!, geometry: g,
+                                 dWeight: &dW, dBias: bias ? dbp.baseAddress! : nil, dx: &dx)
+                }
+            }
+        } } }
+        var ey = [Double](repeating: 0, count: y.count), edW = [Double](repeating: 0, count: wt.count)
+        var edx = [Double](repeating: 0, count: x.count), edB = [Double](repeating: 0, count: cout)
+        for n in 0..<batch { for co in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {
+            let yi = ((n * cout + co) * oh + oy) * ow + ox
+            var acc = bias ? Double(b[co]) : 0
+            edB[co] += Double(dy[yi])
+            for c in 0..<cin { for i in 0..<k { for j in 0..<k {
+                let iy = oy * s - p + i, ix = ox * s - p + j
+                guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                let xi = ((n * cin + c) * h + iy) * w + ix, wi = ((co * cin + c) * k + i) * k + j
+                acc += Double(x[xi]) * Double(wt[wi])
+                edW[wi] += Double(dy[yi]) * Double(x[xi])
+                edx[xi] += Double(dy[yi]) * Double(wt[wi])
+            } } }
+            ey[yi] = acc
+        } } } }
+        let tol = 1e-4 * Float(max(cin * k * k, batch * oh * ow)).squareRoot()
+        for i in y.indices { XCTAssertEqual(y[i], Float(ey[i]), accuracy: tol, "y[\(i)]", file: file, line: line) }
+        for i in dW.indices { XCTAssertEqual(dW[i], Float(edW[i]), accuracy: tol, "dW[\(i)]", file: file, line: line) }
+        for i in dx.indices { XCTAssertEqual(dx[i], Float(edx[i]), accuracy: tol, "dx[\(i)]", file: file, line: line) }
+        if bias { for i in 0..<cout { XCTAssertEqual(dB[i], Float(edB[i]), accuracy: tol, "dB[\(i)]", file: file, line: line) } }
+    }
+
+    func testImageMajorPanels() {
+        check(batch: 2, cin: 3, cout: 4, h: 5, w: 6, k: 3, s: 1, p: 1, bias: true)
+        check(batch: 3, cin: 2, cout: 7, h: 9, w: 9, k: 5, s: 1, p: 0, bias: true)
+        check(batch: 2, cin: 3, cout: 5, h: 10, w: 9, k: 7, s: 2, p: 3, bias: false)
+        check(batch: 1, cin: 1, cout: 6, h: 12, w: 12, k: 5, s: 1, p: 0, bias: true)
+    }
+
+    func testPixelMajorPanelsAndSkippedTaps() {
+        // 1×1 maps (centre tap only), 2×2 maps (four taps per pixel), stride 2 onto 1×1, 1×1 projection.
+        check(batch: 17, cin: 8, cout: 13, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
+        check(batch: 33, cin: 4, cout: 7, h: 2, w: 2, k: 3, s: 1, p: 1, bias: false)
+        check(batch: 20, cin: 5, cout: 6, h: 2, w: 2, k: 3, s: 2, p: 1, bias: true)
+        check(batch: 40, cin: 6, cout: 9, h: 4, w: 4, k: 1, s: 2, p: 0, bias: false)
+        check(batch: 16, cin: 3, cout: 8, h: 4, w: 4, k: 3, s: 1, p: 1, bias: true)
+    }
+
+    func testThreadCountDoesNotChangeForward() {
+        let g = ConvGeometry(batch: 8, inChannels: 4, height: 6, width: 6, outChannels: 5, kernel: 3, stride: 1, padding: 1)
+        let x = random(8 * 4 * 36), wt = random(5 * 4 * 9)
+        func run(_ threads: Int) -> [Float] {
+            let saved = Parallel.maxThreads; defer { Parallel.maxThreads = saved }
+            Parallel.maxThreads = threads
+            var y = [Float](repeating: 0, count: 8 * 5 * 36)
+            convForward(x: x, weight: wt, bias: nil, geometry: g, y: &y)
+            return y
+        }
+        XCTAssertEqual(run(1), run(2))
+    }
+}
