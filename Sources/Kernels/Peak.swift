@@ -31,3 +31,21 @@ public func measurePeakGFLOPs(threads: Int, seconds: Double = 0.2) -> Double {
     } while Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < seconds
     return best
 }
+
+/// GFLOP/s of the 8×32 conv microkernel on one thread with `k`-deep L1/L2-resident panels (a probe for
+/// kernel work: how close the inner loop itself comes to the FMA peak).
+public func measureMicrokernelGFLOPs(k: Int, seconds: Double = 0.3) -> Double {
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: 8 * k + 16), b = UnsafeMutablePointer<Float>.allocate(capacity: 32 * k + 16)
+    let t = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+    defer { a.deallocate(); b.deallocate(); t.deallocate() }
+    a.initialize(repeating: 0.001, count: 8 * k + 16); t.initialize(repeating: 0, count: 256); b.initialize(repeating: 0.002, count: 32 * k + 16)
+    var reps = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    var dt = 0.0
+    repeat {
+        for _ in 0..<100 { microTile(k, a, b, t, accumulate: true) }
+        reps += 100
+        dt = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    } while dt < seconds
+    return Double(reps) * Double(k) * 8 * 32 * 2 / dt / 1e9
+}

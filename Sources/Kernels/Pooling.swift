@@ -5,19 +5,23 @@ import Foundation
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, plane = g.height * g.width
+    let kh = g.kernelH, kw = g.kernelW, st = g.stride, pad = g.padding, h = g.height, w = g.width
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
         let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
         for oy in 0..<oh {
+            // The window's rows and columns inside the image, scanned in the same order as before
+            // (row-major, first maximum wins), without a bounds test per tap.
+            let iy0 = oy * st - pad, kiLo = max(0, -iy0), kiHi = min(kh, h - iy0)
             for ox in 0..<ow {
+                let ix0 = ox * st - pad, kjLo = max(0, -ix0), kjHi = min(kw, w - ix0)
                 var best = -Float.infinity, bi: Int32 = -1
-                for ki in 0..<g.kernelH {
-                    let iy = oy * g.stride - g.padding + ki
-                    if iy < 0 || iy >= g.height { continue }
-                    for kj in 0..<g.kernelW {
-                        let ix = ox * g.stride - g.padding + kj
-                        if ix < 0 || ix >= g.width { continue }
-                        let v = src[iy * g.width + ix]
-                        if v > best || bi < 0 { best = v; bi = Int32(iy * g.width + ix) }
+                if kiLo < kiHi && kjLo < kjHi {
+                    for ki in kiLo..<kiHi {
+                        let rowBase = (iy0 + ki) * w + ix0
+                        for kj in kjLo..<kjHi {
+                            let v = src[rowBase + kj]
+                            if v > best || bi < 0 { best = v; bi = Int32(rowBase + kj) }
+                        }
                     }
                 }
                 dst[oy * ow + ox] = best; am[oy * ow + ox] = bi

@@ -25,6 +25,8 @@ struct Bench: ParsableCommand {
     var noPeak = false
     @Option(name: .customLong("gemm"), help: ArgumentHelp("Time one GEMM instead: MxNxK[:tA][:tB].", visibility: .hidden))
     var gemmShape: String?
+    @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
+    var micro: Int?
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -38,6 +40,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         Parallel.maxThreads = threads
         if let gemmShape { benchGEMM(gemmShape); return }
+        if let micro {
+            print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread)", micro, measureMicrokernelGFLOPs(k: micro)))
+            return
+        }
         guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
         let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
         var rng = SeededRandom(seed: 0)

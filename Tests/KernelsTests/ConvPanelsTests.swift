@@ -43,7 +43,7 @@ final class ConvPanelsTests: XCTestCase {
             ey[yi] = acc
         } } } }
         let tol = 1e-4 * Float(max(cin * k * k, batch * oh * ow)).squareRoot()
-        for i in y.indices { XCTAssertEqual(y[i], Float(ey[i]), accuracy: tol, "y[\(i)]", file: file, line: line) }
+        for i in y.indices { XCTAssertEqual(y[i], Float(ey[i]), accuracy: tol, "y[\(i)] \(g)", file: file, line: line) }
         for i in dW.indices { XCTAssertEqual(dW[i], Float(edW[i]), accuracy: tol, "dW[\(i)]", file: file, line: line) }
         for i in dx.indices { XCTAssertEqual(dx[i], Float(edx[i]), accuracy: tol, "dx[\(i)]", file: file, line: line) }
         if bias { for i in 0..<cout { XCTAssertEqual(dB[i], Float(edB[i]), accuracy: tol, "dB[\(i)]", file: file, line: line) } }
