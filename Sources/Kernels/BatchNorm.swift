@@ -45,7 +45,7 @@ public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, ga
     var acc = SIMD16<Float>(), i = 0, tail: Float = 0
     while i + 16 <= n { acc += load16(p + i); i += 16 }
     while i < n { tail += p[i]; i += 1 }
-    return acc.sum() + tail
+    return hsum(acc) + tail
 }
 
 @inline(__always) func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, _ mean: Float) -> Float {
@@ -53,7 +53,7 @@ public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, ga
     let m = SIMD16<Float>(repeating: mean)
     while i + 16 <= n { let d = load16(p + i) - m; acc.addProduct(d, d); i += 16 }
     while i < n { let d = p[i] - mean; tail += d * d; i += 1 }
-    return acc.sum() + tail
+    return hsum(acc) + tail
 }
 
 @inline(__always) func planeAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
@@ -97,7 +97,7 @@ public func batchNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
             }
             var ta: Float = 0, tb: Float = 0
             while i < s.planeSize { ta += g[i]; tb += g[i] * (xp[i] - mean); i += 1 }
-            sumDy += a.sum() + ta; sumDyXhat += (b.sum() + tb) * invStd
+            sumDy += hsum(a) + ta; sumDyXhat += (hsum(b) + tb) * invStd
         }
         dGamma[c] = sumDyXhat; dBeta[c] = sumDy
         // dx = k (count dy - sumDy - xhat sumDyXhat) = (k count) dy - k sumDy - (k sumDyXhat invStd) (x - mean)

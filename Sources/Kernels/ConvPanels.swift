@@ -243,6 +243,7 @@ private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
 /// y = conv(x, weight) + bias, NCHW, as `conv2dForward` but without an im2col buffer.
 public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
+    if directConvApplies(g) { directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y); return }
     let s = ConvPanels(g)
     let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
     let mPanels = (cout + mr - 1) / mr
@@ -312,13 +313,25 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
                 while i + 16 <= p { acc += load16(src + i); i += 16 }
                 while i < p { tail += src[i]; i += 1 }
             }
-            dBias[co] = acc.sum() + tail
+            dBias[co] = hsum(acc) + tail
         }
+    }
+    if directConvApplies(g) {
+        if let dx {
+            if directConvBackwardDataApplies(g) { directConvBackwardData(dy: dy, weight: weight, geometry: g, dx: dx) }
+            else { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
+        }
+        directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight)
+        return
     }
     if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
     if taps.isEmpty { dWeight.update(repeating: 0, count: cout * cin * kk); return }
 
-    // dW over groups of panels: A = dy [coPanel][column][6], B = im2row [kPanel][column][32].
+    if !s.pixelMajor {
+        convBackwardWeightsDot(dy: dy, x: x, s, dWeight: dWeight)
+        return
+    }
+    // dW over groups of panels: A = dy [coPanel][column][8], B = im2row [kPanel][column][32].
     let coPanels = (cout + mr - 1) / mr, kPanels = (ku + panelWidth - 1) / panelWidth
     let group = max(1, min(s.panelsPerUnit * max(1, s.units / max(1, Parallel.maxThreads)), 256 / panelWidth))
     let gcols = group * panelWidth
@@ -409,6 +422,98 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
     }
 }
 
+/// dW for image-major panels, as dot products along the columns: the panels are packed exactly as
+/// the forward pass packs them ([k][32 columns], every used tap) next to the matching dy rows
+/// ([co][32 columns]); a 4×4 block of dW accumulates 16 vectors over a group of panels (8 B rows and
+/// 8 dy rows loaded per 32 FMAs), then each vector is summed once per group.
+private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
+                                    dWeight: UnsafeMutablePointer<Float>) {
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
+    let taps = s.taps
+    let ku4 = (ku + 3) / 4 * 4, cout4 = (cout + 3) / 4 * 4
+    let group = 16
+    let partialSize = cout4 * ku4
+    var allTaps: UInt64 = 0
+    for t in taps { allTaps |= 1 << UInt64(t) }
+    let scratch = group * (ku4 + cout4) * panelWidth
+    let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
+    defer { ScratchPool.shared.give(partialBuf) }
+    let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
+        var cols = PanelColumns(buf)
+        let bBuf = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
+        let dBuf = bBuf + group * ku4 * panelWidth
+        let partial = partialBuf.0 + c * partialSize
+        partial.update(repeating: 0, count: partialSize)
+        let first = units.lowerBound * s.panelsPerUnit, last = units.upperBound * s.panelsPerUnit
+        var q0 = first
+        while q0 < last {
+            let q1 = min(last, q0 + group), gCount = q1 - q0
+            for q in q0..<q1 {
+                _ = cols.load(q, s)
+                let bp = bBuf + (q - q0) * ku4 * panelWidth, dp = dBuf + (q - q0) * cout4 * panelWidth
+                packPanel(x, nil, s, cols, q: q, mask: allTaps, into: bp)
+                (bp + ku * panelWidth).update(repeating: 0, count: (ku4 - ku) * panelWidth)
+                let count = cols.count, y0 = cols.yOff[0]
+                for co in 0..<cout4 {
+                    let dst = dp + co * panelWidth
+                    if co < cout {
+                        let src = dy + y0 + co * p
+                        for j in 0..<count { dst[j] = src[j] }
+                        for j in count..<panelWidth { dst[j] = 0 }
+                    } else { dst.update(repeating: 0, count: panelWidth) }
+                }
+            }
+            var kb = 0
+            while kb < ku4 {
+                var cb = 0
+                while cb < cout4 {
+                    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+                    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+                    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+                    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+                    for gi in 0..<gCount {
+                        let bp = bBuf + gi * ku4 * panelWidth + kb * panelWidth
+                        let dp = dBuf + gi * cout4 * panelWidth + cb * panelWidth
+                        let b0l = load16(bp), b0h = load16(bp + 16), b1l = load16(bp + 32), b1h = load16(bp + 48)
+                        let b2l = load16(bp + 64), b2h = load16(bp + 80), b3l = load16(bp + 96), b3h = load16(bp + 112)
+                        var dl = load16(dp), dh = load16(dp + 16)
+                        a00.addProduct(dl, b0l); a00.addProduct(dh, b0h); a01.addProduct(dl, b1l); a01.addProduct(dh, b1h)
+                        a02.addProduct(dl, b2l); a02.addProduct(dh, b2h); a03.addProduct(dl, b3l); a03.addProduct(dh, b3h)
+                        dl = load16(dp + 32); dh = load16(dp + 48)
+                        a10.addProduct(dl, b0l); a10.addProduct(dh, b0h); a11.addProduct(dl, b1l); a11.addProduct(dh, b1h)
+                        a12.addProduct(dl, b2l); a12.addProduct(dh, b2h); a13.addProduct(dl, b3l); a13.addProduct(dh, b3h)
+                        dl = load16(dp + 64); dh = load16(dp + 80)
+                        a20.addProduct(dl, b0l); a20.addProduct(dh, b0h); a21.addProduct(dl, b1l); a21.addProduct(dh, b1h)
+                        a22.addProduct(dl, b2l); a22.addProduct(dh, b2h); a23.addProduct(dl, b3l); a23.addProduct(dh, b3h)
+                        dl = load16(dp + 96); dh = load16(dp + 112)
+                        a30.addProduct(dl, b0l); a30.addProduct(dh, b0h); a31.addProduct(dl, b1l); a31.addProduct(dh, b1h)
+                        a32.addProduct(dl, b2l); a32.addProduct(dh, b2h); a33.addProduct(dl, b3l); a33.addProduct(dh, b3h)
+                    }
+                    var r = partial + cb * ku4 + kb
+                    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r += ku4
+                    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ku4
+                    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ku4
+                    r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
+                    cb += 4
+                }
+                kb += 4
+            }
+            q0 = q1
+        }
+    }
+    Parallel.forEach(cout, grain: max(1, 8192 / max(1, ku * chunks))) { co in
+        let w = dWeight + co * cin * kk
+        w.update(repeating: 0, count: cin * kk)
+        for (u, t) in taps.enumerated() {
+            for c in 0..<cin {
+                var v: Float = 0
+                for ch in 0..<chunks { v += partialBuf.0[ch * partialSize + co * ku4 + u * cin + c] }
+                w[c * kk + t] = v
+            }
+        }
+    }
+}
+
 /// dx = Σ over taps of Wᵀ dy, scattered back through the window (the adjoint of the panel packing).
 private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ s: ConvPanels,
                               dx: UnsafeMutablePointer<Float>) {
@@ -428,29 +533,78 @@ private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Fl
             }
         }
     }
-    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8, scratch: cout * panelWidth + mr * panelWidth) { _, units, buf in
+    // Pixel-major units work on their 32 images transposed ([channel][pixel][32]): dy rows are read
+    // and dx rows accumulated as 32 contiguous floats, then dx is transposed back once per unit.
+    // Image-major panels with stride 1 and "same" padding add masked vector rows straight into dx.
+    let dyLen = s.pixelMajor ? cout * p * panelWidth : 0, dxLen = s.pixelMajor ? cin * plane * panelWidth : 0
+    let contiguous = !s.pixelMajor && g.stride == 1 && g.outW == g.width && g.outH == g.height
+    let total = g.batch * cin * plane
+    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
+                   scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen) { _, units, buf in
         var cols = PanelColumns(buf)
-        let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: cout * panelWidth + 256)
-        let tile = dyP + cout * panelWidth
-        for u in units {
-            for n in s.images(ofUnit: u) { (dx + n * cin * plane).update(repeating: 0, count: cin * plane) }
-        }
-        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
-            let mask = cols.load(q, s)
-            for co in 0..<cout {
-                let src = dy + co * p, dst = dyP + co * panelWidth
-                for j in 0..<panelWidth { dst[j] = j < cols.count ? src[cols.yOff[j]] : 0 }
+        let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
+            .bindMemory(to: Float.self, capacity: cout * panelWidth + mr * panelWidth + dyLen + dxLen)
+        let tile = dyP + cout * panelWidth, dyT = tile + mr * panelWidth, dxT = dyT + dyLen
+        if !s.pixelMajor {
+            for u in units {
+                for n in s.images(ofUnit: u) { (dx + n * cin * plane).update(repeating: 0, count: cin * plane) }
             }
-            for (u, t) in taps.enumerated() where mask & (1 << UInt64(t)) != 0 {
-                cols.prepareTap(t, g)
-                for cp in 0..<cPanels {
-                    microTile(cout, packedA + (u * cPanels + cp) * cout * mr, dyP, tile, accumulate: false)
-                    for r in 0..<min(mr, cin - cp * mr) {
-                        let d = dx + (cp * mr + r) * plane, trow = tile + r * panelWidth
-                        for j in 0..<cols.count where cols.ok[j] { d[cols.off[j]] += trow[j] }
+        }
+        for unit in units {
+            let n0 = unit * panelWidth, count = min(panelWidth, g.batch - n0)
+            if s.pixelMajor {
+                transposeBlockIn(dy + n0 * cout * p, count: count, stride: cout * p, len: cout * p, dyT)
+                dxT.update(repeating: 0, count: dxLen)
+            }
+            for q in (unit * s.panelsPerUnit)..<((unit + 1) * s.panelsPerUnit) {
+                let mask = cols.load(q, s)
+                if s.pixelMajor {
+                    let pix = q % s.panelsPerUnit
+                    for co in 0..<cout {
+                        let src = dyT + (co * p + pix) * panelWidth, dst = dyP + co * panelWidth
+                        store16(load16(src), dst); store16(load16(src + 16), dst + 16)
+                    }
+                } else {
+                    for co in 0..<cout {
+                        let src = dy + co * p, dst = dyP + co * panelWidth
+                        for j in 0..<panelWidth { dst[j] = j < cols.count ? src[cols.yOff[j]] : 0 }
+                    }
+                }
+                let pix = q % s.panelsPerUnit
+                let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
+                for (u, t) in taps.enumerated() where mask & (1 << UInt64(t)) != 0 {
+                    cols.prepareTap(t, g)
+                    var first = -1
+                    var m0 = SIMDMask<SIMD16<Int32>>(), m1 = SIMDMask<SIMD16<Int32>>()
+                    if contiguous {
+                        let p0 = pix * panelWidth, n = q / s.panelsPerUnit
+                        let f = n * cin * plane + p0 + (t / g.kernelW - g.padding) * g.width + (t % g.kernelW - g.padding)
+                        if f >= 0 && f + (cin - 1) * plane + panelWidth <= total {
+                            first = f
+                            for j in 0..<16 { m0[j] = cols.ok[j]; m1[j] = cols.ok[j + 16] }
+                        }
+                    }
+                    let e = (iy0 + t / g.kernelW) * g.width + ix0 + t % g.kernelW
+                    for cp in 0..<cPanels {
+                        microTile(cout, packedA + (u * cPanels + cp) * cout * mr, dyP, tile, accumulate: false)
+                        for r in 0..<min(mr, cin - cp * mr) {
+                            let c = cp * mr + r, trow = tile + r * panelWidth
+                            if s.pixelMajor {
+                                let d = dxT + (c * plane + e) * panelWidth
+                                store16(load16(d) + load16(trow), d); store16(load16(d + 16) + load16(trow + 16), d + 16)
+                            } else if first >= 0 {
+                                let d = dx + first + c * plane, zero = SIMD16<Float>()
+                                store16(load16(d) + load16(trow).replacing(with: zero, where: .!m0), d)
+                                store16(load16(d + 16) + load16(trow + 16).replacing(with: zero, where: .!m1), d + 16)
+                            } else {
+                                let d = dx + c * plane
+                                for j in 0..<cols.count where cols.ok[j] { d[cols.off[j]] += trow[j] }
+                            }
+                        }
                     }
                 }
             }
+            if s.pixelMajor { transposeBlockOut(dxT, count: count, stride: cin * plane, len: cin * plane, dx + n0 * cin * plane) }
         }
     }
 }

@@ -94,7 +94,15 @@ final class WorkerPool: @unchecked Sendable {
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 { cond.lock(); cond.broadcast(); cond.unlock() }
             var t = 0
             while t < tasks { b(t); t += participants }
-            for i in 0..<helpers { while slots[i].finished.load(ordering: .acquiring) != round {} }
+            // Spin (a helper usually finishes within microseconds), yielding the core now and then
+            // so an oversubscribed machine does not starve the helper we wait for.
+            for i in 0..<helpers {
+                var spins = 0
+                while slots[i].finished.load(ordering: .acquiring) != round {
+                    spins += 1
+                    if spins & 1023 == 0 { sched_yield() }
+                }
+            }
             job = nil
         }
     }
@@ -105,7 +113,7 @@ final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while slot.go.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < 200_000 { continue }
+                if spins < 200_000 { if spins & 1023 == 0 { sched_yield() }; continue }
                 cond.lock()
                 sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
                 while slot.go.load(ordering: .sequentiallyConsistent) == seen {

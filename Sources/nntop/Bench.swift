@@ -25,6 +25,8 @@ struct Bench: ParsableCommand {
     var noPeak = false
     @Option(name: .customLong("gemm"), help: ArgumentHelp("Time one GEMM instead: MxNxK[:tA][:tB].", visibility: .hidden))
     var gemmShape: String?
+    @Option(name: .customLong("conv"), help: ArgumentHelp("Time one conv instead: N,C,H,W,CO,K,S,P.", visibility: .hidden))
+    var convShape: String?
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
     var micro: Int?
 
@@ -40,6 +42,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         Parallel.maxThreads = threads
         if let gemmShape { benchGEMM(gemmShape); return }
+        if let convShape { benchConv(convShape); return }
         if let micro {
             print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread)", micro, measureMicrokernelGFLOPs(k: micro)))
             return
@@ -177,4 +180,31 @@ private func benchGEMM(_ spec: String) {
     repeat { once(); reps += 1 } while monotonicSeconds() - t0 < 0.5
     let dt = (monotonicSeconds() - t0) / Double(reps)
     print(String(format: "gemm %@ %.3f ms %.1f GFLOP/s", spec, dt * 1e3, 2 * Double(m * n * k) / dt / 1e9))
+}
+
+/// `--conv N,C,H,W,CO,K,S,P`: milliseconds of one convolution's forward, dW and dx passes.
+private func benchConv(_ spec: String) {
+    let v = spec.split(separator: ",").compactMap { Int($0) }
+    guard v.count == 8 else { fail("--conv wants N,C,H,W,CO,K,S,P") }
+    let g = ConvGeometry(batch: v[0], inChannels: v[1], height: v[2], width: v[3], outChannels: v[4], kernel: v[5],
+                         stride: v[6], padding: v[7])
+    let x = Tensor(shape: [g.batch * g.inChannels * g.height * g.width]), w = Tensor(shape: [g.outChannels * g.colRows])
+    let y = Tensor(shape: [g.batch * g.outChannels * g.outH * g.outW]), dw = Tensor(shape: [w.count])
+    let dx = Tensor(shape: [x.count])
+    var rng = SeededRandom(seed: 1)
+    for i in 0..<x.count { x[i] = rng.uniform(-1, 1) }
+    for i in 0..<w.count { w[i] = rng.uniform(-1, 1) }
+    for i in 0..<y.count { y[i] = rng.uniform(-1, 1) }
+    func time(_ f: () -> Void) -> Double {
+        f()
+        var best = Double.infinity
+        for _ in 0..<20 { let t0 = monotonicSeconds(); f(); best = min(best, monotonicSeconds() - t0) }
+        return best * 1e3
+    }
+    let flops = 2 * Double(g.outChannels * g.colRows * g.colCols)
+    let f = time { convForward(x: x.data, weight: w.data, bias: nil, geometry: g, y: y.data) }
+    let bw = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: nil) }
+    let bx = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: dx.data) } - bw
+    print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
+                 spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
 }

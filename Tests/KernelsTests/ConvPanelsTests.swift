@@ -54,6 +54,17 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 3, cin: 2, cout: 7, h: 9, w: 9, k: 5, s: 1, p: 0, bias: true)
         check(batch: 2, cin: 3, cout: 5, h: 10, w: 9, k: 7, s: 2, p: 3, bias: false)
         check(batch: 1, cin: 1, cout: 6, h: 12, w: 12, k: 5, s: 1, p: 0, bias: true)
+        // Too many input taps for the direct method: panels with masked contiguous rows (stride 1, same padding).
+        check(batch: 2, cin: 64, cout: 9, h: 9, w: 7, k: 3, s: 1, p: 1, bias: false)
+    }
+
+    /// The direct method (small stride-1 convs, rows up to 32 wide): two output rows per vector pair
+    /// (width ≤ 16) and one row across two vectors (17…32), with and without padding.
+    func testDirectConvolution() {
+        check(batch: 3, cin: 1, cout: 6, h: 32, w: 30, k: 5, s: 1, p: 0, bias: true)
+        check(batch: 2, cin: 6, cout: 16, h: 14, w: 14, k: 5, s: 1, p: 0, bias: true)
+        check(batch: 2, cin: 5, cout: 11, h: 9, w: 8, k: 3, s: 1, p: 1, bias: false)
+        check(batch: 2, cin: 2, cout: 3, h: 7, w: 20, k: 4, s: 1, p: 2, bias: true)
     }
 
     func testPixelMajorPanelsAndSkippedTaps() {
