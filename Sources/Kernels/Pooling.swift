@@ -6,6 +6,10 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
                            argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, plane = g.height * g.width
     let kh = g.kernelH, kw = g.kernelW, st = g.stride, pad = g.padding, h = g.height, w = g.width
+    if kh == 2 && kw == 2 && st == 2 && pad == 0 && h % 2 == 0 && w % 2 == 0 {
+        maxPool2x2(x: x, g, y: y, argmax: argmax)
+        return
+    }
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
         let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
         for oy in 0..<oh {
@@ -25,6 +29,55 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
                     }
                 }
                 dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+            }
+        }
+    }
+}
+
+/// 2×2 windows, stride 2, even sizes: 16 outputs at a time from two 32-float row loads split into
+/// even and odd columns. Same scan order and tie rule as the general loop (first maximum wins).
+private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                        argmax: UnsafeMutablePointer<Int32>) {
+    let oh = g.outH, ow = g.outW, w = g.width, plane = g.height * w, planes = g.batch * g.inChannels
+    let end = x + planes * plane
+    var lane = SIMD16<Int32>()
+    for i in 0..<16 { lane[i] = Int32(2 * i) }
+    let lanes = lane
+    Parallel.forEach(planes, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
+        for oy in 0..<oh {
+            let r0 = src + 2 * oy * w, r1 = r0 + w
+            var ox = 0
+            while ox < ow {
+                let n = min(16, ow - ox)
+                // 32-float loads may run past the row (into the next one), never past the tensor.
+                if r1 + 2 * ox + 32 > end { break }
+                let v0 = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD32<Float>.self)
+                let v1 = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD32<Float>.self)
+                let base = Int32(2 * oy * w + 2 * ox)
+                var best = v0.evenHalf, idx = lanes &+ base
+                var c = v0.oddHalf, m = c .> best
+                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + 1), where: m)
+                c = v1.evenHalf; m = c .> best
+                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w)), where: m)
+                c = v1.oddHalf; m = c .> best
+                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w) + 1), where: m)
+                if n == 16 {
+                    store16(best, dst + oy * ow + ox)
+                    UnsafeMutableRawPointer(am + oy * ow + ox).storeBytes(of: idx, as: SIMD16<Int32>.self)
+                } else {
+                    for i in 0..<n { dst[oy * ow + ox + i] = best[i]; am[oy * ow + ox + i] = idx[i] }
+                }
+                ox += 16
+            }
+            while ox < ow {
+                let i0 = 2 * oy * w + 2 * ox
+                var best = src[i0], bi = Int32(i0)
+                if src[i0 + 1] > best { best = src[i0 + 1]; bi = Int32(i0 + 1) }
+                if src[i0 + w] > best { best = src[i0 + w]; bi = Int32(i0 + w) }
+                if src[i0 + w + 1] > best { best = src[i0 + w + 1]; bi = Int32(i0 + w + 1) }
+                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+                ox += 1
             }
         }
     }

@@ -1,0 +1,31 @@
+import XCTest
+@testable import Kernels
+
+/// Max pooling's vector path (2×2, stride 2) against the definition: maximum, first index on ties,
+/// and the gradient routed to it.
+final class PoolingTests: XCTestCase {
+    func testMaxPool2x2MatchesDefinition() {
+        var rng = SeededRandom(seed: 9)
+        for (n, c, h, w) in [(2, 3, 6, 40), (3, 2, 28, 28), (1, 1, 10, 10), (2, 4, 4, 64)] {
+            let g = ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernel: 2, stride: 2)
+            // Coarse values so ties happen.
+            let x = (0..<n * c * h * w).map { _ in Float(Int(rng.uniform(0, 4))) }
+            var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
+            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+            for p in 0..<n * c {
+                for oy in 0..<g.outH {
+                    for ox in 0..<g.outW {
+                        var best = -Float.infinity, bi = -1
+                        for ki in 0..<2 { for kj in 0..<2 {
+                            let i = (2 * oy + ki) * w + 2 * ox + kj
+                            if bi < 0 || x[p * h * w + i] > best { best = x[p * h * w + i]; bi = i }
+                        } }
+                        let o = (p * g.outH + oy) * g.outW + ox
+                        XCTAssertEqual(y[o], best, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
+                        XCTAssertEqual(Int(am[o]), bi, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
+                    }
+                }
+            }
+        }
+    }
+}
