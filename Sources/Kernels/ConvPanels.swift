@@ -467,33 +467,8 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             while kb < ku4 {
                 var cb = 0
                 while cb < cout4 {
-                    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-                    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
-                    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
-                    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
-                    for gi in 0..<gCount {
-                        let bp = bBuf + gi * ku4 * panelWidth + kb * panelWidth
-                        let dp = dBuf + gi * cout4 * panelWidth + cb * panelWidth
-                        let b0l = load16(bp), b0h = load16(bp + 16), b1l = load16(bp + 32), b1h = load16(bp + 48)
-                        let b2l = load16(bp + 64), b2h = load16(bp + 80), b3l = load16(bp + 96), b3h = load16(bp + 112)
-                        var dl = load16(dp), dh = load16(dp + 16)
-                        a00.addProduct(dl, b0l); a00.addProduct(dh, b0h); a01.addProduct(dl, b1l); a01.addProduct(dh, b1h)
-                        a02.addProduct(dl, b2l); a02.addProduct(dh, b2h); a03.addProduct(dl, b3l); a03.addProduct(dh, b3h)
-                        dl = load16(dp + 32); dh = load16(dp + 48)
-                        a10.addProduct(dl, b0l); a10.addProduct(dh, b0h); a11.addProduct(dl, b1l); a11.addProduct(dh, b1h)
-                        a12.addProduct(dl, b2l); a12.addProduct(dh, b2h); a13.addProduct(dl, b3l); a13.addProduct(dh, b3h)
-                        dl = load16(dp + 64); dh = load16(dp + 80)
-                        a20.addProduct(dl, b0l); a20.addProduct(dh, b0h); a21.addProduct(dl, b1l); a21.addProduct(dh, b1h)
-                        a22.addProduct(dl, b2l); a22.addProduct(dh, b2h); a23.addProduct(dl, b3l); a23.addProduct(dh, b3h)
-                        dl = load16(dp + 96); dh = load16(dp + 112)
-                        a30.addProduct(dl, b0l); a30.addProduct(dh, b0h); a31.addProduct(dl, b1l); a31.addProduct(dh, b1h)
-                        a32.addProduct(dl, b2l); a32.addProduct(dh, b2h); a33.addProduct(dl, b3l); a33.addProduct(dh, b3h)
-                    }
-                    var r = partial + cb * ku4 + kb
-                    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r += ku4
-                    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ku4
-                    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ku4
-                    r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
+                    dot4x4(panels: gCount, b: bBuf + kb * panelWidth, bStride: ku4 * panelWidth,
+                           d: dBuf + cb * panelWidth, dStride: cout4 * panelWidth, out: partial + cb * ku4 + kb, ldo: ku4)
                     cb += 4
                 }
                 kb += 4
@@ -512,6 +487,37 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             }
         }
     }
+}
+
+/// out[r][c] += Σ over the panels' 32 columns of d[r][col] · b[c][col] for a 4×4 block (rows of 32 floats).
+/// Kept out of line so its 16 accumulators, 4 dy rows and 1 B row get registers of their own.
+@inline(never)
+private func dot4x4(panels: Int, b: UnsafePointer<Float>, bStride: Int, d: UnsafePointer<Float>, dStride: Int,
+                    out: UnsafeMutablePointer<Float>, ldo: Int) {
+    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+    var bp = b, dp = d
+    for _ in 0..<panels {
+        for half in stride(from: 0, to: 32, by: 16) {
+            let d0 = load16(dp + half), d1 = load16(dp + 32 + half), d2 = load16(dp + 64 + half), d3 = load16(dp + 96 + half)
+            var bv = load16(bp + half)
+            a00.addProduct(d0, bv); a10.addProduct(d1, bv); a20.addProduct(d2, bv); a30.addProduct(d3, bv)
+            bv = load16(bp + 32 + half)
+            a01.addProduct(d0, bv); a11.addProduct(d1, bv); a21.addProduct(d2, bv); a31.addProduct(d3, bv)
+            bv = load16(bp + 64 + half)
+            a02.addProduct(d0, bv); a12.addProduct(d1, bv); a22.addProduct(d2, bv); a32.addProduct(d3, bv)
+            bv = load16(bp + 96 + half)
+            a03.addProduct(d0, bv); a13.addProduct(d1, bv); a23.addProduct(d2, bv); a33.addProduct(d3, bv)
+        }
+        bp += bStride; dp += dStride
+    }
+    var r = out
+    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r += ldo
+    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ldo
+    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ldo
+    r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
 }
 
 /// dx = Σ over taps of Wᵀ dy, scattered back through the window (the adjoint of the panel packing).
