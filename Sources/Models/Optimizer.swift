@@ -30,6 +30,15 @@ public final class Optimizer {
 
     public func step() {
         for i in parameters.indices where parameters[i].inUse { steps[i] += 1 }
+        if kind != .adam {
+            // SGD and momentum: one SIMD pass per parameter, split across threads (Kernels/Optimizers.swift).
+            for (i, p) in parameters.enumerated() where p.inUse {
+                sgdUpdate(weights: p.value.data, grads: p.grad.data, buffer: kind == .sgd ? nil : buffers[i][0].data,
+                          count: p.value.count, lr: lr, momentum: momentum, weightDecay: weightDecay,
+                          nesterov: kind == .nesterov)
+            }
+            return
+        }
         Parallel.forEach(parameters.count) { i in update(i) }
     }
 
