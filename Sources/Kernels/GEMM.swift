@@ -16,7 +16,11 @@ public final class ScratchPool: @unchecked Sendable {
 
     public func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         lock.lock(); defer { lock.unlock() }
-        if let i = free.firstIndex(where: { $0.1 >= count }) { return free.remove(at: i) }
+        // Best fit: the smallest free buffer that is large enough, so a small request never takes the
+        // buffer a later large one needs (which would then allocate, and fault in fresh pages, every step).
+        var pick = -1
+        for (i, b) in free.enumerated() where b.1 >= count && (pick < 0 || b.1 < free[pick].1) { pick = i }
+        if pick >= 0 { return free.remove(at: pick) }
         var raw: UnsafeMutableRawPointer?
         let cap = max(count, 1024)
         guard posix_memalign(&raw, 64, cap * 4) == 0, let raw else { fatalError("out of memory (GEMM scratch)") }

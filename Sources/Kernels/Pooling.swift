@@ -10,6 +10,10 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
         maxPool2x2(x: x, g, y: y, argmax: argmax)
         return
     }
+    if kh == 3 && kw == 3 && st == 2 && pad == 1 {
+        maxPool3x3s2(x: x, g, y: y, argmax: argmax)
+        return
+    }
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
         let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
         for oy in 0..<oh {
@@ -78,6 +82,40 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
                 if src[i0 + w + 1] > best { best = src[i0 + w + 1]; bi = Int32(i0 + w + 1) }
                 dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
                 ox += 1
+            }
+        }
+    }
+}
+
+/// 3×3 windows, stride 2, padding 1 (ResNet's stem): interior windows as nine straight-line
+/// compares in the general loop's order and rule (first maximum wins); border windows by the general loop.
+private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                          argmax: UnsafeMutablePointer<Int32>) {
+    let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, planes = g.batch * g.inChannels
+    Parallel.forEach(planes, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
+        for oy in 0..<oh {
+            let iy0 = 2 * oy - 1, kiLo = max(0, -iy0), kiHi = min(3, h - iy0)
+            for ox in 0..<ow {
+                let ix0 = 2 * ox - 1, kjLo = max(0, -ix0), kjHi = min(3, w - ix0)
+                var best = -Float.infinity, bi: Int32 = -1
+                if kiLo == 0 && kiHi == 3 && kjLo == 0 && kjHi == 3 {
+                    var i = iy0 * w + ix0
+                    best = src[i]; bi = Int32(i)
+                    @inline(__always) func visit(_ j: Int) { let v = src[j]; if v > best { best = v; bi = Int32(j) } }
+                    visit(i + 1); visit(i + 2)
+                    i += w; visit(i); visit(i + 1); visit(i + 2)
+                    i += w; visit(i); visit(i + 1); visit(i + 2)
+                } else if kiLo < kiHi && kjLo < kjHi {
+                    for ki in kiLo..<kiHi {
+                        let rowBase = (iy0 + ki) * w + ix0
+                        for kj in kjLo..<kjHi {
+                            let v = src[rowBase + kj]
+                            if v > best || bi < 0 { best = v; bi = Int32(rowBase + kj) }
+                        }
+                    }
+                }
+                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
             }
         }
     }

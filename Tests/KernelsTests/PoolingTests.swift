@@ -28,4 +28,31 @@ final class PoolingTests: XCTestCase {
             }
         }
     }
+
+    /// The 3×3 stride-2 padding-1 path (ResNet's stem) against the general definition, ties included.
+    func testMaxPool3x3Stride2Padding1MatchesDefinition() {
+        var rng = SeededRandom(seed: 10)
+        for (n, c, h, w) in [(2, 3, 16, 16), (1, 2, 7, 9), (2, 1, 40, 37), (1, 1, 1, 1)] {
+            let g = ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernel: 3, stride: 2, padding: 1)
+            let x = (0..<n * c * h * w).map { _ in Float(Int(rng.uniform(-2, 2))) }
+            var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
+            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+            for p in 0..<n * c {
+                for oy in 0..<g.outH {
+                    for ox in 0..<g.outW {
+                        var best = -Float.infinity, bi = -1
+                        for ki in 0..<3 { for kj in 0..<3 {
+                            let iy = 2 * oy - 1 + ki, ix = 2 * ox - 1 + kj
+                            guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                            let v = x[p * h * w + iy * w + ix]
+                            if bi < 0 || v > best { best = v; bi = iy * w + ix }
+                        } }
+                        let o = (p * g.outH + oy) * g.outW + ox
+                        XCTAssertEqual(y[o], best, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
+                        XCTAssertEqual(Int(am[o]), bi, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
+                    }
+                }
+            }
+        }
+    }
 }
