@@ -153,15 +153,63 @@ func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _
     store16(c60, t + 192); store16(c61, t + 208); store16(c70, t + 224); store16(c71, t + 240)
 }
 
+/// Stride-2 image-major convs with output rows a multiple of 16 wide (ResNet's stem): one image, zero
+/// padded and split into even and odd columns, so that a tap's 16 outputs of a row read 16
+/// consecutive floats of one phase: [c][padded row][phase][pw].
+struct PhaseLayout {
+    let rows: Int, pw: Int, cin: Int, h: Int, w: Int, pad: Int
+    init?(_ s: ConvPanels) {
+        let g = s.g
+        guard !s.pixelMajor, g.stride == 2, g.outW % 16 == 0 else { return nil }
+        cin = g.inChannels; h = g.height; w = g.width; pad = g.padding
+        rows = g.height + 2 * g.padding
+        pw = max((g.width + 2 * g.padding + 1) / 2, g.outW + (g.kernelW - 1) / 2) + 1
+    }
+    var size: Int { cin * rows * 2 * pw }
+    func build(_ image: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        dst.update(repeating: 0, count: size)
+        for c in 0..<cin {
+            for r in 0..<h {
+                let src = image + (c * h + r) * w
+                let even = dst + ((c * rows + r + pad) * 2) * pw, odd = even + pw
+                for col in 0..<w {
+                    let pc = col + pad
+                    if pc & 1 == 0 { even[pc >> 1] = src[col] } else { odd[pc >> 1] = src[col] }
+                }
+            }
+        }
+    }
+}
+
 /// Packs the panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels inside).
 /// Pixel-major panels read `xT`, the panel's 32 images transposed to [c][pixel][32]: every k row is
 /// then one 32-float copy. Image-major panels copy runs of an input row (one run per output row the
 /// panel covers), zero outside the image.
 @inline(__always)
 private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _ s: ConvPanels, _ cols: PanelColumns,
-                       q: Int, mask: UInt64, into bp: UnsafeMutablePointer<Float>) {
+                       q: Int, mask: UInt64, into bp: UnsafeMutablePointer<Float>,
+                       phase: (PhaseLayout, UnsafePointer<Float>)? = nil) {
     let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
     var row = 0
+    if let (L, ph) = phase {
+        // Two 16-float copies per k row (one per output row half of the panel).
+        let p0 = (q % s.panelsPerUnit) * panelWidth
+        for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+            let ki = t / g.kernelW, kj = t % g.kernelW
+            for c in 0..<cin {
+                let dst = bp + (row + c) * panelWidth
+                for half in 0..<2 {
+                    let p = p0 + 16 * half
+                    if p >= s.pixels { store16(SIMD16<Float>(), dst + 16 * half); continue }
+                    let oy = p / g.outW, ox0 = p % g.outW
+                    let src = ph + ((c * L.rows + 2 * oy + ki) * 2 + (kj & 1)) * L.pw + ox0 + (kj >> 1)
+                    store16(load16(src), dst + 16 * half)
+                }
+            }
+            row += cin
+        }
+        return
+    }
     if s.pixelMajor, let xT {
         let pix = q % s.panelsPerUnit, iy0 = (pix / g.outW) * st - g.padding, ix0 = (pix % g.outW) * st - g.padding
         for t in s.taps where mask & (1 << UInt64(t)) != 0 {
@@ -264,7 +312,8 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
         for n in 0..<g.batch { for co in 0..<cout { (y + (n * cout + co) * p).update(repeating: bias?[co] ?? 0, count: p) } }
         return
     }
-    let xtLen = s.pixelMajor ? cin * g.height * g.width * panelWidth : 0
+    let phaseLayout = PhaseLayout(s)
+    let xtLen = s.pixelMajor ? cin * g.height * g.width * panelWidth : (phaseLayout?.size ?? 0)
     _ = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen) { _, units, buf in
         var cols = PanelColumns(buf)
         let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen)
@@ -275,7 +324,11 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                 let n0 = (q / s.panelsPerUnit) * panelWidth, cp = cin * g.height * g.width
                 transposeBlockIn(x + n0 * cp, count: min(panelWidth, g.batch - n0), stride: cp, len: cp, xT)
             }
-            packPanel(x, s.pixelMajor ? UnsafePointer(xT) : nil, s, cols, q: q, mask: mask, into: bp)
+            if let phaseLayout, q % s.panelsPerUnit == 0 {
+                phaseLayout.build(x + (q / s.panelsPerUnit) * cin * g.height * g.width, xT)
+            }
+            packPanel(x, s.pixelMajor ? UnsafePointer(xT) : nil, s, cols, q: q, mask: mask, into: bp,
+                      phase: phaseLayout.map { ($0, UnsafePointer(xT)) })
             for mp in 0..<mPanels {
                 // One microkernel call per run of consecutive valid taps.
                 var u = 0, brow = 0, first = true
@@ -288,9 +341,16 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                     first = false; brow += (v - u) * cin; u = v
                 }
                 if first { tile.update(repeating: 0, count: mr * panelWidth) }
+                let contiguousOut = !s.pixelMajor && cols.count == panelWidth
                 for r in 0..<min(mr, cout - mp * mr) {
                     let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
-                    for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
+                    if contiguousOut {
+                        // Image-major: the panel's 32 outputs are consecutive pixels of one channel plane.
+                        let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
+                        store16(load16(trow) + b, d); store16(load16(trow + 16) + b, d + 16)
+                    } else {
+                        for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
+                    }
                 }
             }
         }
@@ -435,13 +495,15 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     let partialSize = cout4 * ku4
     var allTaps: UInt64 = 0
     for t in taps { allTaps |= 1 << UInt64(t) }
-    let scratch = group * (ku4 + cout4) * panelWidth
+    let phaseLayout = PhaseLayout(s)
+    let scratch = group * (ku4 + cout4) * panelWidth + (phaseLayout?.size ?? 0)
     let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
     defer { ScratchPool.shared.give(partialBuf) }
     let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
         var cols = PanelColumns(buf)
         let bBuf = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
-        let dBuf = bBuf + group * ku4 * panelWidth
+        let dBuf = bBuf + group * ku4 * panelWidth, phaseBuf = dBuf + group * cout4 * panelWidth
+        var phaseImage = -1
         let partial = partialBuf.0 + c * partialSize
         partial.update(repeating: 0, count: partialSize)
         let first = units.lowerBound * s.panelsPerUnit, last = units.upperBound * s.panelsPerUnit
@@ -451,7 +513,11 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             for q in q0..<q1 {
                 _ = cols.load(q, s)
                 let bp = bBuf + (q - q0) * ku4 * panelWidth, dp = dBuf + (q - q0) * cout4 * panelWidth
-                packPanel(x, nil, s, cols, q: q, mask: allTaps, into: bp)
+                if let phaseLayout, q / s.panelsPerUnit != phaseImage {
+                    phaseImage = q / s.panelsPerUnit
+                    phaseLayout.build(x + phaseImage * cin * g.height * g.width, phaseBuf)
+                }
+                packPanel(x, nil, s, cols, q: q, mask: allTaps, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(phaseBuf)) })
                 (bp + ku * panelWidth).update(repeating: 0, count: (ku4 - ku) * panelWidth)
                 let count = cols.count, y0 = cols.yOff[0]
                 for co in 0..<cout4 {

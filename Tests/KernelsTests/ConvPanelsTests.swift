@@ -56,6 +56,10 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 1, cin: 1, cout: 6, h: 12, w: 12, k: 5, s: 1, p: 0, bias: true)
         // Too many input taps for the direct method: panels with masked contiguous rows (stride 1, same padding).
         check(batch: 2, cin: 64, cout: 9, h: 9, w: 7, k: 3, s: 1, p: 1, bias: false)
+        // Stride 2 with output rows a multiple of 16: panels packed from even/odd column phases
+        // (the second shape ends in a half-full panel).
+        check(batch: 2, cin: 2, cout: 9, h: 8, w: 32, k: 7, s: 2, p: 3, bias: true)
+        check(batch: 3, cin: 3, cout: 4, h: 5, w: 32, k: 3, s: 2, p: 1, bias: false)
     }
 
     /// The direct method (small stride-1 convs, rows up to 32 wide): two output rows per vector pair
