@@ -469,14 +469,32 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
         }
     }
     // dW[co][c][t] = Σ_chunks partial[co][u*Cin + c], zero for taps never used.
+    reducePartials(partialBuf.0, chunks: chunks, partialSize: partialSize, rowStride: ku, s, dWeight: dWeight)
+}
+
+/// dW[co][c][taps[u]] = Σ_chunks partial[chunk][co·rowStride + u·Cin + c] (chunks added in order), 0 for
+/// taps never used: 16 channels at a time, then scattered into PyTorch's [co][c][kh][kw] layout.
+private func reducePartials(_ partials: UnsafePointer<Float>, chunks: Int, partialSize: Int, rowStride: Int,
+                            _ s: ConvPanels, dWeight: UnsafeMutablePointer<Float>) {
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, taps = s.taps
+    let ku = s.kUsed
     Parallel.forEach(cout, grain: max(1, 8192 / max(1, ku * chunks))) { co in
         let w = dWeight + co * cin * kk
-        w.update(repeating: 0, count: cin * kk)
-        for (u, t) in taps.enumerated() {
-            for c in 0..<cin {
-                var v: Float = 0
-                for ch in 0..<chunks { v += partialBuf.0[ch * partialSize + co * ku + u * cin + c] }
+        if taps.count != kk { w.update(repeating: 0, count: cin * kk) }
+        for u in 0..<taps.count {
+            let t = taps[u], base = partials + co * rowStride + u * cin
+            var c = 0
+            while c + 16 <= cin {
+                var v = load16(base + c)
+                for ch in 1..<max(1, chunks) { v += load16(base + ch * partialSize + c) }
+                for i in 0..<16 { w[(c + i) * kk + t] = v[i] }
+                c += 16
+            }
+            while c < cin {
+                var v = base[c]
+                for ch in 1..<max(1, chunks) { v += base[ch * partialSize + c] }
                 w[c * kk + t] = v
+                c += 1
             }
         }
     }
@@ -542,17 +560,7 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             q0 = q1
         }
     }
-    Parallel.forEach(cout, grain: max(1, 8192 / max(1, ku * chunks))) { co in
-        let w = dWeight + co * cin * kk
-        w.update(repeating: 0, count: cin * kk)
-        for (u, t) in taps.enumerated() {
-            for c in 0..<cin {
-                var v: Float = 0
-                for ch in 0..<chunks { v += partialBuf.0[ch * partialSize + co * ku4 + u * cin + c] }
-                w[c * kk + t] = v
-            }
-        }
-    }
+    reducePartials(partialBuf.0, chunks: chunks, partialSize: partialSize, rowStride: ku4, s, dWeight: dWeight)
 }
 
 /// out[r][c] += Σ over the panels' 32 columns of d[r][col] · b[c][col] for a 4×4 block (rows of 32 floats).
