@@ -291,7 +291,17 @@ private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
 /// y = conv(x, weight) + bias, NCHW, as `conv2dForward` but without an im2col buffer.
 public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
-    if directConvApplies(g) { directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y); return }
+    convForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: nil)
+}
+
+/// `convForward` with an inference epilogue (folded batch norm, residual, ReLU) applied to every output.
+public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    if directConvApplies(g) {
+        directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y)
+        if let epilogue { epilogue.apply(y, batch: g.batch, channels: g.outChannels, plane: g.outH * g.outW) }
+        return
+    }
     let s = ConvPanels(g)
     let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
     let mPanels = (cout + mr - 1) / mr
@@ -310,6 +320,7 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     }
     if s.taps.isEmpty {
         for n in 0..<g.batch { for co in 0..<cout { (y + (n * cout + co) * p).update(repeating: bias?[co] ?? 0, count: p) } }
+        if let epilogue { epilogue.apply(y, batch: g.batch, channels: cout, plane: p) }
         return
     }
     let phaseLayout = PhaseLayout(s)
@@ -344,7 +355,16 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                 let contiguousOut = !s.pixelMajor && cols.count == panelWidth
                 for r in 0..<min(mr, cout - mp * mr) {
                     let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
-                    if contiguousOut {
+                    if let e = epilogue {
+                        // Eval-mode batch norm (+ residual) (+ ReLU) on the way out, as the separate passes compute it.
+                        let sc = e.scale[co], sh = e.shift[co], res = e.residual.map { $0 + co * p }
+                        for j in 0..<cols.count {
+                            var v = (trow[j] + bv) * sc + sh
+                            if let res { v = v + res[cols.yOff[j]] }
+                            if e.relu && v < 0 { v = 0 }
+                            yc[cols.yOff[j]] = v
+                        }
+                    } else if contiguousOut {
                         // Image-major: the panel's 32 outputs are consecutive pixels of one channel plane.
                         let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
                         store16(load16(trow) + b, d); store16(load16(trow + 16) + b, d + 16)
@@ -352,6 +372,32 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                         for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// What `convForward` can apply to each output on its way out (inference): a per-channel affine map
+/// (eval-mode batch norm folded to scale and shift), then an added tensor of y's shape (a residual),
+/// then ReLU — the same float operations, in the same order, as the separate passes.
+public struct ConvEpilogue {
+    public var scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    public var residual: UnsafePointer<Float>?
+    public var relu: Bool
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool) {
+        self.scale = scale; self.shift = shift; self.residual = residual; self.relu = relu
+    }
+
+    /// The same map as a separate pass over an NCHW tensor.
+    func apply(_ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, plane: Int) {
+        Parallel.forEach(batch * channels, grain: max(1, 16384 / max(1, plane))) { nc in
+            let co = nc % channels, sc = scale[co], sh = shift[co], d = y + nc * plane
+            let res = residual.map { $0 + nc * plane }
+            for i in 0..<plane {
+                var v = d[i] * sc + sh
+                if let res { v = v + res[i] }
+                if relu && v < 0 { v = 0 }
+                d[i] = v
             }
         }
     }

@@ -36,6 +36,55 @@ public final class BasicBlock: Layer {
     public var state: [StateEntry] { layers.flatMap(\.state) }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if !training { return fusedEvalForward(x) }
+        fusedInput = nil
+        return layerForward(x, training: training)
+    }
+
+    // Inference: each conv applies its eval-mode batch norm (folded to scale/shift), the residual add and
+    // the ReLU in its output loop (Kernels.ConvEpilogue): the same float operations as the separate
+    // layers, without their passes over memory. A backward pass after it first reruns the layers so they
+    // hold what their backward needs.
+    private var fusedInput: Tensor?
+    private var evalMid: Tensor?, evalShort: Tensor?, evalOut: Tensor?
+    private var folded: [Tensor] = []
+
+    private func fold(_ bn: BatchNorm2d, _ slot: Int) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        while folded.count < 2 * (slot + 1) { folded.append(Tensor(shape: [bn.channels])) }
+        let scale = folded[2 * slot], shift = folded[2 * slot + 1]
+        let sc = Tensor.reuse(scale, [bn.channels]), sh = Tensor.reuse(shift, [bn.channels])
+        folded[2 * slot] = sc; folded[2 * slot + 1] = sh
+        for c in 0..<bn.channels {
+            let k = bn.weight.value[c] / (bn.runningVar[c] + bn.eps).squareRoot()
+            sc[c] = k; sh[c] = bn.bias.value[c] - bn.runningMean[c] * k
+        }
+        return (UnsafePointer(sc.data), UnsafePointer(sh.data))
+    }
+
+    private func fusedConv(_ conv: Conv2d, _ bn: BatchNorm2d, slot: Int, _ x: Tensor, into out: inout Tensor?,
+                           residual: Tensor?, relu: Bool) -> Tensor {
+        let g = ConvGeometry(batch: x.shape[0], inChannels: conv.inChannels, height: x.shape[2], width: x.shape[3],
+                             outChannels: conv.outChannels, kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
+        let y = Tensor.reuse(out, [g.batch, g.outChannels, g.outH, g.outW]); out = y
+        let (sc, sh) = fold(bn, slot)
+        convForward(x: x.data, weight: conv.weight.value.data, bias: conv.bias?.value.data, geometry: g, y: y.data,
+                    epilogue: ConvEpilogue(scale: sc, shift: sh, residual: residual.map { UnsafePointer($0.data) }, relu: relu))
+        return y
+    }
+
+    private func fusedEvalForward(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[1] == conv1.inChannels, "\(name): input \(x.shape)")
+        fusedInput = x
+        let mid = fusedConv(conv1, bn1, slot: 0, x, into: &evalMid, residual: nil, relu: true)
+        var shortcut: Tensor? = nil
+        if residual {
+            if let ds = downsample { shortcut = fusedConv(ds.conv, ds.bn, slot: 2, x, into: &evalShort, residual: nil, relu: false) }
+            else { shortcut = x }
+        }
+        return fusedConv(conv2, bn2, slot: 1, mid, into: &evalOut, residual: shortcut, relu: true)
+    }
+
+    private func layerForward(_ x: Tensor, training: Bool) -> Tensor {
         let main = bn2.forward(conv2.forward(relu1.forward(bn1.forward(conv1.forward(x, training: training),
                                                                          training: training), training: training),
                                              training: training), training: training)
@@ -48,6 +97,7 @@ public final class BasicBlock: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
+        if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
         let dSum = relu2.backward(dy)!
         let dMain = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(dSum)!)!)!)!)!
         guard residual else { return dMain }
