@@ -439,7 +439,11 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
     }
     // dW over groups of panels: A = dy [coPanel][column][8], B = im2row [kPanel][column][32].
     let coPanels = (cout + mr - 1) / mr, kPanels = (ku + panelWidth - 1) / panelWidth
-    let group = max(1, min(s.panelsPerUnit * max(1, s.units / max(1, Parallel.maxThreads)), 256 / panelWidth))
+    // One panel (one pixel of 32 images) per group: every column then shares its valid taps, and the
+    // k panels of taps outside the image (56 % of layer3's, 31 % of layer2's) are neither packed nor
+    // multiplied. Needs each k panel inside one tap (Cin a multiple of 32); otherwise groups of 8.
+    let skipTaps = cin % panelWidth == 0
+    let group = skipTaps ? 1 : max(1, min(s.panelsPerUnit * max(1, s.units / max(1, Parallel.maxThreads)), 256 / panelWidth))
     let gcols = group * panelWidth
     let partialSize = cout * ku
     let scratch = coPanels * mr * gcols + kPanels * panelWidth * gcols + mr * panelWidth + 12 * gcols + 16
@@ -452,6 +456,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
         let aBuf = fbase, bBuf = aBuf + coPanels * mr * gcols, tile = bBuf + kPanels * panelWidth * gcols
         let offs = UnsafeMutableRawPointer(tile + mr * panelWidth).bindMemory(to: Int.self, capacity: gcols)
         let oks = UnsafeMutableRawPointer(offs + gcols).bindMemory(to: Bool.self, capacity: gcols)
+        var tapUsed = [Bool](repeating: true, count: taps.count)
         partial.update(repeating: 0, count: partialSize)
         let first = units.lowerBound * s.panelsPerUnit, last = units.upperBound * s.panelsPerUnit
         var q0 = first
@@ -489,6 +494,8 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
                     oks[j] = valid; any = any || valid
                     offs[j] = valid ? ns[j] * cin * plane + iy * g.width + ix : 0
                 }
+                tapUsed[u] = any
+                if !any && skipTaps { continue }
                 for c in 0..<cin {
                     let k = u * cin + c, dst = bBuf + (k / panelWidth) * panelWidth * width + k % panelWidth
                     if !any { for j in 0..<width { dst[j * panelWidth] = 0 }; continue }
@@ -502,6 +509,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
             }
             for cp in 0..<coPanels {
                 for kp in 0..<kPanels {
+                    if skipTaps && !tapUsed[kp * panelWidth / cin] { continue }
                     microTile(width, aBuf + cp * mr * width, bBuf + kp * panelWidth * width, tile, accumulate: false)
                     for r in 0..<min(mr, cout - cp * mr) {
                         let dst = partial + (cp * mr + r) * ku + kp * panelWidth, src = tile + r * panelWidth

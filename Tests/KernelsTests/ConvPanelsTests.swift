@@ -78,6 +78,9 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 20, cin: 5, cout: 6, h: 2, w: 2, k: 3, s: 2, p: 1, bias: true)
         check(batch: 40, cin: 6, cout: 9, h: 4, w: 4, k: 1, s: 2, p: 0, bias: false)
         check(batch: 16, cin: 3, cout: 8, h: 4, w: 4, k: 3, s: 1, p: 1, bias: true)
+        // Cin a multiple of 32: dW skips the k panels of taps outside the image, pixel by pixel.
+        check(batch: 34, cin: 32, cout: 8, h: 2, w: 2, k: 3, s: 1, p: 1, bias: false)
+        check(batch: 20, cin: 64, cout: 5, h: 4, w: 4, k: 3, s: 2, p: 1, bias: false)
     }
 
     func testThreadCountDoesNotChangeForward() {
