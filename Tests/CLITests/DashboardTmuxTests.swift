@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+
+/// The real binary's dashboard inside tmux at 100×30: panels, pause, LR change, snapshot, quit.
+final class DashboardTmuxTests: XCTestCase {
+    let socket = "nntop-test-\(getpid())"
+    var workDir: String!
+
+    /// Runs tmux through /bin/sh with posix_spawn + waitpid: Foundation's Process does not notice
+    /// the tmux client exiting once it has forked its server. Returns what it printed.
+    @discardableResult
+    func tmux(_ args: String...) throws -> String {
+        let outFile = workDir + "/.tmux-out"
+        let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let script = "tmux -L \(socket) \(quoted) < /dev/null > '\(outFile)' 2>/dev/null"
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", script].map { (a: String) in strdup(a) } + [nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw CocoaError(.executableLoad) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
+    }
+
+    func screen() throws -> String { try tmux("capture-pane", "-p", "-t", "nntop") }
+
+    /// Polls the screen until `predicate` holds (or fails after `timeout` seconds).
+    @discardableResult
+    func waitFor(_ what: String, timeout: Double = 30, _ predicate: (String) -> Bool) throws -> String {
+        let end = Date().addingTimeInterval(timeout)
+        var s = ""
+        while Date() < end {
+            s = try screen()
+            if predicate(s) { return s }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        XCTFail("timed out waiting for \(what); screen:\n\(s)")
+        return s
+    }
+
+    func step(_ s: String) -> Int? {
+        guard let r = s.range(of: #"step (\d+)/"#, options: .regularExpression) else { return nil }
+        return Int(s[r].dropFirst(5).dropLast())
+    }
+
+    func headerLR(_ s: String) -> Double? {
+        guard let r = s.range(of: #"LR [0-9.e+-]+"#, options: .regularExpression) else { return nil }
+        return Double(s[r].dropFirst(3))
+    }
+
+    override func setUpWithError() throws {
+        workDir = NSTemporaryDirectory() + "nntop-tmux-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        _ = try? tmux("kill-server")
+        try? FileManager.default.removeItem(atPath: workDir)
+    }
+
+    func testDashboardPanelsKeysAndCleanExit() throws {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        // After nntop exits, a shell prompt ("PROMPT>") must come back on a usable terminal.
+        let command = "cd \(workDir!) && LANG=C.UTF-8 \(binary) lenet5 --train-limit 30000 --val-size 500 --epochs 2 "
+            + "--eval-every 20; echo EXIT=$?; PS1='PROMPT> ' exec bash --norc --noprofile -i"
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "bash", "--norc", "--noprofile", "-c", command)
+
+        // Curves, the LR and the state in the header; a validation point has arrived.
+        var s = try waitFor("training with a validation point") { ($0.contains("RUNNING") && (self.step($0) ?? 0) > 25) }
+        XCTAssertTrue(s.contains("Training loss"), s)
+        XCTAssertTrue(s.contains("LR "), s)
+        XCTAssertTrue(s.contains("lenet5"), s)
+
+        try tmux("send-keys", "-t", "nntop", "2")
+        s = try waitFor("layers panel") { $0.contains("conv1") && $0.contains("fc3") }
+        try tmux("send-keys", "-t", "nntop", "3")
+        s = try waitFor("digits panel") { $0.contains("✓") || $0.contains("✗") }
+
+        // Pause: the state says so and the step count stops.
+        try tmux("send-keys", "-t", "nntop", "p")
+        s = try waitFor("PAUSED") { $0.contains("PAUSED") }
+        let pausedAt = try XCTUnwrap(step(s))
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertEqual(step(try screen()), pausedAt)
+
+        // + doubles the LR (the default 0.05 becomes 0.1): the header's scheduled LR doubles too.
+        let lrBefore = try XCTUnwrap(headerLR(s))
+        try tmux("send-keys", "-t", "nntop", "+")
+        s = try waitFor("LR doubled") { $0.contains("lr 0.1") }
+        XCTAssertEqual(try XCTUnwrap(headerLR(s)) / lrBefore, 2, accuracy: 0.01, s)
+
+        // s writes a checkpoint into the run's folder.
+        try tmux("send-keys", "-t", "nntop", "s")
+        try waitFor("snapshot saved") { $0.contains("saved runs/") }
+        let runs = try FileManager.default.contentsOfDirectory(atPath: workDir + "/runs")
+        XCTAssertEqual(runs.count, 1)
+        let ckpts = try FileManager.default.contentsOfDirectory(atPath: "\(workDir!)/runs/\(runs[0])/checkpoints")
+        XCTAssertTrue(ckpts.contains { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }, "\(ckpts)")
+
+        // q asks first; y quits with status 0 and the shell prompt comes back.
+        try tmux("send-keys", "-t", "nntop", "q")
+        try waitFor("quit confirmation") { $0.contains("quit? y/n") }
+        try tmux("send-keys", "-t", "nntop", "y")
+        s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        XCTAssertTrue(s.contains("EXIT=0"), s)
+        XCTAssertTrue(s.contains("stopped at epoch 1"), s)
+        XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(workDir!)/runs/\(runs[0])/checkpoints/last.safetensors"))
+    }
+}
