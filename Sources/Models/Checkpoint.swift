@@ -1,15 +1,110 @@
 import Foundation
 import Kernels
 
-/// Model weights as safetensors with PyTorch's state_dict names, so PyTorch loads them directly.
+/// What is wrong with a checkpoint, naming the file and the tensor.
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Checkpoints as safetensors with PyTorch's state_dict names and dtypes (float32 tensors,
+/// num_batches_tracked as int64), so `safetensors.torch.load_file` + `load_state_dict(strict=True)`
+/// reads them. Optimizer state goes in `optimizer.<parameter>.<buffer>` tensors (PyTorch's buffer
+/// names), the run's position and options in `__metadata__`.
 public enum Checkpoint {
-    public static func save(_ net: Network, to path: String, metadata: [String: String] = [:]) throws {
+    static func bufferNames(_ kind: OptimizerKind) -> [String] {
+        switch kind {
+        case .sgd: []
+        case .momentum, .nesterov: ["momentum_buffer"]
+        case .adam: ["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    public static func save(_ net: Network, optimizer: Optimizer? = nil, metadata: [String: String] = [:],
+                            to path: String) throws {
         var w = SafetensorsWriter()
         for e in net.state {
             if e.isCounter { w.add(e.name, shape: [], int64s: [Int64(e.tensor[0])]) }
             else { w.add(e.name, shape: e.tensor.shape, floats: UnsafeBufferPointer(start: e.tensor.data, count: e.tensor.count)) }
         }
-        w.metadata = metadata.merging(["model": net.name, "residual": net.residual.map { $0 ? "1" : "0" } ?? "-"]) { a, _ in a }
+        if let optimizer {
+            let names = bufferNames(optimizer.kind)
+            for (i, p) in optimizer.parameters.enumerated() {
+                for (b, name) in names.enumerated() {
+                    let t = optimizer.buffers[i][b]
+                    w.add("optimizer.\(p.name).\(name)", shape: t.shape, floats: UnsafeBufferPointer(start: t.data, count: t.count))
+                }
+                if !names.isEmpty { w.add("optimizer.\(p.name).step", shape: [], int64s: [Int64(optimizer.steps[i])]) }
+            }
+        }
+        var meta = metadata
+        meta["model"] = net.name
+        meta["residual"] = net.residual.map { $0 ? "1" : "0" } ?? "-"
+        meta["nntop_version"] = meta["nntop_version"] ?? "unknown"
+        if let optimizer { meta["optimizer"] = optimizer.kind.rawValue }
+        w.metadata = meta
         try w.write(to: path)
+    }
+
+    /// Checks the whole file against `net` (and `optimizer`, when resuming) before changing anything:
+    /// a checkpoint of another model, a missing, extra or misshapen tensor leaves the model untouched.
+    /// Returns the file's metadata.
+    @discardableResult
+    public static func load(_ path: String, into net: Network, optimizer: Optimizer? = nil) throws -> [String: String] {
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+        if let model = file.metadata["model"], model != net.name {
+            throw CheckpointError("\(path): a checkpoint of \(model), not \(net.name)")
+        }
+        let state = net.state
+        var expected = [String: (shape: [Int], dtype: SafetensorsFile.DType)]()
+        for e in state { expected[e.name] = (e.isCounter ? [] : e.tensor.shape, e.isCounter ? .i64 : .f32) }
+        if let optimizer {
+            let names = bufferNames(optimizer.kind)
+            guard file.metadata["optimizer"] == optimizer.kind.rawValue || names.isEmpty else {
+                throw CheckpointError("\(path): holds no \(optimizer.kind.rawValue) optimizer state (it has \(file.metadata["optimizer"] ?? "none")); load it with --weights to start a new run from its weights")
+            }
+            for p in optimizer.parameters {
+                for n in names { expected["optimizer.\(p.name).\(n)"] = (p.value.shape, .f32) }
+                if !names.isEmpty { expected["optimizer.\(p.name).step"] = ([], .i64) }
+            }
+        }
+        // Name, shape and dtype of everything first.
+        for e in state where file.entries[e.name] == nil {
+            let known = Set(state.map(\.name)).intersection(file.names).count
+            throw CheckpointError("\(path): tensor \(e.name) is missing" + (known < state.count / 2
+                ? " (only \(known) of \(net.name)'s \(state.count) tensors are there: a checkpoint of another model?)" : ""))
+        }
+        for (name, want) in expected {
+            guard let have = file.entries[name] else { throw CheckpointError("\(path): tensor \(name) is missing") }
+            guard have.shape == want.shape || (want.shape.isEmpty && have.shape == [1]) else {
+                throw CheckpointError("\(path): tensor \(name) has shape \(have.shape), \(net.name) expects \(want.shape) (a checkpoint of another model?)")
+            }
+            let ok = have.dtype == want.dtype || (want.dtype == .i64 && have.dtype == .f32)
+            guard ok else { throw CheckpointError("\(path): tensor \(name) is \(have.dtype.rawValue), expected \(want.dtype.rawValue)") }
+        }
+        for name in file.names where expected[name] == nil && !name.hasPrefix("optimizer.") {
+            throw CheckpointError("\(path): unexpected tensor \(name) (not part of \(net.name))")
+        }
+        // Then read everything before writing anything.
+        var values = [String: [Float]]()
+        for name in expected.keys { values[name] = try file.floats(name) }
+        for (name, v) in values where v.contains(where: { !$0.isFinite }) {
+            throw CheckpointError("\(path): tensor \(name) holds NaN or infinite values")
+        }
+        for e in state { copy(values[e.name]!, into: e.tensor) }
+        if let optimizer {
+            let names = bufferNames(optimizer.kind)
+            for (i, p) in optimizer.parameters.enumerated() {
+                for (b, n) in names.enumerated() { copy(values["optimizer.\(p.name).\(n)"]!, into: optimizer.buffers[i][b]) }
+                if !names.isEmpty { optimizer.steps[i] = Int(values["optimizer.\(p.name).step"]![0]) }
+            }
+        }
+        if let r = file.metadata["residual"], r == "0" || r == "1" { net.residual = r == "1" }
+        return file.metadata
+    }
+
+    private static func copy(_ v: [Float], into t: Tensor) {
+        v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
     }
 }

@@ -18,7 +18,7 @@ public final class Optimizer {
     /// gives the same first update as PyTorch's buffer = first gradient.
     public let buffers: [[Tensor]]
     /// Updates applied to each parameter (Adam's bias correction counts per parameter, as PyTorch's `step`).
-    public private(set) var steps: [Int]
+    public var steps: [Int]
 
     public init(_ kind: OptimizerKind, parameters: [Parameter], lr: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
         self.kind = kind; self.lr = lr; self.momentum = momentum; self.weightDecay = weightDecay

@@ -61,7 +61,8 @@ public struct SafetensorsFile {
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }
         let ordered = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
-        for (a, b) in zip(ordered, ordered.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
+        let nonEmpty = ordered.filter { !$0.value.range.isEmpty }
+        for (a, b) in zip(nonEmpty, nonEmpty.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
             throw fail("tensors \(a.key) and \(b.key) overlap in the data")
         }
         self.entries = entries; metadata = meta; names = ordered.map(\.key)

@@ -1,5 +1,7 @@
 import Foundation
 
+public let nntopVersion = "0.2.0"
+
 /// Every option a training run uses (the CLI fills it; checkpoints and run folders record it).
 public struct TrainConfig: Codable, Equatable {
     public var model = "lenet5"
@@ -18,6 +20,8 @@ public struct TrainConfig: Codable, Equatable {
     public var evalEvery = 0
     /// Progress line / snapshot history every N steps.
     public var logEvery = 100
+    /// Write checkpoints/step-NNNNNN.safetensors every N steps (0: never).
+    public var saveEvery = 0
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var seed: UInt64 = 1
 

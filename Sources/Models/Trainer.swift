@@ -66,8 +66,11 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let data: DataSplits
     public var onEvent: ((TrainerEvent) -> Void)?
-    /// Where `snapshot` commands write weights (nil: snapshots are refused with a message).
-    public var snapshotDirectory: String?
+    /// Where checkpoints go: `s` snapshots, --save-every, best.safetensors and last.safetensors
+    /// (nil: none are written).
+    public var checkpointDirectory: String?
+    /// Best validation accuracy so far (best.safetensors holds those weights).
+    public private(set) var bestValidationAccuracy: Double = -1
 
     private let lock = NSLock()
     private let wake = NSCondition()
@@ -79,6 +82,8 @@ public final class Trainer {
     /// The LR the user set; the schedule scales it.
     private var baseLR: Float
     private let sampleItems: [Int]
+    /// Where training starts: (1, 0) for a new run, later for a resumed one.
+    private var startEpoch = 1, startStepInEpoch = 0
 
     public init(config: TrainConfig, data: DataSplits) throws {
         guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
@@ -145,12 +150,13 @@ public final class Trainer {
         var lossEMA: Double = .nan
         var stopped = false
         refreshDigits()
-        training: for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
+        training: for epoch in startEpoch...max(startEpoch, config.epochs) where epoch <= config.epochs {
             var rng = SeededRandom(seed: config.seed &* 0x9E37_79B9 &+ UInt64(epoch))
             var order = Array(0..<data.train.count)
             order.shuffle(using: &rng)
             current.epoch = epoch
-            for s in 0..<current.stepsPerEpoch {
+            let first = epoch == startEpoch ? startStepInEpoch : 0
+            for s in first..<current.stepsPerEpoch {
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
@@ -184,6 +190,9 @@ public final class Trainer {
                 current.trainAccuracy.append(CurvePoint(step: current.step, value: current.batchAccuracy))
                 publish()
                 if current.step % config.logEvery == 0 { emit(.progress(current)) }
+                if config.saveEvery > 0 && current.step % config.saveEvery == 0 {
+                    save(String(format: "step-%06d.safetensors", current.step), label: nil)
+                }
                 if config.evalEvery > 0 && current.step % config.evalEvery == 0 && s + 1 < current.stepsPerEpoch {
                     validate()
                 }
@@ -200,6 +209,8 @@ public final class Trainer {
         } else if stopped {
             current.state = .stopped
         }
+        // The final weights, unless they are garbage (a diverged run keeps its earlier checkpoints).
+        if current.state != .diverged && current.step > 0 { save("last.safetensors", label: nil) }
         current.elapsedSeconds = monotonicSeconds() - start
         publish()
         emit(.finished(current))
@@ -260,6 +271,10 @@ public final class Trainer {
         current.validationLoss.append(CurvePoint(step: current.step, value: r.loss))
         current.confusion = r.confusion
         current.mistakes = mistakes(r, in: data.validation)
+        if r.accuracy > bestValidationAccuracy {
+            bestValidationAccuracy = r.accuracy
+            save("best.safetensors", label: nil)
+        }
         refreshDigits()
         publish()
         emit(.evaluated(split: "val", result: r, snapshot: current))
@@ -278,17 +293,64 @@ public final class Trainer {
     }
 
     private func saveSnapshot() {
-        guard let dir = snapshotDirectory else { current.message = "snapshots need a run folder"; return }
-        let path = (dir as NSString).appendingPathComponent(String(format: "step-%06d.safetensors", current.step))
+        save(String(format: "step-%06d.safetensors", current.step), label: "snap")
+    }
+
+    /// Everything a resumed run needs besides the tensors.
+    func checkpointMetadata() -> [String: String] {
+        let configJSON = (try? JSONEncoder().encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ["step": "\(current.step)", "epoch": "\(current.epoch)", "step_in_epoch": "\(current.stepInEpoch)",
+                "base_lr": "\(baseLR)", "seed": "\(config.seed)", "config": configJSON, "nntop_version": nntopVersion,
+                "best_val_acc": "\(bestValidationAccuracy)", "data_order": "shuffled per epoch from seed and epoch"]
+    }
+
+    /// Writes a checkpoint atomically; a failure (disk full, folder not writable) becomes a message
+    /// and training goes on with the earlier checkpoints intact.
+    private func save(_ file: String, label: String?) {
+        guard let dir = checkpointDirectory else {
+            if label != nil { current.message = "no checkpoint folder for this run" }
+            return
+        }
+        let path = (dir as NSString).appendingPathComponent(file)
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Checkpoint.save(network, to: path, metadata: ["step": "\(current.step)", "epoch": "\(current.epoch)"])
-            mark("snap")
-            current.message = "saved \(path)"
-            emit(.snapshotSaved(path: path))
+            try Checkpoint.save(network, optimizer: optimizer, metadata: checkpointMetadata(), to: path)
+            if let label { mark(label) }
+            if label != nil || file.hasPrefix("step-") {
+                current.message = "saved \(path)"
+                emit(.snapshotSaved(path: path))
+            }
         } catch {
-            current.message = "snapshot failed: \(error)"
+            current.message = "could not save \(path): \(error)"
+            emit(.message(current.message))
         }
+    }
+
+    /// Continues the run a checkpoint was written from: weights, optimizer state, step, epoch,
+    /// position in the epoch's data order, LR and residual flag. Call before `start()`.
+    public func resume(from path: String) throws {
+        let meta = try Checkpoint.load(path, into: network, optimizer: optimizer)
+        guard let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
+              let inEpoch = meta["step_in_epoch"].flatMap(Int.init) else {
+            throw CheckpointError("\(path): has no training position (step, epoch) in its metadata: use --weights to start from its weights")
+        }
+        var e = max(1, epoch), s = inEpoch
+        if s >= current.stepsPerEpoch { e += 1; s = 0 }
+        startEpoch = e; startStepInEpoch = s
+        current.step = step; current.epoch = e; current.stepInEpoch = s
+        if let lr = meta["base_lr"].flatMap(Float.init) { baseLR = lr; current.baseLR = Double(lr) }
+        if let best = meta["best_val_acc"].flatMap(Double.init) { bestValidationAccuracy = best }
+        current.residual = network.residual
+        current.message = "resumed from \(path) at step \(step)"
+        publish()
+    }
+
+    /// Loads only the weights (fine-tuning, or someone else's model). Call before `start()`.
+    public func loadWeights(from path: String) throws {
+        try Checkpoint.load(path, into: network)
+        network.residual = config.residual
+        current.message = "weights from \(path)"
+        publish()
     }
 }
 

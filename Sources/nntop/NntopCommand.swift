@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 
 /// When the command started: the final line's wall time counts data loading too.
 let processStart = Date()
@@ -20,7 +21,6 @@ struct Nntop: ParsableCommand {
         defaultSubcommand: Train.self)
 }
 
-let nntopVersion = "0.1.0"
 
 /// Prints `message` as one line on stderr and exits with `code` (no usage dump, no stack trace).
 func fail(_ message: String, code: Int32 = 1) -> Never {

@@ -40,6 +40,14 @@ struct Train: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
     var data: String?
+    @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]).")
+    var runDir: String?
+    @Option(name: .customLong("save-every"), help: "Also write checkpoints/step-N.safetensors every N steps (0: never).")
+    var saveEvery: Int = 0
+    @Option(help: "Continue the run this checkpoint was saved from (weights, optimizer, step, data order, options).")
+    var resume: String?
+    @Option(help: "Start from this checkpoint's weights (nntop's or PyTorch's state_dict as safetensors).")
+    var weights: String?
     @Flag(help: "Print progress lines instead of the dashboard (automatic when stdout is not a terminal).")
     var headless = false
     @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
@@ -65,6 +73,8 @@ struct Train: ParsableCommand {
         guard valSize >= 0 else { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
         if let logEvery, logEvery <= 0 { throw ValidationError("--log-every must be a positive number (got \(logEvery))") }
+        guard saveEvery >= 0 else { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
+        guard resume == nil || weights == nil else { throw ValidationError("--resume and --weights exclude each other") }
     }
 
     func makeConfig() -> TrainConfig {
@@ -74,17 +84,33 @@ struct Train: ParsableCommand {
         if let logEvery { c.logEvery = logEvery }
         c.batchSize = batchSize; c.optimizer = optimizer; c.momentum = momentum; c.weightDecay = weightDecay
         c.schedule = schedule; c.residual = !noResidual; c.trainLimit = trainLimit; c.valSize = valSize
-        c.evalEvery = evalEvery; c.threads = threads; c.seed = seed
+        c.evalEvery = evalEvery; c.threads = threads; c.seed = seed; c.saveEvery = saveEvery
+        return c
+    }
+
+    /// The options a resumed run continues with: the checkpoint's, except where the machine differs.
+    func resumedConfig(_ path: String) -> TrainConfig {
+        guard let file = try? SafetensorsFile(path: path) else { return makeConfig() }
+        guard let json = file.metadata["config"], var c = try? JSONDecoder().decode(TrainConfig.self, from: Data(json.utf8)) else {
+            fail("\(path): holds no run options (not written by nntop's trainer?); use --weights to start from its weights")
+        }
+        guard c.model == model else { fail("\(path): a checkpoint of \(c.model), not \(model)") }
+        c.threads = threads
         return c
     }
 
     func run() throws {
-        let config = makeConfig()
+        let config = resume.map(resumedConfig) ?? makeConfig()
         let splits = loadData(config)
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
-        let runDir = "runs/\(runName(config))"
-        trainer.snapshotDirectory = runDir + "/checkpoints"
+        do {
+            if let resume { try trainer.resume(from: resume) }
+            if let weights { try trainer.loadWeights(from: weights) }
+        } catch { fail("\(error)") }
+        let runDir = self.runDir ?? resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
+            ?? "runs/\(runName(config))"
+        trainer.checkpointDirectory = runDir + "/checkpoints"
         if headless || !Dashboard.canRun() {
             let logger = HeadlessLogger(config: config)
             trainer.onEvent = { logger.handle($0) }
@@ -108,15 +134,8 @@ struct Train: ParsableCommand {
         trainer.send(.resume)
         trainer.wait()
         let s = trainer.latest()
-        var saved = ""
-        if s.state != .diverged && s.step > 0 {
-            let path = runDir + "/checkpoints/last.safetensors"
-            do {
-                try FileManager.default.createDirectory(atPath: runDir + "/checkpoints", withIntermediateDirectories: true)
-                try Checkpoint.save(trainer.network, to: path, metadata: ["step": "\(s.step)", "epoch": "\(s.epoch)"])
-                saved = "; saved \(path)"
-            } catch { saved = "; could not save the final weights: \(error)" }
-        }
+        let last = runDir + "/checkpoints/last.safetensors"
+        let saved = FileManager.default.fileExists(atPath: last) && s.step > 0 ? "; saved \(last)" : ""
         if exit != .hangup {
             if let t = s.finalTest {
                 print(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
