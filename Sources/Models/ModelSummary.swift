@@ -1,0 +1,151 @@
+import Foundation
+import Kernels
+
+/// A torchsummary/torchstat-style description of a model: every leaf layer in execution order with
+/// its PyTorch name, output shape for one sample, parameter count and multiply-accumulates, then totals.
+///
+/// Conventions (fvcore's): a conv counts Cout·OH·OW·Cin·K·K MACs, a linear layer in·out; batch norm,
+/// ReLU, pooling and flatten count 0 (their work is not multiply-accumulates). Shapes are propagated
+/// from the input shape by each layer's own geometry (no kernel runs).
+public struct ModelSummary: Equatable, Sendable {
+    public struct Row: Equatable, Sendable {
+        /// The layer's name: the module's state_dict prefix (`layer1.0.conv1`), or nntop's name for what
+        /// PyTorch does functionally (`relu1`, `pool1`, `layer1.0.relu2`).
+        public var name: String
+        /// What it is, e.g. `Conv2d(1→6, 5×5)`.
+        public var kind: String
+        /// Output shape for one sample (no batch dimension).
+        public var outputShape: [Int]
+        public var parameters: Int
+        public var macs: Int
+        /// False for the projection shortcuts of a ResNet with residuals off: they hold weights but do not run.
+        public var used: Bool
+        /// True when the output is a view of the input (Flatten): no memory of its own.
+        public var isView: Bool
+        public var outputElements: Int { outputShape.reduce(1, *) }
+    }
+
+    public let model: String
+    public let residual: Bool?
+    public let inputShape: [Int]
+    public let rows: [Row]
+
+    /// Every parameter of the model, used or not (as `sum(p.numel() for p in model.parameters())`).
+    public var totalParameters: Int { rows.reduce(0) { $0 + $1.parameters } }
+    /// Parameters of layers that do not run (the unused shortcuts).
+    public var unusedParameters: Int { rows.filter { !$0.used }.reduce(0) { $0 + $1.parameters } }
+    /// Multiply-accumulates of one forward pass of one sample (layers that run).
+    public var totalMACs: Int { rows.filter(\.used).reduce(0) { $0 + $1.macs } }
+    /// Float32 bytes of the outputs of every layer that runs, for one sample. Views (Flatten) hold no
+    /// memory of their own; the input and the residual add's sum are not counted.
+    public var activationBytes: Int {
+        rows.filter { $0.used && !$0.isView }.reduce(0) { $0 + 4 * $1.outputElements }
+    }
+
+    public init(_ net: Network, inputShape: [Int] = [1, Dataset.side, Dataset.side]) {
+        model = net.name; residual = net.residual; self.inputShape = inputShape
+        var rows: [Row] = []
+        var shape = inputShape
+        func add(_ layer: Layer, _ input: [Int], used: Bool = true) -> [Int] {
+            let (row, out) = Self.describe(layer, input: input, used: used)
+            rows.append(row)
+            return out
+        }
+        for unit in net.units {
+            if let b = unit as? BasicBlock {
+                let input = shape
+                shape = add(b.conv1, shape); shape = add(b.bn1, shape); shape = add(b.relu1, shape)
+                shape = add(b.conv2, shape); shape = add(b.bn2, shape)
+                if let ds = b.downsample {
+                    let s = add(ds.conv, input, used: b.residual)
+                    _ = add(ds.bn, s, used: b.residual)
+                }
+                shape = add(b.relu2, shape)
+            } else {
+                shape = add(unit, shape)
+            }
+        }
+        self.rows = rows
+    }
+
+    static func describe(_ layer: Layer, input s: [Int], used: Bool) -> (Row, [Int]) {
+        let params = layer.parameters.reduce(0) { $0 + $1.value.count }
+        var row = Row(name: layer.name, kind: "\(type(of: layer))", outputShape: s, parameters: params, macs: 0,
+                      used: used, isView: false)
+        func spatial(_ k: Int, _ stride: Int, _ pad: Int, _ n: Int) -> Int { (n + 2 * pad - k) / stride + 1 }
+        switch layer {
+        case let c as Conv2d:
+            let oh = spatial(c.kernel, c.stride, c.padding, s[1]), ow = spatial(c.kernel, c.stride, c.padding, s[2])
+            row.outputShape = [c.outChannels, oh, ow]
+            row.macs = c.outChannels * oh * ow * c.inChannels * c.kernel * c.kernel
+            row.kind = "Conv2d(\(c.inChannels)→\(c.outChannels), \(c.kernel)×\(c.kernel)"
+                + (c.stride != 1 ? ", s\(c.stride)" : "") + (c.padding != 0 ? ", p\(c.padding)" : "") + ")"
+        case let l as Linear:
+            row.outputShape = [l.outFeatures]
+            row.macs = l.inFeatures * l.outFeatures
+            row.kind = "Linear(\(l.inFeatures)→\(l.outFeatures))"
+        case let b as BatchNorm2d:
+            row.kind = "BatchNorm2d(\(b.channels))"
+        case let p as MaxPool2d:
+            row.outputShape = [s[0], spatial(p.kernel, p.stride, p.padding, s[1]), spatial(p.kernel, p.stride, p.padding, s[2])]
+            row.kind = "MaxPool2d(\(p.kernel)" + (p.stride != p.kernel ? ", s\(p.stride)" : "") + (p.padding != 0 ? ", p\(p.padding)" : "") + ")"
+        case let p as AvgPool2d:
+            row.outputShape = [s[0], spatial(p.kernel, p.stride, p.padding, s[1]), spatial(p.kernel, p.stride, p.padding, s[2])]
+            row.kind = "AvgPool2d(\(p.kernel))"
+        case is GlobalAvgPool:
+            row.outputShape = [s[0]]
+            row.kind = "AdaptiveAvgPool(1)+flatten"
+        case is Flatten:
+            row.outputShape = [s.reduce(1, *)]
+            row.isView = true
+        default:
+            break   // ReLU and other elementwise layers keep the shape
+        }
+        return (row, row.outputShape)
+    }
+
+    /// The table `nntop summary` prints.
+    public func table() -> String {
+        func group(_ n: Int) -> String {
+            let s = String(n.magnitude)
+            var out = ""
+            for (i, ch) in s.enumerated() {
+                if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+                out.append(ch)
+            }
+            return (n < 0 ? "-" : "") + out
+        }
+        func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+        func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
+            let n = s.count
+            guard n < w else { return s }
+            let fill = String(repeating: " ", count: w - n)
+            return right ? fill + s : s + fill
+        }
+        let nameW = max(5, rows.map(\.name.count).max() ?? 0) + 2
+        let kindW = max(4, rows.map(\.kind.count).max() ?? 0) + 2
+        let shapeW = max(12, rows.map { shape($0.outputShape).count }.max() ?? 0) + 2
+        var lines: [String] = []
+        let res = residual.map { $0 ? "on" : "off" }
+        lines.append("\(model): input \(inputShape.map(String.init).joined(separator: "×")) (one sample)"
+                     + (res.map { ", residual connections \($0)" } ?? ""))
+        let header = pad("Layer", nameW) + pad("Type", kindW) + pad("Output shape", shapeW)
+            + pad("Params", 12, right: true) + pad("MACs", 15, right: true)
+        lines.append(header)
+        lines.append(String(repeating: "-", count: header.count + 9))
+        for r in rows {
+            lines.append(pad(r.name, nameW) + pad(r.kind, kindW) + pad(shape(r.outputShape), shapeW)
+                         + pad(group(r.parameters), 12, right: true) + pad(r.used ? group(r.macs) : "-", 15, right: true)
+                         + (r.used ? "" : "  unused"))
+        }
+        lines.append(String(repeating: "-", count: header.count + 9))
+        let unused = unusedParameters
+        lines.append("Total parameters:  \(group(totalParameters))"
+                     + (unused > 0 ? " (\(group(unused)) of them in unused shortcuts)" : ""))
+        lines.append("Total MACs:        \(group(totalMACs)) (\(String(format: "%.2f", Double(totalMACs) / 1e6)) M) per sample;"
+                     + " conv and linear multiply-accumulates as fvcore counts them")
+        lines.append("Activations:       \(group(activationBytes)) bytes (\(String(format: "%.1f", Double(activationBytes) / 1024)) KiB)"
+                     + " per sample; float32 outputs of every layer that runs (Flatten is a view; the input and the residual add are not counted)")
+        return lines.joined(separator: "\n")
+    }
+}
