@@ -100,6 +100,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        _ = processStart   // globals start lazily: pin the start time now
         let config = resume.map(resumedConfig) ?? makeConfig()
         let splits = loadData(config)
         let trainer: Trainer
@@ -114,8 +115,10 @@ struct Train: ParsableCommand {
         if headless || !Dashboard.canRun() {
             let logger = HeadlessLogger(config: config)
             trainer.onEvent = { logger.handle($0) }
+            let signals = StopOnSignals(trainer)
             trainer.start()
             trainer.wait()
+            if let code = signals.exitCode { Foundation.exit(code) }
             if trainer.latest().state == .diverged { throw ExitCode(3) }
             return
         }
@@ -167,4 +170,37 @@ func runName(_ c: TrainConfig) -> String {
     let f = DateFormatter()
     f.dateFormat = "yyyyMMdd-HHmmss"
     return "\(f.string(from: processStart))-\(c.model)\(c.residual || c.model != "resnet18" ? "" : "-nores")"
+}
+
+/// Headless runs: SIGINT or SIGTERM stops the trainer at the next step boundary (it writes
+/// last.safetensors and the final line), then the process exits 130 / 143; a second one exits at
+/// once. SIGHUP is ignored: a headless run outlives the SSH session that started it. SIGPIPE is
+/// ignored so a closed output pipe cannot kill a run mid-checkpoint.
+final class StopOnSignals {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var code: Int32?
+    var exitCode: Int32? { lock.lock(); defer { lock.unlock() }; return code }
+
+    init(_ trainer: Trainer) {
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        for (sig, exitCode) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                let second = self.code != nil
+                self.code = exitCode
+                self.lock.unlock()
+                if second { Foundation.exit(exitCode) }
+                FileHandle.standardError.write(Data("nntop: stopping at the next step (again to quit at once)\n".utf8))
+                trainer.send(.stop)
+                trainer.send(.resume)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
 }

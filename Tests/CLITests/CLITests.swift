@@ -69,4 +69,32 @@ final class CLITests: XCTestCase {
                                     options: .regularExpression), final)
         XCTAssertEqual(lines.filter { $0.hasPrefix("final ") }.count, 1)
     }
+
+    /// SIGTERM stops a headless run at a step boundary: last.safetensors is written, the final line
+    /// printed, and the exit status is 143.
+    func testSIGTERMStopsCleanlyAndKeepsTheWeights() throws {
+        let dir = NSTemporaryDirectory() + "nntop-sig-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["lenet5", "--headless", "--train-limit", "50000", "--val-size", "500", "--log-every", "10", "--run-dir", dir]
+        let out = Pipe()
+        p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait for the first progress line, then signal.
+        var text = ""
+        while !text.contains("epoch 1/5 step 10/") {
+            let chunk = out.fileHandleForReading.availableData
+            XCTAssertFalse(chunk.isEmpty, "nntop ended early: \(text)")
+            if chunk.isEmpty { return }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(p.processIdentifier, SIGTERM)
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 143)
+        XCTAssertTrue(text.contains("final state=stopped"), text)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/checkpoints/last.safetensors"))
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").contains { $0.contains(".tmp") })
+    }
 }
