@@ -7,7 +7,7 @@ public struct HelpOverlay: Sendable {
         ("l", "type an exact learning rate"),
         ("r", "toggle residual connections"),
         ("s", "save a checkpoint snapshot"),
-        ("e", "evaluate on the test set now"),
+        ("e", "evaluate on the validation set now"),
         ("tab, 1-4", "panel: 1 curves 2 layers 3 digits 4 confusion"),
         ("m", "digits / mistakes"),
         ("o", "layers: sort by time / model order"),
