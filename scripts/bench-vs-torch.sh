@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nntop vs PyTorch on this machine, measured in one run: for each round and each case, runs
 # `nntop bench` and ../shared/reference/torch_bench.py back to back (interleaved, so drift hits
-# both), then prints each figure's median over the rounds and the ratio nntop / torch.
+# both), then prints each figure's median over the rounds, the ratio of those medians, and the median
+# of the per-round ratios (each from two back-to-back runs: the more robust figure on a busy machine).
 #
 # Usage: scripts/bench-vs-torch.sh [MODEL...]      (default: lenet5 resnet18 resnet18-nores)
 #   MODEL may be lenet5, resnet18, or resnet18-nores (ResNet-18 with --no-residual).
@@ -25,20 +26,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
     model=${c%-nores}; flag=(); [[ $c == *-nores ]] && flag=(--no-residual)
     echo "round $r/$ROUNDS: $c" >&2
     "$NNTOP" bench "$model" --batch-size "$BATCH" --threads "$THREADS" --steps "$STEPS" --no-peak "${flag[@]}" \
-      | awk -v c="$c" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4 }' >> "$tmp/nntop"
+      | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }' >> "$tmp/nntop"
     "$PYTHON" "$TORCH_BENCH" "$model" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS" "${flag[@]}" \
-      | awk -v c="$c" '$1 == "torch" { print c, $3, $4 }' >> "$tmp/torch"
+      | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, $3, $4, r }' >> "$tmp/torch"
   done
 done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads $THREADS, batch $BATCH, $STEPS steps, median of $ROUNDS rounds"
-printf '%-16s %-6s %12s %12s %8s\n' case figure "nntop/s" "torch/s" ratio
+printf '%-16s %-6s %12s %12s %8s %12s\n' case figure "nntop/s" "torch/s" ratio "per-round"
 for c in "${cases[@]}"; do
   for f in train infer; do
     n=$(awk -v c="$c" -v f="$f" '$1 == c && $2 == f { print $3 }' "$tmp/nntop" | median)
     t=$(awk -v c="$c" -v f="$f" '$1 == c && $2 == f { print $3 }' "$tmp/torch" | median)
-    printf '%-16s %-6s %12.1f %12.1f %7.2fx\n' "$c" "$f" "$n" "$t" "$(awk -v n="$n" -v t="$t" 'BEGIN { print n / t }')"
+    pr=$(awk -v c="$c" -v f="$f" 'FNR == NR { if ($1 == c && $2 == f) t[$4] = $3; next }
+                                   $1 == c && $2 == f && t[$4] > 0 { print $3 / t[$4] }' "$tmp/torch" "$tmp/nntop" | median)
+    printf '%-16s %-6s %12.1f %12.1f %7.2fx %11.2fx\n' "$c" "$f" "$n" "$t" "$(awk -v n="$n" -v t="$t" 'BEGIN { print n / t }')" "$pr"
   done
 done
