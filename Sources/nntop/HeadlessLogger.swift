@@ -30,6 +30,7 @@ final class HeadlessLogger {
             say(m)
         case .finished(let s):
             let wall = Date().timeIntervalSince(processStart)
+            say(trainingRateLine(s))
             if let t = s.finalTest {
                 say(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
                            t.accuracy, t.loss, s.epoch, s.step, wall))
@@ -43,4 +44,10 @@ final class HeadlessLogger {
         print(line)
         fflush(stdout)
     }
+}
+
+/// "trained N steps in T s: R samples/s" — the whole run's training throughput (evaluations included).
+func trainingRateLine(_ s: TrainingSnapshot) -> String {
+    String(format: "trained %d steps in %.1f s: %.0f samples/s", s.step, s.elapsedSeconds,
+           Double(s.step * s.batchSize) / max(s.elapsedSeconds, 1e-9))
 }

@@ -140,6 +140,7 @@ struct Train: ParsableCommand {
         let last = runDir + "/checkpoints/last.safetensors"
         let saved = FileManager.default.fileExists(atPath: last) && s.step > 0 ? "; saved \(last)" : ""
         if exit != .hangup {
+            print(trainingRateLine(s))
             if let t = s.finalTest {
                 print(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
                              t.accuracy, t.loss, s.epoch, s.step, Date().timeIntervalSince(processStart)))
