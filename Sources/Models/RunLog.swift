@@ -1,0 +1,223 @@
+import Foundation
+
+/// A run folder's log: `config.json` (every option, the nntop version, the machine's core count)
+/// and `metrics.jsonl`, one JSON object per line, appended and flushed as it happens (O_APPEND, one
+/// write(2) per line, no buffering), so a killed run loses at most the line being written.
+///
+/// Feed it the Trainer's events (`handle(_:)`, on the trainer's queue). A write error (disk full,
+/// folder not writable) never stops training: the log remembers it in `error` and stops writing.
+public final class RunLog {
+    public let directory: String
+    public var metricsPath: String { (directory as NSString).appendingPathComponent("metrics.jsonl") }
+    public var configPath: String { (directory as NSString).appendingPathComponent("config.json") }
+
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+    private var failure: String?
+    private let start: Double
+    /// Seconds already logged by the runs this one continues (a resumed run keeps counting).
+    private let offset: Double
+    private var lastLogged: Int?
+
+    /// The first write error, after which nothing more is written.
+    public var error: String? { lock.lock(); defer { lock.unlock() }; return failure }
+
+    /// Creates the folder, writes config.json and opens metrics.jsonl for appending.
+    /// `stepsPerEpoch` lets `nntop runs` tell how many epochs a stopped run got through.
+    public init(directory: String, config: TrainConfig, stepsPerEpoch: Int? = nil) {
+        self.directory = directory
+        start = monotonicSeconds()
+        let previous = RunLog.readMetrics(atPath: (directory as NSString).appendingPathComponent("metrics.jsonl"))
+        offset = previous.lines.compactMap { $0["time"] as? Double }.last ?? 0
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] ?? [:]
+            object["nntop_version"] = nntopVersion
+            object["cores"] = ProcessInfo.processInfo.activeProcessorCount
+            object["started"] = Date().timeIntervalSince1970
+            if let stepsPerEpoch { object["steps_per_epoch"] = stepsPerEpoch }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: configPath), options: .atomic)
+            fd = open(metricsPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            if fd < 0 { throw POSIXFailure("cannot open \(metricsPath): \(String(cString: strerror(errno)))") }
+            // A killed run may have left half a line: start ours on a fresh one.
+            if previous.endsMidLine { write(raw: "\n") }
+        } catch {
+            failure = "\(error)"
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Logs a Trainer event: progress (every logEvery steps), evaluations, control events and the end.
+    public func handle(_ event: TrainerEvent) {
+        switch event {
+        case .progress(let s):
+            let n = max(1, s.step - (lastLogged ?? (s.step - s.trainLoss.count)))
+            lastLogged = s.step
+            let loss = mean(s.trainLoss.suffix(n).map(\.value)), acc = mean(s.trainAccuracy.suffix(n).map(\.value))
+            append([("step", s.step), ("epoch", s.epoch), ("split", "train"), ("loss", loss), ("acc", acc),
+                    ("lr", s.lr), ("samples_per_s", s.samplesPerSecond), ("time", now())])
+        case .evaluated(let split, let r, let s):
+            append([("step", s.step), ("epoch", s.epoch), ("split", split), ("loss", r.loss), ("acc", r.accuracy),
+                    ("time", now())])
+        case .control(let e):
+            append([("step", e.step), ("event", e.label), ("time", now())])
+        case .finished(let s):
+            if let t = s.finalTest {
+                append([("step", s.step), ("epoch", s.epoch), ("split", "test"), ("loss", t.loss), ("acc", t.accuracy),
+                        ("time", now())])
+            }
+            var fields: [(String, Any?)] = [("event", "end"), ("state", s.state.rawValue), ("step", s.step),
+                                            ("epoch", s.epoch)]
+            if let best = s.validationAccuracy.map(\.value).max() { fields.append(("best_val_acc", best)) }
+            if let t = s.finalTest { fields.append(("test_acc", t.accuracy)) }
+            fields.append(("time", now()))
+            append(fields)
+        case .snapshotSaved, .message:
+            break
+        }
+    }
+
+    /// Appends one object as one line; the keys keep their order.
+    public func append(_ fields: [(String, Any?)]) {
+        let body = fields.map { "\(jsonString($0.0)):\(jsonValue($0.1))" }.joined(separator: ",")
+        write(raw: "{\(body)}\n")
+    }
+
+    private func now() -> Double { ((offset + monotonicSeconds() - start) * 1000).rounded() / 1000 }
+
+    private func write(raw line: String) {
+        lock.lock(); defer { lock.unlock() }
+        guard failure == nil, fd >= 0 else { return }
+        var bytes = Array(line.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = "cannot write \(metricsPath): \(String(cString: strerror(errno)))"
+                return
+            }
+            done += n
+        }
+        bytes.removeAll()
+    }
+
+    private func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+
+    // MARK: reading
+
+    /// The parseable lines of a metrics.jsonl (a line cut short by a kill is skipped) and whether the
+    /// file ends without a newline.
+    public static func readMetrics(atPath path: String) -> (lines: [[String: Any]], endsMidLine: Bool) {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,   // not a device or a pipe
+              let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return ([], false) }
+        var lines: [[String: Any]] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] { lines.append(o) }
+        }
+        return (lines, data.last != UInt8(ascii: "\n"))
+    }
+
+    /// config.json of a run folder as a TrainConfig (nil: no config.json, or not nntop's).
+    public static func readConfig(directory: String) -> TrainConfig? {
+        guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent("config.json"))
+        else { return nil }
+        return try? JSONDecoder().decode(TrainConfig.self, from: data)
+    }
+}
+
+struct POSIXFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+private func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
+
+private func jsonValue(_ v: Any?) -> String {
+    switch v {
+    case let s as String: return jsonString(s)
+    case let i as Int: return "\(i)"
+    case let b as Bool: return b ? "true" : "false"
+    case let d as Double: return d.isFinite ? "\(d)" : "null"   // JSON has no NaN or infinity
+    case let f as Float: return f.isFinite ? "\(f)" : "null"
+    default: return "null"
+    }
+}
+
+/// What `nntop runs` shows of one run folder.
+public struct RunSummary {
+    public var name: String
+    public var path: String
+    public var config: TrainConfig
+    public var started: Double
+    public var epochsDone: Double
+    public var bestValidationAccuracy: Double?
+    public var testAccuracy: Double?
+    public var wallSeconds: Double
+    /// done, stopped, running or diverged.
+    public var state: String
+    public var lastStep: Int
+
+    /// Reads a run folder; nil when it has no (readable) config.json. A run whose log has no end line
+    /// (after its last start) is "running" if metrics.jsonl changed in the last `runningWithin`
+    /// seconds, else "stopped" (killed).
+    public init?(directory: String, now: Date = Date(), runningWithin: TimeInterval = 120) {
+        guard let config = RunLog.readConfig(directory: directory) else { return nil }
+        self.config = config
+        path = directory
+        name = (directory as NSString).lastPathComponent
+        let fm = FileManager.default
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        let metricsPath = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        var extra: [String: Any] = [:]
+        if let d = fm.contents(atPath: configPath), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { extra = o }
+        let configDate = (try? fm.attributesOfItem(atPath: configPath)[.modificationDate] as? Date) ?? nil
+        started = (extra["started"] as? Double) ?? configDate?.timeIntervalSince1970 ?? 0
+        let lines = RunLog.readMetrics(atPath: metricsPath).lines
+        let vals = lines.filter { $0["split"] as? String == "val" }.compactMap { $0["acc"] as? Double }
+        bestValidationAccuracy = vals.max()
+        testAccuracy = lines.last { $0["split"] as? String == "test" }.flatMap { $0["acc"] as? Double }
+        wallSeconds = lines.compactMap { $0["time"] as? Double }.last ?? 0
+        lastStep = lines.compactMap { $0["step"] as? Int }.last ?? 0
+        let lastEpoch = lines.compactMap { $0["epoch"] as? Int }.last ?? 0
+        let end = lines.last.flatMap { $0["event"] as? String == "end" ? $0 : nil }
+        if let end {
+            state = end["state"] as? String ?? "done"
+        } else {
+            let modified = (try? fm.attributesOfItem(atPath: metricsPath)[.modificationDate] as? Date) ?? nil
+            let recent = (modified ?? configDate).map { now.timeIntervalSince($0) < runningWithin } ?? false
+            state = recent ? "running" : "stopped"
+        }
+        if state == "done" {
+            epochsDone = Double(config.epochs)
+        } else if let spe = extra["steps_per_epoch"] as? Int, spe > 0 {
+            epochsDone = Double(lastStep) / Double(spe)
+        } else {
+            epochsDone = Double(max(0, lastEpoch - 1))
+        }
+    }
+
+    /// The run folders directly inside `parent`, newest first (folders without config.json are skipped).
+    public static func list(in parent: String, now: Date = Date()) -> [RunSummary] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        return names.compactMap { RunSummary(directory: (parent as NSString).appendingPathComponent($0), now: now) }
+            .sorted { ($0.started, $0.name) > ($1.started, $1.name) }
+    }
+}
