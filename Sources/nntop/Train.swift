@@ -112,16 +112,21 @@ struct Train: ParsableCommand {
         let runDir = self.runDir ?? resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
             ?? "runs/\(runName(config))"
         trainer.checkpointDirectory = runDir + "/checkpoints"
+        let runLog = RunLog(directory: runDir, config: config, stepsPerEpoch: trainer.latest().stepsPerEpoch)
+        let logError = runLog.error
+        if let e = logError { FileHandle.standardError.write(Data("nntop: not logging metrics: \(e)\n".utf8)) }
         if headless || !Dashboard.canRun() {
             let logger = HeadlessLogger(config: config)
-            trainer.onEvent = { logger.handle($0) }
+            trainer.onEvent = { logger.handle($0); runLog.handle($0) }
             let signals = StopOnSignals(trainer)
             trainer.start()
             trainer.wait()
+            if let e = runLog.error, logError == nil { FileHandle.standardError.write(Data("nntop: metrics log stopped: \(e)\n".utf8)) }
             if let code = signals.exitCode { Foundation.exit(code) }
             if trainer.latest().state == .diverged { throw ExitCode(3) }
             return
         }
+        trainer.onEvent = { runLog.handle($0) }
         runDashboard(trainer, runDir: runDir)
     }
 
