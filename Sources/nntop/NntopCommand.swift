@@ -17,7 +17,7 @@ struct Nntop: ParsableCommand {
           nntop lenet5 --headless --epochs 3  progress lines instead of the dashboard
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Summary.self],
+        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self],
         defaultSubcommand: Train.self)
 }
 

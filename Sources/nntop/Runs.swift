@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Models
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the run folders in DIR, newest first: model, residual, epochs, best validation and test accuracy, wall time, state.",
+        discussion: """
+        A run folder holds config.json and metrics.jsonl (see the README). A run whose log has no \
+        end line is "running" if its log changed in the last 2 minutes, else "stopped" (killed).
+        """)
+
+    @Argument(help: "The folder holding run folders.")
+    var dir: String = "runs"
+
+    func run() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            fail("\(dir): no such folder (runs go to ./runs unless --run-dir says otherwise)")
+        }
+        let runs = RunSummary.list(in: dir)
+        guard !runs.isEmpty else { print("no runs in \(dir)"); return }
+        let header = ["RUN", "MODEL", "RESIDUAL", "EPOCHS", "BEST VAL", "TEST", "WALL", "STATE"]
+        let rows = runs.map { r -> [String] in
+            let residual = r.config.model == "resnet18" ? (r.config.residual ? "on" : "off") : "-"
+            let epochs = r.epochsDone == r.epochsDone.rounded() ? String(format: "%.0f", r.epochsDone)
+                                                                  : String(format: "%.1f", r.epochsDone)
+            return [r.name, r.config.model, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),
+                    percent(r.testAccuracy), duration(r.wallSeconds), r.state]
+        }
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+        for row in [header] + rows {
+            let cells = row.enumerated().map { i, c in
+                // Names and words left-aligned, numbers right-aligned.
+                [0, 1, 2, 7].contains(i) ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                                         : String(repeating: " ", count: widths[i] - c.count) + c
+            }
+            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    func percent(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0) } ?? "-" }
+
+    func duration(_ s: Double) -> String {
+        if s < 60 { return String(format: "%.1fs", s) }
+        let t = Int(s.rounded())
+        return t < 3600 ? String(format: "%dm%02ds", t / 60, t % 60) : String(format: "%dh%02dm", t / 3600, t / 60 % 60)
+    }
+}
