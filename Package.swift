@@ -25,6 +25,8 @@ let package = Package(
             "Models", "TUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Fuzz targets (scripts/fuzz.sh builds them with -sanitize=fuzzer; built plainly, a corpus replayer).
+        .executableTarget(name: "nntop-fuzz", dependencies: ["Models"], path: "Sources/nntop-fuzz"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),

@@ -53,6 +53,12 @@ public enum Checkpoint {
     public static func load(_ path: String, into net: Network, optimizer: Optimizer? = nil) throws -> [String: String] {
         let file: SafetensorsFile
         do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+        return try load(file: file, into: net, optimizer: optimizer)
+    }
+
+    @discardableResult
+    public static func load(file: SafetensorsFile, into net: Network, optimizer: Optimizer? = nil) throws -> [String: String] {
+        let path = file.path
         if let model = file.metadata["model"], model != net.name {
             throw CheckpointError("\(path): a checkpoint of \(model), not \(net.name)")
         }

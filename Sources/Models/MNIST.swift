@@ -94,8 +94,9 @@ public enum MNIST {
         throw DataError("\((dir as NSString).appendingPathComponent(stem))[.gz] is missing; the data folder needs the four MNIST idx files (pass --data DIR)")
     }
 
-    /// Inflates a whole gzip stream through zlib.
-    public static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    /// Inflates a whole gzip stream through zlib, refusing to grow past `limit` bytes (a gzip bomb
+    /// must not eat the machine's memory; MNIST's largest file inflates to 47 MB).
+    public static func gunzip(_ input: [UInt8], path: String, limit: Int = 1 << 28) throws -> [UInt8] {
         var stream = z_stream()
         guard nntop_inflateInit2(&stream, 16 + MAX_WBITS) == Z_OK else { throw DataError("\(path): zlib failed to start") }
         defer { inflateEnd(&stream) }
@@ -115,6 +116,9 @@ public enum MNIST {
                         throw DataError("\(path): corrupt gzip data (zlib error \(status))")
                     }
                     output.append(contentsOf: outBuf[0..<(outBuf.count - Int(stream.avail_out))])
+                    guard output.count <= limit else {
+                        throw DataError("\(path): inflates to more than \(limit >> 20) MB, not an MNIST file")
+                    }
                 }
                 if status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0 {
                     throw DataError("\(path): gzip stream is truncated")

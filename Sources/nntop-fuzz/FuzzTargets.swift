@@ -1,0 +1,83 @@
+// Fuzz targets for the two readers that take files from users: MNIST idx (raw or gzip) and
+// safetensors. Built with -sanitize=fuzzer and -DFUZZING (scripts/fuzz.sh) libFuzzer drives
+// them; built normally this is a replay tool that runs files through a target, so CI can check
+// the committed corpus.
+import Foundation
+import Models
+
+/// Splits the input at a position taken from its first two bytes: an image file and a label file.
+func fuzzIDX(_ bytes: [UInt8]) {
+    guard bytes.count >= 2 else { return }
+    let cut = min(bytes.count, 2 + (Int(bytes[0]) << 8 | Int(bytes[1])))
+    var images = Array(bytes[2..<cut]), labels = Array(bytes[cut...])
+    if images.starts(with: [0x1f, 0x8b]) { guard let x = try? MNIST.gunzip(images, path: "images", limit: 1 << 24) else { return }; images = x }
+    if labels.starts(with: [0x1f, 0x8b]) { guard let x = try? MNIST.gunzip(labels, path: "labels", limit: 1 << 24) else { return }; labels = x }
+    if let set = try? MNIST.parse(images: images, imagePath: "images", labels: labels, labelPath: "labels") {
+        precondition(set.images.count == set.count * 28 * 28 && set.labels.allSatisfy { $0 <= 9 })
+    }
+}
+
+/// Parses a safetensors file, reads every tensor, and tries it as a LeNet-5 checkpoint.
+func fuzzSafetensors(_ bytes: [UInt8]) {
+    guard let file = try? SafetensorsFile(data: Data(bytes), path: "input") else { return }
+    for name in file.names {
+        let e = file.entries[name]!
+        guard e.shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= 1 << 20 else { continue }
+        let v = try? file.floats(name)
+        precondition(v == nil || v!.count == e.shape.reduce(1, *))
+    }
+    if let net = ModelZoo.make("lenet5") { _ = try? Checkpoint.load(file: file, into: net) }
+}
+
+let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let name = ProcessInfo.processInfo.environment["NNTOP_FUZZ_TARGET"] ?? "idx"
+    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx or safetensors") }
+    target(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+#if FUZZING
+/// libFuzzer's driver, entered from our own main (SwiftPM renames an executable's entry point, so
+/// libFuzzer's `main` cannot be used).
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
+                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@main
+struct FuzzMain {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv, fuzzOne))
+    }
+}
+#else
+@main
+struct Replay {
+    /// nntop-fuzz TARGET FILE|DIR...: runs every file through the target; a crash is a failure.
+    static func main() {
+        let args = CommandLine.arguments.dropFirst()
+        guard let name = args.first, let target = targets[name] else {
+            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors FILE|DIR...\n".utf8))
+            exit(2)
+        }
+        var count = 0
+        for path in args.dropFirst() {
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            let files = isDir.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
+                : [path]
+            for f in files {
+                guard let d = FileManager.default.contents(atPath: f) else { continue }
+                target([UInt8](d)); count += 1
+            }
+        }
+        print("replayed \(count) inputs through \(name): no crash")
+    }
+}
+#endif
