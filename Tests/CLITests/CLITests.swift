@@ -4,22 +4,10 @@ import XCTest
 /// The real binary, end to end: options, errors, and a short headless run.
 final class CLITests: XCTestCase {
     /// `swift test` builds the nntop executable next to the test bundle.
-    static let binary = Bundle.main.bundleURL.appendingPathComponent("nntop")
+    static let binary = NntopBinary.url
 
-    struct Result { var status: Int32; var out: String; var err: String }
-
-    func run(_ args: [String], cwd: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    func run(_ args: [String], cwd: String? = nil) throws -> NntopBinary.Result {
+        try NntopBinary.run(args, cwd: cwd)
     }
 
     func testHelpExplainsModelsAndOptions() throws {

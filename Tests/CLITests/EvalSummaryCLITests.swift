@@ -3,26 +3,14 @@ import XCTest
 
 /// `nntop eval` and `nntop summary` through the real binary.
 final class EvalSummaryCLITests: XCTestCase {
-    static let binary = Bundle.main.bundleURL.appendingPathComponent("nntop")
+    static let binary = NntopBinary.url
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ModelsTests/Fixtures")
     static let torchLeNet = fixtures.appendingPathComponent("torch_lenet5_trained.safetensors").path
     static let torchPredictions = fixtures.appendingPathComponent("torch_lenet5_predictions.safetensors").path
 
-    struct Result { var status: Int32; var out: String; var err: String }
-
-    func run(_ args: [String], cwd: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    func run(_ args: [String], cwd: String? = nil) throws -> NntopBinary.Result {
+        try NntopBinary.run(args, cwd: cwd)
     }
 
     /// The fixture's metadata["test_acc"], read from the safetensors JSON header.
