@@ -18,6 +18,8 @@ public final class RunLog {
     /// Seconds already logged by the runs this one continues (a resumed run keeps counting).
     private let offset: Double
     private var lastLogged: Int?
+    /// The run's TensorBoard event file (train/loss, train/acc, lr, val/*, test/*).
+    public private(set) var tensorBoard: TensorBoardWriter?
 
     /// The first write error, after which nothing more is written.
     public var error: String? { lock.lock(); defer { lock.unlock() }; return failure }
@@ -42,6 +44,7 @@ public final class RunLog {
             if fd < 0 { throw POSIXFailure("cannot open \(metricsPath): \(String(cString: strerror(errno)))") }
             // A killed run may have left half a line: start ours on a fresh one.
             if previous.endsMidLine { write(raw: "\n") }
+            tensorBoard = TensorBoardWriter(directory: directory)
         } catch {
             failure = "\(error)"
         }
@@ -58,15 +61,18 @@ public final class RunLog {
             let loss = mean(s.trainLoss.suffix(n).map(\.value)), acc = mean(s.trainAccuracy.suffix(n).map(\.value))
             append([("step", s.step), ("epoch", s.epoch), ("split", "train"), ("loss", loss), ("acc", acc),
                     ("lr", s.lr), ("samples_per_s", s.samplesPerSecond), ("time", now())])
+            tensorBoard?.scalars([("train/loss", loss), ("train/acc", acc), ("lr", s.lr)], step: s.step)
         case .evaluated(let split, let r, let s):
             append([("step", s.step), ("epoch", s.epoch), ("split", split), ("loss", r.loss), ("acc", r.accuracy),
                     ("time", now())])
+            tensorBoard?.scalars([("\(split)/loss", Double(r.loss)), ("\(split)/acc", Double(r.accuracy))], step: s.step)
         case .control(let e):
             append([("step", e.step), ("event", e.label), ("time", now())])
         case .finished(let s):
             if let t = s.finalTest {
                 append([("step", s.step), ("epoch", s.epoch), ("split", "test"), ("loss", t.loss), ("acc", t.accuracy),
                         ("time", now())])
+                tensorBoard?.scalars([("test/loss", Double(t.loss)), ("test/acc", Double(t.accuracy))], step: s.step)
             }
             var fields: [(String, Any?)] = [("event", "end"), ("state", s.state.rawValue), ("step", s.step),
                                             ("epoch", s.epoch)]
