@@ -22,6 +22,8 @@ public struct TrainConfig: Codable, Equatable {
     public var logEvery = 100
     /// Write checkpoints/step-NNNNNN.safetensors every N steps (0: never).
     public var saveEvery = 0
+    /// End the run once test accuracy reaches this percentage (checked at each evaluation).
+    public var stopAtAccuracy: Double? = nil
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var seed: UInt64 = 1
 

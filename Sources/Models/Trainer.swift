@@ -84,6 +84,8 @@ public final class Trainer {
     private let sampleItems: [Int]
     /// Where training starts: (1, 0) for a new run, later for a resumed one.
     private var startEpoch = 1, startStepInEpoch = 0
+    /// Set when --stop-at-acc's test accuracy has been reached: the run ends at the next step.
+    private var targetReached = false
 
     public init(config: TrainConfig, data: DataSplits) throws {
         guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
@@ -137,9 +139,12 @@ public final class Trainer {
         return baseLR * 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
     }
 
+    private var runStart = 0.0
+
     private func run() {
         Parallel.maxThreads = max(1, config.threads)
         let start = monotonicSeconds()
+        runStart = start
         let b = config.batchSize
         let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
@@ -157,6 +162,7 @@ public final class Trainer {
             current.epoch = epoch
             let first = epoch == startEpoch ? startStepInEpoch : 0
             for s in first..<current.stepsPerEpoch {
+                if targetReached { break training }
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
@@ -198,6 +204,7 @@ public final class Trainer {
                 }
             }
             validate()
+            if targetReached { break training }
         }
         if !stopped && current.state != .diverged {
             let test = Evaluator.evaluate(network, data.test, batchSize: b)
@@ -271,6 +278,16 @@ public final class Trainer {
         current.validationLoss.append(CurvePoint(step: current.step, value: r.loss))
         current.confusion = r.confusion
         current.mistakes = mistakes(r, in: data.validation)
+        if let target = config.stopAtAccuracy, !targetReached {
+            let test = Evaluator.evaluate(network, data.test, batchSize: config.batchSize)
+            current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            if test.accuracy >= target {
+                targetReached = true
+                current.message = String(format: "test accuracy %.2f%% reached --stop-at-acc %.2f%% at step %d, %.1f s into training",
+                                         test.accuracy, target, current.step, monotonicSeconds() - runStart)
+                emit(.message(current.message))
+            }
+        }
         if r.accuracy > bestValidationAccuracy {
             bestValidationAccuracy = r.accuracy
             save("best.safetensors", label: nil)

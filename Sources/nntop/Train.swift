@@ -12,24 +12,24 @@ struct Train: ParsableCommand {
 
     @Option(help: "Passes over the training set (default: 5 for lenet5, 1 for resnet18).")
     var epochs: Int?
-    @Option(name: .customLong("batch-size"), help: "Images per step.")
-    var batchSize: Int = 64
+    @Option(name: .customLong("batch-size"), help: "Images per step (default: 64).")
+    var batchSize: Int?
     @Option(help: "Learning rate at the start (the cosine schedule decays it to 0).")
     var lr: Float?
-    @Option(help: "sgd, momentum, nesterov or adam.")
-    var optimizer: String = "momentum"
+    @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
+    var optimizer: String?
     @Option(help: "Momentum for momentum and nesterov.")
     var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
     var weightDecay: Float = 0
-    @Option(help: "LR schedule: cosine or constant.")
-    var schedule: String = "cosine"
+    @Option(help: "LR schedule: cosine or constant (default: cosine).")
+    var schedule: String?
     @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections (the plain network).")
     var noResidual = false
     @Option(name: .customLong("train-limit"), help: "Train on the first N training images only.")
     var trainLimit: Int?
-    @Option(name: .customLong("val-size"), help: "Training images held out for validation (the last N).")
-    var valSize: Int = 5000
+    @Option(name: .customLong("val-size"), help: "Training images held out for validation, the last N (default: 5000).")
+    var valSize: Int?
     @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (0: epoch ends only).")
     var evalEvery: Int = 0
     @Option(name: .customLong("log-every"), help: "Print a progress line every N steps (headless).")
@@ -40,6 +40,10 @@ struct Train: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
     var data: String?
+    @Option(help: "Option preset: textbook (1,000 training images, 200 validation, 5 epochs, plain SGD at LR 0.005, batch 64); options given too override it.")
+    var preset: String?
+    @Option(name: .customLong("stop-at-acc"), help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
+    var stopAtAcc: Double?
     @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]).")
     var runDir: String?
     @Option(name: .customLong("save-every"), help: "Also write checkpoints/step-N.safetensors every N steps (0: never).")
@@ -59,18 +63,20 @@ struct Train: ParsableCommand {
         guard ModelZoo.names.contains(model) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
         }
-        guard OptimizerKind(rawValue: optimizer) != nil else {
+        if let optimizer, OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard ["cosine", "constant"].contains(schedule) else { throw ValidationError("--schedule must be cosine or constant") }
+        if let schedule, !["cosine", "constant"].contains(schedule) { throw ValidationError("--schedule must be cosine or constant") }
+        if let preset, preset != "textbook" { throw ValidationError("unknown preset '\(preset)'; the one preset is: textbook") }
+        if let stopAtAcc, !(stopAtAcc > 0 && stopAtAcc <= 100) { throw ValidationError("--stop-at-acc must be a percentage in (0, 100] (got \(stopAtAcc))") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be a positive number (got \(epochs))") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
+        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
         guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
         guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
         guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         if let trainLimit, trainLimit <= 0 { throw ValidationError("--train-limit must be a positive number (got \(trainLimit))") }
-        guard valSize >= 0 else { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
+        if let valSize, valSize < 0 { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
         if let logEvery, logEvery <= 0 { throw ValidationError("--log-every must be a positive number (got \(logEvery))") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
@@ -79,11 +85,20 @@ struct Train: ParsableCommand {
 
     func makeConfig() -> TrainConfig {
         var c = TrainConfig.defaults(for: model)
+        if preset == "textbook" {
+            // The textbook experiment's scale: small data, plain SGD, so a comparison runs in a minute or two.
+            c.trainLimit = 1000; c.valSize = 200; c.epochs = 5; c.optimizer = "sgd"; c.lr = 0.005
+            c.batchSize = 64; c.schedule = "constant"; c.logEvery = 5
+        }
         if let epochs { c.epochs = epochs }
         if let lr { c.lr = lr }
         if let logEvery { c.logEvery = logEvery }
-        c.batchSize = batchSize; c.optimizer = optimizer; c.momentum = momentum; c.weightDecay = weightDecay
-        c.schedule = schedule; c.residual = !noResidual; c.trainLimit = trainLimit; c.valSize = valSize
+        if let batchSize { c.batchSize = batchSize }
+        if let optimizer { c.optimizer = optimizer }
+        if let schedule { c.schedule = schedule }
+        if let valSize { c.valSize = valSize }
+        if let trainLimit { c.trainLimit = trainLimit }
+        c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
         c.evalEvery = evalEvery; c.threads = threads; c.seed = seed; c.saveEvery = saveEvery
         return c
     }

@@ -31,6 +31,8 @@ final class CLITests: XCTestCase {
             (["lenet5", "--train-limit", "100000", "--headless"], "--train-limit"),
             (["lenet5", "--val-size", "60000", "--headless"], "--val-size"),
             (["lenet5", "--data", "/nonexistent/mnist", "--headless"], "/nonexistent/mnist"),
+            (["lenet5", "--preset", "huge"], "textbook"),
+            (["lenet5", "--stop-at-acc", "150"], "--stop-at-acc"),
         ]
         for (args, needle) in cases {
             let r = try run(args)
@@ -84,5 +86,17 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(text.contains("final state=stopped"), text)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/checkpoints/last.safetensors"))
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").contains { $0.contains(".tmp") })
+    }
+
+    /// --stop-at-acc ends the run at the first evaluation whose test accuracy reaches the target.
+    func testStopAtAccuracyEndsTheRunEarly() throws {
+        let dir = NSTemporaryDirectory() + "nntop-stop-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "4",
+                         "--stop-at-acc", "20", "--run-dir", dir])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("reached --stop-at-acc 20.00% at step 10"), r.out)
+        XCTAssertTrue(r.out.contains("final test_acc="), r.out)
+        XCTAssertTrue(r.out.contains("epochs=1 steps=10"), r.out)
     }
 }
