@@ -126,6 +126,7 @@ struct Train: ParsableCommand {
         } catch { fail("\(error)") }
         let runDir = self.runDir ?? resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
             ?? "runs/\(runName(config))"
+        checkRunFolder(runDir)
         trainer.checkpointDirectory = runDir + "/checkpoints"
         let runLog = RunLog(directory: runDir, config: config, stepsPerEpoch: trainer.latest().stepsPerEpoch)
         let logError = runLog.error
@@ -173,6 +174,25 @@ struct Train: ParsableCommand {
         case .terminated: Foundation.exit(143)
         case .hangup: Foundation.exit(129)
         case .quit, .finished: if s.state == .diverged { Foundation.exit(3) }
+        }
+    }
+
+    /// Refuses, before training, a run folder that would lose or mix up work: a file, a folder that
+    /// holds something other than an nntop run, one that cannot be written.
+    func checkRunFolder(_ dir: String) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { fail("run folder \(dir) is a file; pass another --run-dir") }
+            let contents = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
+            let runFiles: Set<String> = ["config.json", "metrics.jsonl", "checkpoints"]
+            if !contents.isEmpty && !contents.contains(where: runFiles.contains) {
+                fail("\(dir) exists and is not an nntop run folder (no config.json, metrics.jsonl or checkpoints); pass another --run-dir")
+            }
+            guard fm.isWritableFile(atPath: dir) else { fail("run folder \(dir) is not writable; pass another --run-dir") }
+        } else {
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            catch { fail("cannot create run folder \(dir): \(error.localizedDescription); pass another --run-dir") }
         }
     }
 

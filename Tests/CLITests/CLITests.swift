@@ -99,4 +99,20 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.out.contains("final test_acc="), r.out)
         XCTAssertTrue(r.out.contains("epochs=1 steps=10"), r.out)
     }
+
+    /// A --run-dir that is a file, or a folder holding something else, is refused before training
+    /// and left as it was.
+    func testRunFolderThatIsNotARunIsRefused() throws {
+        let base = NSTemporaryDirectory() + "nntop-rundir-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: base + "/photos", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try Data("holiday".utf8).write(to: URL(fileURLWithPath: base + "/photos/beach.jpg"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: base + "/afile"))
+        for (dir, needle) in [(base + "/photos", "not an nntop run folder"), (base + "/afile", "is a file")] {
+            let r = try run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--run-dir", dir])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.err.contains(needle) && r.err.contains(dir), r.err)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: base + "/photos"), ["beach.jpg"])
+    }
 }
