@@ -11,9 +11,9 @@ public final class RunLog {
     public var metricsPath: String { (directory as NSString).appendingPathComponent("metrics.jsonl") }
     public var configPath: String { (directory as NSString).appendingPathComponent("config.json") }
 
-    private let lock = NSLock()
-    private var fd: Int32 = -1
-    private var failure: String?
+    private var metrics: AppendOnlyFile?
+    /// Why the folder, config.json or metrics.jsonl could not be set up.
+    private var setupFailure: String?
     private let start: Double
     /// Seconds already logged by the runs this one continues (a resumed run keeps counting).
     private let offset: Double
@@ -22,7 +22,7 @@ public final class RunLog {
     public private(set) var tensorBoard: TensorBoardWriter?
 
     /// The first write error, after which nothing more is written.
-    public var error: String? { lock.lock(); defer { lock.unlock() }; return failure }
+    public var error: String? { setupFailure ?? metrics?.error }
 
     /// Creates the folder, writes config.json and opens metrics.jsonl for appending.
     /// `stepsPerEpoch` lets `nntop runs` tell how many epochs a stopped run got through.
@@ -40,17 +40,16 @@ public final class RunLog {
             if let stepsPerEpoch { object["steps_per_epoch"] = stepsPerEpoch }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: configPath), options: .atomic)
-            fd = open(metricsPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            if fd < 0 { throw POSIXFailure("cannot open \(metricsPath): \(String(cString: strerror(errno)))") }
+            let file = AppendOnlyFile(path: metricsPath)
+            if let e = file.error { throw POSIXFailure(e) }
+            metrics = file
             // A killed run may have left half a line: start ours on a fresh one.
             if previous.endsMidLine { write(raw: "\n") }
             tensorBoard = TensorBoardWriter(directory: directory)
         } catch {
-            failure = "\(error)"
+            setupFailure = "\(error)"
         }
     }
-
-    deinit { if fd >= 0 { close(fd) } }
 
     /// Logs a Trainer event: progress (every logEvery steps), evaluations, control events and the end.
     public func handle(_ event: TrainerEvent) {
@@ -93,22 +92,7 @@ public final class RunLog {
 
     private func now() -> Double { ((offset + monotonicSeconds() - start) * 1000).rounded() / 1000 }
 
-    private func write(raw line: String) {
-        lock.lock(); defer { lock.unlock() }
-        guard failure == nil, fd >= 0 else { return }
-        var bytes = Array(line.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "cannot write \(metricsPath): \(String(cString: strerror(errno)))"
-                return
-            }
-            done += n
-        }
-        bytes.removeAll()
-    }
+    private func write(raw line: String) { metrics?.append(Array(line.utf8)) }
 
     private func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
 

@@ -27,30 +27,22 @@ public enum CRC32C {
 /// killed run loses at most the record being written. A write error is remembered in `error` and
 /// stops the writer; it never throws at the caller.
 public final class TensorBoardWriter {
-    public let path: String
-    private let lock = NSLock()
-    private var fd: Int32 = -1
-    private var failure: String?
+    public var path: String { file.path }
+    private let file: AppendOnlyFile
 
     /// The first error (opening or writing), after which nothing more is written.
-    public var error: String? { lock.lock(); defer { lock.unlock() }; return failure }
+    public var error: String? { file.error }
 
     public init(directory: String, wallTime: Double = Date().timeIntervalSince1970) {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         let name = "events.out.tfevents.\(Int(wallTime)).\(host.isEmpty ? "localhost" : host).\(getpid())"
-        path = (directory as NSString).appendingPathComponent(name)
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        if fd < 0 {
-            failure = "cannot open \(path): \(String(cString: strerror(errno)))"
-            return
-        }
+        file = AppendOnlyFile(path: (directory as NSString).appendingPathComponent(name))
+        guard file.error == nil else { return }
         var event = ProtoWriter()
         event.double(field: 1, wallTime)
         event.string(field: 3, "brain.Event:2")
         writeRecord(event.bytes)
     }
-
-    deinit { if fd >= 0 { close(fd) } }
 
     /// Appends one scalar: Event{wall_time, step, summary{value{tag, simple_value}}}.
     public func scalar(_ tag: String, _ value: Double, step: Int, wallTime: Double = Date().timeIntervalSince1970) {
@@ -85,21 +77,7 @@ public final class TensorBoardWriter {
         return out
     }
 
-    private func writeRecord(_ data: [UInt8]) {
-        let bytes = TensorBoardWriter.frame(data)
-        lock.lock(); defer { lock.unlock() }
-        guard failure == nil, fd >= 0 else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "cannot write \(path): \(String(cString: strerror(errno)))"
-                return
-            }
-            done += n
-        }
-    }
+    private func writeRecord(_ data: [UInt8]) { file.append(TensorBoardWriter.frame(data)) }
 }
 
 private func littleEndianBytes<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
