@@ -288,7 +288,7 @@ private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
     return chunks
 }
 
-/// y = conv(x, weight) + bias, NCHW, as `conv2dForward` but without an im2col buffer.
+/// y = conv(x, weight) + bias, NCHW, from packed input panels (no im2col buffer).
 public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
     convForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: nil)
