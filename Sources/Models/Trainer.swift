@@ -71,6 +71,14 @@ public final class Trainer {
     public var checkpointDirectory: String?
     /// Best validation accuracy so far (best.safetensors holds those weights).
     public private(set) var bestValidationAccuracy: Double = -1
+    /// A mean cross-entropy this high gives the right class e^-10000: the weights have blown up even
+    /// when the loss stays finite (an overflowed update can kill every ReLU instead of making NaNs).
+    static let divergedLoss: Float = 1e4
+    /// Dashboard runs: a diverged run waits in the DIVERGED state instead of ending, so the user can
+    /// lower the LR and go back to the last good weights (headless runs stop: nobody is watching).
+    public var pauseOnDivergence = false
+    /// The newest checkpoint written from healthy weights: where a diverged run goes back to.
+    private var lastGoodCheckpoint: String?
 
     private let lock = NSLock()
     private let wake = NSCondition()
@@ -129,7 +137,9 @@ public final class Trainer {
     /// Blocks until the run has ended.
     public func wait() { finished.wait(); finished.signal() }
 
-    public var isFinished: Bool { let s = latest().state; return s == .done || s == .diverged || s == .stopped }
+    /// True once run() has returned (a dashboard run that diverged is waiting, not finished).
+    public var isFinished: Bool { lock.lock(); defer { lock.unlock() }; return ended }
+    private var ended = false
 
     private func publish() { lock.lock(); published = current; lock.unlock() }
     private func emit(_ e: TrainerEvent) { onEvent?(e) }
@@ -171,11 +181,21 @@ public final class Trainer {
                 let p = Tensor.reuse(probs, logits.shape); probs = p
                 let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: network.classes,
                                              probs: p.data, dLogits: d.data)
-                guard ce.loss.isFinite else {
+                guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
                     current.state = .diverged
-                    current.message = "loss became \(ce.loss) at step \(current.step + 1): the run diverged; try a lower --lr (now \(optimizer.lr))"
+                    let what = String(format: "loss %.3g at step %d: the run diverged", Double(ce.loss), current.step + 1)
+                    guard pauseOnDivergence else {
+                        current.message = "\(what); try a lower --lr (now \(formatLR(optimizer.lr)))"
+                        publish(); emit(.message(current.message))
+                        break training
+                    }
+                    let back = lastGoodCheckpoint.map { ($0 as NSString).lastPathComponent } ?? "the initial weights"
+                    mark("diverged")
+                    current.message = "\(what). Lower the LR (-), p goes back to \(back), q quits"
                     publish(); emit(.message(current.message))
-                    break training
+                    // Waits here until the user rolls back (p) or quits.
+                    if handleCommands() { stopped = true; break training }
+                    continue
                 }
                 network.backward(d)
                 optimizer.step()
@@ -213,13 +233,13 @@ public final class Trainer {
             current.confusion = test.confusion
             current.mistakes = mistakes(test, in: data.test)
             current.state = .done
-        } else if stopped {
+        } else if stopped && current.state != .diverged {
             current.state = .stopped
         }
         // The final weights, unless they are garbage (a diverged run keeps its earlier checkpoints).
         if current.state != .diverged && current.step > 0 { save("last.safetensors", label: nil) }
         current.elapsedSeconds = monotonicSeconds() - start
-        publish()
+        lock.lock(); published = current; ended = true; lock.unlock()
         emit(.finished(current))
         finished.signal()
     }
@@ -236,6 +256,7 @@ public final class Trainer {
                     if current.state == .running { current.state = .paused; mark("pause") }
                 case .resume:
                     if current.state == .paused { current.state = .running; mark("resume") }
+                    else if current.state == .diverged { rollBack() }
                 case .setLR(let lr):
                     guard lr > 0, lr.isFinite else { current.message = "LR must be a positive number"; break }
                     baseLR = lr
@@ -249,15 +270,17 @@ public final class Trainer {
                     current.residual = on
                     mark(on ? "res on" : "res off")
                 case .snapshot:
-                    saveSnapshot()
+                    // Never a checkpoint of diverged weights.
+                    if current.state == .diverged { current.message = "the weights diverged: nothing saved (p goes back to good weights)" }
+                    else { saveSnapshot() }
                 case .evaluate:
-                    validate()
+                    if current.state != .diverged { validate() }
                 case .stop:
                     return true
                 }
             }
             publish()
-            if current.state != .paused { return false }
+            if current.state != .paused && current.state != .diverged { return false }
             wake.lock()
             if commands.isEmpty { wake.wait() }
             wake.unlock()
@@ -313,6 +336,30 @@ public final class Trainer {
         save(String(format: "step-%06d.safetensors", current.step), label: "snap")
     }
 
+    /// After a divergence: back to the newest checkpoint this run wrote (weights and optimizer state),
+    /// or to the initial weights if none was written yet. The step count goes on, so the curves keep
+    /// their history and show where the run went back.
+    private func rollBack() {
+        let residual = network.residual
+        if let path = lastGoodCheckpoint {
+            do {
+                let meta = try Checkpoint.load(path, into: network, optimizer: optimizer)
+                network.residual = residual
+                current.state = .running
+                mark("back to \(meta["step"].map { "step \($0)" } ?? (path as NSString).lastPathComponent)")
+            } catch {
+                current.message = "cannot go back to \(path): \(error); q quits"
+            }
+            return
+        }
+        guard let fresh = ModelZoo.make(config.model, residual: residual ?? true, seed: config.seed) else { return }
+        for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
+        for b in optimizer.buffers.joined() { b.zero() }
+        optimizer.steps = optimizer.steps.map { _ in 0 }
+        current.state = .running
+        mark("back to initial weights")
+    }
+
     /// Everything a resumed run needs besides the tensors.
     func checkpointMetadata() -> [String: String] {
         let configJSON = (try? JSONEncoder().encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -332,6 +379,7 @@ public final class Trainer {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try Checkpoint.save(network, optimizer: optimizer, metadata: checkpointMetadata(), to: path)
+            lastGoodCheckpoint = path
             if let label { mark(label) }
             if label != nil || file.hasPrefix("step-") {
                 current.message = "saved \(path)"

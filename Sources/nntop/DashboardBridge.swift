@@ -56,12 +56,15 @@ final class DashboardBridge {
     /// Turns a key's action into a command; the returned text confirms it in the status line.
     func send(_ action: DashboardAction) -> String {
         let s = trainer.latest()
-        let finished = s.state == .done || s.state == .stopped || s.state == .diverged
+        let finished = trainer.isFinished
         switch action {
         case .quit:
             return "quitting"
         case _ where finished:
             return "the run has ended (q quits)"
+        case .togglePause where s.state == .diverged:
+            trainer.send(.resume)
+            return "going back to the last good weights at LR \(formatLR(Float(s.baseLR)))"
         case .togglePause:
             trainer.send(s.state == .paused ? .resume : .pause)
             return s.state == .paused ? "resuming" : "pausing at the next step"
@@ -83,7 +86,8 @@ final class DashboardBridge {
     }
 
     private func setLR(_ lr: Double, from old: Double) -> String {
-        guard lr > 0, lr.isFinite, lr < 1e3 else { return "LR \(lr) refused: it must be positive and finite" }
+        // Lowering is always allowed (a diverged run may sit at a huge LR); raising stops at 1000.
+        guard lr > 0, lr.isFinite, lr < 1e3 || lr < old else { return "LR \(lr) refused: it must be positive and below 1000" }
         trainer.send(.setLR(Float(lr)))
         return "LR \(formatLR(Float(old))) → \(formatLR(Float(lr)))"
     }

@@ -143,6 +143,7 @@ struct Train: ParsableCommand {
             return
         }
         trainer.onEvent = { runLog.handle($0) }
+        trainer.pauseOnDivergence = true
         runDashboard(trainer, runDir: runDir)
     }
 

@@ -78,6 +78,109 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(t.latest().step, 64)
     }
 
+    /// Polls until the trainer publishes `state` (fails after 30 s).
+    func waitFor(_ state: TrainerState, _ t: Trainer, file: StaticString = #filePath, line: UInt = #line) {
+        let end = Date().addingTimeInterval(30)
+        while t.latest().state != state && Date() < end { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(t.latest().state, state, file: file, line: line)
+    }
+
+    /// The dashboard's way: a diverged run waits instead of ending; with a lower LR, resume goes back
+    /// to the initial weights (no checkpoint was written yet) and the run then ends normally.
+    func testDivergedDashboardRunWaitsThenGoesBackToTheInitialWeights() throws {
+        var c = config(); c.lr = 1e6; c.schedule = "constant"
+        let t = try Trainer(config: c, data: try splits())
+        t.pauseOnDivergence = true
+        let initial = t.network.parameters.map(\.value.array)
+        // The weights right after the roll-back, taken on the trainer's queue before the next step.
+        var rolledBack: [[Float]] = []
+        t.onEvent = { e in
+            if case .control(let c) = e, c.label.hasPrefix("back to") { rolledBack = t.network.parameters.map(\.value.array) }
+        }
+        t.start()
+        waitFor(.diverged, t)
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertFalse(t.isFinished)
+        let at = t.latest().step
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(t.latest().step, at, "a diverged run must not keep stepping")
+        XCTAssertTrue(t.latest().message.contains("the run diverged") && t.latest().message.contains("initial weights"), t.latest().message)
+        // Evaluating or snapshotting diverged weights is refused.
+        t.send(.evaluate)
+        t.send(.snapshot)
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertTrue(t.latest().validationAccuracy.isEmpty)
+        XCTAssertTrue(t.latest().message.contains("nothing saved"), t.latest().message)
+
+        // With a lower LR, p goes back to the initial weights and the run goes on.
+        t.send(.setLR(0.01))
+        t.send(.resume)
+        t.wait()
+        XCTAssertTrue(rolledBack == initial, "not the initial weights")
+        XCTAssertEqual(t.latest().events.map(\.label).filter { !$0.hasPrefix("diverged") }, ["lr 0.01", "back to initial weights"])
+        XCTAssertEqual(t.latest().state, .done)
+        XCTAssertTrue(t.latest().trainLoss.last!.value.isFinite)
+        XCTAssertGreaterThan(try XCTUnwrap(t.latest().finalTest).accuracy, 50)
+    }
+
+    /// A run that diverges after a checkpoint was written goes back to that checkpoint; the diverged
+    /// weights are never written over best.safetensors.
+    func testDivergedRunGoesBackToItsNewestCheckpointAndLeavesItUntouched() throws {
+        let dir = NSTemporaryDirectory() + "nntop-diverge-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = config(); c.schedule = "constant"; c.evalEvery = 8
+        let t = try Trainer(config: c, data: try splits())
+        t.pauseOnDivergence = true
+        t.checkpointDirectory = dir
+        let best = dir + "/best.safetensors"
+        var savedWeights: [[Float]] = [], rolledBack: [[Float]] = [], bestBytes = Data()
+        t.onEvent = { e in
+            // Right after the first validation (best.safetensors written): an LR that overflows the weights.
+            if case .evaluated = e, savedWeights.isEmpty {
+                savedWeights = t.network.parameters.map(\.value.array)
+                bestBytes = (try? Data(contentsOf: URL(fileURLWithPath: best))) ?? Data()
+                t.send(.setLR(1e30))
+            }
+            if case .control(let c) = e, c.label.hasPrefix("back to") {
+                rolledBack = t.network.parameters.map(\.value.array)
+                t.send(.stop)
+            }
+        }
+        t.start()
+        waitFor(.diverged, t)
+        XCTAssertTrue(t.latest().message.contains("best.safetensors"), t.latest().message)
+        t.send(.setLR(0.01))
+        t.send(.resume)
+        t.wait()
+        XCTAssertTrue(rolledBack == savedWeights, "not the checkpoint's weights")
+        XCTAssertTrue(t.latest().events.map(\.label).contains("back to step 8"), "\(t.latest().events)")
+        XCTAssertEqual(t.latest().state, .stopped)
+        // best.safetensors was written before the divergence and not since (no validation ran on
+        // diverged weights); last.safetensors holds healthy weights from after the roll-back.
+        XCTAssertFalse(bestBytes.isEmpty)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: best)), bestBytes)
+        let check = ModelZoo.make("lenet5", residual: true, seed: 99)!
+        try Checkpoint.load(dir + "/last.safetensors", into: check)
+        XCTAssertTrue(check.parameters.allSatisfy { $0.value.array.allSatisfy { $0.isFinite && abs($0) < 100 } })
+    }
+
+    /// Quitting a diverged run writes no checkpoint at all and reports the run as diverged.
+    func testQuittingADivergedRunWritesNothing() throws {
+        let dir = NSTemporaryDirectory() + "nntop-diverge-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = config(); c.lr = 1e6; c.schedule = "constant"
+        let t = try Trainer(config: c, data: try splits())
+        t.pauseOnDivergence = true
+        t.checkpointDirectory = dir
+        t.start()
+        waitFor(.diverged, t)
+        t.send(.stop)
+        t.wait()
+        XCTAssertEqual(t.latest().state, .diverged)
+        XCTAssertTrue(t.isFinished)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/last.safetensors"))
+    }
+
     func testResidualTogglesOnTheLiveModelKeepingProjectionWeights() throws {
         let net = try XCTUnwrap(ModelZoo.make("resnet18", seed: 3))
         let block = try XCTUnwrap(net.units.compactMap { $0 as? BasicBlock }.first { $0.downsample != nil })
