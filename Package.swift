@@ -30,6 +30,6 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),
         .testTarget(name: "TUITests", dependencies: ["TUI"]),
-        .testTarget(name: "CLITests", dependencies: ["nntop"]),
+        .testTarget(name: "CLITests", dependencies: ["nntop", "Models"]),
     ]
 )

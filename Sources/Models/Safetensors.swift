@@ -149,13 +149,16 @@ public struct SafetensorsWriter {
 }
 
 public enum AtomicFile {
-    public struct WriteError: Error, CustomStringConvertible { public let description: String }
+    public struct WriteError: Error, CustomStringConvertible {
+        public let path: String, reason: String
+        public var description: String { "cannot write \(path): \(reason)" }
+    }
 
     public static func write(_ data: Data, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw WriteError(description: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw WriteError(path: tmp, reason: String(cString: strerror(errno))) }
         var ok = data.withUnsafeBytes { raw -> Bool in
             var done = 0
             while done < raw.count {
@@ -171,10 +174,25 @@ public enum AtomicFile {
         guard ok, rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(ok ? errno : err))
             unlink(tmp)
-            throw WriteError(description: "cannot write \(path): \(reason)")
+            throw WriteError(path: path, reason: reason)
         }
         // Sync the directory so the rename itself survives a power cut.
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Removes the temporary files of writers that were killed mid-write (their process is gone);
+    /// returns their names. A live writer's file, another process's included, is left alone.
+    @discardableResult
+    public static func removeLeftovers(in dir: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let r = name.range(of: ".tmp-", options: .backwards), let pid = pid_t(name[r.upperBound...]),
+                  pid != getpid() else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }
+            if unlink(dir + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
     }
 }

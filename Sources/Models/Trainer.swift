@@ -386,7 +386,8 @@ public final class Trainer {
                 emit(.snapshotSaved(path: path))
             }
         } catch {
-            current.message = "could not save \(path): \(error)"
+            let reason = (error as? AtomicFile.WriteError)?.reason ?? "\(error)"
+            current.message = "could not save \(path): \(reason); training goes on"
             emit(.message(current.message))
         }
     }

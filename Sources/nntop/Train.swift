@@ -30,8 +30,8 @@ struct Train: ParsableCommand {
     var trainLimit: Int?
     @Option(name: .customLong("val-size"), help: "Training images held out for validation, the last N (default: 5000).")
     var valSize: Int?
-    @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (0: epoch ends only).")
-    var evalEvery: Int = 0
+    @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (default 0: epoch ends only).")
+    var evalEvery: Int?
     @Option(name: .customLong("log-every"), help: "Print a progress line every N steps (headless).")
     var logEvery: Int?
     @Option(help: "Worker threads for the kernels (default: all cores).")
@@ -46,9 +46,9 @@ struct Train: ParsableCommand {
     var stopAtAcc: Double?
     @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]).")
     var runDir: String?
-    @Option(name: .customLong("save-every"), help: "Also write checkpoints/step-N.safetensors every N steps (0: never).")
-    var saveEvery: Int = 0
-    @Option(help: "Continue the run this checkpoint was saved from (weights, optimizer, step, data order, options).")
+    @Option(name: .customLong("save-every"), help: "Also write checkpoints/step-N.safetensors every N steps (default 0: never).")
+    var saveEvery: Int?
+    @Option(help: "Continue the run this checkpoint was saved from (weights, optimizer, step, data order, options; --epochs, --eval-every, --save-every and --log-every given here override the saved ones).")
     var resume: String?
     @Option(help: "Start from this checkpoint's weights (nntop's or PyTorch's state_dict as safetensors).")
     var weights: String?
@@ -77,9 +77,9 @@ struct Train: ParsableCommand {
         guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         if let trainLimit, trainLimit <= 0 { throw ValidationError("--train-limit must be a positive number (got \(trainLimit))") }
         if let valSize, valSize < 0 { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
-        guard evalEvery >= 0 else { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
+        if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
         if let logEvery, logEvery <= 0 { throw ValidationError("--log-every must be a positive number (got \(logEvery))") }
-        guard saveEvery >= 0 else { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
+        if let saveEvery, saveEvery < 0 { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
         guard resume == nil || weights == nil else { throw ValidationError("--resume and --weights exclude each other") }
     }
 
@@ -90,16 +90,15 @@ struct Train: ParsableCommand {
             c.trainLimit = 1000; c.valSize = 200; c.epochs = 5; c.optimizer = "sgd"; c.lr = 0.005
             c.batchSize = 64; c.schedule = "constant"; c.logEvery = 5
         }
-        if let epochs { c.epochs = epochs }
         if let lr { c.lr = lr }
-        if let logEvery { c.logEvery = logEvery }
         if let batchSize { c.batchSize = batchSize }
         if let optimizer { c.optimizer = optimizer }
         if let schedule { c.schedule = schedule }
         if let valSize { c.valSize = valSize }
         if let trainLimit { c.trainLimit = trainLimit }
         c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
-        c.evalEvery = evalEvery; c.threads = threads; c.seed = seed; c.saveEvery = saveEvery
+        c.threads = threads; c.seed = seed
+        applySchedulingOptions(to: &c)
         return c
     }
 
@@ -111,11 +110,23 @@ struct Train: ParsableCommand {
         }
         guard c.model == model else { fail("\(path): a checkpoint of \(c.model), not \(model)") }
         c.threads = threads
+        applySchedulingOptions(to: &c)
         return c
+    }
+
+    /// The options that say how long and how often, not what is trained: given ones also apply to
+    /// a resumed run (e.g. more epochs, or no more step checkpoints).
+    func applySchedulingOptions(to c: inout TrainConfig) {
+        if let epochs { c.epochs = epochs }
+        if let evalEvery { c.evalEvery = evalEvery }
+        if let saveEvery { c.saveEvery = saveEvery }
+        if let logEvery { c.logEvery = logEvery }
     }
 
     func run() throws {
         _ = processStart   // globals start lazily: pin the start time now
+        // A file-size limit (ulimit -f) then fails a write like a full disk does, instead of killing the run.
+        signal(SIGXFSZ, SIG_IGN)
         let config = resume.map(resumedConfig) ?? makeConfig()
         let splits = loadData(config)
         let trainer: Trainer
@@ -128,11 +139,16 @@ struct Train: ParsableCommand {
             ?? "runs/\(runName(config))"
         checkRunFolder(runDir)
         trainer.checkpointDirectory = runDir + "/checkpoints"
+        let leftovers = AtomicFile.removeLeftovers(in: runDir + "/checkpoints")
+        if !leftovers.isEmpty {
+            FileHandle.standardError.write(Data("nntop: removed \(leftovers.count) half-written checkpoint file(s) of a killed run: \(leftovers.joined(separator: ", "))\n".utf8))
+        }
         let runLog = RunLog(directory: runDir, config: config, stepsPerEpoch: trainer.latest().stepsPerEpoch)
         let logError = runLog.error
         if let e = logError { FileHandle.standardError.write(Data("nntop: not logging metrics: \(e)\n".utf8)) }
         if headless || !Dashboard.canRun() {
             let logger = HeadlessLogger(config: config)
+            if resume != nil || weights != nil { print(trainer.latest().message) }
             trainer.onEvent = { logger.handle($0); runLog.handle($0) }
             let signals = StopOnSignals(trainer)
             trainer.start()

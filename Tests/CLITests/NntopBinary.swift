@@ -6,10 +6,10 @@ enum NntopBinary {
 
     struct Result { var status: Int32; var out: String; var err: String }
 
-    /// Runs nntop with `args` (no standard input) and returns its exit status and output.
-    static func run(_ args: [String], cwd: String? = nil) throws -> Result {
+    /// Runs nntop (or `executable`) with `args` (no standard input) and returns its exit status and output.
+    static func run(_ args: [String], cwd: String? = nil, executable: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = url
+        p.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? url
         p.arguments = args
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe(), err = Pipe()
