@@ -13,6 +13,7 @@ public struct HelpOverlay: Sendable {
         ("o", "layers: sort by time / model order"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
+        ("x", "curves over steps / epochs"),
         ("?, F1", "this help"),
         ("q, F10", "quit (asks first while training)"),
     ]
