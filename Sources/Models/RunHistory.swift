@@ -13,6 +13,9 @@ public struct RunHistory {
     /// Training loss and accuracy as logged: each point averages the steps since the previous one.
     public var trainLoss: [CurvePoint] = []
     public var trainAccuracy: [CurvePoint] = []
+    /// The scheduled learning rate and training throughput at each logged step.
+    public var learningRate: [CurvePoint] = []
+    public var samplesPerSecond: [CurvePoint] = []
     public var validationLoss: [CurvePoint] = []
     public var validationAccuracy: [CurvePoint] = []
     public var testLoss: [CurvePoint] = []
@@ -93,6 +96,8 @@ public struct RunHistory {
         case "train":
             if let p = point("loss") { trainLoss.append(p) }
             if let p = point("acc") { trainAccuracy.append(p) }
+            if let p = point("lr") { learningRate.append(p) }
+            if let p = point("samples_per_s") { samplesPerSecond.append(p) }
         case "val":
             if let p = point("loss") { validationLoss.append(p) }
             if let p = point("acc") { validationAccuracy.append(p) }

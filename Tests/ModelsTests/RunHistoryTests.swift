@@ -42,6 +42,12 @@ final class RunHistoryTests: XCTestCase {
         // Training points every 5 steps, each the mean of the per-step values since the last one.
         XCTAssertEqual(h.trainLoss.map(\.step), Array(stride(from: 5, through: 40, by: 5)))
         XCTAssertEqual(h.trainAccuracy.map(\.step), h.trainLoss.map(\.step))
+        XCTAssertEqual(h.samplesPerSecond.count, 8)
+        XCTAssertTrue(h.samplesPerSecond.allSatisfy { $0.value > 0 })
+        // The cosine schedule from the LR set before the first step (0.03) down towards 0.
+        XCTAssertEqual(h.learningRate.count, 8)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(h.learningRate.first).value, 0.03 + 1e-7)
+        XCTAssertEqual(h.learningRate.map(\.value), h.learningRate.map(\.value).sorted(by: >))
         for (p, q) in zip(h.trainLoss, h.trainAccuracy) {
             let window = s.trainLoss.filter { $0.step > p.step - 5 && $0.step <= p.step }.map(\.value)
             let accWindow = s.trainAccuracy.filter { $0.step > q.step - 5 && $0.step <= q.step }.map(\.value)
