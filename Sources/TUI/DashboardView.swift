@@ -233,6 +233,8 @@ public enum DashboardView {
         for s in [trainLoss, trainAcc, valAcc, testAcc] + (overlayLoss + overlayAcc).map(\.points) {
             for p in s where p.x.isFinite { lo = min(lo, p.x); hi = max(hi, p.x) }
         }
+        // An event before the first logged point (a pause at step 0) still gets its line.
+        if lo.isFinite { for m in markers where m.x.isFinite { lo = min(lo, m.x); hi = max(hi, m.x) } }
         if lo.isFinite, hi.isFinite, hi > lo { xr = lo...hi }
         let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
                              markers: markers, logScale: ui.logScale, xRange: xr, xUnit: axis)

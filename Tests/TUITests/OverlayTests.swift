@@ -73,6 +73,16 @@ final class OverlayTests: XCTestCase {
         XCTAssertTrue(plain.allSatisfy { $0.trimmingCharacters(in: .whitespaces).hasSuffix("199") }, "\(plain)")
     }
 
+    func testAnEventBeforeTheFirstLoggedPointStillShows() {
+        // A viewed run logs its first point at step 10; it was paused at step 2.
+        var m = DashboardModel(trainLoss: (1...10).map { SeriesPoint(x: Double($0 * 10), y: 1 / Double($0)) },
+                               markers: [Marker(step: 2, label: "pause")], replay: true)
+        m.state = .done
+        let charts = DashboardView.curveCharts(model: m, ui: DashboardUI())
+        XCTAssertEqual(charts.loss.xRange, 2...100)
+        XCTAssertTrue(render(m).contains("pause"))
+    }
+
     func testXSwitchesToEpochs() {
         var ui = DashboardUI()
         XCTAssertEqual(ui.handle(.char("x"), state: .running), .none)
