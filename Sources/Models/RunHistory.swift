@@ -54,6 +54,9 @@ public struct RunHistory {
         guard let config = RunLog.readConfig(directory: path) else {
             throw failure("config.json is not nntop's run options (damaged, or written by something else)")
         }
+        var st = stat()
+        // Not a pipe or a device: reading one would block or never end.
+        guard stat(metricsPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw failure("metrics.jsonl is not a regular file") }
         guard let data = fm.contents(atPath: metricsPath) else { throw failure("cannot read metrics.jsonl") }
         guard let summary = RunSummary(directory: path) else { throw failure("cannot read config.json") }
         self.path = path
@@ -62,13 +65,16 @@ public struct RunHistory {
         self.summary = summary
 
         let rawLines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var previousCut = false
         for (i, line) in rawLines.enumerated() where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)), let record = object as? [String: Any] else {
                 // A kill cuts a line short: it starts like a record and is either the last line or
-                // one a resumed run continued after. Anything else is not a metrics log.
-                if line.first == UInt8(ascii: "{") { skippedLines += 1; continue }
+                // one a resumed run wrote a whole line after (RunLog starts afresh past a cut line),
+                // so two in a row, or anything else, is damage rather than a kill.
+                if line.first == UInt8(ascii: "{") && !previousCut { skippedLines += 1; previousCut = true; continue }
                 throw failure("metrics.jsonl line \(i + 1) is not a metrics record (damaged, or not nntop's log)")
             }
+            previousCut = false
             add(record)
         }
 

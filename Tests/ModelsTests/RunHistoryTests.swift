@@ -118,7 +118,17 @@ final class RunHistoryTests: XCTestCase {
         try JSONEncoder().encode(TrainConfig()).write(to: URL(fileURLWithPath: parent + "/garbage/config.json"))
         try Data("step,loss\n1,0.5\n".utf8).write(to: URL(fileURLWithPath: parent + "/garbage/metrics.jsonl"))
         try Data("x".utf8).write(to: URL(fileURLWithPath: parent + "/file"))
-        let cases = [("nope", "no such run folder"), ("empty", "not an nntop run folder (no config.json or metrics.jsonl)"),
+        // Two cut lines in a row are not what kills leave (a resumed run starts a fresh, whole line).
+        try fm.createDirectory(atPath: parent + "/twice", withIntermediateDirectories: true)
+        try JSONEncoder().encode(TrainConfig()).write(to: URL(fileURLWithPath: parent + "/twice/config.json"))
+        try Data("{\"step\":1,\"split\":\"train\",\"loss\":1}\n{\"st\n{\"step\n{\"step\":2}\n".utf8)
+            .write(to: URL(fileURLWithPath: parent + "/twice/metrics.jsonl"))
+        // A pipe named metrics.jsonl is refused instead of blocking the reader.
+        try fm.createDirectory(atPath: parent + "/fifo", withIntermediateDirectories: true)
+        try JSONEncoder().encode(TrainConfig()).write(to: URL(fileURLWithPath: parent + "/fifo/config.json"))
+        XCTAssertEqual(mkfifo(parent + "/fifo/metrics.jsonl", 0o600), 0)
+        let cases = [("twice", "line 3 is not a metrics record"), ("fifo", "metrics.jsonl is not a regular file"),
+                     ("nope", "no such run folder"), ("empty", "not an nntop run folder (no config.json or metrics.jsonl)"),
                      ("garbage", "line 1 is not a metrics record"), ("file", "not a folder")]
         for (name, why) in cases {
             let path = parent + "/" + name
