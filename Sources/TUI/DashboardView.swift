@@ -129,7 +129,7 @@ public enum DashboardView {
         drawKeyBar(into: &buf, rect: layout.keys, replay: model.replay, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay().draw(into: &buf, area: area, caps: caps)
+            HelpOverlay(replay: model.replay).draw(into: &buf, area: area, caps: caps)
         }
     }
 

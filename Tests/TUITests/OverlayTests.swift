@@ -106,6 +106,12 @@ final class OverlayTests: XCTestCase {
         XCTAssertEqual(chart.markers.map(\.x), [2.0])
         XCTAssertEqual(chart.xRange, 0...4)
 
+        // The key is in the help and the key bar.
+        var help = DashboardUI()
+        help.showHelp = true
+        XCTAssertTrue(render(compared(), ui: help).contains("curves over steps / epochs"))
+        XCTAssertTrue(render(compared()).row(29).contains("x x axis"), render(compared()).row(29))
+
         // x again: back to steps.
         _ = ui.handle(.char("x"), state: .running)
         XCTAssertEqual(ui.xAxis, .steps)
@@ -145,6 +151,13 @@ final class OverlayTests: XCTestCase {
         for line in ["step   40  pause", "step   40  resume", "step  120  res off"] {
             XCTAssertTrue(runs.contains(line), "lacks \(line):\n\(runs.text)")
         }
+
+        // Help lists only what works without training.
+        ui.showHelp = true
+        let help = render(m, ui: ui)
+        XCTAssertTrue(help.contains("curves over steps / epochs"), help.text)
+        XCTAssertFalse(help.contains("learning rate"), help.text)
+        ui.showHelp = false
 
         ui.panel = .confusion
         XCTAssertTrue(render(m, ui: ui).contains("909"))
