@@ -69,8 +69,10 @@ public final class RunLog {
             append([("step", e.step), ("event", e.label), ("time", now())])
         case .finished(let s):
             if let t = s.finalTest {
+                // The final confusion matrix (rows true class, columns predicted) rides on this line so
+                // `nntop view` can show it; older logs lack it and are still read.
                 append([("step", s.step), ("epoch", s.epoch), ("split", "test"), ("loss", t.loss), ("acc", t.accuracy),
-                        ("time", now())])
+                        ("time", now()), ("confusion", t.confusion)])
                 tensorBoard?.scalars([("test/loss", Double(t.loss)), ("test/acc", Double(t.accuracy))], step: s.step)
             }
             var fields: [(String, Any?)] = [("event", "end"), ("state", s.state.rawValue), ("step", s.step),
@@ -147,6 +149,7 @@ private func jsonValue(_ v: Any?) -> String {
     case let b as Bool: return b ? "true" : "false"
     case let d as Double: return d.isFinite ? "\(d)" : "null"   // JSON has no NaN or infinity
     case let f as Float: return f.isFinite ? "\(f)" : "null"
+    case let m as [[Int]]: return "[" + m.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
     default: return "null"
     }
 }

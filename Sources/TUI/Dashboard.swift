@@ -103,7 +103,8 @@ public enum Dashboard {
                     term.resized()
                     break
                 }
-                switch ui.handle(key, state: model.state) {
+                // A viewed run trains nothing, so q quits at once whatever state its log ended in.
+                switch ui.handle(key, state: model.replay ? .done : model.state) {
                 case .none:
                     break
                 case .send(let action):

@@ -3,6 +3,8 @@
 
 public enum RunState: String, Sendable, CaseIterable {
     case running = "RUNNING", paused = "PAUSED", done = "DONE", diverged = "DIVERGED", stopping = "STOPPING"
+    /// A finished run that was stopped before its last step (shown by `nntop view`).
+    case stopped = "STOPPED"
 }
 
 public struct SeriesPoint: Equatable, Sendable {
@@ -16,7 +18,36 @@ public struct SeriesPoint: Equatable, Sendable {
 public struct Marker: Equatable, Sendable {
     public var step: Int
     public var label: String
-    public init(step: Int, label: String) { self.step = step; self.label = label }
+    /// Where the line goes on the chart's x axis: the step, or the epoch on an epoch axis.
+    public var x: Double
+    public init(step: Int, label: String, x: Double? = nil) { self.step = step; self.label = label; self.x = x ?? Double(step) }
+}
+
+/// The x axis of the curves (key x): training steps, or epochs, which line up runs of different
+/// batch sizes or training-set sizes.
+public enum XAxis: String, Equatable, Sendable {
+    case steps, epochs
+}
+
+/// An earlier run drawn dimmed behind the current one, in its own colour, on the same axes
+/// (`--compare`, and every run after the first in `nntop view`).
+public struct OverlayRun: Equatable, Sendable {
+    /// The legend's name: the run folder's name plus what tells it apart, e.g. "…-resnet18-nores".
+    public var name: String
+    /// One line for the runs list: model, state, best validation and test accuracy, wall time.
+    public var summary: String
+    /// 0 when unknown: the run then has no place on an epoch axis.
+    public var stepsPerEpoch: Int
+    /// x = step. Loss as logged (already averaged over the log interval, so not smoothed again).
+    public var trainLoss: [SeriesPoint]
+    public var trainAcc: [SeriesPoint]
+    public var valAcc: [SeriesPoint]
+    public var testAcc: [SeriesPoint]
+    public init(name: String, summary: String = "", stepsPerEpoch: Int = 0, trainLoss: [SeriesPoint] = [],
+                trainAcc: [SeriesPoint] = [], valAcc: [SeriesPoint] = [], testAcc: [SeriesPoint] = []) {
+        self.name = name; self.summary = summary; self.stepsPerEpoch = stepsPerEpoch; self.trainLoss = trainLoss
+        self.trainAcc = trainAcc; self.valAcc = valAcc; self.testAcc = testAcc
+    }
 }
 
 public struct LayerTiming: Equatable, Sendable {
@@ -72,6 +103,18 @@ public struct DashboardModel: Equatable, Sendable {
     public var confusion: [[Int]]?
     /// The last confirmation or error message.
     public var status: String
+    /// Training steps per epoch of this run (0: unknown, no epoch axis).
+    public var stepsPerEpoch: Int
+    /// Earlier runs drawn behind this one.
+    public var overlays: [OverlayRun]
+    /// This run's name in the legend and runs list ("" : "this run").
+    public var runName: String
+    /// This run's line in the runs list (`nntop view`).
+    public var runSummary: String
+    /// A finished run read from its folder (`nntop view`): nothing trains, so q quits at once,
+    /// panel 2 lists the runs and this run's events instead of layer times, and the key bar
+    /// shows only the keys that do something.
+    public var replay: Bool
 
     public init(model: String = "", residual: Bool? = nil, state: RunState = .running,
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,
@@ -79,13 +122,16 @@ public struct DashboardModel: Equatable, Sendable {
                 trainLoss: [SeriesPoint] = [], trainAcc: [SeriesPoint] = [], valAcc: [SeriesPoint] = [],
                 testAcc: [SeriesPoint] = [], markers: [Marker] = [], layers: [LayerTiming] = [],
                 digits: [DigitSample] = [], mistakes: [DigitSample] = [], confusion: [[Int]]? = nil,
-                status: String = "") {
+                status: String = "", stepsPerEpoch: Int = 0, overlays: [OverlayRun] = [], runName: String = "",
+                runSummary: String = "", replay: Bool = false) {
         self.model = model; self.residual = residual; self.state = state
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.totalSteps = totalSteps
         self.etaSeconds = etaSeconds; self.lr = lr; self.samplesPerSecond = samplesPerSecond
         self.threads = threads; self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valAcc = valAcc
         self.testAcc = testAcc; self.markers = markers; self.layers = layers; self.digits = digits
         self.mistakes = mistakes; self.confusion = confusion; self.status = status
+        self.stepsPerEpoch = stepsPerEpoch; self.overlays = overlays; self.runName = runName
+        self.runSummary = runSummary; self.replay = replay
     }
 }
 

@@ -12,6 +12,8 @@ public enum Panel: Int, CaseIterable, Sendable {
         case .confusion: return "Confusion"
         }
     }
+    /// A finished run has no layer times: its panel 2 lists the runs and the run's events.
+    public func title(replay: Bool) -> String { replay && self == .layers ? "Runs" : title }
     var next: Panel { Panel(rawValue: rawValue % 4 + 1)! }
     var previous: Panel { Panel(rawValue: (rawValue + 2) % 4 + 1)! }
 }
@@ -31,6 +33,8 @@ public struct DashboardUI: Equatable, Sendable {
     public var showMistakes = false
     /// The last status message (an action's reply, or the model's status).
     public var message = ""
+    /// The curves' x axis (key x).
+    public var xAxis: XAxis = .steps
 
     public static let smoothingSteps: [Double] = [0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99]
 
@@ -104,7 +108,7 @@ public enum DashboardView {
             return
         }
         Header(model: model).draw(into: &buf, rect: layout.header, caps: caps)
-        if let tabs = layout.tabs { drawTabs(into: &buf, rect: tabs, ui: ui, caps: caps) }
+        if let tabs = layout.tabs { drawTabs(into: &buf, rect: tabs, model: model, ui: ui, caps: caps) }
         switch layout.kind {
         case .single:
             let r = layout.panels[ui.panel]!
@@ -113,7 +117,7 @@ public enum DashboardView {
             for p in Panel.allCases {
                 let r = layout.panels[p]!
                 let focused = p == ui.panel
-                buf.box(r, title: "\(p.rawValue) \(p.title)", unicode: caps.unicode,
+                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay))", unicode: caps.unicode,
                         style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
                         titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
                 drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
@@ -122,22 +126,23 @@ public enum DashboardView {
             break
         }
         drawStatus(into: &buf, rect: layout.status, model: model, ui: ui, caps: caps)
-        drawKeyBar(into: &buf, rect: layout.keys, caps: caps)
+        drawKeyBar(into: &buf, rect: layout.keys, replay: model.replay, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay().draw(into: &buf, area: area, caps: caps)
+            HelpOverlay(replay: model.replay).draw(into: &buf, area: area, caps: caps)
         }
     }
 
-    static func drawTabs(into buf: inout CellBuffer, rect: Rect, ui: DashboardUI, caps: RenderCaps) {
+    static func drawTabs(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, ui: DashboardUI, caps: RenderCaps) {
         var x = rect.x
         for p in Panel.allCases {
-            let text = " \(p.rawValue) \(p.title)" + (p == .digits && ui.showMistakes ? " (mistakes)" : "") + " "
+            let text = " \(p.rawValue) \(p.title(replay: model.replay))" + (p == .digits && ui.showMistakes ? " (mistakes)" : "") + " "
             let st = p == ui.panel ? (caps.hasColor ? Style(fg: .black, bg: .cyan, attrs: .bold) : Style(attrs: [.reverse, .bold])) : Style(attrs: .dim)
             x += buf.put(x: x, y: rect.y, text, style: st, maxWidth: rect.maxX - x)
             x += buf.put(x: x, y: rect.y, " ", maxWidth: rect.maxX - x)
         }
-        let right = "smoothing \(String(format: "%.2f", ui.smoothing)) \(caps.dot) loss \(ui.logScale ? "log" : "linear")"
+        let right = "x \(xAxis(model: model, ui: ui).rawValue) \(caps.dot) smoothing \(String(format: "%.2f", ui.smoothing)) "
+            + "\(caps.dot) loss \(ui.logScale ? "log" : "linear")"
         let w = displayWidth(right)
         if rect.maxX - w - 1 > x { buf.put(x: rect.maxX - w - 1, y: rect.y, right, style: .dim) }
     }
@@ -147,51 +152,129 @@ public enum DashboardView {
         guard !rect.isEmpty else { return }
         switch p {
         case .curves: drawCurves(model: model, ui: ui, caps: caps, into: &buf, rect: rect)
+        case .layers where model.replay: RunList(model: model).draw(into: &buf, rect: rect, caps: caps)
         case .layers: LayerBars(layers: model.layers, sortByTime: ui.sortLayersByTime).draw(into: &buf, rect: rect, caps: caps)
+        case .digits where model.replay:
+            buf.put(x: rect.x, y: rect.y, "A run folder keeps no digit samples: train again to see them live.", style: .dim, maxWidth: rect.width)
         case .digits:
             let v = ui.showMistakes
                 ? DigitView(samples: model.mistakes, title: "Mistakes: predicted (true) confidence  (3/m: digits)", mistakes: true)
                 : DigitView(samples: model.digits, title: "Test digits: predicted, confidence  (3/m: mistakes)")
             v.draw(into: &buf, rect: rect, caps: caps)
+        case .confusion where model.replay:
+            ConfusionMatrix(counts: model.confusion, title: "Final test confusion matrix (rows true, columns predicted)",
+                            emptyNote: "none in this run's log (it did not finish, or it predates nntop view)")
+                .draw(into: &buf, rect: rect, caps: caps)
         case .confusion: ConfusionMatrix(counts: model.confusion).draw(into: &buf, rect: rect, caps: caps)
         }
     }
 
-    /// The two charts of the curves panel: loss (raw + EMA) on top, accuracies below.
+    /// Colours of the overlaid runs, in order: apart from the current run's (yellow loss, blue,
+    /// green and magenta accuracies); with 8 colours the 256-colour ones fall back to a basic one.
+    public static let overlayColors: [Color] = [.cyan, .red, .index(208), .index(141), .index(43), .index(218)]
+
+    /// The x axis in effect: epochs only when this run's steps per epoch are known.
+    public static func xAxis(model: DashboardModel, ui: DashboardUI) -> XAxis {
+        ui.xAxis == .epochs && model.stepsPerEpoch > 0 ? .epochs : .steps
+    }
+
+    /// The two charts of the curves panel: loss (raw + EMA) on top, accuracies below, each with the
+    /// overlaid runs dimmed behind, and both on one x range spanning every run.
     public static func curveCharts(model: DashboardModel, ui: DashboardUI) -> (loss: LineChart, acc: LineChart) {
-        let smooth = LineChart.ema(model.trainLoss, smoothing: ui.smoothing)
+        let axis = xAxis(model: model, ui: ui)
+        // Step x to the chosen axis; nil when a run's epoch length is unknown (it is left out).
+        func onAxis(_ pts: [SeriesPoint], stepsPerEpoch: Int) -> [SeriesPoint]? {
+            guard axis == .epochs else { return pts }
+            guard stepsPerEpoch > 0 else { return nil }
+            return pts.map { SeriesPoint(x: $0.x / Double(stepsPerEpoch), y: $0.y) }
+        }
+        let spe = model.stepsPerEpoch
+        let trainLoss = onAxis(model.trainLoss, stepsPerEpoch: spe) ?? []
+        let trainAcc = onAxis(model.trainAcc, stepsPerEpoch: spe) ?? []
+        let valAcc = onAxis(model.valAcc, stepsPerEpoch: spe) ?? []
+        let testAcc = onAxis(model.testAcc, stepsPerEpoch: spe) ?? []
+        let markers = model.markers.map {
+            Marker(step: $0.step, label: $0.label, x: axis == .epochs ? Double($0.step) / Double(spe) : Double($0.step))
+        }
+        var overlayLoss: [ChartSeries] = [], overlayAcc: [ChartSeries] = []
+        for (i, o) in model.overlays.enumerated() {
+            let color = overlayColors[i % overlayColors.count]
+            // Unnamed: the runs legend above the charts names them (one entry per run, not per curve).
+            if let pts = onAxis(o.trainLoss, stepsPerEpoch: o.stepsPerEpoch) {
+                overlayLoss.append(ChartSeries(name: "", points: pts, color: color, faint: true))
+            }
+            for curve in [o.trainAcc, o.valAcc, o.testAcc] {
+                if let pts = onAxis(curve, stepsPerEpoch: o.stepsPerEpoch) {
+                    overlayAcc.append(ChartSeries(name: "", points: pts, color: color, faint: true))
+                }
+            }
+        }
+
+        let smooth = LineChart.ema(trainLoss, smoothing: ui.smoothing)
         var lossSeries: [ChartSeries] = []
-        if ui.smoothing > 0 { lossSeries.append(ChartSeries(name: "raw", points: model.trainLoss, color: .white, faint: true)) }
+        if ui.smoothing > 0 { lossSeries.append(ChartSeries(name: "raw", points: trainLoss, color: .white, faint: true)) }
+        lossSeries += overlayLoss
         lossSeries.append(ChartSeries(name: ui.smoothing > 0 ? "EMA \(String(format: "%.2f", ui.smoothing))" : "loss",
                                       points: smooth, color: .yellow))
-        let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
-                             markers: model.markers, logScale: ui.logScale)
         // Legends carry the latest value.
         func named(_ name: String, _ pts: [SeriesPoint], percent: Bool) -> String {
             guard let y = pts.last?.y, y.isFinite else { return name }
             return name + " " + (percent ? String(format: "%.2f%%", y) : Fmt.tick(y))
         }
         if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth, percent: false) }
-        let accSeries = [
-            ChartSeries(name: named("train", model.trainAcc, percent: true), points: model.trainAcc, color: .blue),
-            ChartSeries(name: named("val", model.valAcc, percent: true), points: model.valAcc, color: .green),
-            ChartSeries(name: named("test", model.testAcc, percent: true), points: model.testAcc, color: .magenta),
+        let accSeries = overlayAcc + [
+            ChartSeries(name: named("train", trainAcc, percent: true), points: trainAcc, color: .blue),
+            ChartSeries(name: named("val", valAcc, percent: true), points: valAcc, color: .green),
+            ChartSeries(name: named("test", testAcc, percent: true), points: testAcc, color: .magenta),
         ]
-        // Share the loss chart's step range so markers and curves line up.
+        // One x range for both charts and every run, so markers and curves line up.
         var xr: ClosedRange<Double>?
         var lo = Double.infinity, hi = -Double.infinity
-        for s in [model.trainLoss, model.trainAcc, model.valAcc, model.testAcc] {
+        for s in [trainLoss, trainAcc, valAcc, testAcc] + (overlayLoss + overlayAcc).map(\.points) {
             for p in s where p.x.isFinite { lo = min(lo, p.x); hi = max(hi, p.x) }
         }
+        // An event before the first logged point (a pause at step 0) still gets its line.
+        if lo.isFinite { for m in markers where m.x.isFinite { lo = min(lo, m.x); hi = max(hi, m.x) } }
         if lo.isFinite, hi.isFinite, hi > lo { xr = lo...hi }
-        var l = loss
-        l.xRange = xr
-        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: model.markers, xRange: xr, yClamp: 0...100)
-        return (l, acc)
+        let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
+                             markers: markers, logScale: ui.logScale, xRange: xr, xUnit: axis)
+        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: markers, xRange: xr, yClamp: 0...100, xUnit: axis)
+        return (loss, acc)
+    }
+
+    /// The runs legend above the charts (only when runs are compared or viewed): this run in bold,
+    /// each overlay in its colour. Entries wrap onto a second row; what still does not fit is cut.
+    public static func runLegend(model: DashboardModel, caps: RenderCaps) -> [(text: String, style: Style)] {
+        guard model.replay || !model.overlays.isEmpty else { return [] }
+        let bullet = caps.unicode ? "● " : "* "
+        var out = [(bullet + (model.runName.isEmpty ? "this run" : model.runName), Style.bold)]
+        for (i, o) in model.overlays.enumerated() {
+            out.append((bullet + o.name, caps.fg(overlayColors[i % overlayColors.count], caps.hasColor ? [] : .dim)))
+        }
+        return out
+    }
+
+    /// Draws the legend entries from the top of `rect`; returns the rows used.
+    static func drawRunLegend(_ entries: [(text: String, style: Style)], into buf: inout CellBuffer, rect: Rect, maxRows: Int) -> Int {
+        guard !entries.isEmpty, rect.width > 0 else { return 0 }
+        var row = 0, x = rect.x
+        for e in entries {
+            let w = displayWidth(e.text)
+            if x > rect.x && x + w > rect.maxX {
+                guard row + 1 < maxRows else { break }
+                row += 1; x = rect.x
+            }
+            x += buf.put(x: x, y: rect.y + row, e.text, style: e.style, maxWidth: rect.maxX - x) + 2
+        }
+        return row + 1
     }
 
     static func drawCurves(model: DashboardModel, ui: DashboardUI, caps: RenderCaps, into buf: inout CellBuffer, rect: Rect) {
         let (loss, acc) = curveCharts(model: model, ui: ui)
+        var rect = rect
+        let legendRows = drawRunLegend(runLegend(model: model, caps: caps), into: &buf, rect: rect, maxRows: rect.height >= 16 ? 2 : 1)
+        rect.y += legendRows
+        rect.height -= legendRows
         let lossH = max(3, (rect.height * 11) / 20)
         let top = Rect(x: rect.x, y: rect.y, width: rect.width, height: lossH)
         let bottom = Rect(x: rect.x, y: rect.y + lossH, width: rect.width, height: rect.height - lossH)
@@ -228,13 +311,17 @@ public enum DashboardView {
 
     static let keyBarItems: [(String, String)] = [
         ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
-        ("e", "eval"), ("tab", "panel"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
+        ("e", "eval"), ("tab", "panel"), ("x", "x axis"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
+    ]
+    /// A viewed run: only the keys that do something without training.
+    static let replayKeyBarItems: [(String, String)] = [
+        ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"),
     ]
 
-    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, caps: RenderCaps) {
+    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, replay: Bool, caps: RenderCaps) {
         var x = rect.x
         let keyStyle = caps.hasColor ? Style(fg: .black, bg: .cyan) : Style(attrs: .reverse)
-        for (k, label) in keyBarItems {
+        for (k, label) in replay ? replayKeyBarItems : keyBarItems {
             let w = displayWidth(k) + displayWidth(label) + 2
             if x + w > rect.maxX { continue }
             x += buf.put(x: x, y: rect.y, k, style: keyStyle)

@@ -124,6 +124,10 @@ extension DashboardUI {
             showMistakes.toggle()
             panel = .digits
             return .none
+        case .char("x"):
+            xAxis = xAxis == .steps ? .epochs : .steps
+            message = "x axis: \(xAxis.rawValue)"
+            return .none
         case .char("o"): sortLayersByTime.toggle(); return .none
         case .char("y"): logScale.toggle(); return .none
         case .char("["): smoothing = DashboardUI.smoothingStep(from: smoothing, up: false); return .none

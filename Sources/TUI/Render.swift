@@ -85,6 +85,12 @@ public enum Fmt {
         return tick(v)
     }
 
+    /// An epoch position: whole epochs plainly, fractions to two decimals ("2", "0.5", "1.25").
+    public static func epochs(_ v: Double) -> String {
+        guard v.isFinite else { return "?" }
+        return trim(String(format: "%.2f", v))
+    }
+
     /// Milliseconds with 3 significant-ish digits ("0.123", "12.3", "123").
     public static func ms(_ v: Double) -> String {
         if !v.isFinite { return "?" }

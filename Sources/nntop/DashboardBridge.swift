@@ -6,10 +6,15 @@ import TUI
 /// Trainer commands: the only code that knows both sides.
 final class DashboardBridge {
     let trainer: Trainer
+    /// Earlier runs drawn behind this one (--compare), and this run's name in their legend.
+    let overlays: [OverlayRun]
+    let runName: String
     private var smoothedForward: [Double] = [], smoothedBackward: [Double] = []
     private var lastStep = -1
 
-    init(trainer: Trainer) { self.trainer = trainer }
+    init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "") {
+        self.trainer = trainer; self.overlays = overlays; self.runName = runName
+    }
 
     func model() -> DashboardModel {
         let s = trainer.latest()
@@ -41,7 +46,8 @@ final class DashboardBridge {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)
             },
             digits: s.digits.map(digit), mistakes: s.mistakes.map(digit),
-            confusion: s.confusion, status: s.message)
+            confusion: s.confusion, status: s.message,
+            stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
     }
 
     static func state(_ s: TrainerState) -> RunState {

@@ -15,9 +15,12 @@ struct Nntop: ParsableCommand {
           nntop                               train LeNet-5 on the bundled MNIST (dashboard in a terminal)
           nntop resnet18 --no-residual        ResNet-18 without its shortcuts; run again with them and compare
           nntop lenet5 --headless --epochs 3  progress lines instead of the dashboard
+          nntop resnet18 --compare runs/20261126-100200-resnet18-nores
+                                              train with shortcuts, that earlier run's curves behind
+          nntop view runs/A runs/B            finished runs on the dashboard, no training
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self],
+        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self, View.self],
         defaultSubcommand: Train.self)
 }
 

@@ -52,6 +52,11 @@ struct Train: ParsableCommand {
     var resume: String?
     @Option(help: "Start from this checkpoint's weights (nntop's or PyTorch's state_dict as safetensors).")
     var weights: String?
+    @Option(name: .customLong("compare"), help: ArgumentHelp(
+        "Draw an earlier run's curves (its run folder) dimmed behind this run's, on the same axes; repeat for more runs.",
+        discussion: "Dashboard only: a headless run checks the folders, says it ignores them, and trains.",
+        valueName: "run"))
+    var compare: [String] = []
     @Flag(help: "Print progress lines instead of the dashboard (automatic when stdout is not a terminal).")
     var headless = false
     @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
@@ -128,6 +133,8 @@ struct Train: ParsableCommand {
         // A file-size limit (ulimit -f) then fails a write like a full disk does, instead of killing the run.
         signal(SIGXFSZ, SIG_IGN)
         let config = resume.map(resumedConfig) ?? makeConfig()
+        // Earlier runs to compare with: refused (one line, the path) before loading data or the terminal.
+        let compared = RunDisplay.load(compare)
         let splits = loadData(config)
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
@@ -147,6 +154,9 @@ struct Train: ParsableCommand {
         let logError = runLog.error
         if let e = logError { FileHandle.standardError.write(Data("nntop: not logging metrics: \(e)\n".utf8)) }
         if headless || !Dashboard.canRun() {
+            if !compared.isEmpty {
+                FileHandle.standardError.write(Data("nntop: --compare draws on the dashboard only; ignored in headless mode\n".utf8))
+            }
             let logger = HeadlessLogger(config: config)
             if resume != nil || weights != nil { print(trainer.latest().message) }
             trainer.onEvent = { logger.handle($0); runLog.handle($0) }
@@ -160,13 +170,15 @@ struct Train: ParsableCommand {
         }
         trainer.onEvent = { runLog.handle($0) }
         trainer.pauseOnDivergence = true
-        runDashboard(trainer, runDir: runDir)
+        runDashboard(trainer, runDir: runDir, compared: compared)
     }
 
     /// The dashboard on the main thread while the Trainer runs on its queue. Every way out stops
     /// the trainer at a step boundary and keeps its final weights.
-    func runDashboard(_ trainer: Trainer, runDir: String) {
-        let bridge = DashboardBridge(trainer: trainer)
+    func runDashboard(_ trainer: Trainer, runDir: String, compared: [RunHistory] = []) {
+        let name = (runDir as NSString).lastPathComponent
+        let bridge = DashboardBridge(trainer: trainer, overlays: compared.map(RunDisplay.overlay),
+                                     runName: compared.isEmpty ? "" : "\(name) (this run)")
         let color = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
         trainer.start()
         let exit = Dashboard.run(options: DashboardOptions(ascii: ascii, color: color),

@@ -4,7 +4,13 @@ import Foundation
 /// each row's share, and per-class recall on the right.
 public struct ConfusionMatrix: Sendable {
     public var counts: [[Int]]?
-    public init(counts: [[Int]]?) { self.counts = counts }
+    public var title: String
+    /// Shown under the title when there is no matrix.
+    public var emptyNote: String
+    public init(counts: [[Int]]?, title: String = "Confusion matrix (rows true, columns predicted)",
+                emptyNote: String = "no evaluation yet (press e)") {
+        self.counts = counts; self.title = title; self.emptyNote = emptyNote
+    }
 
     /// Column width for a given rectangle width (counts right-aligned in it).
     public static func cellWidth(for width: Int) -> Int { max(4, min(7, (width - 3 - 8) / 10)) }
@@ -36,14 +42,14 @@ public struct ConfusionMatrix: Sendable {
     private func drawClipped(into buf: inout CellBuffer, rect: Rect, caps: RenderCaps) {
         guard rect.height >= 1, rect.width >= 1 else { return }
         guard let m = counts, m.count == 10, m.allSatisfy({ $0.count == 10 }) else {
-            buf.put(x: rect.x, y: rect.y, "Confusion matrix (rows true, columns predicted)", style: .bold, maxWidth: rect.width)
-            if rect.height >= 2 { buf.put(x: rect.x, y: rect.y + 1, "no evaluation yet (press e)", style: .dim) }
+            buf.put(x: rect.x, y: rect.y, title, style: .bold, maxWidth: rect.width)
+            if rect.height >= 2 { buf.put(x: rect.x, y: rect.y + 1, emptyNote, style: .dim, maxWidth: rect.width) }
             return
         }
         // The title row goes first when there is no room for it and all ten rows.
         var rect = rect
         if rect.height >= 12 {
-            buf.put(x: rect.x, y: rect.y, "Confusion matrix (rows true, columns predicted)", style: .bold, maxWidth: rect.width)
+            buf.put(x: rect.x, y: rect.y, title, style: .bold, maxWidth: rect.width)
         } else {
             rect.y -= 1
             rect.height += 1

@@ -17,6 +17,7 @@ public struct Header: Sendable {
         case .done: bg = .cyan
         case .diverged: bg = .red
         case .stopping: bg = .magenta
+        case .stopped: bg = .white
         }
         return Style(fg: .black, bg: bg, attrs: .bold)
     }
@@ -62,6 +63,8 @@ public struct Header: Sendable {
         var eta = ""
         if m.state == .done {
             eta = "  finished"
+        } else if m.state == .stopped {
+            eta = "  stopped"
         } else if let e = m.etaSeconds {
             eta = "  ETA " + Fmt.duration(e)
         } else {

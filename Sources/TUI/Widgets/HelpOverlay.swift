@@ -13,17 +13,30 @@ public struct HelpOverlay: Sendable {
         ("o", "layers: sort by time / model order"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
+        ("x", "curves over steps / epochs"),
         ("?, F1", "this help"),
         ("q, F10", "quit (asks first while training)"),
     ]
 
-    public init() {}
+    /// `nntop view`: only the keys that do something when nothing trains.
+    public static let replayEntries: [(keys: String, help: String)] = [
+        ("tab, 1-4", "panel: 1 curves 2 runs and events 3 digits 4 matrix"),
+        ("x", "curves over steps / epochs"),
+        ("y", "loss: log / linear scale"),
+        ("[  ]", "less / more loss smoothing"),
+        ("?, F1", "this help"),
+        ("q, F10", "quit"),
+    ]
+
+    public var replay: Bool
+    public init(replay: Bool = false) { self.replay = replay }
 
     public func draw(into buf: inout CellBuffer, area: Rect, caps: RenderCaps) {
-        let keyW = HelpOverlay.entries.map { displayWidth($0.keys) }.max() ?? 8
-        let textW = HelpOverlay.entries.map { displayWidth($0.help) }.max() ?? 30
+        let entries = replay ? HelpOverlay.replayEntries : HelpOverlay.entries
+        let keyW = entries.map { displayWidth($0.keys) }.max() ?? 8
+        let textW = entries.map { displayWidth($0.help) }.max() ?? 30
         let w = min(area.width, keyW + textW + 7)
-        let h = min(area.height, HelpOverlay.entries.count + 4)
+        let h = min(area.height, entries.count + 4)
         guard w >= 10, h >= 3 else { return }
         let r = Rect(x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h)
         buf.withClip(r) { b in
@@ -31,7 +44,7 @@ public struct HelpOverlay: Sendable {
             b.box(r, title: "Keys", unicode: caps.unicode, style: caps.fg(.cyan, .bold))
             let inner = r.inset(1)
             b.withClip(inner) { b in
-                for (i, e) in HelpOverlay.entries.enumerated() {
+                for (i, e) in entries.enumerated() {
                     let y = inner.y + 1 + i
                     b.put(x: inner.x + 1, y: y, pad(e.keys, keyW), style: caps.fg(.yellow, .bold))
                     b.put(x: inner.x + 3 + keyW, y: y, e.help)

@@ -28,12 +28,14 @@ public struct LineChart: Sendable {
     public var xRange: ClosedRange<Double>?
     /// Limits applied to an automatic y range (e.g. 0...100 for accuracy).
     public var yClamp: ClosedRange<Double>?
+    /// What x counts: step labels are whole numbers, epoch labels keep fractions and say "ep".
+    public var xUnit: XAxis
 
     public init(title: String, series: [ChartSeries], markers: [Marker] = [], logScale: Bool = false,
                 yRange: ClosedRange<Double>? = nil, xRange: ClosedRange<Double>? = nil,
-                yClamp: ClosedRange<Double>? = nil) {
+                yClamp: ClosedRange<Double>? = nil, xUnit: XAxis = .steps) {
         self.title = title; self.series = series; self.markers = markers; self.logScale = logScale
-        self.yRange = yRange; self.xRange = xRange; self.yClamp = yClamp
+        self.yRange = yRange; self.xRange = xRange; self.yClamp = yClamp; self.xUnit = xUnit
     }
 
     /// Where the plot lands in a rectangle and how data maps to it. Public so tests can
@@ -132,11 +134,12 @@ public struct LineChart: Sendable {
         let (dx, dy) = caps.unicode ? (2, 4) : (1, 3)
         // X ticks: left, right, and the middle when wide enough.
         var xTicks: [(Int, String)] = []
-        let leftText = Fmt.steps(xLo), rightText = Fmt.steps(xHi)
+        let xText: (Double) -> String = xUnit == .epochs ? Fmt.epochs : Fmt.steps
+        let leftText = xText(xLo), rightText = xText(xHi) + (xUnit == .epochs ? " ep" : "")
         xTicks.append((plot.x, leftText))
         if plot.width >= 30 {
             let mid = (xLo + xHi) / 2
-            xTicks.append((plot.x + plot.width / 2, Fmt.steps(mid)))
+            xTicks.append((plot.x + plot.width / 2, xText(mid)))
         }
         xTicks.append((plot.maxX - 1, rightText))
         return Geometry(plot: plot, dotsX: dx, dotsY: dy, xMin: xLo, xMax: xHi, yMin: yLo, yMax: yHi,
@@ -224,7 +227,7 @@ public struct LineChart: Sendable {
         let markerStyle = caps.fg(.yellow, caps.hasColor ? [] : .dim)
         var markerCols: [(col: Int, label: String)] = []
         for m in markers {
-            let x = Double(m.step)
+            let x = m.x
             guard x >= g.xMin, x <= g.xMax, let d = g.dot(x: x, y: g.logScale ? pow(10, g.yMax) : g.yMax) else { continue }
             let col = plot.x + d.x / g.dotsX
             markerCols.append((col, m.label))

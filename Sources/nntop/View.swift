@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Models
+import TUI
+
+struct View: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show finished runs on the dashboard, without training: curves, events, final confusion matrix.",
+        discussion: """
+        The first RUN is shown in full: its loss and accuracy curves with a marker per control \
+        action, its events (panel 2) and its final test confusion matrix (panel 4); every further \
+        RUN is drawn dimmed behind it, in its own colour, on the same axes. x switches the x axis \
+        between steps and epochs (epochs line up runs of different batch or data sizes); q quits.
+
+        When stdout is not a terminal (or with --text) it prints each run's summary, events and \
+        matrix instead. A RUN that is missing, not a run folder or holds a damaged log is refused \
+        with one line naming it; a line cut short by a killed run is skipped.
+
+        Example: nntop view runs/20261126-101500-resnet18 runs/20261126-100200-resnet18-nores
+        """)
+
+    @Argument(help: ArgumentHelp("Run folders (each holds config.json and metrics.jsonl), e.g. runs/20261126-101500-lenet5.", valueName: "run"))
+    var runs: [String]
+    @Flag(help: "Print the runs as text instead of the dashboard (automatic when stdout is not a terminal).")
+    var text = false
+    @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
+    var ascii = false
+    @Flag(name: .customLong("no-color"), help: "No colours in the dashboard (also when NO_COLOR is set).")
+    var noColor = false
+
+    func validate() throws {
+        guard !runs.isEmpty else { throw ValidationError("name at least one run folder, e.g. nntop view runs/20261126-101500-lenet5 (nntop runs lists them)") }
+    }
+
+    func run() throws {
+        // Every folder is read, and refused if need be, before the terminal is touched.
+        let histories = RunDisplay.load(runs)
+        if text || !Dashboard.canRun() {
+            print(RunDisplay.text(histories), terminator: "")
+            return
+        }
+        let model = RunDisplay.replayModel(histories)
+        let color = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
+        let exit = Dashboard.run(options: DashboardOptions(ascii: ascii, color: color), poll: { model }, send: { _ in
+            "nothing is training here: these runs are read from their folders (q quits)"
+        })
+        switch exit {
+        case .interrupted: Foundation.exit(130)
+        case .terminated: Foundation.exit(143)
+        case .hangup: Foundation.exit(129)
+        case .quit, .finished: break
+        }
+    }
+}

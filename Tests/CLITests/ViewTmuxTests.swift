@@ -1,0 +1,50 @@
+import Foundation
+import XCTest
+
+/// `nntop view` of two real runs in tmux at 100×30: both names in the legend, the epoch axis,
+/// the events list, the final confusion matrix; q quits at once with status 0.
+extension DashboardTmuxTests {
+    func testViewShowsTwoRunsTheirEventsAndMatrixAndQuitsOnQ() throws {
+        // Two short runs, the second with half the batch (twice the steps per epoch).
+        for (name, batch) in [("first", "64"), ("second", "32")] {
+            let r = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "2",
+                                         "--batch-size", batch, "--log-every", "2", "--threads", "2", "--run-dir", "\(workDir!)/runs/\(name)"])
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        // Headless runs take no keys: write the line a pause at step 5 would have logged.
+        let metrics = workDir + "/runs/first/metrics.jsonl"
+        var lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines.insert(#"{"step":5,"event":"pause","time":0.5}"#, at: 1)
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: metrics))
+
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        let command = "cd \(workDir!) && LANG=C.UTF-8 \(binary) view runs/first runs/second; echo EXIT=$?; "
+            + "PS1='PROMPT> ' exec bash --norc --noprofile -i"
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "bash", "--norc", "--noprofile", "-c", command)
+
+        var s = try waitFor("the curves of both runs", timeout: 10) { $0.contains("Training loss") && $0.contains("Accuracy %") }
+        XCTAssertTrue(s.contains("● first (lenet5)"), s)
+        XCTAssertTrue(s.contains("● second (lenet5)"), s)
+        XCTAssertTrue(s.contains("DONE"), s)
+        XCTAssertTrue(s.contains("pause"), "marker:\n\(s)")
+        XCTAssertFalse(s.contains("space pause"), "no training keys:\n\(s)")
+
+        try tmux("send-keys", "-t", "nntop", "x")
+        s = try waitFor("epoch axis", timeout: 5) { $0.contains("x epochs") }
+        XCTAssertTrue(s.contains("2 ep"), s)
+
+        try tmux("send-keys", "-t", "nntop", "2")
+        s = try waitFor("runs and events", timeout: 5) { $0.contains("Events of first (lenet5)") }
+        XCTAssertTrue(s.contains("step    5  pause"), s)
+        XCTAssertTrue(s.contains("second (lenet5)  lenet5 · done · 2/2 epochs"), s)
+
+        try tmux("send-keys", "-t", "nntop", "4")
+        s = try waitFor("confusion matrix", timeout: 5) { $0.contains("Final test confusion matrix") && $0.contains("recall") }
+        XCTAssertTrue(s.contains("/10000)"), s)
+
+        try tmux("send-keys", "-t", "nntop", "q")
+        s = try waitFor("exit and prompt", timeout: 5) { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        XCTAssertTrue(s.contains("EXIT=0"), s)
+        XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
+    }
+}
