@@ -301,8 +301,11 @@ public final class Trainer {
         current.validationLoss.append(CurvePoint(step: current.step, value: r.loss))
         current.confusion = r.confusion
         current.mistakes = mistakes(r, in: data.validation)
+        // --stop-at-acc's check on the test set; logged after the validation line.
+        var testCheck: EvaluationResult?
         if let target = config.stopAtAccuracy, !targetReached {
             let test = Evaluator.evaluate(network, data.test, batchSize: config.batchSize)
+            testCheck = test
             current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
             if test.accuracy >= target {
                 targetReached = true
@@ -318,6 +321,7 @@ public final class Trainer {
         refreshDigits()
         publish()
         emit(.evaluated(split: "val", result: r, snapshot: current))
+        if let testCheck { emit(.evaluated(split: "test", result: testCheck, snapshot: current)) }
     }
 
     private func refreshDigits() {

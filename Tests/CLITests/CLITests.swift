@@ -96,6 +96,10 @@ final class CLITests: XCTestCase {
                          "--stop-at-acc", "20", "--run-dir", dir])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("reached --stop-at-acc 20.00% at step 10"), r.out)
+        // The test-set check is logged like any evaluation, in the output and in metrics.jsonl.
+        XCTAssertTrue(r.out.contains("test epoch 1 step 10 loss"), r.out)
+        let metrics = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains(#""step":10,"#) && $0.contains(#""split":"test""#) }.count, 2, metrics)
         XCTAssertTrue(r.out.contains("final test_acc="), r.out)
         XCTAssertTrue(r.out.contains("epochs=1 steps=10"), r.out)
     }
