@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import XCTest
 
 /// The real binary, end to end: options, errors, and a short headless run.
@@ -86,6 +87,66 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(text.contains("final state=stopped"), text)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/checkpoints/last.safetensors"))
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").contains { $0.contains(".tmp") })
+    }
+
+    /// Starts nntop headless with its output going to a pipe; returns the process and the pipe.
+    func startHeadless(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out, err)
+    }
+
+    /// Reads `pipe` until `text` has appeared (or the process ended); returns what was read.
+    func read(_ pipe: Pipe, until text: String) -> String {
+        var got = ""
+        while !got.contains(text) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            got += String(decoding: chunk, as: UTF8.self)
+        }
+        return got
+    }
+
+    /// A headless run outlives its terminal: SIGHUP is ignored and the run finishes normally.
+    func testHeadlessRunIgnoresSIGHUPAndFinishes() throws {
+        let dir = NSTemporaryDirectory() + "nntop-hup-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, out, _) = try startHeadless(["lenet5", "--headless", "--train-limit", "6400", "--val-size", "500", "--epochs", "1",
+                                             "--log-every", "10", "--run-dir", dir])
+        var text = read(out, until: "step 10/")
+        kill(p.processIdentifier, SIGHUP)
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("final test_acc=") && text.contains("steps=100"), text)
+    }
+
+    /// A second Ctrl-C does not wait for the stop in progress (here, writing ResNet-18's 90 MB
+    /// last.safetensors): it exits at once with 130, leaving no checkpoint half-written under its name.
+    func testSecondSIGINTQuitsAtOnce() throws {
+        let dir = NSTemporaryDirectory() + "nntop-int2-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, out, err) = try startHeadless(["resnet18", "--headless", "--train-limit", "6400", "--val-size", "128",
+                                               "--log-every", "1", "--run-dir", dir])
+        var text = read(out, until: "step 2/")
+        kill(p.processIdentifier, SIGINT)
+        let note = read(err, until: "again to quit at once")
+        kill(p.processIdentifier, SIGINT)
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, text)
+        XCTAssertTrue(note.contains("stopping at the next step"), note)
+        // It did not wait for the clean stop, which prints a final line after saving.
+        XCTAssertFalse(text.contains("final state=stopped"), text)
+        let ckpts = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints")) ?? []
+        for f in ckpts where !f.hasPrefix(".") {
+            XCTAssertNoThrow(try SafetensorsFile(path: dir + "/checkpoints/" + f), f)
+        }
     }
 
     /// --stop-at-acc ends the run at the first evaluation whose test accuracy reaches the target.

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+/// Signals reaching the dashboard in a real terminal: Ctrl-C stops at a step boundary with the final
+/// weights and a sane terminal; a dropped connection (tmux session killed: SIGHUP) ends the run
+/// cleanly with `last.safetensors` and the metrics' end line.
+extension DashboardTmuxTests {
+    func testCtrlCInTheDashboardKeepsTheWeightsAndRestoresTheTerminal() throws {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        let command = "cd \(workDir!) && LANG=C.UTF-8 \(binary) lenet5 --train-limit 30000 --val-size 500 --epochs 2 --run-dir run; "
+            + "echo EXIT=$?; PS1='PROMPT> ' exec bash --norc --noprofile -i"
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "bash", "--norc", "--noprofile", "-c", command)
+        try waitFor("training") { $0.contains("RUNNING") && (self.step($0) ?? 0) > 5 }
+        try tmux("send-keys", "-t", "nntop", "C-c")
+        var s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        XCTAssertTrue(s.contains("EXIT=130"), s)
+        XCTAssertTrue(s.contains("saved run/checkpoints/last.safetensors"), s)
+        XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
+        // The terminal is back in cooked mode with echo: what is typed shows, and stty agrees.
+        // (The answers are computed so the typed command line cannot match them.)
+        try tmux("send-keys", "-t", "nntop", "stty -a | grep -q ' icanon' && stty -a | grep -q ' echo ' && echo SANE$((40+2)) || echo RAW$((40+2))", "Enter")
+        s = try waitFor("stty's answer") { $0.contains("SANE42") || $0.contains("RAW42") }
+        XCTAssertTrue(s.contains("SANE42"), s)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: workDir + "/run/checkpoints/last.safetensors"))
+        let metrics = try String(contentsOfFile: workDir + "/run/metrics.jsonl", encoding: .utf8)
+        XCTAssertTrue(metrics.contains(#""event":"end","state":"stopped""#), metrics)
+    }
+
+    func testDroppedConnectionEndsTheRunCleanlyWithItsWeights() throws {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        let runDir = workDir + "/hup-\(UUID().uuidString)"
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30",
+                 "env LANG=C.UTF-8 \(binary) lenet5 --train-limit 30000 --val-size 500 --epochs 2 --run-dir \(runDir)")
+        try waitFor("training") { $0.contains("RUNNING") && (self.step($0) ?? 0) > 5 }
+        // The window and its terminal vanish, as when an SSH connection drops.
+        try tmux("kill-session", "-t", "nntop")
+        let metricsPath = runDir + "/metrics.jsonl"
+        let end = Date().addingTimeInterval(30)
+        var metrics = ""
+        while Date() < end {
+            metrics = (try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? ""
+            if metrics.contains(#""event":"end""#) { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertTrue(metrics.contains(#""event":"end","state":"stopped""#), metrics)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: runDir + "/checkpoints/last.safetensors"))
+        // And the process is gone, not training on without a screen.
+        var gone = false
+        let deadline = Date().addingTimeInterval(10)
+        while !gone && Date() < deadline {
+            let r = try NntopBinary.run(["-f", runDir], executable: "/usr/bin/pgrep")
+            gone = r.status == 1
+            if !gone { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        XCTAssertTrue(gone, "nntop still running after its terminal went away")
+    }
+}
