@@ -59,10 +59,7 @@ struct Train: ParsableCommand {
     var compare: [String] = []
     @Flag(help: "Print progress lines instead of the dashboard (automatic when stdout is not a terminal).")
     var headless = false
-    @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
-    var ascii = false
-    @Flag(name: .customLong("no-color"), help: "No colours in the dashboard (also when NO_COLOR is set).")
-    var noColor = false
+    @OptionGroup var display: DashboardFlags
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -179,9 +176,8 @@ struct Train: ParsableCommand {
         let name = (runDir as NSString).lastPathComponent
         let bridge = DashboardBridge(trainer: trainer, overlays: compared.map(RunDisplay.overlay),
                                      runName: compared.isEmpty ? "" : "\(name) (this run)")
-        let color = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
         trainer.start()
-        let exit = Dashboard.run(options: DashboardOptions(ascii: ascii, color: color),
+        let exit = Dashboard.run(options: display.options,
                                  poll: { bridge.model() }, send: { bridge.send($0) })
         trainer.send(.stop)
         trainer.send(.resume)
@@ -198,12 +194,8 @@ struct Train: ParsableCommand {
                 print("stopped at epoch \(s.epoch) step \(s.step)/\(s.totalSteps)\(saved)")
             }
         }
-        switch exit {
-        case .interrupted: Foundation.exit(130)
-        case .terminated: Foundation.exit(143)
-        case .hangup: Foundation.exit(129)
-        case .quit, .finished: if s.state == .diverged { Foundation.exit(3) }
-        }
+        if let code = exit.signalStatus { Foundation.exit(code) }
+        if s.state == .diverged { Foundation.exit(3) }
     }
 
     /// Refuses, before training, a run folder that would lose or mix up work: a file, a folder that

@@ -23,10 +23,7 @@ struct View: ParsableCommand {
     var runs: [String]
     @Flag(help: "Print the runs as text instead of the dashboard (automatic when stdout is not a terminal).")
     var text = false
-    @Flag(help: "Draw the dashboard with ASCII characters only (automatic in a non-UTF-8 locale).")
-    var ascii = false
-    @Flag(name: .customLong("no-color"), help: "No colours in the dashboard (also when NO_COLOR is set).")
-    var noColor = false
+    @OptionGroup var display: DashboardFlags
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("name at least one run folder, e.g. nntop view runs/20261126-101500-lenet5 (nntop runs lists them)") }
@@ -40,15 +37,9 @@ struct View: ParsableCommand {
             return
         }
         let model = RunDisplay.replayModel(histories)
-        let color = !noColor && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
-        let exit = Dashboard.run(options: DashboardOptions(ascii: ascii, color: color), poll: { model }, send: { _ in
+        let exit = Dashboard.run(options: display.options, poll: { model }, send: { _ in
             "nothing is training here: these runs are read from their folders (q quits)"
         })
-        switch exit {
-        case .interrupted: Foundation.exit(130)
-        case .terminated: Foundation.exit(143)
-        case .hangup: Foundation.exit(129)
-        case .quit, .finished: break
-        }
+        if let code = exit.signalStatus { Foundation.exit(code) }
     }
 }
