@@ -167,6 +167,8 @@ public struct RunSummary {
     /// done, stopped, running or diverged.
     public var state: String
     public var lastStep: Int
+    /// The residual flag after each `r` toggle during the run, in order (empty: never toggled).
+    public var residualToggles: [Bool] = []
 
     /// Reads a run folder; nil when it has no (readable) config.json. A run whose log has no end line
     /// (after its last start) is "running" if metrics.jsonl changed in the last `runningWithin`
@@ -189,6 +191,9 @@ public struct RunSummary {
         testAccuracy = lines.last { $0["split"] as? String == "test" }.flatMap { $0["acc"] as? Double }
         wallSeconds = lines.compactMap { $0["time"] as? Double }.last ?? 0
         lastStep = lines.compactMap { $0["step"] as? Int }.last ?? 0
+        residualToggles = lines.compactMap {
+            switch $0["event"] as? String { case "res on": true; case "res off": false; default: nil }
+        }
         let lastEpoch = lines.compactMap { $0["epoch"] as? Int }.last ?? 0
         let end = lines.last.flatMap { $0["event"] as? String == "end" ? $0 : nil }
         if let end {

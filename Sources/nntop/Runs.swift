@@ -22,7 +22,7 @@ struct Runs: ParsableCommand {
         guard !runs.isEmpty else { print("no runs in \(dir)"); return }
         let header = ["RUN", "MODEL", "RESIDUAL", "EPOCHS", "BEST VAL", "TEST", "WALL", "STATE"]
         let rows = runs.map { r -> [String] in
-            let residual = r.config.model == "resnet18" ? (r.config.residual ? "on" : "off") : "-"
+            let residual = r.config.model == "resnet18" ? residualColumn(r) : "-"
             let epochs = r.epochsDone == r.epochsDone.rounded() ? String(format: "%.0f", r.epochsDone)
                                                                   : String(format: "%.1f", r.epochsDone)
             return [r.name, r.config.model, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),
@@ -37,6 +37,13 @@ struct Runs: ParsableCommand {
             }
             print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
+    }
+
+    /// "on", or how it ended when `r` toggled it mid-run: "on→off", "on→…→on".
+    func residualColumn(_ r: RunSummary) -> String {
+        let word = { (on: Bool) in on ? "on" : "off" }
+        guard let last = r.residualToggles.last else { return word(r.config.residual) }
+        return word(r.config.residual) + (r.residualToggles.count > 1 ? "→…→" : "→") + word(last)
     }
 
     func percent(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0) } ?? "-" }

@@ -26,7 +26,8 @@ final class RunsCLITests: XCTestCase {
         XCTAssertTrue(metrics.hasSuffix("\n"))
         XCTAssertTrue(metrics.split(separator: "\n").last?.contains(#""event":"end","state":"done""#) ?? false, metrics)
 
-        // A killed run: config.json, metrics up to its last step (the last line cut mid-write), an old log.
+        // A killed run: config.json, metrics up to its last step (the last line cut mid-write), an old
+        // log; its residual connections were switched on mid-run.
         let killed = parent + "/killed"
         try fm.createDirectory(atPath: killed, withIntermediateDirectories: true)
         try Data(#"{"model":"resnet18","epochs":3,"batchSize":64,"lr":0.05,"optimizer":"momentum","momentum":0.9,"weightDecay":0,"schedule":"cosine","residual":false,"valSize":5000,"evalEvery":0,"logEvery":20,"saveEvery":0,"threads":2,"seed":1,"steps_per_epoch":100,"started":1000}"#.utf8)
@@ -34,6 +35,7 @@ final class RunsCLITests: XCTestCase {
         try Data("""
         {"step":20,"epoch":1,"split":"train","loss":1.5,"acc":60.0,"lr":0.05,"samples_per_s":300.0,"time":4.0}
         {"step":100,"epoch":1,"split":"val","loss":0.3,"acc":91.25,"time":20.0}
+        {"step":110,"event":"res on","time":22.0}
         {"step":120,"epoch":2,"split":"train","loss":0.2,"acc":93.0,"lr":0.04,"samples_per_s":310.0,"time":24.0}
         {"step":140,"epoch":2,"spl
         """.utf8).write(to: URL(fileURLWithPath: killed + "/metrics.jsonl"))
@@ -52,7 +54,7 @@ final class RunsCLITests: XCTestCase {
         XCTAssertTrue(done.contains("lenet5") && done.hasSuffix("done"), done)
         XCTAssertTrue(done.contains(" \(testAcc)"), "\(done) lacks \(testAcc)")
         XCTAssertTrue(stopped.hasPrefix("killed "), r.out)
-        for word in ["resnet18", "off", "1.2/3", "91.25%", "24.0s"] { XCTAssertTrue(stopped.contains(word), "\(stopped) lacks \(word)") }
+        for word in ["resnet18", "off→on", "1.2/3", "91.25%", "24.0s"] { XCTAssertTrue(stopped.contains(word), "\(stopped) lacks \(word)") }
         XCTAssertTrue(stopped.hasSuffix("stopped"), stopped)
         XCTAssertFalse(r.out.contains("not-a-run"))
 

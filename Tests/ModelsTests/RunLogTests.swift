@@ -73,6 +73,28 @@ final class RunLogTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(summary.bestValidationAccuracy), val.compactMap { $0["acc"] as? Double }.max()!, accuracy: 1e-9)
     }
 
+    /// Residual toggles made on the live ResNet-18 reach the log and the run's summary, in order.
+    func testResidualTogglesAreLoggedAndSummarised() throws {
+        let data = try DataSplits(train: TrainerTests.mnist.train, test: TrainerTests.mnist.test,
+                                  validationSize: 0, trainLimit: 64)
+        var c = TrainConfig.defaults(for: "resnet18")
+        c.batchSize = 16; c.threads = 2
+        let dir = tempDir() + "/run"
+        let trainer = try Trainer(config: c, data: data)
+        let log = RunLog(directory: dir, config: c, stepsPerEpoch: 4)
+        trainer.onEvent = { log.handle($0) }
+        trainer.send(.pause)
+        trainer.send(.setResidual(false))
+        trainer.send(.setResidual(true))
+        trainer.send(.setResidual(false))
+        trainer.send(.stop)
+        trainer.start(); trainer.wait()
+        let summary = try XCTUnwrap(RunSummary(directory: dir))
+        XCTAssertTrue(summary.config.residual)
+        XCTAssertEqual(summary.residualToggles, [false, true, false])
+        XCTAssertEqual(summary.state, "stopped")
+    }
+
     func testTruncatedLastLineIsIgnoredAndAResumedLogStartsAFreshLine() throws {
         let dir = tempDir()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
