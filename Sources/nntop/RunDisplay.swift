@@ -53,7 +53,7 @@ enum RunDisplay {
     }
 
     /// The frame `nntop view` shows: the first run with its markers and final matrix, the others
-    /// overlaid. It never changes (a running run's log is read once, at start).
+    /// overlaid.
     static func replayModel(_ runs: [RunHistory]) -> DashboardModel {
         let h = runs[0], s = h.summary
         // The residual flag the run ended with: its last toggle, else its option.

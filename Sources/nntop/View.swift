@@ -36,8 +36,21 @@ struct View: ParsableCommand {
             print(RunDisplay.text(histories), terminator: "")
             return
         }
-        let model = RunDisplay.replayModel(histories)
-        let exit = Dashboard.run(options: display.options, poll: { model }, send: { _ in
+        // A run still being written (a headless run under nohup, say) is read again every 2 s, so
+        // `nntop view` can watch it live; a read that fails mid-write keeps the previous frame.
+        var current = histories
+        var model = RunDisplay.replayModel(current)
+        var lastRead = Date()
+        let poll = { () -> DashboardModel in
+            guard current.contains(where: { $0.summary.state == "running" }), Date().timeIntervalSince(lastRead) >= 2 else { return model }
+            lastRead = Date()
+            if let again = try? current.map({ try RunHistory(directory: $0.path) }) {
+                current = again
+                model = RunDisplay.replayModel(again)
+            }
+            return model
+        }
+        let exit = Dashboard.run(options: display.options, poll: poll, send: { _ in
             "nothing is training here: these runs are read from their folders (q quits)"
         })
         if let code = exit.signalStatus { Foundation.exit(code) }

@@ -47,4 +47,31 @@ extension DashboardTmuxTests {
         XCTAssertTrue(s.contains("EXIT=0"), s)
         XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
     }
+
+    /// A run still being written (no end line, log changed just now) is read again while viewed:
+    /// lines appended to its log show up on the dashboard.
+    func testViewFollowsARunThatIsStillWriting() throws {
+        let run = workDir + "/runs/live"
+        let r = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "2",
+                                     "--log-every", "5", "--threads", "2", "--run-dir", run])
+        XCTAssertEqual(r.status, 0, r.err)
+        // Cut the log back to step 10, as if the run were still in its first epoch.
+        let metrics = run + "/metrics.jsonl"
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.contains(#""event":"end""#) && !$0.contains(#""split":"test""#) }
+            .filter { line in (line.range(of: #""step":(\d+)"#, options: .regularExpression).map { Int(line[$0].dropFirst(7))! } ?? 0) <= 10 }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: metrics))
+
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "env LANG=C.UTF-8 \(binary) view \(run)")
+        var s = try waitFor("the running run at step 10", timeout: 10) { $0.contains("RUNNING") && $0.contains("step 10/") }
+        XCTAssertFalse(s.contains("step 15/"), s)
+        // The run writes on.
+        let more = #"{"step":15,"epoch":2,"split":"train","loss":1.1,"acc":60.0,"lr":0.02,"samples_per_s":900.0,"time":1.5}"# + "\n"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: metrics))
+        handle.seekToEndOfFile(); handle.write(Data(more.utf8)); handle.closeFile()
+        s = try waitFor("the appended step", timeout: 10) { $0.contains("step 15/") }
+        XCTAssertTrue(s.contains("RUNNING"), s)
+        try tmux("send-keys", "-t", "nntop", "q")
+    }
 }
