@@ -399,7 +399,15 @@ public final class Trainer {
     /// Continues the run a checkpoint was written from: weights, optimizer state, step, epoch,
     /// position in the epoch's data order, LR and residual flag. Call before `start()`.
     public func resume(from path: String) throws {
-        let meta = try Checkpoint.load(path, into: network, optimizer: optimizer)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+        try resume(from: file)
+    }
+
+    /// The same, from a checkpoint file already read (its options were needed first).
+    public func resume(from file: SafetensorsFile) throws {
+        let path = file.path
+        let meta = try Checkpoint.load(file: file, into: network, optimizer: optimizer)
         guard let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
               let inEpoch = meta["step_in_epoch"].flatMap(Int.init) else {
             throw CheckpointError("\(path): has no training position (step, epoch) in its metadata: use --weights to start from its weights")

@@ -105,8 +105,8 @@ struct Train: ParsableCommand {
     }
 
     /// The options a resumed run continues with: the checkpoint's, except where the machine differs.
-    func resumedConfig(_ path: String) -> TrainConfig {
-        guard let file = try? SafetensorsFile(path: path) else { return makeConfig() }
+    func resumedConfig(_ file: SafetensorsFile) -> TrainConfig {
+        let path = file.path
         guard let json = file.metadata["config"], var c = try? JSONDecoder().decode(TrainConfig.self, from: Data(json.utf8)) else {
             fail("\(path): holds no run options (not written by nntop's trainer?); use --weights to start from its weights")
         }
@@ -129,14 +129,18 @@ struct Train: ParsableCommand {
         _ = processStart   // globals start lazily: pin the start time now
         // A file-size limit (ulimit -f) then fails a write like a full disk does, instead of killing the run.
         signal(SIGXFSZ, SIG_IGN)
-        let config = resume.map(resumedConfig) ?? makeConfig()
+        // The checkpoint to resume is read once, and refused before anything else is done.
+        let resumeFile = resume.map { path -> SafetensorsFile in
+            do { return try SafetensorsFile(path: path) } catch { fail("\(error)") }
+        }
+        let config = resumeFile.map(resumedConfig) ?? makeConfig()
         // Earlier runs to compare with: refused (one line, the path) before loading data or the terminal.
         let compared = RunDisplay.load(compare)
         let splits = loadData(config)
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
         do {
-            if let resume { try trainer.resume(from: resume) }
+            if let resumeFile { try trainer.resume(from: resumeFile) }
             if let weights { try trainer.loadWeights(from: weights) }
         } catch { fail("\(error)") }
         let runDir = self.runDir ?? resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
