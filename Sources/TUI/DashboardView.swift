@@ -172,6 +172,8 @@ public enum DashboardView {
     /// Colours of the overlaid runs, in order: apart from the current run's (yellow loss, blue,
     /// green and magenta accuracies); with 8 colours the 256-colour ones fall back to a basic one.
     public static let overlayColors: [Color] = [.cyan, .red, .index(208), .index(141), .index(43), .index(218)]
+    /// Without colours, each earlier run's curves are drawn with its own letter instead.
+    public static let overlayMarks: [Character] = ["o", "x", "v", "s", "z", "w"]
 
     /// The x axis in effect: epochs only when this run's steps per epoch are known.
     public static func xAxis(model: DashboardModel, ui: DashboardUI) -> XAxis {
@@ -198,14 +200,14 @@ public enum DashboardView {
         }
         var overlayLoss: [ChartSeries] = [], overlayAcc: [ChartSeries] = []
         for (i, o) in model.overlays.enumerated() {
-            let color = overlayColors[i % overlayColors.count]
+            let color = overlayColors[i % overlayColors.count], mark = overlayMarks[i % overlayMarks.count]
             // Unnamed: the runs legend above the charts names them (one entry per run, not per curve).
             if let pts = onAxis(o.trainLoss, stepsPerEpoch: o.stepsPerEpoch) {
-                overlayLoss.append(ChartSeries(name: "", points: pts, color: color, faint: true))
+                overlayLoss.append(ChartSeries(name: "", points: pts, color: color, faint: true, mark: mark))
             }
             for curve in [o.trainAcc, o.valAcc, o.testAcc] {
                 if let pts = onAxis(curve, stepsPerEpoch: o.stepsPerEpoch) {
-                    overlayAcc.append(ChartSeries(name: "", points: pts, color: color, faint: true))
+                    overlayAcc.append(ChartSeries(name: "", points: pts, color: color, faint: true, mark: mark))
                 }
             }
         }
@@ -249,7 +251,9 @@ public enum DashboardView {
         let bullet = caps.unicode ? "● " : "* "
         var out = [(bullet + (model.runName.isEmpty ? "this run" : model.runName), Style.bold)]
         for (i, o) in model.overlays.enumerated() {
-            out.append((bullet + o.name, caps.fg(overlayColors[i % overlayColors.count], caps.hasColor ? [] : .dim)))
+            // Without colours the legend shows the letter the run's curves are drawn with.
+            let key = caps.hasColor ? bullet : "\(overlayMarks[i % overlayMarks.count]) "
+            out.append((key + o.name, caps.fg(overlayColors[i % overlayColors.count], caps.hasColor ? [] : .dim)))
         }
         return out
     }

@@ -42,6 +42,23 @@ final class OverlayTests: XCTestCase {
         return n
     }
 
+    /// Without colours, each earlier run is drawn with its own letter, and the legend says which.
+    func testWithoutColoursEachEarlierRunHasItsOwnLetter() {
+        for caps in [RenderCaps.mono, .ascii] {
+            let b = render(compared(), caps: caps)
+            XCTAssertTrue(b.contains("o 20261126-101500-resnet18-nores"), b.text)
+            XCTAssertTrue(b.contains("x old-run lenet5"), b.text)
+            // Count the letters inside the plots (the rows that start with an axis).
+            let plotRows = (0..<b.height).map { b.row($0) }.filter { $0.contains("┤") || $0.contains("│") || $0.contains("|") || $0.contains("+") }
+            let count = { (c: Character) in plotRows.map { row in row.filter { $0 == c }.count }.reduce(0, +) }
+            XCTAssertGreaterThan(count("o"), 10, b.text)
+            XCTAssertGreaterThan(count("x"), 2, b.text)
+        }
+        // With colours the curves stay dots.
+        let colored = render(compared())
+        XCTAssertFalse(colored.contains("o 20261126-101500-resnet18-nores"))
+    }
+
     func xAxisRows(_ b: CellBuffer) -> [String] {
         (0..<b.height).map { b.row($0) }.filter { $0.contains("└") }
     }

@@ -7,8 +7,11 @@ public struct ChartSeries: Equatable, Sendable {
     public var color: Color
     /// Faint series (e.g. raw loss) are drawn dim and lose to normal series where they overlap.
     public var faint: Bool
-    public init(name: String, points: [SeriesPoint], color: Color, faint: Bool = false) {
-        self.name = name; self.points = points; self.color = color; self.faint = faint
+    /// Drawn in every cell this faint series owns when the terminal has no colours: what tells
+    /// one earlier run from another there.
+    public var mark: Character?
+    public init(name: String, points: [SeriesPoint], color: Color, faint: Bool = false, mark: Character? = nil) {
+        self.name = name; self.points = points; self.color = color; self.faint = faint; self.mark = mark
     }
 }
 
@@ -247,7 +250,9 @@ public struct LineChart: Sendable {
                 guard owner >= 0 else { continue }
                 let s = series[owner]
                 let ch: Character
-                if caps.unicode {
+                if s.faint, !caps.hasColor, let mark = s.mark {
+                    ch = mark
+                } else if caps.unicode {
                     // A normal series keeps its own dots crisp over a faint cloud.
                     let bits = s.faint ? union : layers[owner][i]
                     ch = Character(Unicode.Scalar(0x2800 + UInt32(bits))!)
