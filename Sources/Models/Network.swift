@@ -41,6 +41,82 @@ public final class Network {
         return h
     }
 
+    /// Builds another instance of this architecture (set by ModelZoo): the replicas `trainStep` runs.
+    var makeReplica: (() -> Network)?
+    /// Other instances sharing this network's weights (not its gradients or buffers), one per extra core.
+    private var replicas: [Network] = []
+    /// (this network's parameter, the replicas' same parameters), in `parameters` order.
+    private var parameterGroups: [(Parameter, [Parameter])] = []
+    private var slices: [(x: Tensor, lo: Int, hi: Int)] = []
+    private weak var slicedInput: Tensor?
+    private var sliceResults = UnsafeMutablePointer<CrossEntropyResult>.allocate(capacity: 64)
+    private var logitsGradient: Tensor?, probabilities: Tensor?
+
+    deinit { sliceResults.deallocate() }
+
+    /// How many slices `trainStep` cuts a batch of `batch` into. Only models without batch norm are
+    /// split (a batch norm would see half-batch statistics, which PyTorch's model does not), and only
+    /// with slices big enough to keep a core busy: LeNet-5's ops last 0.1-0.2 ms, so one fork/join per
+    /// step beats one per op.
+    func splitCount(_ batch: Int) -> Int {
+        guard makeReplica != nil, !Parallel.isSerial else { return 1 }
+        return max(1, min(Parallel.maxThreads, batch / 16, 64))
+    }
+
+    /// One training step's forward, mean softmax cross-entropy and backward over a batch, leaving
+    /// every parameter's gradient (of the batch's mean loss) in `grad`. Models that can be split run
+    /// each slice of the batch through a replica on its own core and add the replicas' gradients.
+    public func trainStep(_ x: Tensor, labels: UnsafePointer<Int32>) -> CrossEntropyResult {
+        let b = x.shape[0], parts = splitCount(b)
+        guard parts > 1 else { return sliceStep(x, labels, gradientBatch: b) }
+        prepareReplicas(parts - 1)
+        if slicedInput !== x || slices.count != parts {
+            let per = x.count / b
+            slices = (0..<parts).map { t in
+                let lo = b * t / parts, hi = b * (t + 1) / parts
+                return (Tensor(view: x, offset: lo * per, shape: [hi - lo] + x.shape.dropFirst()), lo, hi)
+            }
+            slicedInput = x
+        }
+        let results = sliceResults, slices = slices, replicas = replicas
+        Parallel.run(parts) { t in
+            let net = t == 0 ? self : replicas[t - 1], s = slices[t]
+            results[t] = Parallel.serial { net.sliceStep(s.x, labels + s.lo, gradientBatch: b) }
+        }
+        // Gradients of the whole batch's mean: each slice's were divided by b already.
+        for (mine, theirs) in parameterGroups {
+            let g = mine.grad.data, n = mine.grad.count
+            for other in theirs { addInPlace(g, other.grad.data, count: n) }
+        }
+        var loss = 0.0, correct = 0
+        for t in 0..<parts {
+            loss += Double(results[t].loss) * Double(slices[t].hi - slices[t].lo)
+            correct += results[t].correct
+        }
+        return CrossEntropyResult(loss: Float(loss / Double(b)), correct: correct)
+    }
+
+    private func sliceStep(_ x: Tensor, _ labels: UnsafePointer<Int32>, gradientBatch: Int) -> CrossEntropyResult {
+        let logits = forward(x, training: true)
+        let d = Tensor.reuse(logitsGradient, logits.shape); logitsGradient = d
+        let p = Tensor.reuse(probabilities, logits.shape); probabilities = p
+        let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: x.shape[0], classes: classes,
+                                     probs: p.data, dLogits: d.data, gradientBatch: gradientBatch)
+        backward(d)
+        return ce
+    }
+
+    private func prepareReplicas(_ count: Int) {
+        guard replicas.count < count, let makeReplica else { return }
+        while replicas.count < count {
+            let r = makeReplica()
+            for (mine, theirs) in zip(parameters, r.parameters) { theirs.value = mine.value }
+            replicas.append(r)
+        }
+        let others = replicas.map(\.parameters)
+        parameterGroups = parameters.enumerated().map { i, p in (p, others.map { $0[i] }) }
+    }
+
     /// Back-propagates dL/dlogits, leaving every parameter's gradient in `grad`.
     public func backward(_ dLogits: Tensor) {
         var d: Tensor? = dLogits

@@ -159,8 +159,6 @@ public final class Trainer {
         let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
-        var dLogits: Tensor?
-        var probs: Tensor?
         var windowStart = start, windowSamples = 0
         var lossEMA: Double = .nan
         var stopped = false
@@ -176,11 +174,8 @@ public final class Trainer {
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
-                let logits = network.forward(x, training: true)
-                let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
-                let p = Tensor.reuse(probs, logits.shape); probs = p
-                let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: network.classes,
-                                             probs: p.data, dLogits: d.data)
+                // Forward, loss and backward (gradients of a diverged step are never applied).
+                let ce = network.trainStep(x, labels: labels)
                 guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
                     current.state = .diverged
                     let what = String(format: "loss %.3g at step %d: the run diverged", Double(ce.loss), current.step + 1)
@@ -197,7 +192,6 @@ public final class Trainer {
                     if handleCommands() { stopped = true; break training }
                     continue
                 }
-                network.backward(d)
                 optimizer.step()
                 current.step += 1; current.stepInEpoch = s + 1
                 windowSamples += b

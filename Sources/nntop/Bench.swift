@@ -56,16 +56,10 @@ struct Bench: ParsableCommand {
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
         for i in 0..<b { labels[i] = Int32(rng.next() % UInt64(net.classes)) }
-        var dLogits: Tensor?, probs: Tensor?
         var fwd = [Double](repeating: 0, count: net.units.count), bwd = fwd
 
         func step() {
-            let logits = net.forward(x, training: true)
-            let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
-            let p = Tensor.reuse(probs, logits.shape); probs = p
-            _ = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: net.classes,
-                                    probs: p.data, dLogits: d.data)
-            net.backward(d)
+            _ = net.trainStep(x, labels: labels)
             opt.step()
         }
         for _ in 0..<3 { step() }
