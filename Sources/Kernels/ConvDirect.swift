@@ -153,85 +153,117 @@ private func directRun(_ L: DirectLayout, images: Int, inStride: Int, _ x: Unsaf
     }
 }
 
-/// dW (and dBias) of a stride-1 convolution by dot products along output rows: for each
-/// (co, c, ki) the k taps accumulate 16-lane vectors over the chunk's images and rows, then are
-/// summed; chunks are added in a fixed order.
+/// dW of a stride-1 convolution as dot products over whole output planes. For each image and tap
+/// column kj, a "shifted copy" S[kj][c] holds the zero-bordered input's rows cut to the output width,
+/// end to end, so the im2col row of (c, ki, kj) is the contiguous slice S[kj][c][ki·ow ..< ki·ow + oh·ow]
+/// and lines up with dy's plane: dW[co][c][ki][kj] = Σ_n Σ_p dy[n][co][p] · S[kj][c][ki·ow + p]. Every
+/// vector lane is used (rows are not padded to 16), a 4×4 block of dW keeps 16 accumulators over a
+/// group of images before one horizontal sum each, and chunks of images are added in a fixed order.
 func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                                dWeight: UnsafeMutablePointer<Float>) {
     let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, kk = k * k
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
-    let dyRows = oh, dyLen = cout * dyRows * 32          // dy image, rows padded to 32 with zeros
-    let per = (L.size + dyLen + cout * cin * kk + 64) / 16 * 16
+    let p = oh * ow, nv = (p + 15) / 16, pv = nv * 16
+    let rowsP = oh + k - 1                              // padded input rows an output plane touches
+    // Slice length: every row's 32-float store (later rows overwrite the spill) and the last slice's read.
+    let xs = (max((k - 1) * ow + pv, (rowsP - 1) * ow + 32) + 15) / 16 * 16
+    let imageFloats = k * cin * xs + cout * pv
+    // Images per group: a 4-row block of dy for the whole group stays in L1 while the input slices stream.
+    let group = max(1, min(8, 2048 / pv)), rows = cin * kk
+    let cout4 = (cout + 3) / 4 * 4, rows4 = (rows + 3) / 4 * 4
+    let per = (L.size + group * imageFloats + cout4 * rows4 + 64) / 16 * 16
     let chunks = Parallel.chunkCount(g.batch, grain: 1)
-    let buf = ScratchPool.shared.take(chunks * per + 16)
+    let buf = ScratchPool.shared.take(chunks * per + 2 * rows4 + 16)
     defer { ScratchPool.shared.give(buf) }
-    let halves = ow > 16 ? 2 : 1
-    Parallel.run(chunks) { c in
-        let xp = buf.0 + c * per, dyp = xp + L.size, partial = dyp + dyLen
-        partial.update(repeating: 0, count: cout * cin * kk)
-        var acc = [SIMD16<Float>](repeating: SIMD16<Float>(), count: 8)
-        for n in (g.batch * c / chunks)..<(g.batch * (c + 1) / chunks) {
-            L.fill(x + n * cin * g.height * g.width, xp)
-            dyp.update(repeating: 0, count: dyLen)
-            for co in 0..<cout {
-                for oy in 0..<oh {
-                    (dyp + (co * dyRows + oy) * 32).update(from: dy + ((n * cout + co) * oh + oy) * ow, count: ow)
-                }
-            }
-            acc.withUnsafeMutableBufferPointer { a in
-                for co in 0..<cout {
-                    for ch in 0..<cin {
-                        for ki in 0..<k {
-                            if k == 5 {
-                                // The common case (LeNet) with the five accumulators in registers.
-                                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
-                                var a3 = SIMD16<Float>(), a4 = SIMD16<Float>()
-                                for oy in 0..<oh {
-                                    let drow = dyp + (co * dyRows + oy) * 32
-                                    let xrow = xp + (ch * L.rows + oy + ki) * L.rowLen
-                                    let d0 = load16(drow)
-                                    a0.addProduct(d0, load16(xrow)); a1.addProduct(d0, load16(xrow + 1))
-                                    a2.addProduct(d0, load16(xrow + 2)); a3.addProduct(d0, load16(xrow + 3))
-                                    a4.addProduct(d0, load16(xrow + 4))
-                                    if halves == 2 {
-                                        let d1 = load16(drow + 16), x1 = xrow + 16
-                                        a0.addProduct(d1, load16(x1)); a1.addProduct(d1, load16(x1 + 1))
-                                        a2.addProduct(d1, load16(x1 + 2)); a3.addProduct(d1, load16(x1 + 3))
-                                        a4.addProduct(d1, load16(x1 + 4))
-                                    }
-                                }
-                                let pr = partial + (co * cin + ch) * kk + ki * k
-                                pr[0] += hsum(a0); pr[1] += hsum(a1); pr[2] += hsum(a2); pr[3] += hsum(a3); pr[4] += hsum(a4)
-                                continue
-                            }
-                            for kj in 0..<k { a[kj] = SIMD16<Float>() }
-                            for oy in 0..<oh {
-                                let drow = dyp + (co * dyRows + oy) * 32
-                                let xrow = xp + (ch * L.rows + oy + ki) * L.rowLen
-                                let d0 = load16(drow)
-                                if halves == 2 {
-                                    let d1 = load16(drow + 16)
-                                    for kj in 0..<k {
-                                        var v = a[kj]; v.addProduct(d0, load16(xrow + kj)); v.addProduct(d1, load16(xrow + kj + 16)); a[kj] = v
-                                    }
-                                } else {
-                                    for kj in 0..<k { a[kj].addProduct(d0, load16(xrow + kj)) }
-                                }
-                            }
-                            let pr = partial + (co * cin + ch) * kk + ki * k
-                            for kj in 0..<k { pr[kj] += hsum(a[kj]) }
+    // Row r = (c·k + ki)·k + kj (PyTorch's order) starts at (kj·cin + c)·xs + ki·ow in an image's copies.
+    let offs = UnsafeMutableRawPointer(buf.0 + chunks * per).bindMemory(to: Int.self, capacity: rows4)
+    for r in 0..<rows4 {
+        let rr = min(r, rows - 1), c = rr / kk, ki = rr / k % k, kj = rr % k
+        offs[r] = (kj * cin + c) * xs + ki * ow
+    }
+    Parallel.run(chunks) { ch in
+        let xp = buf.0 + ch * per, images = xp + L.size, partial = images + group * imageFloats
+        partial.update(repeating: 0, count: cout4 * rows4)
+        var n0 = g.batch * ch / chunks
+        let end = g.batch * (ch + 1) / chunks
+        while n0 < end {
+            let count = min(group, end - n0)
+            for i in 0..<count {
+                let n = n0 + i, sp = images + i * imageFloats, dp = sp + k * cin * xs
+                L.fill(x + n * cin * g.height * g.width, xp)
+                for kj in 0..<k {
+                    for c in 0..<cin {
+                        let dst = sp + (kj * cin + c) * xs, src = xp + c * L.rows * L.rowLen + kj
+                        for r in 0..<rowsP {
+                            let s0 = src + r * L.rowLen, d0 = dst + r * ow
+                            store16(load16(s0), d0); store16(load16(s0 + 16), d0 + 16)
                         }
+                        (dst + rowsP * ow).update(repeating: 0, count: xs - rowsP * ow)
                     }
                 }
+                for co in 0..<cout {
+                    (dp + co * pv).update(from: dy + (n * cout + co) * p, count: p)
+                    (dp + co * pv + p).update(repeating: 0, count: pv - p)
+                }
             }
+            var cb = 0
+            while cb < cout4 {
+                // Rows past cout repeat the last one; their sums land in partial rows nobody reads.
+                let d0 = min(cb, cout - 1), d1 = min(cb + 1, cout - 1), d2 = min(cb + 2, cout - 1), d3 = min(cb + 3, cout - 1)
+                var rb = 0
+                while rb < rows4 {
+                    dotPlanes4x4(images: count, nv: nv, image: imageFloats,
+                                 d: images + k * cin * xs, d0: d0 * pv, d1: d1 * pv, d2: d2 * pv, d3: d3 * pv,
+                                 x: images, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
+                                 out: partial + cb * rows4 + rb, ldo: rows4)
+                    rb += 4
+                }
+                cb += 4
+            }
+            n0 += count
         }
     }
-    let total = cout * cin * kk
-    for i in 0..<total {
-        var v: Float = 0
-        for c in 0..<chunks { v += buf.0[c * per + L.size + dyLen + i] }
-        dWeight[i] = v
+    for co in 0..<cout {
+        for r in 0..<rows {
+            var v: Float = 0
+            for c in 0..<chunks { v += buf.0[c * per + L.size + group * imageFloats + co * rows4 + r] }
+            dWeight[co * rows + r] = v
+        }
     }
+}
+
+/// out[i][j] += Σ over `images` (each `image` floats apart) and nv vectors of d[di][v] · x[xj][v], for the
+/// 4 dy rows at d + d0…d3 and the 4 input slices at x + x0…x3. Out of line so its 16 accumulators and
+/// 8 operands get registers of their own.
+@inline(never)
+private func dotPlanes4x4(images: Int, nv: Int, image: Int, d: UnsafePointer<Float>, d0: Int, d1: Int, d2: Int, d3: Int,
+                          x: UnsafePointer<Float>, x0: Int, x1: Int, x2: Int, x3: Int,
+                          out: UnsafeMutablePointer<Float>, ldo: Int) {
+    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+    for n in 0..<images {
+        let dp = d + n * image, xp = x + n * image
+        var o = 0
+        for _ in 0..<nv {
+            let v0 = load16(dp + d0 + o), v1 = load16(dp + d1 + o), v2 = load16(dp + d2 + o), v3 = load16(dp + d3 + o)
+            var b = load16(xp + x0 + o)
+            a00.addProduct(v0, b); a10.addProduct(v1, b); a20.addProduct(v2, b); a30.addProduct(v3, b)
+            b = load16(xp + x1 + o)
+            a01.addProduct(v0, b); a11.addProduct(v1, b); a21.addProduct(v2, b); a31.addProduct(v3, b)
+            b = load16(xp + x2 + o)
+            a02.addProduct(v0, b); a12.addProduct(v1, b); a22.addProduct(v2, b); a32.addProduct(v3, b)
+            b = load16(xp + x3 + o)
+            a03.addProduct(v0, b); a13.addProduct(v1, b); a23.addProduct(v2, b); a33.addProduct(v3, b)
+            o += 16
+        }
+    }
+    var r = out
+    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r += ldo
+    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ldo
+    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ldo
+    r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
 }
 
 /// Sum of the 16 lanes (a shuffle tree; `SIMD.sum()` is an out-of-line generic call).
