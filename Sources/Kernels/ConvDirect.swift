@@ -119,17 +119,102 @@ func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
               outStride: g.outChannels * L.oh * L.ow, y, wp.0, cout: g.outChannels, bias: bias)
 }
 
-/// dx of a stride-1 convolution: the "full" correlation of dy with the flipped, transposed kernel.
+/// dx of a stride-1 convolution, without the zero taps of a "full" correlation over a zero-bordered dy.
+/// Per image and tap column kj, Z[c·k + kj] holds the input-row-shaped sums over (co, ki):
+///   Z[c·k + kj][iy·ow + j] = Σ_(co,ki) W[co][c][ki][kj] · dy[co][iy - ki][j]   (iy over the padded rows)
+/// a GEMM whose B rows are contiguous slices of dy's planes with (k-1) zero rows above and below, one
+/// per (co, ki): every lane is a real output. Then dx[c][iy][ix] = Σ_kj Z[c·k + kj][iy·ow + ix - kj], a
+/// few masked vector adds per row. LeNet-5's conv2: 25.6 k FMA instructions per image (was 44.8 k).
 func directConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                             dx: UnsafeMutablePointer<Float>) {
-    let k = g.kernelW
-    let L = DirectLayout(c: g.outChannels, h: g.outH, w: g.outW, pad: k - 1 - g.padding, k: k)
-    let blocks = (g.inChannels + 7) / 8
-    let wp = ScratchPool.shared.take(blocks * g.outChannels * k * k * 8 + 16)
-    defer { ScratchPool.shared.give(wp) }
-    packDirectWeights(weight, cout: g.outChannels, cin: g.inChannels, k: k, adjoint: true, wp.0)
-    directRun(L, images: g.batch, inStride: g.outChannels * g.outH * g.outW, dy,
-              outStride: g.inChannels * g.height * g.width, dx, wp.0, cout: g.inChannels, bias: nil)
+    let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, pad = g.padding
+    let h = g.height, w = g.width, rowsP = oh + k - 1
+    let cols = rowsP * ow, colsP = (cols + 31) / 32 * 32
+    let zs = (k - 1) * ow + colsP                          // a dy plane with its zero rows, plus tile overrun
+    let m = cin * k, mBlocks = (m + 7) / 8, depth = cout * k
+    let aSize = (mBlocks * depth * 8 + 15) / 16 * 16, offSize = (2 * depth + 15) / 16 * 16
+    let slack = 32
+    let per = (cout * zs + slack + mBlocks * 8 * colsP + slack + 15) / 16 * 16
+    let chunks = Parallel.chunkCount(g.batch, grain: 1)
+    let buf = ScratchPool.shared.take(aSize + offSize + chunks * per + k * (w + 15) / 16 * 16 + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let a = buf.0, offs = UnsafeMutableRawPointer(buf.0 + aSize).bindMemory(to: Int.self, capacity: depth)
+    for mb in 0..<mBlocks {
+        for d in 0..<depth {
+            let co = d / k, ki = d % k
+            for r in 0..<8 {
+                let row = mb * 8 + r, c = row / k, kj = row % k
+                a[(mb * depth + d) * 8 + r] = row < m ? weight[((co * cin + c) * k + ki) * k + kj] : 0
+            }
+        }
+    }
+    for d in 0..<depth { offs[d] = (d / k) * zs + (k - 1 - d % k) * ow }
+    // 0/1 lane masks per (kj, 16-column block of dx): lane ix takes Z[.., ix - kj] when 0 <= ix + pad - kj < ow.
+    // (Every float the masked loads read is finite: the chunk's buffer is zeroed before use.)
+    let xBlocks = (w + 15) / 16
+    let masks = buf.0 + aSize + offSize + chunks * per
+    for kj in 0..<k {
+        for xb in 0..<xBlocks {
+            for i in 0..<16 { let j = xb * 16 + i + pad - kj; masks[(kj * xBlocks + xb) * 16 + i] = j >= 0 && j < ow ? 1 : 0 }
+        }
+    }
+    Parallel.run(chunks) { ch in
+        let dyZ = buf.0 + aSize + offSize + ch * per, z = dyZ + cout * zs + slack
+        dyZ.update(repeating: 0, count: per)
+        for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
+            for co in 0..<cout { (dyZ + co * zs + (k - 1) * ow).update(from: dy + (n * cout + co) * oh * ow, count: oh * ow) }
+            for mb in 0..<mBlocks {
+                var c0 = 0
+                while c0 < colsP {
+                    gatherTile(depth, a + mb * depth * 8, dyZ + c0, offs, z + mb * 8 * colsP + c0, ldt: colsP)
+                    c0 += 32
+                }
+            }
+            for c in 0..<cin {
+                for iy in 0..<h {
+                    let dst = dx + ((n * cin + c) * h + iy) * w, zrow = (iy + pad) * ow + pad
+                    for xb in 0..<xBlocks {
+                        let x0 = xb * 16
+                        var acc = SIMD16<Float>()
+                        for kj in 0..<k {
+                            acc.addProduct(load16(z + (c * k + kj) * colsP + zrow - kj + x0), load16(masks + (kj * xBlocks + xb) * 16))
+                        }
+                        if x0 + 16 <= w { store16(acc, dst + x0) } else { for i in 0..<(w - x0) { dst[x0 + i] = acc[i] } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// t[r][0..<32] (rows ldt apart) = Σ_d a[d][r] · b[offs[d] ..< offs[d] + 32]: the 8×32 microkernel with
+/// each B row read in place (a slice of some plane) instead of from a packed panel.
+@inline(never)
+private func gatherTile(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
+                        _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+    var ap = a
+    for d in 0..<depth {
+        let bp = b + offs[d]
+        let b0 = load16(bp), b1 = load16(bp + 16)
+        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[6]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+        s = SIMD16<Float>(repeating: ap[7]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+        ap += 8
+    }
+    var r = t
+    store16(c00, r); store16(c01, r + 16); r += ldt; store16(c10, r); store16(c11, r + 16); r += ldt
+    store16(c20, r); store16(c21, r + 16); r += ldt; store16(c30, r); store16(c31, r + 16); r += ldt
+    store16(c40, r); store16(c41, r + 16); r += ldt; store16(c50, r); store16(c51, r + 16); r += ldt
+    store16(c60, r); store16(c61, r + 16); r += ldt; store16(c70, r); store16(c71, r + 16)
 }
 
 /// Whether the adjoint (dx) pass of `g` fits the direct method too.
