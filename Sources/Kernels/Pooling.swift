@@ -66,7 +66,9 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
                 best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w)), where: m)
                 c = v1.oddHalf; m = c .> best
                 best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w) + 1), where: m)
-                if n == 16 {
+                // A row narrower than 16 (LeNet's 14 and 5) is stored whole too when a later row of this
+                // plane, written after it by this same thread, overwrites the spill.
+                if n == 16 || oy + 1 < oh && ox + 16 <= ow * (oh - oy) {
                     store16(best, dst + oy * ow + ox)
                     UnsafeMutableRawPointer(am + oy * ow + ox).storeBytes(of: idx, as: SIMD16<Int32>.self)
                 } else {
