@@ -96,6 +96,25 @@ public final class Network {
         return CrossEntropyResult(loss: Float(loss / Double(b)), correct: correct)
     }
 
+    /// Eval-mode logits of a batch: split across cores like `trainStep` when the model allows it (the
+    /// slices then have the training step's shapes, so no layer reallocates its buffers for evaluation).
+    public func predict(_ x: Tensor) -> Tensor {
+        let b = x.shape[0], parts = splitCount(b)
+        guard parts > 1 else { return forward(x, training: false) }
+        prepareReplicas(parts - 1)
+        let per = x.count / b
+        let out = Tensor.reuse(predictions, [b, classes]); predictions = out
+        let replicas = replicas
+        Parallel.run(parts) { t in
+            let net = t == 0 ? self : replicas[t - 1], lo = b * t / parts, hi = b * (t + 1) / parts
+            let slice = Tensor(view: x, offset: lo * per, shape: [hi - lo] + x.shape.dropFirst())
+            let logits = Parallel.serial { net.forward(slice, training: false) }
+            (out.data + lo * classes).update(from: logits.data, count: (hi - lo) * classes)
+        }
+        return out
+    }
+    private var predictions: Tensor?
+
     private func sliceStep(_ x: Tensor, _ labels: UnsafePointer<Int32>, gradientBatch: Int) -> CrossEntropyResult {
         let logits = forward(x, training: true)
         let d = Tensor.reuse(logitsGradient, logits.shape); logitsGradient = d

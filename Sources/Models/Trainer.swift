@@ -94,6 +94,8 @@ public final class Trainer {
     private var startEpoch = 1, startStepInEpoch = 0
     /// Set when --stop-at-acc's test accuracy has been reached: the run ends at the next step.
     private var targetReached = false
+    /// The latest --stop-at-acc test evaluation and the step it was made at.
+    private var lastTest: (Int, EvaluationResult)?
 
     public init(config: TrainConfig, data: DataSplits) throws {
         guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
@@ -221,8 +223,12 @@ public final class Trainer {
             if targetReached { break training }
         }
         if !stopped && current.state != .diverged {
-            let test = Evaluator.evaluate(network, data.test, batchSize: b)
-            current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            // --stop-at-acc has just evaluated these very weights on the test set: the same result.
+            let test: EvaluationResult
+            if let (step, result) = lastTest, step == current.step { test = result } else {
+                test = Evaluator.evaluate(network, data.test, batchSize: b)
+                current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            }
             current.finalTest = test
             current.confusion = test.confusion
             current.mistakes = mistakes(test, in: data.test)
@@ -297,6 +303,7 @@ public final class Trainer {
         current.mistakes = mistakes(r, in: data.validation)
         if let target = config.stopAtAccuracy, !targetReached {
             let test = Evaluator.evaluate(network, data.test, batchSize: config.batchSize)
+            lastTest = (current.step, test)
             current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
             if test.accuracy >= target {
                 targetReached = true

@@ -75,12 +75,12 @@ struct Bench: ParsableCommand {
 
         let xi = Tensor(shape: [256, 1, side, side])
         for i in 0..<xi.count { xi[i] = gaussian(&rng) }
-        _ = net.forward(xi, training: false)
+        _ = net.predict(xi)
         let n = max(1, steps / 3)
         var ifwd = [Double](repeating: 0, count: net.units.count)
         let t1 = monotonicSeconds()
         for _ in 0..<n {
-            _ = net.forward(xi, training: false)
+            _ = net.predict(xi)
             for i in ifwd.indices { ifwd[i] += net.forwardSeconds[i] }
         }
         let inferRate = Double(n * 256) / (monotonicSeconds() - t1)
