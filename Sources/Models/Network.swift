@@ -31,12 +31,26 @@ public final class Network {
         }
     }
 
+    /// Units that are a ReLU followed by a max pool: the pool applies the ReLU to its own output
+    /// (MaxPool2d.forwardAfterReLU), saving two passes over the larger tensor; the ReLU's time is 0.
+    private lazy var reluBeforePool: [Bool] = units.indices.map { i in
+        units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var h = x
-        for (i, unit) in units.enumerated() {
+        var i = 0
+        while i < units.count {
             let t0 = monotonicSeconds()
-            h = unit.forward(h, training: training)
+            if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
+                forwardSeconds[i] = 0
+                h = pool.forwardAfterReLU(h, training: training)
+                i += 1
+            } else {
+                h = units[i].forward(h, training: training)
+            }
             forwardSeconds[i] = monotonicSeconds() - t0
+            i += 1
         }
         return h
     }
@@ -140,6 +154,7 @@ public final class Network {
     public func backward(_ dLogits: Tensor) {
         var d: Tensor? = dLogits
         for i in units.indices.reversed() {
+            if reluBeforePool[i] { backwardSeconds[i] = 0; continue }   // done by the pool's backward
             let t0 = monotonicSeconds()
             d = units[i].backward(d!)
             backwardSeconds[i] = monotonicSeconds() - t0
