@@ -97,10 +97,16 @@ public final class Network {
             let net = t == 0 ? self : replicas[t - 1], s = slices[t]
             results[t] = Parallel.serial { net.sliceStep(s.x, labels + s.lo, gradientBatch: b) }
         }
-        // Gradients of the whole batch's mean: each slice's were divided by b already.
-        for (mine, theirs) in parameterGroups {
-            let g = mine.grad.data, n = mine.grad.count
-            for other in theirs { addInPlace(g, other.grad.data, count: n) }
+        // Gradients of the whole batch's mean (each slice's were divided by b already), each core
+        // adding its share of every tensor.
+        let groups = parameterGroups
+        Parallel.run(parts) { t in
+            Parallel.serial {
+                for (mine, theirs) in groups {
+                    let n = mine.grad.count, lo = n * t / parts, hi = n * (t + 1) / parts
+                    for other in theirs { addInPlace(mine.grad.data + lo, other.grad.data + lo, count: hi - lo) }
+                }
+            }
         }
         var loss = 0.0, correct = 0
         for t in 0..<parts {
