@@ -37,12 +37,25 @@ public final class Network {
         units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    /// Set when the last forward folded an eval-mode batch norm into the conv before it (the batch
+    /// norm layer then holds nothing for a backward pass): its input, for `backward` to rerun.
+    private var foldedInput: Tensor?
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, fold: !training) }
+
+    private func forward(_ x: Tensor, training: Bool, fold: Bool) -> Tensor {
         var h = x
         var i = 0
+        foldedInput = nil
         while i < units.count {
             let t0 = monotonicSeconds()
-            if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
+            if fold, let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d {
+                // Inference: the batch norm as the conv's epilogue (ResNet's stem; the blocks fold their own).
+                forwardSeconds[i] = 0
+                h = conv.forward(h, epilogue: bn.evalScaleShift())
+                foldedInput = x
+                i += 1
+            } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
                 forwardSeconds[i] = 0
                 h = pool.forwardAfterReLU(h, training: training)
                 i += 1
@@ -158,6 +171,7 @@ public final class Network {
 
     /// Back-propagates dL/dlogits, leaving every parameter's gradient in `grad`.
     public func backward(_ dLogits: Tensor) {
+        if let x = foldedInput { _ = forward(x, training: false, fold: false) }
         var d: Tensor? = dLogits
         for i in units.indices.reversed() {
             if reluBeforePool[i] { backwardSeconds[i] = 0; continue }   // done by the pool's backward
