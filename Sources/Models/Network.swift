@@ -51,10 +51,13 @@ public final class Network {
             let t0 = monotonicSeconds()
             if fold, let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d {
                 // Inference: the batch norm as the conv's epilogue (ResNet's stem; the blocks fold their own).
-                forwardSeconds[i] = 0
+                // The time is the conv's; the batch norm's shows as 0.
                 h = conv.forward(h, epilogue: bn.evalScaleShift())
                 foldedInput = x
-                i += 1
+                forwardSeconds[i] = monotonicSeconds() - t0
+                forwardSeconds[i + 1] = 0
+                i += 2
+                continue
             } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
                 forwardSeconds[i] = 0
                 h = pool.forwardAfterReLU(h, training: training)
