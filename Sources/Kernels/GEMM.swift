@@ -13,6 +13,8 @@ public final class ScratchPool: @unchecked Sendable {
     public static let shared = ScratchPool()
     private var free: [(UnsafeMutablePointer<Float>, Int)] = []
     private let lock = NSLock()
+    /// Floats the pool has ever allocated (it never frees): what its buffers add to the process's memory.
+    public private(set) var allocatedFloats = 0
 
     public func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         lock.lock(); defer { lock.unlock() }
@@ -23,6 +25,7 @@ public final class ScratchPool: @unchecked Sendable {
         if pick >= 0 { return free.remove(at: pick) }
         var raw: UnsafeMutableRawPointer?
         let cap = max(count, 1024)
+        allocatedFloats += cap
         guard posix_memalign(&raw, 64, cap * 4) == 0, let raw else { fatalError("out of memory (GEMM scratch)") }
         return (raw.bindMemory(to: Float.self, capacity: cap), cap)
     }

@@ -12,9 +12,30 @@ public enum Parallel {
     /// Upper bound on concurrently running chunks (`--threads`).
     nonisolated(unsafe) public static var maxThreads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    /// Number of chunks `ranges(n, grain:)` splits into.
+    /// Number of chunks `ranges(n, grain:)` splits into (1 inside `serial`).
     @inline(__always)
-    public static func chunkCount(_ n: Int, grain: Int) -> Int { min(maxThreads, max(1, n / max(1, grain))) }
+    public static func chunkCount(_ n: Int, grain: Int) -> Int {
+        isSerial ? 1 : min(maxThreads, max(1, n / max(1, grain)))
+    }
+
+    /// Runs `body` with every kernel it calls on this thread unsplit: a model replica that owns one
+    /// core for its slice of the batch (Models' Network.trainStep) pays no per-op fork/join. A
+    /// thread-local flag, so the chunking never depends on what other threads are doing.
+    public static func serial<R>(_ body: () -> R) -> R {
+        let was = isSerial
+        pthread_setspecific(serialKey, serialOn)
+        defer { if !was { pthread_setspecific(serialKey, nil) } }
+        return body()
+    }
+
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    nonisolated(unsafe) private static let serialOn = UnsafeMutableRawPointer(bitPattern: 1)!
+    /// True inside `serial` on this thread.
+    @inline(__always) public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 
     /// Calls `body` on disjoint subranges covering `0..<n`; runs inline when the work is small.
     /// `grain` is the smallest range worth handing to another thread.

@@ -66,7 +66,9 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
                 best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w)), where: m)
                 c = v1.oddHalf; m = c .> best
                 best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w) + 1), where: m)
-                if n == 16 {
+                // A row narrower than 16 (LeNet's 14 and 5) is stored whole too when a later row of this
+                // plane, written after it by this same thread, overwrites the spill.
+                if n == 16 || oy + 1 < oh && ox + 16 <= ow * (oh - oy) {
                     store16(best, dst + oy * ow + ox)
                     UnsafeMutableRawPointer(am + oy * ow + ox).storeBytes(of: idx, as: SIMD16<Int32>.self)
                 } else {
@@ -121,13 +123,19 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
     }
 }
 
+/// dx = dy scattered to each window's argmax. With `reluOutput` (the pooled output of a ReLU folded
+/// in after the pool), only outputs above 0 pass their gradient, as ReLU's backward would.
 public func maxPoolBackward(dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, geometry g: ConvGeometry,
-                            dx: UnsafeMutablePointer<Float>) {
+                            dx: UnsafeMutablePointer<Float>, reluOutput: UnsafePointer<Float>? = nil) {
     let outPlane = g.outH * g.outW, plane = g.height * g.width
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
         let d = dx + nc * plane
         d.update(repeating: 0, count: plane)
-        for o in 0..<outPlane { d[Int(argmax[nc * outPlane + o])] += dy[nc * outPlane + o] }
+        if let y = reluOutput {
+            for o in 0..<outPlane where y[nc * outPlane + o] > 0 { d[Int(argmax[nc * outPlane + o])] += dy[nc * outPlane + o] }
+        } else {
+            for o in 0..<outPlane { d[Int(argmax[nc * outPlane + o])] += dy[nc * outPlane + o] }
+        }
     }
 }
 

@@ -3,12 +3,16 @@ import Foundation
 public struct CrossEntropyResult {
     public var loss: Float       // mean over the batch
     public var correct: Int      // argmax == label
+    public init(loss: Float, correct: Int) { self.loss = loss; self.correct = correct }
 }
 
 /// Softmax cross-entropy with mean reduction. Writes the softmax probabilities into `probs` and
-/// d(loss)/d(logits) = (probs - onehot) / batch into `dLogits` when given.
+/// d(loss)/d(logits) = (probs - onehot) / batch into `dLogits` when given; `gradientBatch` divides the
+/// gradient instead when these rows are a slice of a larger batch whose mean loss is the objective.
 public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int,
-                                probs: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?) -> CrossEntropyResult {
+                                probs: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?,
+                                gradientBatch: Int? = nil) -> CrossEntropyResult {
+    let divisor = Float(gradientBatch ?? batch)
     var total = 0.0, correct = 0
     for b in 0..<batch {
         let z = logits + b * classes, p = probs + b * classes
@@ -22,7 +26,7 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
         if arg == label { correct += 1 }
         if let dLogits {
             let d = dLogits + b * classes
-            for j in 0..<classes { d[j] = (p[j] - (j == label ? 1 : 0)) / Float(batch) }
+            for j in 0..<classes { d[j] = (p[j] - (j == label ? 1 : 0)) / divisor }
         }
     }
     return CrossEntropyResult(loss: Float(total / Double(batch)), correct: correct)

@@ -15,6 +15,13 @@ public final class Tensor {
         self.shape = shape; count = base.count; data = base.data; self.base = base
     }
 
+    /// A view of `shape.reduce(1, *)` consecutive floats of `base` from `offset` (a slice of the batch).
+    public init(view base: Tensor, offset: Int, shape: [Int]) {
+        let n = shape.reduce(1, *)
+        precondition(offset >= 0 && offset + n <= base.count, "view \(shape) at \(offset) of \(base.shape)")
+        self.shape = shape; count = n; data = base.data + offset; self.base = base
+    }
+
     public init(shape: [Int]) {
         base = nil
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")

@@ -25,14 +25,14 @@ public enum Checkpoint {
         var w = SafetensorsWriter()
         for e in net.state {
             if e.isCounter { w.add(e.name, shape: [], int64s: [Int64(e.tensor[0])]) }
-            else { w.add(e.name, shape: e.tensor.shape, floats: UnsafeBufferPointer(start: e.tensor.data, count: e.tensor.count)) }
+            else { w.add(e.name, shape: e.tensor.shape, tensor: e.tensor) }
         }
         if let optimizer {
             let names = bufferNames(optimizer.kind)
             for (i, p) in optimizer.parameters.enumerated() {
                 for (b, name) in names.enumerated() {
                     let t = optimizer.buffers[i][b]
-                    w.add("optimizer.\(p.name).\(name)", shape: t.shape, floats: UnsafeBufferPointer(start: t.data, count: t.count))
+                    w.add("optimizer.\(p.name).\(name)", shape: t.shape, tensor: t)
                 }
                 if !names.isEmpty { w.add("optimizer.\(p.name).step", shape: [], int64s: [Int64(optimizer.steps[i])]) }
             }

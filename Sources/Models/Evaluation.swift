@@ -25,12 +25,14 @@ public enum Evaluator {
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
         defer { labels.deallocate() }
         var start = 0
+        var x: Tensor?, probs: Tensor?
         while start < n {
             let b = min(batchSize, n - start)
-            let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
-            data.fill(items: (start..<start + b).map { $0 }[...], x: x, labels: labels)
-            let logits = net.forward(x, training: false)
-            let probs = Tensor(shape: logits.shape)
+            let xb = Tensor.reuse(x, [b, 1, Dataset.side, Dataset.side]); x = xb
+            data.fill(items: (start..<start + b).map { $0 }[...], x: xb, labels: labels)
+            let logits = net.predict(xb)
+            let pb = Tensor.reuse(probs, logits.shape); probs = pb
+            let probs = pb
             let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: net.classes,
                                          probs: probs.data, dLogits: nil)
             r.loss += Double(ce.loss) * Double(b)
@@ -57,7 +59,7 @@ public enum Evaluator {
         defer { labels.deallocate() }
         let x = Tensor(shape: [items.count, 1, Dataset.side, Dataset.side])
         data.fill(items: items[...], x: x, labels: labels)
-        let logits = net.forward(x, training: false)
+        let logits = net.predict(x)
         let probs = Tensor(shape: logits.shape)
         _ = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: items.count, classes: net.classes,
                                 probs: probs.data, dLogits: nil)

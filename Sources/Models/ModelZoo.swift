@@ -16,6 +16,10 @@ public enum ModelZoo {
         }
         var rng = SeededRandom(seed: seed)
         initialize(net, rng: &rng)
+        // Batch norm needs the whole batch's statistics: only models without it are split across cores.
+        if !allLayers(net).contains(where: { $0 is BatchNorm2d }) {
+            net.makeReplica = { make(name, inChannels: inChannels, classes: classes, residual: residual, seed: seed)! }
+        }
         return net
     }
 

@@ -31,20 +31,153 @@ public final class Network {
         }
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    /// Units that are a ReLU followed by a max pool: the pool applies the ReLU to its own output
+    /// (MaxPool2d.forwardAfterReLU), saving two passes over the larger tensor; the ReLU's time is 0.
+    private lazy var reluBeforePool: [Bool] = units.indices.map { i in
+        units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d
+    }
+
+    /// Set when the last forward folded an eval-mode batch norm into the conv before it (the batch
+    /// norm layer then holds nothing for a backward pass): its input, for `backward` to rerun.
+    private var foldedInput: Tensor?
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, fold: !training) }
+
+    private func forward(_ x: Tensor, training: Bool, fold: Bool) -> Tensor {
         var h = x
-        for (i, unit) in units.enumerated() {
+        var i = 0
+        foldedInput = nil
+        while i < units.count {
             let t0 = monotonicSeconds()
-            h = unit.forward(h, training: training)
+            if fold, let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d {
+                // Inference: the batch norm as the conv's epilogue (ResNet's stem; the blocks fold their own).
+                // The time is the conv's; the batch norm's shows as 0.
+                h = conv.forward(h, epilogue: bn.evalScaleShift())
+                foldedInput = x
+                forwardSeconds[i] = monotonicSeconds() - t0
+                forwardSeconds[i + 1] = 0
+                i += 2
+                continue
+            } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
+                forwardSeconds[i] = 0
+                h = pool.forwardAfterReLU(h, training: training)
+                i += 1
+            } else {
+                h = units[i].forward(h, training: training)
+            }
             forwardSeconds[i] = monotonicSeconds() - t0
+            i += 1
         }
         return h
     }
 
+    /// Builds another instance of this architecture (set by ModelZoo): the replicas `trainStep` runs.
+    var makeReplica: (() -> Network)?
+    /// Other instances sharing this network's weights (not its gradients or buffers), one per extra core.
+    private var replicas: [Network] = []
+    /// (this network's parameter, the replicas' same parameters), in `parameters` order.
+    private var parameterGroups: [(Parameter, [Parameter])] = []
+    private var slices: [(x: Tensor, lo: Int, hi: Int)] = []
+    private weak var slicedInput: Tensor?
+    private var sliceResults = UnsafeMutablePointer<CrossEntropyResult>.allocate(capacity: 64)
+    private var logitsGradient: Tensor?, probabilities: Tensor?
+
+    deinit { sliceResults.deallocate() }
+
+    /// How many slices `trainStep` cuts a batch of `batch` into. Only models without batch norm are
+    /// split (a batch norm would see half-batch statistics, which PyTorch's model does not), and only
+    /// with slices big enough to keep a core busy: LeNet-5's ops last 0.1-0.2 ms, so one fork/join per
+    /// step beats one per op.
+    func splitCount(_ batch: Int) -> Int {
+        guard makeReplica != nil, !Parallel.isSerial else { return 1 }
+        return max(1, min(Parallel.maxThreads, batch / 16, 64))
+    }
+
+    /// One training step's forward, mean softmax cross-entropy and backward over a batch, leaving
+    /// every parameter's gradient (of the batch's mean loss) in `grad`. Models that can be split run
+    /// each slice of the batch through a replica on its own core and add the replicas' gradients.
+    public func trainStep(_ x: Tensor, labels: UnsafePointer<Int32>) -> CrossEntropyResult {
+        let b = x.shape[0], parts = splitCount(b)
+        guard parts > 1 else { return sliceStep(x, labels, gradientBatch: b) }
+        prepareReplicas(parts - 1)
+        if slicedInput !== x || slices.count != parts {
+            let per = x.count / b
+            slices = (0..<parts).map { t in
+                let lo = b * t / parts, hi = b * (t + 1) / parts
+                return (Tensor(view: x, offset: lo * per, shape: [hi - lo] + x.shape.dropFirst()), lo, hi)
+            }
+            slicedInput = x
+        }
+        let results = sliceResults, slices = slices, replicas = replicas
+        Parallel.run(parts) { t in
+            let net = t == 0 ? self : replicas[t - 1], s = slices[t]
+            results[t] = Parallel.serial { net.sliceStep(s.x, labels + s.lo, gradientBatch: b) }
+        }
+        // Gradients of the whole batch's mean (each slice's were divided by b already), each core
+        // adding its share of every tensor.
+        let groups = parameterGroups
+        Parallel.run(parts) { t in
+            Parallel.serial {
+                for (mine, theirs) in groups {
+                    let n = mine.grad.count, lo = n * t / parts, hi = n * (t + 1) / parts
+                    for other in theirs { addInPlace(mine.grad.data + lo, other.grad.data + lo, count: hi - lo) }
+                }
+            }
+        }
+        var loss = 0.0, correct = 0
+        for t in 0..<parts {
+            loss += Double(results[t].loss) * Double(slices[t].hi - slices[t].lo)
+            correct += results[t].correct
+        }
+        return CrossEntropyResult(loss: Float(loss / Double(b)), correct: correct)
+    }
+
+    /// Eval-mode logits of a batch: split across cores like `trainStep` when the model allows it (the
+    /// slices then have the training step's shapes, so no layer reallocates its buffers for evaluation).
+    public func predict(_ x: Tensor) -> Tensor {
+        let b = x.shape[0], parts = splitCount(b)
+        guard parts > 1 else { return forward(x, training: false) }
+        prepareReplicas(parts - 1)
+        let per = x.count / b
+        let out = Tensor.reuse(predictions, [b, classes]); predictions = out
+        let replicas = replicas
+        Parallel.run(parts) { t in
+            let net = t == 0 ? self : replicas[t - 1], lo = b * t / parts, hi = b * (t + 1) / parts
+            let slice = Tensor(view: x, offset: lo * per, shape: [hi - lo] + x.shape.dropFirst())
+            let logits = Parallel.serial { net.forward(slice, training: false) }
+            (out.data + lo * classes).update(from: logits.data, count: (hi - lo) * classes)
+        }
+        return out
+    }
+    private var predictions: Tensor?
+
+    private func sliceStep(_ x: Tensor, _ labels: UnsafePointer<Int32>, gradientBatch: Int) -> CrossEntropyResult {
+        let logits = forward(x, training: true)
+        let d = Tensor.reuse(logitsGradient, logits.shape); logitsGradient = d
+        let p = Tensor.reuse(probabilities, logits.shape); probabilities = p
+        let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: x.shape[0], classes: classes,
+                                     probs: p.data, dLogits: d.data, gradientBatch: gradientBatch)
+        backward(d)
+        return ce
+    }
+
+    private func prepareReplicas(_ count: Int) {
+        guard replicas.count < count, let makeReplica else { return }
+        while replicas.count < count {
+            let r = makeReplica()
+            for (mine, theirs) in zip(parameters, r.parameters) { theirs.value = mine.value }
+            replicas.append(r)
+        }
+        let others = replicas.map(\.parameters)
+        parameterGroups = parameters.enumerated().map { i, p in (p, others.map { $0[i] }) }
+    }
+
     /// Back-propagates dL/dlogits, leaving every parameter's gradient in `grad`.
     public func backward(_ dLogits: Tensor) {
+        if let x = foldedInput { _ = forward(x, training: false, fold: false) }
         var d: Tensor? = dLogits
         for i in units.indices.reversed() {
+            if reluBeforePool[i] { backwardSeconds[i] = 0; continue }   // done by the pool's backward
             let t0 = monotonicSeconds()
             d = units[i].backward(d!)
             backwardSeconds[i] = monotonicSeconds() - t0

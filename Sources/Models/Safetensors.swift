@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A safetensors file: 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 /// shape and byte range, then the raw little-endian data. Nothing in it executes (unlike pickle).
@@ -105,9 +106,12 @@ public struct SafetensorsFile {
     }
 }
 
-/// Builds a safetensors file in memory; `write` puts it on disk atomically.
+/// Builds a safetensors file; `write` puts it on disk atomically. Tensors added as `Tensor`s are read
+/// only while writing, straight from their memory: a ResNet-18 checkpoint with its optimizer state
+/// (90 MB) is then not copied twice on the way to the disk.
 public struct SafetensorsWriter {
-    private var tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int], data: Data)] = []
+    private enum Payload { case bytes(Data), tensor(Tensor) }
+    private var tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int], payload: Payload)] = []
     public var metadata: [String: String] = [:]
 
     public init() {}
@@ -115,36 +119,74 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, shape: [Int], floats: UnsafeBufferPointer<Float>) {
         var d = Data(capacity: floats.count * 4)
         for v in floats { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
-        tensors.append((name, .f32, shape, d))
+        tensors.append((name, .f32, shape, .bytes(d)))
+    }
+
+    /// A float tensor, kept by reference: its values are the ones it holds when the file is written.
+    public mutating func add(_ name: String, shape: [Int], tensor: Tensor) {
+        precondition(shape.reduce(1, *) == tensor.count, "\(name): shape \(shape) for \(tensor.count) floats")
+        tensors.append((name, .f32, shape, .tensor(tensor)))
     }
 
     public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {
         var d = Data(capacity: int64s.count * 8)
         for v in int64s { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
-        tensors.append((name, .i64, shape, d))
+        tensors.append((name, .i64, shape, .bytes(d)))
     }
 
-    public func serialized() throws -> Data {
+    private static func size(_ p: Payload) -> Int {
+        switch p { case .bytes(let d): return d.count; case .tensor(let t): return t.count * 4 }
+    }
+
+    /// The 8-byte length and the JSON header (padded so the data is 8-byte aligned).
+    private func header() throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for t in tensors {
-            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.data.count]]
-            offset += t.data.count
+            let n = Self.size(t.payload)
+            header[t.name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + n]]
+            offset += n
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }   // pad with spaces so the data is 8-byte aligned
-        var out = Data(capacity: 8 + json.count + offset)
+        var out = Data(capacity: 8 + json.count)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
-        for t in tensors { out.append(t.data) }
+        return out
+    }
+
+    /// Calls `sink` with the file's bytes in order, a piece at a time.
+    private func pieces(_ sink: (UnsafeRawBufferPointer) -> Bool) throws -> Bool {
+        guard try header().withUnsafeBytes({ sink($0) }) else { return false }
+        for t in tensors {
+            switch t.payload {
+            case .bytes(let d):
+                guard d.withUnsafeBytes({ sink($0) }) else { return false }
+            case .tensor(let tensor):
+                #if _endian(little)
+                guard sink(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)) else { return false }
+                #else
+                let le = tensor.array.map { $0.bitPattern.littleEndian }
+                guard le.withUnsafeBytes({ sink($0) }) else { return false }
+                #endif
+            }
+        }
+        return true
+    }
+
+    public func serialized() throws -> Data {
+        var out = Data()
+        _ = try pieces { out.append(contentsOf: $0); return true }
         return out
     }
 
     /// Writes to a temporary file in the same folder, syncs it, then renames it over `path`: a crash
     /// at any moment leaves either the old file or the complete new one.
     public func write(to path: String) throws {
-        try AtomicFile.write(try serialized(), to: path)
+        try AtomicFile.write(to: path) { fd in
+            try pieces { raw in AtomicFile.writeAll(fd, raw) }
+        }
     }
 }
 
@@ -155,26 +197,37 @@ public enum AtomicFile {
     }
 
     public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { fd in data.withUnsafeBytes { writeAll(fd, $0) } }
+    }
+
+    /// Writes all of `raw` to `fd`; false on an error (errno tells which).
+    static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Bool {
+        var done = 0
+        while done < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// The atomic write with the content produced by `body`, which writes to the temporary file's
+    /// descriptor and returns false on a write error.
+    static func write(to path: String, _ body: (Int32) throws -> Bool) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WriteError(path: tmp, reason: String(cString: strerror(errno))) }
-        var ok = data.withUnsafeBytes { raw -> Bool in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n <= 0 { return false }
-                done += n
-            }
-            return true
-        }
-        let err = errno
-        ok = ok && fsync(fd) == 0
+        let ok: Bool
+        do { ok = try body(fd) } catch { close(fd); unlink(tmp); throw error }
+        // errno of the first step that failed: the write, the sync or the rename.
+        var failure: Int32 = ok ? 0 : errno
+        if failure == 0 && fsync(fd) != 0 { failure = errno }
         close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(ok ? errno : err))
+        if failure == 0 && rename(tmp, path) != 0 { failure = errno }
+        guard failure == 0 else {
             unlink(tmp)
-            throw WriteError(path: path, reason: reason)
+            throw WriteError(path: path, reason: String(cString: strerror(failure)))
         }
         // Sync the directory so the rename itself survives a power cut.
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)

@@ -94,6 +94,8 @@ public final class Trainer {
     private var startEpoch = 1, startStepInEpoch = 0
     /// Set when --stop-at-acc's test accuracy has been reached: the run ends at the next step.
     private var targetReached = false
+    /// The latest --stop-at-acc test evaluation and the step it was made at.
+    private var lastTest: (Int, EvaluationResult)?
 
     public init(config: TrainConfig, data: DataSplits) throws {
         guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
@@ -159,8 +161,6 @@ public final class Trainer {
         let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
-        var dLogits: Tensor?
-        var probs: Tensor?
         var windowStart = start, windowSamples = 0
         var lossEMA: Double = .nan
         var stopped = false
@@ -176,11 +176,8 @@ public final class Trainer {
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
-                let logits = network.forward(x, training: true)
-                let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
-                let p = Tensor.reuse(probs, logits.shape); probs = p
-                let ce = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: network.classes,
-                                             probs: p.data, dLogits: d.data)
+                // Forward, loss and backward (gradients of a diverged step are never applied).
+                let ce = network.trainStep(x, labels: labels)
                 guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
                     current.state = .diverged
                     let what = String(format: "loss %.3g at step %d: the run diverged", Double(ce.loss), current.step + 1)
@@ -197,7 +194,6 @@ public final class Trainer {
                     if handleCommands() { stopped = true; break training }
                     continue
                 }
-                network.backward(d)
                 optimizer.step()
                 current.step += 1; current.stepInEpoch = s + 1
                 windowSamples += b
@@ -227,8 +223,12 @@ public final class Trainer {
             if targetReached { break training }
         }
         if !stopped && current.state != .diverged {
-            let test = Evaluator.evaluate(network, data.test, batchSize: b)
-            current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            // --stop-at-acc has just evaluated these very weights on the test set: the same result.
+            let test: EvaluationResult
+            if let (step, result) = lastTest, step == current.step { test = result } else {
+                test = Evaluator.evaluate(network, data.test, batchSize: b)
+                current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            }
             current.finalTest = test
             current.confusion = test.confusion
             current.mistakes = mistakes(test, in: data.test)
@@ -306,6 +306,7 @@ public final class Trainer {
         if let target = config.stopAtAccuracy, !targetReached {
             let test = Evaluator.evaluate(network, data.test, batchSize: config.batchSize)
             testCheck = test
+            lastTest = (current.step, test)
             current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
             if test.accuracy >= target {
                 targetReached = true

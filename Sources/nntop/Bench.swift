@@ -56,16 +56,10 @@ struct Bench: ParsableCommand {
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
         for i in 0..<b { labels[i] = Int32(rng.next() % UInt64(net.classes)) }
-        var dLogits: Tensor?, probs: Tensor?
         var fwd = [Double](repeating: 0, count: net.units.count), bwd = fwd
 
         func step() {
-            let logits = net.forward(x, training: true)
-            let d = Tensor.reuse(dLogits, logits.shape); dLogits = d
-            let p = Tensor.reuse(probs, logits.shape); probs = p
-            _ = softmaxCrossEntropy(logits: logits.data, labels: labels, batch: b, classes: net.classes,
-                                    probs: p.data, dLogits: d.data)
-            net.backward(d)
+            _ = net.trainStep(x, labels: labels)
             opt.step()
         }
         for _ in 0..<3 { step() }
@@ -76,20 +70,23 @@ struct Bench: ParsableCommand {
         }
         let trainSeconds = monotonicSeconds() - t0
         let trainRate = Double(steps * b) / trainSeconds
+        let trainPeakMB = peakResidentMB()
         print(String(format: "nntop %@ train %.1f samples/s", model, trainRate))
 
         let xi = Tensor(shape: [256, 1, side, side])
         for i in 0..<xi.count { xi[i] = gaussian(&rng) }
-        _ = net.forward(xi, training: false)
+        _ = net.predict(xi)
         let n = max(1, steps / 3)
         var ifwd = [Double](repeating: 0, count: net.units.count)
         let t1 = monotonicSeconds()
         for _ in 0..<n {
-            _ = net.forward(xi, training: false)
+            _ = net.predict(xi)
             for i in ifwd.indices { ifwd[i] += net.forwardSeconds[i] }
         }
         let inferRate = Double(n * 256) / (monotonicSeconds() - t1)
         print(String(format: "nntop %@ infer %.1f samples/s", model, inferRate))
+        print(String(format: "peak memory (max RSS): %.0f MB after training, %.0f MB after inference at batch 256; kernel scratch %.0f MB",
+                     trainPeakMB, peakResidentMB(), Double(ScratchPool.shared.allocatedFloats) * 4 / 1_048_576))
 
         // Nominal FLOPs (zero-padding taps counted, as PyTorch's FLOP counters do).
         let fwdFlops = forwardFlops(net, residual: !noResidual)
@@ -114,6 +111,18 @@ struct Bench: ParsableCommand {
         print(String(format: "%@ %10.3f %10.3f %10.3f", pad("total"), sf, sb, si))
         print(String(format: "step %.3f ms (layers + loss + optimizer)", trainSeconds / Double(steps) * 1e3))
     }
+}
+
+/// The process's peak resident set so far (getrusage's ru_maxrss: kilobytes on Linux, bytes on macOS).
+private func peakResidentMB() -> Double {
+    var u = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+    #else
+    getrusage(RUSAGE_SELF, &u)
+    return Double(u.ru_maxrss) / 1_048_576
+    #endif
 }
 
 private func pad(_ s: String) -> String { s.count >= 12 ? s : s + String(repeating: " ", count: 12 - s.count) }

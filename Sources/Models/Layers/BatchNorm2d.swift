@@ -52,6 +52,18 @@ public final class BatchNorm2d: Layer {
         return y
     }
 
+    /// Eval mode as y = x·scale + shift per channel (for a conv's epilogue), computed as
+    /// batchNormEvalForward computes them.
+    func evalScaleShift() -> ConvEpilogue {
+        for c in 0..<channels {
+            let k = weight.value[c] / (runningVar[c] + eps).squareRoot()
+            foldedScale[c] = k; foldedShift[c] = bias.value[c] - runningMean[c] * k
+        }
+        return ConvEpilogue(scale: foldedScale.data, shift: foldedShift.data, relu: false)
+    }
+    private lazy var foldedScale = Tensor(shape: [channels])
+    private lazy var foldedShift = Tensor(shape: [channels])
+
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
         let d = Tensor.reuse(dx, input.shape); dx = d

@@ -22,13 +22,17 @@ public final class Conv2d: Layer {
         self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil) }
+
+    /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in).
+    func forward(_ x: Tensor, epilogue: ConvEpilogue?) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "\(name): input \(x.shape)")
         let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
-        convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data)
+        convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
+                    epilogue: epilogue)
         return y
     }
 

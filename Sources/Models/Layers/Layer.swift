@@ -3,7 +3,8 @@ import Kernels
 /// A trainable tensor and its gradient, named as in PyTorch's state_dict (`layer1.0.conv1.weight`).
 public final class Parameter {
     public let name: String
-    public let value: Tensor
+    /// Shared with the model's replicas (Network.trainStep), which keep gradients of their own.
+    public internal(set) var value: Tensor
     public let grad: Tensor
     /// False while the layer that owns it is bypassed (ResNet's projection shortcut with residuals off):
     /// PyTorch leaves such a gradient None and its optimizer skips the parameter, so ours does too.

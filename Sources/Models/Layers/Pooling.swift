@@ -26,13 +26,27 @@ public final class MaxPool2d: Layer {
             argmax = .allocate(capacity: y.count); argmaxCount = y.count
         }
         maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: argmax!)
+        reluApplied = false
         return y
     }
 
+    /// ReLU then this pool, computed as this pool then ReLU on its 4× (or so) smaller output
+    /// (Network folds a ReLU unit followed by a max pool into this). Bit for bit the same: ReLU is
+    /// monotonic, so the window's maximum and (first-wins) argmax agree whenever the maximum is
+    /// positive; otherwise both give 0 and a zero gradient for the whole window.
+    func forwardAfterReLU(_ x: Tensor, training: Bool) -> Tensor {
+        let y = forward(x, training: training)
+        reluForward(x: y.data, count: y.count, y: y.data)
+        reluApplied = true
+        return y
+    }
+    private var reluApplied = false
+
     public func backward(_ dy: Tensor) -> Tensor? {
-        guard let g = geometry, let input, let argmax else { preconditionFailure("\(name): backward before forward") }
+        guard let g = geometry, let input, let argmax, let out else { preconditionFailure("\(name): backward before forward") }
         let d = Tensor.reuse(dx, input.shape); dx = d
-        maxPoolBackward(dy: dy.data, argmax: argmax, geometry: g, dx: d.data)
+        maxPoolBackward(dy: dy.data, argmax: argmax, geometry: g, dx: d.data,
+                        reluOutput: reluApplied ? UnsafePointer(out.data) : nil)
         return d
     }
 }
