@@ -12,7 +12,9 @@ final class DashboardTmuxTests: XCTestCase {
     func tmux(_ args: String...) throws -> String {
         let outFile = workDir + "/.tmux-out"
         let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let script = "tmux -L \(socket) \(quoted) < /dev/null > '\(outFile)' 2>/dev/null"
+        // swift test sets NO_COLOR when its output is not a terminal (CI); the panes must not inherit
+        // it, so every run of these tests sees the same colour terminal.
+        let script = "env -u NO_COLOR tmux -L \(socket) \(quoted) < /dev/null > '\(outFile)' 2>/dev/null"
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", script].map { (a: String) in strdup(a) } + [nil]
         defer { argv.forEach { free($0) } }
