@@ -10,14 +10,16 @@ struct Nntop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nntop",
         abstract: "htop for training a CNN: trains LeNet-5 or ResNet-18 on MNIST on the CPU and shows it live.",
+        // Each example line fits in 80 columns: ArgumentParser wraps longer ones mid-sentence.
         discussion: """
         Examples:
-          nntop                               train LeNet-5 on the bundled MNIST (dashboard in a terminal)
-          nntop resnet18 --no-residual        ResNet-18 without its shortcuts; run again with them and compare
-          nntop lenet5 --headless --epochs 3  progress lines instead of the dashboard
-          nntop resnet18 --compare runs/20261126-100200-resnet18-nores
-                                              train with shortcuts, that earlier run's curves behind
-          nntop view runs/A runs/B            finished runs on the dashboard, no training
+          nntop                            LeNet-5 on the bundled MNIST, live dashboard
+          nntop resnet18 --no-residual     ResNet-18 without its shortcuts ...
+          nntop resnet18 --compare RUN     ... with them, that run's curves behind
+          nntop lenet5 --headless          progress lines instead of the dashboard
+          nntop runs                       the runs so far, newest first
+          nntop view RUN [RUN ...]         finished runs on the dashboard
+          nntop train --help               every training option
         """,
         version: nntopVersion,
         subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self, View.self],
