@@ -27,7 +27,9 @@ final class GradientCheckTests: XCTestCase {
         var rng = SeededRandom(seed: 99)
         let y0 = layer.forward(x, training: true)
         let r = randomTensor(y0.shape, &rng)
-        let dx = layer.backward(r)!
+        // A copy: backward may overwrite the gradient it is given (in-place layers), and r is the
+        // loss's weights below.
+        let dx = layer.backward(Tensor(shape: r.shape, values: r.array))!
         let analyticInput = dx.array
         let analyticParams = layer.parameters.map { $0.grad.array }
 

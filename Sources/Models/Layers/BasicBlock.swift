@@ -11,19 +11,21 @@ public final class BasicBlock: Layer {
         didSet { for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual } }
     }
     public var needsInputGradient = true
-    private var sum: Tensor?, dx: Tensor?
 
     public init(_ name: String, _ cin: Int, _ cout: Int, stride: Int, residual: Bool = true) {
         self.name = name
         conv1 = Conv2d(qualified(name, "conv1"), cin, cout, kernel: 3, stride: stride, padding: 1, bias: false)
-        bn1 = BatchNorm2d(qualified(name, "bn1"), cout)
-        relu1 = ReLU(qualified(name, "relu1"))
+        // bn2's incoming gradient also feeds the shortcut; bn1's and the projection's feed nothing else.
+        bn1 = BatchNorm2d(qualified(name, "bn1"), cout, gradientInPlace: true)
+        // In place: batch norm's backward reads its input, not its output, and nothing else reads
+        // what the ReLUs overwrite (the memory a training step needs drops by four buffers a block).
+        relu1 = ReLU(qualified(name, "relu1"), inPlace: true)
         conv2 = Conv2d(qualified(name, "conv2"), cout, cout, kernel: 3, stride: 1, padding: 1, bias: false)
         bn2 = BatchNorm2d(qualified(name, "bn2"), cout)
-        relu2 = ReLU(qualified(name, "relu2"))
+        relu2 = ReLU(qualified(name, "relu2"), inPlace: true)
         downsample = (stride != 1 || cin != cout)
             ? (Conv2d(qualified(name, "downsample.0"), cin, cout, kernel: 1, stride: stride, bias: false),
-               BatchNorm2d(qualified(name, "downsample.1"), cout))
+               BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
             : nil
         self.residual = residual
         for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual }
@@ -46,7 +48,6 @@ public final class BasicBlock: Layer {
     // layers, without their passes over memory. A backward pass after it first reruns the layers so they
     // hold what their backward needs.
     private var fusedInput: Tensor?
-    private var evalMid: Tensor?, evalShort: Tensor?, evalOut: Tensor?
     private var folded: [Tensor] = []
 
     private func fold(_ bn: BatchNorm2d, _ slot: Int) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
@@ -61,11 +62,12 @@ public final class BasicBlock: Layer {
         return (UnsafePointer(sc.data), UnsafePointer(sh.data))
     }
 
-    private func fusedConv(_ conv: Conv2d, _ bn: BatchNorm2d, slot: Int, _ x: Tensor, into out: inout Tensor?,
+    /// The fused result goes into the conv's own output buffer: no extra activations for inference.
+    private func fusedConv(_ conv: Conv2d, _ bn: BatchNorm2d, slot: Int, _ x: Tensor,
                            residual: Tensor?, relu: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: conv.inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: conv.outChannels, kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
-        let y = Tensor.reuse(out, [g.batch, g.outChannels, g.outH, g.outW]); out = y
+        let y = conv.outputBuffer([g.batch, g.outChannels, g.outH, g.outW])
         let (sc, sh) = fold(bn, slot)
         convForward(x: x.data, weight: conv.weight.value.data, bias: conv.bias?.value.data, geometry: g, y: y.data,
                     epilogue: ConvEpilogue(scale: sc, shift: sh, residual: residual.map { UnsafePointer($0.data) }, relu: relu))
@@ -75,13 +77,13 @@ public final class BasicBlock: Layer {
     private func fusedEvalForward(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == conv1.inChannels, "\(name): input \(x.shape)")
         fusedInput = x
-        let mid = fusedConv(conv1, bn1, slot: 0, x, into: &evalMid, residual: nil, relu: true)
+        let mid = fusedConv(conv1, bn1, slot: 0, x, residual: nil, relu: true)
         var shortcut: Tensor? = nil
         if residual {
-            if let ds = downsample { shortcut = fusedConv(ds.conv, ds.bn, slot: 2, x, into: &evalShort, residual: nil, relu: false) }
+            if let ds = downsample { shortcut = fusedConv(ds.conv, ds.bn, slot: 2, x, residual: nil, relu: false) }
             else { shortcut = x }
         }
-        return fusedConv(conv2, bn2, slot: 1, mid, into: &evalOut, residual: shortcut, relu: true)
+        return fusedConv(conv2, bn2, slot: 1, mid, residual: shortcut, relu: true)
     }
 
     private func layerForward(_ x: Tensor, training: Bool) -> Tensor {
@@ -89,11 +91,10 @@ public final class BasicBlock: Layer {
                                                                          training: training), training: training),
                                              training: training), training: training)
         guard residual else { return relu2.forward(main, training: training) }
-        let s = Tensor.reuse(sum, main.shape); sum = s
-        s.copy(from: main)
+        // The shortcut is added into bn2's output (its backward does not read it).
         let shortcut = downsample.map { $0.bn.forward($0.conv.forward(x, training: training), training: training) } ?? x
-        addInPlace(s.data, shortcut.data, count: s.count)
-        return relu2.forward(s, training: training)
+        addInPlace(main.data, shortcut.data, count: main.count)
+        return relu2.forward(main, training: training)
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
@@ -101,10 +102,9 @@ public final class BasicBlock: Layer {
         let dSum = relu2.backward(dy)!
         let dMain = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(dSum)!)!)!)!)!
         guard residual else { return dMain }
-        let d = Tensor.reuse(dx, dMain.shape); dx = d
-        d.copy(from: dMain)
+        // Summed into conv1's input gradient, which is returned and read by nothing else.
         let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
-        addInPlace(d.data, dShortcut.data, count: d.count)
-        return d
+        addInPlace(dMain.data, dShortcut.data, count: dMain.count)
+        return dMain
     }
 }

@@ -10,6 +10,9 @@ public final class BatchNorm2d: Layer {
     /// num_batches_tracked (a float holds exact integers up to 2^24 batches).
     public let batchesTracked = Tensor(shape: [])
     public var needsInputGradient = true
+    /// Writes the input gradient over the incoming gradient (each element is read before it is
+    /// written, channel by channel): for callers that never read that gradient again.
+    public var gradientInPlace = false
     public var parameters: [Parameter] { [weight, bias] }
     public var state: [StateEntry] {
         [StateEntry(name: weight.name, tensor: weight.value, isCounter: false),
@@ -23,7 +26,8 @@ public final class BatchNorm2d: Layer {
     private var trainedForward = false
     private let savedMean: Tensor, savedInvStd: Tensor
 
-    public init(_ name: String, _ channels: Int) {
+    public init(_ name: String, _ channels: Int, gradientInPlace: Bool = false) {
+        self.gradientInPlace = gradientInPlace
         self.name = name; self.channels = channels
         weight = Parameter(name: qualified(name, "weight"), shape: [channels])
         bias = Parameter(name: qualified(name, "bias"), shape: [channels])
@@ -66,7 +70,8 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, input.shape); dx = d
+        let d = gradientInPlace ? dy : Tensor.reuse(dx, input.shape)
+        dx = gradientInPlace ? nil : d
         if trainedForward {
             batchNormBackward(dy: dy.data, x: input.data, s: shape(input), gamma: weight.value.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, dGamma: weight.grad.data,

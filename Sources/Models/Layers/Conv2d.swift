@@ -36,6 +36,13 @@ public final class Conv2d: Layer {
         return y
     }
 
+    /// This layer's output buffer at `shape`, for a caller writing a fused inference result: it is
+    /// free outside a training step (the backward pass needs the input, not the output).
+    func outputBuffer(_ shape: [Int]) -> Tensor {
+        let y = Tensor.reuse(out, shape); out = y
+        return y
+    }
+
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?

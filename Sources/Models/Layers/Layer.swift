@@ -34,7 +34,8 @@ public protocol Layer: AnyObject {
     /// Parameters and buffers in state_dict order.
     var state: [StateEntry] { get }
     func forward(_ x: Tensor, training: Bool) -> Tensor
-    /// Returns dL/dx, or nil when `needsInputGradient` is false (the network's first layer).
+    /// Returns dL/dx, or nil when `needsInputGradient` is false (the network's first layer). May
+    /// overwrite `dy` (in-place layers, as PyTorch's inplace=True): the caller must not read it again.
     func backward(_ dy: Tensor) -> Tensor?
     var needsInputGradient: Bool { get set }
 }

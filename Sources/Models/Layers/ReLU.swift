@@ -4,19 +4,22 @@ public final class ReLU: Layer {
     public let name: String
     public var needsInputGradient = true
     public var parameters: [Parameter] { [] }
+    /// Overwrites its input in the forward pass and its incoming gradient in the backward pass
+    /// (PyTorch's inplace=True): for a caller that never reads either again, two buffers fewer.
+    public var inPlace = false
     private var out: Tensor?, dx: Tensor?
 
-    public init(_ name: String) { self.name = name }
+    public init(_ name: String, inPlace: Bool = false) { self.name = name; self.inPlace = inPlace }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let y = Tensor.reuse(out, x.shape); out = y
+        let y = inPlace ? x : Tensor.reuse(out, x.shape); out = y
         reluForward(x: x.data, count: x.count, y: y.data)
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let out else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, out.shape); dx = d
+        let d = inPlace ? dy : Tensor.reuse(dx, out.shape); dx = inPlace ? nil : d
         reluBackward(dy: dy.data, y: out.data, count: out.count, dx: d.data)
         return d
     }
