@@ -17,25 +17,30 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
         let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
         for oy in 0..<oh {
-            // The window's rows and columns inside the image, scanned in the same order as before
-            // (row-major, first maximum wins), without a bounds test per tap.
-            let iy0 = oy * st - pad, kiLo = max(0, -iy0), kiHi = min(kh, h - iy0)
             for ox in 0..<ow {
-                let ix0 = ox * st - pad, kjLo = max(0, -ix0), kjHi = min(kw, w - ix0)
-                var best = -Float.infinity, bi: Int32 = -1
-                if kiLo < kiHi && kjLo < kjHi {
-                    for ki in kiLo..<kiHi {
-                        let rowBase = (iy0 + ki) * w + ix0
-                        for kj in kjLo..<kjHi {
-                            let v = src[rowBase + kj]
-                            if v > best || bi < 0 { best = v; bi = Int32(rowBase + kj) }
-                        }
-                    }
-                }
-                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+                (dst[oy * ow + ox], am[oy * ow + ox]) = maxOfWindow(src, top: oy * st - pad, left: ox * st - pad,
+                                                                    kh: kh, kw: kw, h: h, w: w)
             }
         }
     }
+}
+
+/// The maximum of one window and its index in the plane: only the taps inside the image, row-major,
+/// first maximum wins (PyTorch's rule); (-inf, -1) for a window wholly in the padding.
+@inline(__always)
+private func maxOfWindow(_ src: UnsafePointer<Float>, top iy0: Int, left ix0: Int, kh: Int, kw: Int,
+                         h: Int, w: Int) -> (Float, Int32) {
+    let kiLo = max(0, -iy0), kiHi = min(kh, h - iy0), kjLo = max(0, -ix0), kjHi = min(kw, w - ix0)
+    var best = -Float.infinity, bi: Int32 = -1
+    guard kiLo < kiHi && kjLo < kjHi else { return (best, bi) }
+    for ki in kiLo..<kiHi {
+        let rowBase = (iy0 + ki) * w + ix0
+        for kj in kjLo..<kjHi {
+            let v = src[rowBase + kj]
+            if v > best || bi < 0 { best = v; bi = Int32(rowBase + kj) }
+        }
+    }
+    return (best, bi)
 }
 
 /// 2×2 windows, stride 2, even sizes: 16 outputs at a time from two 32-float row loads split into
@@ -97,26 +102,19 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
     Parallel.forEach(planes, grain: max(1, 4096 / max(1, plane))) { nc in
         let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
         for oy in 0..<oh {
-            let iy0 = 2 * oy - 1, kiLo = max(0, -iy0), kiHi = min(3, h - iy0)
+            let iy0 = 2 * oy - 1
             for ox in 0..<ow {
-                let ix0 = 2 * ox - 1, kjLo = max(0, -ix0), kjHi = min(3, w - ix0)
-                var best = -Float.infinity, bi: Int32 = -1
-                if kiLo == 0 && kiHi == 3 && kjLo == 0 && kjHi == 3 {
-                    var i = iy0 * w + ix0
-                    best = src[i]; bi = Int32(i)
-                    @inline(__always) func visit(_ j: Int) { let v = src[j]; if v > best { best = v; bi = Int32(j) } }
-                    visit(i + 1); visit(i + 2)
-                    i += w; visit(i); visit(i + 1); visit(i + 2)
-                    i += w; visit(i); visit(i + 1); visit(i + 2)
-                } else if kiLo < kiHi && kjLo < kjHi {
-                    for ki in kiLo..<kiHi {
-                        let rowBase = (iy0 + ki) * w + ix0
-                        for kj in kjLo..<kjHi {
-                            let v = src[rowBase + kj]
-                            if v > best || bi < 0 { best = v; bi = Int32(rowBase + kj) }
-                        }
-                    }
+                let ix0 = 2 * ox - 1
+                guard iy0 >= 0 && iy0 + 3 <= h && ix0 >= 0 && ix0 + 3 <= w else {
+                    (dst[oy * ow + ox], am[oy * ow + ox]) = maxOfWindow(src, top: iy0, left: ix0, kh: 3, kw: 3, h: h, w: w)
+                    continue
                 }
+                var i = iy0 * w + ix0
+                var best = src[i], bi = Int32(i)
+                @inline(__always) func visit(_ j: Int) { let v = src[j]; if v > best { best = v; bi = Int32(j) } }
+                visit(i + 1); visit(i + 2)
+                i += w; visit(i); visit(i + 1); visit(i + 2)
+                i += w; visit(i); visit(i + 1); visit(i + 2)
                 dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
             }
         }

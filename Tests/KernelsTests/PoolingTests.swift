@@ -4,28 +4,36 @@ import XCTest
 /// Max pooling's vector path (2×2, stride 2) against the definition: maximum, first index on ties,
 /// and the gradient routed to it.
 final class PoolingTests: XCTestCase {
+    /// Runs maxPoolForward on `x` and compares every output with the definition: the maximum over
+    /// the window's taps inside the image, row-major, the first index on ties.
+    func assertMatchesDefinition(_ x: [Float], _ g: ConvGeometry, file: StaticString = #filePath, line: UInt = #line) {
+        let (n, c, h, w) = (g.batch, g.inChannels, g.height, g.width)
+        var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
+        maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+        for p in 0..<n * c {
+            for oy in 0..<g.outH {
+                for ox in 0..<g.outW {
+                    var best = -Float.infinity, bi = -1
+                    for ki in 0..<g.kernelH { for kj in 0..<g.kernelW {
+                        let iy = oy * g.stride - g.padding + ki, ix = ox * g.stride - g.padding + kj
+                        guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                        let v = x[p * h * w + iy * w + ix]
+                        if bi < 0 || v > best { best = v; bi = iy * w + ix }
+                    } }
+                    let o = (p * g.outH + oy) * g.outW + ox
+                    XCTAssertEqual(y[o], best, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)", file: file, line: line)
+                    XCTAssertEqual(Int(am[o]), bi, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)", file: file, line: line)
+                }
+            }
+        }
+    }
+
     func testMaxPool2x2MatchesDefinition() {
         var rng = SeededRandom(seed: 9)
         for (n, c, h, w) in [(2, 3, 6, 40), (3, 2, 28, 28), (1, 1, 10, 10), (2, 4, 4, 64)] {
             let g = ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernel: 2, stride: 2)
             // Coarse values so ties happen.
-            let x = (0..<n * c * h * w).map { _ in Float(Int(rng.uniform(0, 4))) }
-            var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
-            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
-            for p in 0..<n * c {
-                for oy in 0..<g.outH {
-                    for ox in 0..<g.outW {
-                        var best = -Float.infinity, bi = -1
-                        for ki in 0..<2 { for kj in 0..<2 {
-                            let i = (2 * oy + ki) * w + 2 * ox + kj
-                            if bi < 0 || x[p * h * w + i] > best { best = x[p * h * w + i]; bi = i }
-                        } }
-                        let o = (p * g.outH + oy) * g.outW + ox
-                        XCTAssertEqual(y[o], best, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
-                        XCTAssertEqual(Int(am[o]), bi, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
-                    }
-                }
-            }
+            assertMatchesDefinition((0..<n * c * h * w).map { _ in Float(Int(rng.uniform(0, 4))) }, g)
         }
     }
 
@@ -34,25 +42,16 @@ final class PoolingTests: XCTestCase {
         var rng = SeededRandom(seed: 10)
         for (n, c, h, w) in [(2, 3, 16, 16), (1, 2, 7, 9), (2, 1, 40, 37), (1, 1, 1, 1)] {
             let g = ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernel: 3, stride: 2, padding: 1)
-            let x = (0..<n * c * h * w).map { _ in Float(Int(rng.uniform(-2, 2))) }
-            var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
-            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
-            for p in 0..<n * c {
-                for oy in 0..<g.outH {
-                    for ox in 0..<g.outW {
-                        var best = -Float.infinity, bi = -1
-                        for ki in 0..<3 { for kj in 0..<3 {
-                            let iy = 2 * oy - 1 + ki, ix = 2 * ox - 1 + kj
-                            guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
-                            let v = x[p * h * w + iy * w + ix]
-                            if bi < 0 || v > best { best = v; bi = iy * w + ix }
-                        } }
-                        let o = (p * g.outH + oy) * g.outW + ox
-                        XCTAssertEqual(y[o], best, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
-                        XCTAssertEqual(Int(am[o]), bi, "\(n)x\(c)x\(h)x\(w) plane \(p) at \(oy),\(ox)")
-                    }
-                }
-            }
+            assertMatchesDefinition((0..<n * c * h * w).map { _ in Float(Int(rng.uniform(-2, 2))) }, g)
+        }
+    }
+
+    /// Shapes neither fast path takes (odd sizes, stride 1, wide padding) go through the general loop.
+    func testGeneralMaxPoolMatchesDefinition() {
+        var rng = SeededRandom(seed: 11)
+        for (k, st, pad, h, w) in [(2, 2, 0, 7, 9), (3, 1, 1, 6, 5), (3, 3, 1, 10, 8)] {
+            let g = ConvGeometry(batch: 2, inChannels: 3, height: h, width: w, outChannels: 3, kernel: k, stride: st, padding: pad)
+            assertMatchesDefinition((0..<6 * h * w).map { _ in Float(Int(rng.uniform(-2, 2))) }, g)
         }
     }
 }
