@@ -94,28 +94,57 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
     }
 }
 
-/// 3×3 windows, stride 2, padding 1 (ResNet's stem): interior windows as nine straight-line
-/// compares in the general loop's order and rule (first maximum wins); border windows by the general loop.
+/// 3×3 windows, stride 2, padding 1 (ResNet's stem), 16 outputs of a row at a time. Each plane is first
+/// copied into a -inf bordered buffer split into even and odd padded columns, so a window row's three
+/// taps for 16 neighbouring outputs are three unit-stride loads (E[ox], O[ox], E[ox + 1]). Taps are
+/// compared row-major with `>` from -inf: the first maximum wins, as in the general loop, for every
+/// finite input; a window of -inf (or NaN) points at its centre, which is always inside the image.
 private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                           argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, planes = g.batch * g.inChannels
-    Parallel.forEach(planes, grain: max(1, 4096 / max(1, plane))) { nc in
-        let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
-        for oy in 0..<oh {
-            let iy0 = 2 * oy - 1
-            for ox in 0..<ow {
-                let ix0 = 2 * ox - 1
-                guard iy0 >= 0 && iy0 + 3 <= h && ix0 >= 0 && ix0 + 3 <= w else {
-                    (dst[oy * ow + ox], am[oy * ow + ox]) = maxOfWindow(src, top: iy0, left: ix0, kh: 3, kw: 3, h: h, w: w)
-                    continue
+    // Padded row R = input row R - 1; E[j] holds input column 2j - 1, O[j] column 2j.
+    let half = (ow + 1 + 16 + 15) / 16 * 16, rowLen = 2 * half, per = (h + 2) * rowLen
+    let chunks = Parallel.chunkCount(planes, grain: max(1, 4096 / max(1, plane)))
+    let buf = ScratchPool.shared.take(chunks * per + 16)
+    defer { ScratchPool.shared.give(buf) }
+    var lane = SIMD16<Int32>()
+    for i in 0..<16 { lane[i] = Int32(2 * i) }
+    let lanes = lane, minusInf = SIMD16<Float>(repeating: -.infinity)
+    Parallel.run(chunks) { c in
+        let pad = buf.0 + c * per
+        pad.update(repeating: -.infinity, count: per)
+        for nc in (planes * c / chunks)..<(planes * (c + 1) / chunks) {
+            let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
+            for r in 0..<h {
+                let e = pad + (r + 1) * rowLen, o = e + half, s = src + r * w
+                var ix = 0
+                while ix + 16 <= w {
+                    let v = load16(s + ix)
+                    UnsafeMutableRawPointer(o + ix >> 1).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(e + ix >> 1 + 1).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                    ix += 16
                 }
-                var i = iy0 * w + ix0
-                var best = src[i], bi = Int32(i)
-                @inline(__always) func visit(_ j: Int) { let v = src[j]; if v > best { best = v; bi = Int32(j) } }
-                visit(i + 1); visit(i + 2)
-                i += w; visit(i); visit(i + 1); visit(i + 2)
-                i += w; visit(i); visit(i + 1); visit(i + 2)
-                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+                while ix < w { if ix & 1 == 0 { o[ix >> 1] = s[ix] } else { e[(ix + 1) >> 1] = s[ix] }; ix += 1 }
+            }
+            for oy in 0..<oh {
+                var ox = 0
+                while ox < ow {
+                    var best = minusInf
+                    var idx = lanes &+ Int32(2 * oy * w + 2 * ox)          // the centre tap
+                    for ki in 0..<3 {
+                        let e = pad + (2 * oy + ki) * rowLen + ox, o = e + half
+                        let base = lanes &+ Int32((2 * oy + ki - 1) * w + 2 * ox - 1)
+                        var v = load16(e), m = v .> best
+                        best.replace(with: v, where: m); idx.replace(with: base, where: m)
+                        v = load16(o); m = v .> best
+                        best.replace(with: v, where: m); idx.replace(with: base &+ 1, where: m)
+                        v = load16(e + 1); m = v .> best
+                        best.replace(with: v, where: m); idx.replace(with: base &+ 2, where: m)
+                    }
+                    let n = min(16, ow - ox)
+                    for i in 0..<n { dst[oy * ow + ox + i] = best[i]; am[oy * ow + ox + i] = idx[i] }
+                    ox += 16
+                }
             }
         }
     }
