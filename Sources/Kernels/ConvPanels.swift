@@ -578,13 +578,17 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     var allTaps: UInt64 = 0
     for t in taps { allTaps |= 1 << UInt64(t) }
     let phaseLayout = PhaseLayout(s)
-    let scratch = group * (ku4 + cout4) * panelWidth + (phaseLayout?.size ?? 0)
+    // Panels one cache line further apart than their size: a panel of B (ku4 × 128 bytes) or of dy is
+    // often a multiple of 4 KB, and dot4x4 reading the same rows of 16 such panels would then map them
+    // all to the same L1 sets (16 ways wanted, 12 there): layer1's dW ran from L2.
+    let bPanel = ku4 * panelWidth + 16, dPanel = cout4 * panelWidth + 16
+    let scratch = group * (bPanel + dPanel) + (phaseLayout?.size ?? 0)
     let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
     defer { ScratchPool.shared.give(partialBuf) }
     let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
         var cols = PanelColumns(buf)
         let bBuf = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
-        let dBuf = bBuf + group * ku4 * panelWidth, phaseBuf = dBuf + group * cout4 * panelWidth
+        let dBuf = bBuf + group * bPanel, phaseBuf = dBuf + group * dPanel
         var phaseImage = -1
         let partial = partialBuf.0 + c * partialSize
         partial.update(repeating: 0, count: partialSize)
@@ -594,7 +598,7 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             let q1 = min(last, q0 + group), gCount = q1 - q0
             for q in q0..<q1 {
                 _ = cols.load(q, s)
-                let bp = bBuf + (q - q0) * ku4 * panelWidth, dp = dBuf + (q - q0) * cout4 * panelWidth
+                let bp = bBuf + (q - q0) * bPanel, dp = dBuf + (q - q0) * dPanel
                 if let phaseLayout, q / s.panelsPerUnit != phaseImage {
                     phaseImage = q / s.panelsPerUnit
                     phaseLayout.build(x + phaseImage * cin * g.height * g.width, phaseBuf)
@@ -615,8 +619,8 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
             while kb < ku4 {
                 var cb = 0
                 while cb < cout4 {
-                    dot4x4(panels: gCount, b: bBuf + kb * panelWidth, bStride: ku4 * panelWidth,
-                           d: dBuf + cb * panelWidth, dStride: cout4 * panelWidth, out: partial + cb * ku4 + kb, ldo: ku4)
+                    dot4x4(panels: gCount, b: bBuf + kb * panelWidth, bStride: bPanel,
+                           d: dBuf + cb * panelWidth, dStride: dPanel, out: partial + cb * ku4 + kb, ldo: ku4)
                     cb += 4
                 }
                 kb += 4
