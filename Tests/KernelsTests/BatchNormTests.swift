@@ -1,0 +1,56 @@
+import XCTest
+@testable import Kernels
+
+/// Training-mode batch norm, forward and backward, against its definition computed in Double, for
+/// the plane sizes of each code path: vectors inside a plane (16, 64), vectors spanning whole channels
+/// (1, 4: ResNet's layer4 and layer3 maps) and the per-plane fallback (3, 25).
+final class BatchNormTests: XCTestCase {
+    func testTrainingForwardAndBackwardMatchDefinition() {
+        var rng = SeededRandom(seed: 21)
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25)] {
+            let size = n * c * p
+            // An offset mean per channel, so that a variance taken around a wrong mean shows.
+            var x = [Float](repeating: 0, count: size)
+            for i in 0..<size { let offset = Float((i / p) % c) * 0.5; x[i] = rng.uniform(-1, 1) * 2 + offset }
+            let dy = (0..<size).map { _ in rng.uniform(-1, 1) }
+            let gamma = (0..<c).map { _ in rng.uniform(0.5, 1.5) }, beta = (0..<c).map { _ in rng.uniform(-1, 1) }
+            var rm = (0..<c).map { _ in rng.uniform(-1, 1) }, rv = (0..<c).map { _ in rng.uniform(0.5, 2) }
+            let rm0 = rm, rv0 = rv
+            var sm = [Float](repeating: 0, count: c), si = sm, y = [Float](repeating: 0, count: size)
+            let s = BatchNormShape(batch: n, channels: c, planeSize: p)
+            let eps: Float = 1e-5, momentum: Float = 0.1
+            batchNormTrainForward(x: x, s: s, gamma: gamma, beta: beta, eps: eps, momentum: momentum, runningMean: &rm,
+                                  runningVar: &rv, savedMean: &sm, savedInvStd: &si, y: &y)
+            var dx = [Float](repeating: 0, count: size), dGamma = [Float](repeating: 0, count: c), dBeta = dGamma
+            batchNormBackward(dy: dy, x: x, s: s, gamma: gamma, savedMean: sm, savedInvStd: si, dGamma: &dGamma,
+                              dBeta: &dBeta, dx: &dx)
+
+            let m = Double(n * p), tag = "n\(n) c\(c) plane \(p)"
+            for ch in 0..<c {
+                var idx: [Int] = []
+                for i in 0..<n { for j in 0..<p { idx.append((i * c + ch) * p + j) } }
+                let xs: [Double] = idx.map { Double(x[$0]) }, dys: [Double] = idx.map { Double(dy[$0]) }
+                let mean: Double = xs.reduce(0, +) / m
+                let variance: Double = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / m
+                let inv: Double = 1 / (variance + Double(eps)).squareRoot()
+                let g = Double(gamma[ch]), b = Double(beta[ch])
+                XCTAssertEqual(Double(sm[ch]), mean, accuracy: 1e-5, tag)
+                XCTAssertEqual(Double(si[ch]), inv, accuracy: 1e-4 * inv, tag)
+                XCTAssertEqual(Double(rm[ch]), 0.9 * Double(rm0[ch]) + 0.1 * mean, accuracy: 1e-5, tag)
+                let unbiased: Double = variance * m / (m - 1)
+                XCTAssertEqual(Double(rv[ch]), 0.9 * Double(rv0[ch]) + 0.1 * unbiased, accuracy: 1e-4, tag)
+                let xhat: [Double] = xs.map { ($0 - mean) * inv }
+                let sumDy: Double = dys.reduce(0, +)
+                var sumDyXhat = 0.0
+                for j in 0..<idx.count { sumDyXhat += dys[j] * xhat[j] }
+                XCTAssertEqual(Double(dBeta[ch]), sumDy, accuracy: 1e-4, tag)
+                XCTAssertEqual(Double(dGamma[ch]), sumDyXhat, accuracy: 1e-4, tag)
+                for (j, i) in idx.enumerated() {
+                    XCTAssertEqual(Double(y[i]), g * xhat[j] + b, accuracy: 1e-4, "\(tag) y[\(i)]")
+                    let want: Double = g * inv / m * (m * dys[j] - sumDy - xhat[j] * sumDyXhat)
+                    XCTAssertEqual(Double(dx[i]), want, accuracy: 1e-4, "\(tag) dx[\(i)]")
+                }
+            }
+        }
+    }
+}
