@@ -13,9 +13,11 @@ import Foundation
 //
 // forward:  y[n][co][p]   = bias[co] + Σ_(t,c) W[co][c][t] x[n][c][p+t]              (A = W, B = panel)
 // dx:       dx[n][c][p+t] += Σ_co W[co][c][t] dy[n][co][p]    per valid tap         (A = Wᵀ per tap, B = dy panel)
-// dW:       dW[co][c][t]  = Σ_(n,p) dy[n][co][p] x[n][c][p+t]                        (A = dy, B = im2row, K = columns)
-// Work is split over images (or blocks of 32 images), so dx scatters never race and dW partial sums
-// are added in a fixed order: results depend on the thread count only through that order.
+// dW:       dW[co][c][t]  = Σ_(n,p) dy[n][co][p] x[n][c][p+t]                        (A = dy, B = x, K = (p, n))
+// The forward and dx split work over images (or blocks of 32 images), so dx scatters never race. dW
+// re-lays out x and dy channel-blocked with the image innermost and gives each thread whole output
+// tiles (or, for the stem's single input channel, sums per-thread partials in a fixed order): results
+// depend on the thread count only through that order.
 
 private let panelWidth = 32
 private let mr = 8
@@ -418,8 +420,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
                          geometry g: ConvGeometry, dWeight: UnsafeMutablePointer<Float>,
                          dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?) {
     let s = ConvPanels(g)
-    let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
-    let plane = g.height * g.width, taps = s.taps
+    let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, p = s.pixels
     if let dBias {
         Parallel.forEach(cout, grain: max(1, 16384 / max(1, g.batch * p))) { co in
             var acc = SIMD16<Float>(), tail: Float = 0
@@ -441,99 +442,92 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
         return
     }
     if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
-    if taps.isEmpty { dWeight.update(repeating: 0, count: cout * cin * kk); return }
-
-    if !s.pixelMajor {
+    if s.taps.isEmpty { dWeight.update(repeating: 0, count: cout * cin * kk); return }
+    // Few input channels on large maps (ResNet's stem) waste fewer lanes as dot products along the
+    // image's pixels; everything else takes the channel-blocked microkernel path.
+    if cin < panelWidth && !s.pixelMajor {
         convBackwardWeightsDot(dy: dy, x: x, s, dWeight: dWeight)
-        return
+    } else {
+        convBackwardWeightsBlocked(dy: dy, x: x, geometry: g, dWeight: dWeight)
     }
-    // dW over groups of panels: A = dy [coPanel][column][8], B = im2row [kPanel][column][32].
-    let coPanels = (cout + mr - 1) / mr, kPanels = (ku + panelWidth - 1) / panelWidth
-    // One panel (one pixel of 32 images) per group: every column then shares its valid taps, and the
-    // k panels of taps outside the image (56 % of layer3's, 31 % of layer2's) are neither packed nor
-    // multiplied. Needs each k panel inside one tap (Cin a multiple of 32); otherwise groups of 8.
-    let skipTaps = cin % panelWidth == 0
-    let group = skipTaps ? 1 : max(1, min(s.panelsPerUnit * max(1, s.units / max(1, Parallel.maxThreads)), 256 / panelWidth))
-    let gcols = group * panelWidth
-    let partialSize = cout * ku
-    let scratch = coPanels * mr * gcols + kPanels * panelWidth * gcols + mr * panelWidth + 12 * gcols + 16
-    let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
-    defer { ScratchPool.shared.give(partialBuf) }
-    let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
-        var cols = PanelColumns(buf)
-        let fbase = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
-        let partial = partialBuf.0 + c * partialSize
-        let aBuf = fbase, bBuf = aBuf + coPanels * mr * gcols, tile = bBuf + kPanels * panelWidth * gcols
-        let offs = UnsafeMutableRawPointer(tile + mr * panelWidth).bindMemory(to: Int.self, capacity: gcols)
-        let oks = UnsafeMutableRawPointer(offs + gcols).bindMemory(to: Bool.self, capacity: gcols)
-        var tapUsed = [Bool](repeating: true, count: taps.count)
-        partial.update(repeating: 0, count: partialSize)
-        let first = units.lowerBound * s.panelsPerUnit, last = units.upperBound * s.panelsPerUnit
-        var q0 = first
-        while q0 < last {
-            let q1 = min(last, q0 + group), width = (q1 - q0) * panelWidth
-            // Columns of the group: yOff, and per tap the x offsets.
-            let yOffs = UnsafeMutableRawPointer(oks + gcols).alignedUp(toMultipleOf: 8).bindMemory(to: Int.self, capacity: gcols)
-            let ns = yOffs + gcols, iys = ns + gcols, ixs = iys + gcols
-            for q in q0..<q1 {
-                _ = cols.load(q, s)
-                let j0 = (q - q0) * panelWidth
-                for j in 0..<panelWidth {
-                    if j < cols.count {
-                        yOffs[j0 + j] = cols.yOff[j]; ns[j0 + j] = cols.n[j]; iys[j0 + j] = cols.iy0[j]; ixs[j0 + j] = cols.ix0[j]
-                    } else { yOffs[j0 + j] = -1; ns[j0 + j] = 0; iys[j0 + j] = -1 << 30; ixs[j0 + j] = 0 }
-                }
-            }
-            // A: dy columns.
-            for cp in 0..<coPanels {
-                let dst = aBuf + cp * mr * width
-                for r in 0..<mr {
-                    let co = cp * mr + r
-                    if co >= cout { for j in 0..<width { dst[j * mr + r] = 0 }; continue }
-                    let src = dy + co * p
-                    for j in 0..<width { let o = yOffs[j]; dst[j * mr + r] = o >= 0 ? src[o] : 0 }
-                }
-            }
-            // B: im2row over the used taps.
+}
+
+/// dW for convs of 32 input channels or more, as the 8×32 microkernel over (output pixel, image):
+/// the batch's input and dy are first laid out channel-blocked with the image innermost,
+/// xB[cPanel][pixel][n][32 channels] and dyB[coPanel][pixel][n][8 channels]. For tap t, the k rows
+/// (p, n) of dyB then line up with the rows (p + offset(t), n) of xB, a whole output row's run at once
+/// when the stride is 1, so both operands are read in place and only taps inside the image are
+/// multiplied. Each (8 output channels, 32 input channels, tap) tile is one work item written straight
+/// into dW: no per-thread partial sums, and the same additions in the same order for any thread count.
+private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                        dWeight: UnsafeMutablePointer<Float>) {
+    let n = g.batch, cin = g.inChannels, cout = g.outChannels, kk = g.kernelH * g.kernelW
+    let pin = g.height * g.width, pout = g.outH * g.outW
+    let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
+    let xSize = cPanels * pin * n * panelWidth, dySize = coPanels * pout * n * mr
+    let buf = ScratchPool.shared.take(xSize + dySize + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let xB = buf.0, dyB = buf.0 + xSize
+    // Re-layout: each (panel, image) is a small block transpose ([channels][pixels] -> [pixels][channels]).
+    Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
+        let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
+        let src = x + (img * cin + c0) * pin
+        for p in 0..<pin {
+            let dst = xB + ((kp * pin + p) * n + img) * panelWidth
+            for j in 0..<count { dst[j] = src[j * pin + p] }
+            for j in count..<panelWidth { dst[j] = 0 }
+        }
+    }
+    Parallel.forEach(coPanels * n, grain: max(1, 4096 / max(1, pout * mr))) { i in
+        let cp = i / n, img = i % n, co0 = cp * mr, count = min(mr, cout - co0)
+        let src = dy + (img * cout + co0) * pout
+        for p in 0..<pout {
+            let dst = dyB + ((cp * pout + p) * n + img) * mr
+            for r in 0..<count { dst[r] = src[r * pout + p] }
+            for r in count..<mr { dst[r] = 0 }
+        }
+    }
+    // Work items (8 output channels, 32 input channels): one tile per tap any output pixel uses, then
+    // each (co, c) row of dW written whole, zeros for the other taps (8 of 9 on a 1×1 map).
+    let taps = ConvPanels(g).taps, nt = taps.count
+    Parallel.forEach(coPanels * cPanels, grain: 1) { item in
+        let kp = item % cPanels, cp = item / cPanels
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: nt * mr * panelWidth) { tb in
+            let tiles = tb.baseAddress!
+            let a = dyB + cp * pout * n * mr, b = xB + kp * pin * n * panelWidth
             for (u, t) in taps.enumerated() {
-                let ki = t / g.kernelW, kj = t % g.kernelW
-                var any = false
-                for j in 0..<width {
-                    let iy = iys[j] + ki, ix = ixs[j] + kj
-                    let valid = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
-                    oks[j] = valid; any = any || valid
-                    offs[j] = valid ? ns[j] * cin * plane + iy * g.width + ix : 0
-                }
-                tapUsed[u] = any
-                if !any && skipTaps { continue }
-                for c in 0..<cin {
-                    let k = u * cin + c, dst = bBuf + (k / panelWidth) * panelWidth * width + k % panelWidth
-                    if !any { for j in 0..<width { dst[j * panelWidth] = 0 }; continue }
-                    let src = x + c * plane
-                    for j in 0..<width { let v = src[offs[j]]; dst[j * panelWidth] = oks[j] ? v : 0 }
-                }
-            }
-            for k in ku..<(kPanels * panelWidth) {
-                let dst = bBuf + (k / panelWidth) * panelWidth * width + k % panelWidth
-                for j in 0..<width { dst[j * panelWidth] = 0 }
-            }
-            for cp in 0..<coPanels {
-                for kp in 0..<kPanels {
-                    if skipTaps && !tapUsed[kp * panelWidth / cin] { continue }
-                    microTile(width, aBuf + cp * mr * width, bBuf + kp * panelWidth * width, tile, accumulate: false)
-                    for r in 0..<min(mr, cout - cp * mr) {
-                        let dst = partial + (cp * mr + r) * ku + kp * panelWidth, src = tile + r * panelWidth
-                        let n = min(panelWidth, ku - kp * panelWidth)
-                        if n == panelWidth { store16(load16(dst) + load16(src), dst); store16(load16(dst + 16) + load16(src + 16), dst + 16) }
-                        else { for j in 0..<n { dst[j] += src[j] } }
+                let ki = t / g.kernelW, kj = t % g.kernelW, tile = tiles + u * mr * panelWidth
+                // Output rows/columns whose tap (ki, kj) falls inside the image.
+                func valid(_ o: Int, _ k: Int, _ size: Int) -> Bool { let i = o * g.stride - g.padding + k; return i >= 0 && i < size }
+                let oy0 = (0..<g.outH).first { valid($0, ki, g.height) } ?? g.outH
+                let oy1 = ((0..<g.outH).last { valid($0, ki, g.height) } ?? -1) + 1
+                let ox0 = (0..<g.outW).first { valid($0, kj, g.width) } ?? g.outW
+                let ox1 = ((0..<g.outW).last { valid($0, kj, g.width) } ?? -1) + 1
+                // Stride 1: a row's run of pixels is one run of k rows in both operands.
+                let run = g.stride == 1 ? ox1 - ox0 : 1
+                var first = true
+                for oy in oy0..<oy1 {
+                    let iy = oy * g.stride - g.padding + ki
+                    var ox = ox0
+                    while ox < ox1 {
+                        let ix = ox * g.stride - g.padding + kj
+                        microTile(run * n, a + (oy * g.outW + ox) * n * mr, b + (iy * g.width + ix) * n * panelWidth,
+                                  tile, accumulate: !first)
+                        first = false; ox += run
                     }
                 }
             }
-            q0 = q1
+            let channels = min(panelWidth, cin - kp * panelWidth)
+            for r in 0..<min(mr, cout - cp * mr) {
+                // dW[co][c0 ..< c0 + channels][all taps] is one contiguous run.
+                let w = dWeight + ((cp * mr + r) * cin + kp * panelWidth) * kk
+                if nt != kk { w.update(repeating: 0, count: channels * kk) }
+                for j in 0..<channels {
+                    for u in 0..<nt { w[j * kk + taps[u]] = tiles[(u * mr + r) * panelWidth + j] }
+                }
+            }
         }
     }
-    // dW[co][c][t] = Σ_chunks partial[co][u*Cin + c], zero for taps never used.
-    reducePartials(partialBuf.0, chunks: chunks, partialSize: partialSize, rowStride: ku, s, dWeight: dWeight)
 }
 
 /// dW[co][c][taps[u]] = Σ_chunks partial[chunk][co·rowStride + u·Cin + c] (chunks added in order), 0 for
@@ -570,7 +564,7 @@ private func reducePartials(_ partials: UnsafePointer<Float>, chunks: Int, parti
 /// 8 dy rows loaded per 32 FMAs), then each vector is summed once per group.
 private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
                                     dWeight: UnsafeMutablePointer<Float>) {
-    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, ku = s.kUsed, p = s.pixels
     let taps = s.taps
     let ku4 = (ku + 3) / 4 * 4, cout4 = (cout + 3) / 4 * 4
     let group = 16

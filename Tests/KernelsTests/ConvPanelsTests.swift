@@ -83,6 +83,15 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 20, cin: 64, cout: 5, h: 4, w: 4, k: 3, s: 2, p: 1, bias: false)
     }
 
+    /// 32 input channels or more: dW from the channel-blocked layouts, including partial channel
+    /// panels (40 = 32 + 8), partial output panels (13), stride 2, 1×1 kernels and a 1×1 map.
+    func testChannelBlockedWeightGradient() {
+        check(batch: 3, cin: 40, cout: 13, h: 5, w: 6, k: 3, s: 1, p: 1, bias: true)
+        check(batch: 2, cin: 32, cout: 8, h: 7, w: 7, k: 3, s: 2, p: 1, bias: false)
+        check(batch: 5, cin: 33, cout: 9, h: 4, w: 4, k: 1, s: 2, p: 0, bias: false)
+        check(batch: 17, cin: 64, cout: 16, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
+    }
+
     func testThreadCountDoesNotChangeForward() {
         let g = ConvGeometry(batch: 8, inChannels: 4, height: 6, width: 6, outChannels: 5, kernel: 3, stride: 1, padding: 1)
         let x = random(8 * 4 * 36), wt = random(5 * 4 * 9)
