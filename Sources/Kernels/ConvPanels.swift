@@ -257,21 +257,44 @@ private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _
 }
 
 /// dst[e][j] = src[j * stride + e] for j < count (0 for count..<32), e < len: 32 images side by side.
-@inline(__always)
+/// 16×16 blocks go through registers (`transpose16`); the last len % 16 rows one float at a time.
+@inline(never)
 func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
+    let full = len / 16 * 16
+    for j0 in [0, 16] {
+        var e0 = 0
+        while e0 < full {
+            var m = Block16()
+            for i in 0..<16 where j0 + i < count { m[i] = load16(src + (j0 + i) * stride + e0) }
+            m.transpose()
+            for i in 0..<16 { store16(m[i], dst + (e0 + i) * panelWidth + j0) }
+            e0 += 16
+        }
+    }
     for j in 0..<panelWidth {
-        if j >= count { for e in 0..<len { dst[e * panelWidth + j] = 0 }; continue }
+        if j >= count { for e in full..<len { dst[e * panelWidth + j] = 0 }; continue }
         let sp = src + j * stride
-        for e in 0..<len { dst[e * panelWidth + j] = sp[e] }
+        for e in full..<len { dst[e * panelWidth + j] = sp[e] }
     }
 }
 
 /// dst[j * stride + e] = src[e][j] for j < count: the inverse of transposeBlockIn.
-@inline(__always)
+@inline(never)
 func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
+    let full = len / 16 * 16
+    for j0 in [0, 16] where j0 < count {
+        var e0 = 0
+        while e0 < full {
+            var m = Block16()
+            for i in 0..<16 { m[i] = load16(src + (e0 + i) * panelWidth + j0) }
+            m.transpose()
+            for i in 0..<16 where j0 + i < count { store16(m[i], dst + (j0 + i) * stride + e0) }
+            e0 += 16
+        }
+    }
     for j in 0..<count {
         let dp = dst + j * stride
-        for e in 0..<len { dp[e] = src[e * panelWidth + j] }
+        for e in full..<len { dp[e] = src[e * panelWidth + j] }
     }
 }
 
@@ -747,6 +770,45 @@ private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Fl
                 }
             }
             if s.pixelMajor { transposeBlockOut(dxT, count: count, stride: cin * plane, len: cin * plane, dx + n0 * cin * plane) }
+        }
+    }
+}
+
+/// Sixteen vectors as a 16×16 matrix of rows, transposed in registers: four rounds of de-interleaving
+/// row pairs (each round rotates the 8-bit (row, column) index right by one bit; four make it (column, row)).
+struct Block16 {
+    var v0 = SIMD16<Float>(), v1 = SIMD16<Float>(), v2 = SIMD16<Float>(), v3 = SIMD16<Float>()
+    var v4 = SIMD16<Float>(), v5 = SIMD16<Float>(), v6 = SIMD16<Float>(), v7 = SIMD16<Float>()
+    var v8 = SIMD16<Float>(), v9 = SIMD16<Float>(), v10 = SIMD16<Float>(), v11 = SIMD16<Float>()
+    var v12 = SIMD16<Float>(), v13 = SIMD16<Float>(), v14 = SIMD16<Float>(), v15 = SIMD16<Float>()
+
+    subscript(i: Int) -> SIMD16<Float> {
+        @inline(__always) get {
+            switch i {
+            case 0: v0; case 1: v1; case 2: v2; case 3: v3; case 4: v4; case 5: v5; case 6: v6; case 7: v7
+            case 8: v8; case 9: v9; case 10: v10; case 11: v11; case 12: v12; case 13: v13; case 14: v14; default: v15
+            }
+        }
+        @inline(__always) set {
+            switch i {
+            case 0: v0 = newValue; case 1: v1 = newValue; case 2: v2 = newValue; case 3: v3 = newValue
+            case 4: v4 = newValue; case 5: v5 = newValue; case 6: v6 = newValue; case 7: v7 = newValue
+            case 8: v8 = newValue; case 9: v9 = newValue; case 10: v10 = newValue; case 11: v11 = newValue
+            case 12: v12 = newValue; case 13: v13 = newValue; case 14: v14 = newValue; default: v15 = newValue
+            }
+        }
+    }
+
+    @inline(__always) mutating func transpose() {
+        for _ in 0..<4 {
+            let p0 = SIMD32(lowHalf: v0, highHalf: v1), p1 = SIMD32(lowHalf: v2, highHalf: v3)
+            let p2 = SIMD32(lowHalf: v4, highHalf: v5), p3 = SIMD32(lowHalf: v6, highHalf: v7)
+            let p4 = SIMD32(lowHalf: v8, highHalf: v9), p5 = SIMD32(lowHalf: v10, highHalf: v11)
+            let p6 = SIMD32(lowHalf: v12, highHalf: v13), p7 = SIMD32(lowHalf: v14, highHalf: v15)
+            v0 = p0.evenHalf; v1 = p1.evenHalf; v2 = p2.evenHalf; v3 = p3.evenHalf
+            v4 = p4.evenHalf; v5 = p5.evenHalf; v6 = p6.evenHalf; v7 = p7.evenHalf
+            v8 = p0.oddHalf; v9 = p1.oddHalf; v10 = p2.oddHalf; v11 = p3.oddHalf
+            v12 = p4.oddHalf; v13 = p5.oddHalf; v14 = p6.oddHalf; v15 = p7.oddHalf
         }
     }
 }
