@@ -256,10 +256,12 @@ private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _
     }
 }
 
-/// dst[e][j] = src[j * stride + e] for j < count (0 for count..<32), e < len: 32 images side by side.
-/// 16×16 blocks go through registers (`transpose16`); the last len % 16 rows one float at a time.
+/// dst[e · dstStride + j] = src[j * stride + e] for j < count (0 for count..<32), e < len: 32 images (or
+/// channels) side by side. 16×16 blocks go through registers (`Block16`); the last len % 16 rows one
+/// float at a time.
 @inline(never)
-func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
+func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
+                      dstStride: Int = panelWidth) {
     let full = len / 16 * 16
     for j0 in [0, 16] {
         var e0 = 0
@@ -267,14 +269,14 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
             var m = Block16()
             for i in 0..<16 where j0 + i < count { m[i] = load16(src + (j0 + i) * stride + e0) }
             m.transpose()
-            for i in 0..<16 { store16(m[i], dst + (e0 + i) * panelWidth + j0) }
+            for i in 0..<16 { store16(m[i], dst + (e0 + i) * dstStride + j0) }
             e0 += 16
         }
     }
     for j in 0..<panelWidth {
-        if j >= count { for e in full..<len { dst[e * panelWidth + j] = 0 }; continue }
+        if j >= count { for e in full..<len { dst[e * dstStride + j] = 0 }; continue }
         let sp = src + j * stride
-        for e in full..<len { dst[e * panelWidth + j] = sp[e] }
+        for e in full..<len { dst[e * dstStride + j] = sp[e] }
     }
 }
 
@@ -494,12 +496,8 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     // Re-layout: each (panel, image) is a small block transpose ([channels][pixels] -> [pixels][channels]).
     Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
         let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
-        let src = x + (img * cin + c0) * pin
-        for p in 0..<pin {
-            let dst = xB + ((kp * pin + p) * n + img) * panelWidth
-            for j in 0..<count { dst[j] = src[j * pin + p] }
-            for j in count..<panelWidth { dst[j] = 0 }
-        }
+        transposeBlockIn(x + (img * cin + c0) * pin, count: count, stride: pin, len: pin,
+                         xB + (kp * pin * n + img) * panelWidth, dstStride: n * panelWidth)
     }
     Parallel.forEach(coPanels * n, grain: max(1, 4096 / max(1, pout * mr))) { i in
         let cp = i / n, img = i % n, co0 = cp * mr, count = min(mr, cout - co0)
