@@ -324,6 +324,13 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
 /// `convForward` with an inference epilogue (folded batch norm, residual, ReLU) applied to every output.
 public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    if let sg = g.subsampled {
+        let xs = ScratchPool.shared.take(sg.batch * sg.inChannels * sg.height * sg.width + 16)
+        defer { ScratchPool.shared.give(xs) }
+        subsample(x, g, into: xs.0)
+        convForward(x: xs.0, weight: weight, bias: bias, geometry: sg, y: y, epilogue: epilogue)
+        return
+    }
     if directConvApplies(g) {
         directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y)
         if let epilogue { epilogue.apply(y, batch: g.batch, channels: g.outChannels, plane: g.outH * g.outW) }
@@ -444,6 +451,17 @@ public struct ConvEpilogue {
 public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          geometry g: ConvGeometry, dWeight: UnsafeMutablePointer<Float>,
                          dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?) {
+    if let sg = g.subsampled {
+        // The stride-1 gradients over the subsampled input; dx is zero at every pixel the conv skips.
+        let inner = sg.batch * sg.inChannels * sg.height * sg.width
+        let xs = ScratchPool.shared.take(2 * inner + 16)
+        defer { ScratchPool.shared.give(xs) }
+        subsample(x, g, into: xs.0)
+        convBackward(dy: dy, x: xs.0, weight: weight, geometry: sg, dWeight: dWeight, dBias: dBias,
+                     dx: dx == nil ? nil : xs.0 + inner)
+        if let dx { upsample(xs.0 + inner, g, into: dx) }
+        return
+    }
     let s = ConvPanels(g)
     let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, p = s.pixels
     if let dBias {
@@ -799,14 +817,47 @@ struct Block16 {
 
     @inline(__always) mutating func transpose() {
         for _ in 0..<4 {
-            let p0 = SIMD32(lowHalf: v0, highHalf: v1), p1 = SIMD32(lowHalf: v2, highHalf: v3)
-            let p2 = SIMD32(lowHalf: v4, highHalf: v5), p3 = SIMD32(lowHalf: v6, highHalf: v7)
-            let p4 = SIMD32(lowHalf: v8, highHalf: v9), p5 = SIMD32(lowHalf: v10, highHalf: v11)
-            let p6 = SIMD32(lowHalf: v12, highHalf: v13), p7 = SIMD32(lowHalf: v14, highHalf: v15)
-            v0 = p0.evenHalf; v1 = p1.evenHalf; v2 = p2.evenHalf; v3 = p3.evenHalf
-            v4 = p4.evenHalf; v5 = p5.evenHalf; v6 = p6.evenHalf; v7 = p7.evenHalf
-            v8 = p0.oddHalf; v9 = p1.oddHalf; v10 = p2.oddHalf; v11 = p3.oddHalf
-            v12 = p4.oddHalf; v13 = p5.oddHalf; v14 = p6.oddHalf; v15 = p7.oddHalf
+            let p0 = deinterleave(v0, v1), p1 = deinterleave(v2, v3), p2 = deinterleave(v4, v5), p3 = deinterleave(v6, v7)
+            let p4 = deinterleave(v8, v9), p5 = deinterleave(v10, v11), p6 = deinterleave(v12, v13), p7 = deinterleave(v14, v15)
+            (v0, v8) = p0; (v1, v9) = p1; (v2, v10) = p2; (v3, v11) = p3
+            (v4, v12) = p4; (v5, v13) = p5; (v6, v14) = p6; (v7, v15) = p7
         }
     }
+}
+
+extension ConvGeometry {
+    /// A 1×1 convolution with stride > 1 and no padding reads only every stride-th pixel: it is the
+    /// stride-1 convolution of that subsampled input (this geometry), a quarter of the input for
+    /// stride 2, so the panels never transpose or pack the pixels it skips (ResNet's projections).
+    var subsampled: ConvGeometry? {
+        guard kernelH == 1 && kernelW == 1 && stride > 1 && padding == 0 else { return nil }
+        return ConvGeometry(batch: batch, inChannels: inChannels, height: outH, width: outW, outChannels: outChannels,
+                            kernel: 1)
+    }
+}
+
+/// xs[n][c][oy][ox] = x[n][c][oy·stride][ox·stride].
+private func subsample(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into xs: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width, st = g.stride
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = xs + nc * oh * ow
+        for oy in 0..<oh { for ox in 0..<ow { dst[oy * ow + ox] = src[oy * st * g.width + ox * st] } }
+    }
+}
+
+/// The adjoint of `subsample`: dx[n][c][oy·stride][ox·stride] = dxs[n][c][oy][ox], zero elsewhere.
+private func upsample(_ dxs: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width, st = g.stride
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = dxs + nc * oh * ow, dst = dx + nc * plane
+        dst.update(repeating: 0, count: plane)
+        for oy in 0..<oh { for ox in 0..<ow { dst[oy * st * g.width + ox * st] = src[oy * ow + ox] } }
+    }
+}
+
+/// The even and the odd elements of a followed by b, written out element by element so that LLVM sees
+/// two constant shuffles (`SIMD32.evenHalf` is an out-of-line generic call).
+@inline(__always) func deinterleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+    (SIMD16(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14]),
+     SIMD16(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15]))
 }

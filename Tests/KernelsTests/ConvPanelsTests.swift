@@ -92,6 +92,13 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 17, cin: 64, cout: 16, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
     }
 
+    /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
+    func testStridedOneByOne() {
+        check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
+        check(batch: 2, cin: 36, cout: 10, h: 9, w: 11, k: 1, s: 3, p: 0, bias: false)
+        check(batch: 2, cin: 3, cout: 4, h: 20, w: 18, k: 1, s: 2, p: 0, bias: true)
+    }
+
     func testThreadCountDoesNotChangeForward() {
         let g = ConvGeometry(batch: 8, inChannels: 4, height: 6, width: 6, outChannels: 5, kernel: 3, stride: 1, padding: 1)
         let x = random(8 * 4 * 36), wt = random(5 * 4 * 9)
