@@ -359,10 +359,15 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     }
     let phaseLayout = PhaseLayout(s)
     let xtLen = s.pixelMajor ? cin * g.height * g.width * panelWidth : (phaseLayout?.size ?? 0)
-    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen) { _, units, buf in
+    // Pixel-major units gather their outputs transposed too, yT[co][pixel][32 images], and write them
+    // back with one register transpose: scattered scalar stores cost more than the microkernel did
+    // for short K (ResNet's 1×1 projections).
+    let ytLen = s.pixelMajor ? cout * p * panelWidth : 0
+    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen) { _, units, buf in
         var cols = PanelColumns(buf)
-        let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen)
-        let tile = bp + ku * panelWidth, xT = tile + mr * panelWidth
+        let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
+            .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen + ytLen)
+        let tile = bp + ku * panelWidth, xT = tile + mr * panelWidth, yT = xT + xtLen
         for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
             let mask = cols.load(q, s)
             if s.pixelMajor && q % s.panelsPerUnit == 0 {
@@ -389,7 +394,18 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                 let contiguousOut = !s.pixelMajor && cols.count == panelWidth
                 for r in 0..<min(mr, cout - mp * mr) {
                     let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
-                    if let e = epilogue, contiguousOut {
+                    if s.pixelMajor {
+                        // 32 images of one (channel, pixel); a residual is added after the transpose back.
+                        let d = yT + (co * p + q % s.panelsPerUnit) * panelWidth, b = SIMD16<Float>(repeating: bv)
+                        for half in 0..<2 {
+                            var v = load16(trow + 16 * half) + b
+                            if let e = epilogue {
+                                v = v * SIMD16<Float>(repeating: e.scale[co]) + SIMD16<Float>(repeating: e.shift[co])
+                                if e.relu && e.residual == nil { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                            }
+                            store16(v, d + 16 * half)
+                        }
+                    } else if let e = epilogue, contiguousOut {
                         // The same as below, 16 consecutive pixels at a time.
                         let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
                         let sc = SIMD16<Float>(repeating: e.scale[co]), sh = SIMD16<Float>(repeating: e.shift[co])
@@ -415,6 +431,21 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
                     } else {
                         for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
                     }
+                }
+            }
+            if s.pixelMajor && q % s.panelsPerUnit == s.panelsPerUnit - 1 {
+                let n0 = (q / s.panelsPerUnit) * panelWidth, count = min(panelWidth, g.batch - n0), len = cout * p
+                transposeBlockOut(yT, count: count, stride: len, len: len, y + n0 * len)
+                if let e = epilogue, let res = e.residual {
+                    // The unit's images are one contiguous run of y, laid out as the residual.
+                    let d = y + n0 * len, rs = res + n0 * len, total = count * len
+                    var i = 0
+                    while i + 16 <= total {
+                        var v = load16(d + i) + load16(rs + i)
+                        if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                        store16(v, d + i); i += 16
+                    }
+                    while i < total { var v = d[i] + rs[i]; if e.relu && v < 0 { v = 0 }; d[i] = v; i += 1 }
                 }
             }
         }
