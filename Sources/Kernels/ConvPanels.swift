@@ -51,7 +51,16 @@ struct ConvPanels {
             }
         }
         taps = t
+        // Which taps a panel needs depends only on its place in its unit (its pixels), not the images.
+        var m = [UInt64](repeating: 0, count: panelsPerUnit)
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: PanelColumns.bytes, alignment: 64)
+        defer { buf.deallocate() }
+        var cols = PanelColumns(buf)
+        for i in 0..<panelsPerUnit { m[i] = cols.computeMask(i, self) }
+        masks = m
     }
+    /// Per panel of a unit: the taps valid for at least one of its columns.
+    private(set) var masks: [UInt64] = []
 
     /// Units covering images `n`: the images a unit's panels read and write.
     func images(ofUnit u: Int) -> Range<Int> {
@@ -75,8 +84,29 @@ struct PanelColumns {
     }
     static let bytes = 5 * panelWidth * 8 + panelWidth
 
-    /// Fills the columns of panel `q` and returns the mask of taps valid for at least one of them.
+    /// Fills the columns of panel `q` and returns the mask of taps valid for at least one of them
+    /// (from `s.masks`: it depends only on the panel's place in its unit).
     mutating func load(_ q: Int, _ s: ConvPanels) -> UInt64 {
+        fill(q, s)
+        return s.masks[q % s.panelsPerUnit]
+    }
+
+    /// The taps valid for at least one column of panel `q`, computed from the columns.
+    mutating func computeMask(_ q: Int, _ s: ConvPanels) -> UInt64 {
+        fill(q, s)
+        let g = s.g
+        var mask: UInt64 = 0
+        for t in s.taps {
+            let ki = t / g.kernelW, kj = t % g.kernelW
+            for j in 0..<count {
+                let iy = iy0[j] + ki, ix = ix0[j] + kj
+                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask |= 1 << UInt64(t); break }
+            }
+        }
+        return mask
+    }
+
+    private mutating func fill(_ q: Int, _ s: ConvPanels) {
         let g = s.g, unit = q / s.panelsPerUnit, i = q % s.panelsPerUnit, ow = g.outW
         if s.pixelMajor {
             let n0 = unit * panelWidth
@@ -93,15 +123,6 @@ struct PanelColumns {
                 iy0[j] = (p / ow) * g.stride - g.padding; ix0[j] = (p % ow) * g.stride - g.padding
             }
         }
-        var mask: UInt64 = 0
-        for t in s.taps {
-            let ki = t / g.kernelW, kj = t % g.kernelW
-            for j in 0..<count {
-                let iy = iy0[j] + ki, ix = ix0[j] + kj
-                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask |= 1 << UInt64(t); break }
-            }
-        }
-        return mask
     }
 
     /// Sets `off`/`ok` for tap t: off = n*Cin*H*W + iy*W + ix.
