@@ -4,7 +4,7 @@ import Foundation
 //
 // The output pixels of the batch are cut into column panels of up to 32 (one 6×32 microkernel tile
 // wide). A panel either covers up to 32 pixels of one image ("image-major", for large feature maps)
-// or one pixel position in up to 32 images ("pixel-major", for maps of 16 pixels or fewer, where
+// or one pixel position in up to 32 images ("pixel-major", for maps of 64 pixels or fewer, where
 // every pixel has its own set of taps that fall inside the image). Each panel packs its own slice of
 // the im2col matrix straight from the input, keeping only the taps that are valid for at least one of
 // its columns, with K in tap-major order (k = tap * Cin + c). The microkernel then runs over those
@@ -36,7 +36,7 @@ struct ConvPanels {
     init(_ g: ConvGeometry) {
         self.g = g
         pixels = g.outH * g.outW
-        pixelMajor = pixels <= 16 && g.batch >= 16
+        pixelMajor = pixels <= 64 && g.batch >= 16
         if pixelMajor {
             units = (g.batch + panelWidth - 1) / panelWidth; panelsPerUnit = pixels
         } else {
