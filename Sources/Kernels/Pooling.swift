@@ -4,6 +4,20 @@ import Foundation
 /// `argmax` records, per output, the index of the winner inside its input plane: backward is one scatter.
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax: UnsafeMutablePointer<Int32>) {
+    maxPoolForward(x: x, geometry: g, y: y, argmax: Optional(argmax))
+}
+
+/// `maxPoolForward` that may skip the indices (nil): inference that no backward pass will follow.
+public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                           argmax optionalArgmax: UnsafeMutablePointer<Int32>?) {
+    if optionalArgmax == nil && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 {
+        maxPool3x3s2(x: x, g, y: y, argmax: nil)
+        return
+    }
+    // The other paths always record indices (into scratch when the caller wants none).
+    let scratch = optionalArgmax == nil ? ScratchPool.shared.take(g.batch * g.inChannels * g.outH * g.outW + 16) : nil
+    defer { if let scratch { ScratchPool.shared.give(scratch) } }
+    let argmax = optionalArgmax ?? UnsafeMutableRawPointer(scratch!.0).bindMemory(to: Int32.self, capacity: g.batch * g.inChannels * g.outH * g.outW)
     let oh = g.outH, ow = g.outW, plane = g.height * g.width
     let kh = g.kernelH, kw = g.kernelW, st = g.stride, pad = g.padding, h = g.height, w = g.width
     if kh == 2 && kw == 2 && st == 2 && pad == 0 && h % 2 == 0 && w % 2 == 0 {
@@ -100,7 +114,16 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
 /// compared row-major with `>` from -inf: the first maximum wins, as in the general loop, for every
 /// finite input; a window of -inf (or NaN) points at its centre, which is always inside the image.
 private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
-                          argmax: UnsafeMutablePointer<Int32>) {
+                          argmax: UnsafeMutablePointer<Int32>?) {
+    if let argmax { maxPool3x3s2(x: x, g, y: y, argmax: argmax, recording: true) }
+    else { maxPool3x3s2(x: x, g, y: y, argmax: UnsafeMutablePointer(bitPattern: 8)!, recording: false) }
+}
+
+/// The two specialisations share this body; `recording` is a constant in each, so the index
+/// blends vanish from the one that does not record (it never touches `argmax`).
+@inline(__always)
+private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                          argmax: UnsafeMutablePointer<Int32>, recording: Bool) {
     let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, planes = g.batch * g.inChannels
     // Padded row R = input row R - 1; E[j] holds input column 2j - 1, O[j] column 2j.
     let half = (ow + 1 + 16 + 15) / 16 * 16, rowLen = 2 * half, per = (h + 2) * rowLen
@@ -134,6 +157,13 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
                     for ki in 0..<3 {
                         let e = pad + (2 * oy + ki) * rowLen + ox, o = e + half
                         let base = lanes &+ Int32((2 * oy + ki - 1) * w + 2 * ox - 1)
+                        guard recording else {
+                            // (`pointwiseMax` is an out-of-line generic call here, 20× slower.)
+                            var v = load16(e); best.replace(with: v, where: v .> best)
+                            v = load16(o); best.replace(with: v, where: v .> best)
+                            v = load16(e + 1); best.replace(with: v, where: v .> best)
+                            continue
+                        }
                         var v = load16(e), m = v .> best
                         best.replace(with: v, where: m); idx.replace(with: base, where: m)
                         v = load16(o); m = v .> best
@@ -142,7 +172,8 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
                         best.replace(with: v, where: m); idx.replace(with: base &+ 2, where: m)
                     }
                     let n = min(16, ow - ox)
-                    for i in 0..<n { dst[oy * ow + ox + i] = best[i]; am[oy * ow + ox + i] = idx[i] }
+                    for i in 0..<n { dst[oy * ow + ox + i] = best[i] }
+                    if recording { for i in 0..<n { am[oy * ow + ox + i] = idx[i] } }
                     ox += 16
                 }
             }

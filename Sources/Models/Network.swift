@@ -60,7 +60,8 @@ public final class Network {
                 continue
             } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
                 forwardSeconds[i] = 0
-                h = pool.forwardAfterReLU(h, training: training)
+                // After a fold, `backward` reruns the whole forward pass first: no indices needed now.
+                h = pool.forwardAfterReLU(h, training: training, recordIndices: foldedInput == nil)
                 i += 1
             } else {
                 h = units[i].forward(h, training: training)

@@ -10,6 +10,11 @@ final class PoolingTests: XCTestCase {
         let (n, c, h, w) = (g.batch, g.inChannels, g.height, g.width)
         var y = [Float](repeating: .nan, count: n * c * g.outH * g.outW), am = [Int32](repeating: -7, count: y.count)
         maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+        // The same maxima when no indices are kept (inference).
+        var yNoIndex = [Float](repeating: .nan, count: y.count)
+        maxPoolForward(x: x, geometry: g, y: &yNoIndex, argmax: nil)
+        let differing = zip(yNoIndex, y).filter { $0 != $1 }.count
+        XCTAssertEqual(differing, 0, "maxima without indices differ at \(differing) outputs, \(g)", file: file, line: line)
         for p in 0..<n * c {
             for oy in 0..<g.outH {
                 for ox in 0..<g.outW {

@@ -16,7 +16,11 @@ public final class MaxPool2d: Layer {
 
     deinit { argmax?.deallocate() }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, recordIndices: true) }
+
+    /// `recordIndices: false` skips the winners' indices: for inference that reruns the forward pass
+    /// before any backward (Network's folded evaluation), the stem's pool then only takes maxima.
+    func forward(_ x: Tensor, training: Bool, recordIndices: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
@@ -25,17 +29,19 @@ public final class MaxPool2d: Layer {
             argmax?.deallocate()
             argmax = .allocate(capacity: y.count); argmaxCount = y.count
         }
-        maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: argmax!)
+        maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: recordIndices ? argmax : nil)
+        indicesRecorded = recordIndices
         reluApplied = false
         return y
     }
+    private var indicesRecorded = false
 
     /// ReLU then this pool, computed as this pool then ReLU on its 4× (or so) smaller output
     /// (Network folds a ReLU unit followed by a max pool into this). Bit for bit the same: ReLU is
     /// monotonic, so the window's maximum and (first-wins) argmax agree whenever the maximum is
     /// positive; otherwise both give 0 and a zero gradient for the whole window.
-    func forwardAfterReLU(_ x: Tensor, training: Bool) -> Tensor {
-        let y = forward(x, training: training)
+    func forwardAfterReLU(_ x: Tensor, training: Bool, recordIndices: Bool = true) -> Tensor {
+        let y = forward(x, training: training, recordIndices: recordIndices)
         reluForward(x: y.data, count: y.count, y: y.data)
         reluApplied = true
         return y
@@ -44,6 +50,7 @@ public final class MaxPool2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input, let argmax, let out else { preconditionFailure("\(name): backward before forward") }
+        precondition(indicesRecorded, "\(name): backward after a forward that kept no indices")
         let d = Tensor.reuse(dx, input.shape); dx = d
         maxPoolBackward(dy: dy.data, argmax: argmax, geometry: g, dx: d.data,
                         reluOutput: reluApplied ? UnsafePointer(out.data) : nil)
@@ -64,7 +71,11 @@ public final class AvgPool2d: Layer {
         self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, recordIndices: true) }
+
+    /// `recordIndices: false` skips the winners' indices: for inference that reruns the forward pass
+    /// before any backward (Network's folded evaluation), the stem's pool then only takes maxima.
+    func forward(_ x: Tensor, training: Bool, recordIndices: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
