@@ -365,12 +365,15 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0, taps = s.taps
     Parallel.forEach(mPanels, grain: max(1, 8192 / max(1, ku * mr))) { mp in
-        let dst = packedA + mp * ku * mr
-        for r in 0..<mr {
-            let co = mp * mr + r
-            if co >= cout { for k in 0..<ku { dst[k * mr + r] = 0 }; continue }
-            let w = weight + co * cin * kk
-            for (u, t) in taps.enumerated() { for c in 0..<cin { dst[(u * cin + c) * mr + r] = w[c * kk + t] } }
+        let dst = packedA + mp * ku * mr, rows = min(mr, cout - mp * mr), nt = taps.count
+        if rows < mr { dst.update(repeating: 0, count: ku * mr) }
+        // Channel by channel, so the 8 rows' taps of a channel (36 contiguous bytes each for 3×3) are
+        // read once and in order, instead of each row walked once per tap.
+        for c in 0..<cin {
+            for r in 0..<rows {
+                let src = weight + ((mp * mr + r) * cin + c) * kk
+                for u in 0..<nt { dst[(u * cin + c) * mr + r] = src[taps[u]] }
+            }
         }
     }
     if s.taps.isEmpty {
@@ -757,12 +760,17 @@ private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Fl
     let pa = ScratchPool.shared.take(max(1, taps.count) * cPanels * cout * mr + 16)
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0
-    Parallel.forEach(taps.count * cPanels, grain: max(1, 8192 / max(1, cout * mr))) { i in
-        let u = i / cPanels, cp = i % cPanels, t = taps[u], dst = packedA + i * cout * mr
-        for co in 0..<cout {
-            for r in 0..<mr {
-                let c = cp * mr + r
-                dst[co * mr + r] = c < cin ? weight[(co * cin + c) * kk + t] : 0
+    // Per channel panel, all its taps: the panel's slice of W (Cout runs of 8 channels × all taps) comes
+    // from memory for the first tap and from L2 for the rest; each tap's block is written in order.
+    let nt = taps.count
+    Parallel.forEach(cPanels, grain: max(1, 8192 / max(1, cout * mr * nt))) { cp in
+        for u in 0..<nt {
+            let t = taps[u], dst = packedA + (u * cPanels + cp) * cout * mr
+            for co in 0..<cout {
+                for r in 0..<mr {
+                    let c = cp * mr + r
+                    dst[co * mr + r] = c < cin ? weight[(co * cin + c) * kk + t] : 0
+                }
             }
         }
     }
