@@ -287,10 +287,9 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
     for j0 in [0, 16] {
         var e0 = 0
         while e0 < full {
-            var m = Block16()
-            for i in 0..<16 where j0 + i < count { m[i] = load16(src + (j0 + i) * stride + e0) }
+            var m = Block16 { i in j0 + i < count ? load16(src + (j0 + i) * stride + e0) : SIMD16<Float>() }
             m.transpose()
-            for i in 0..<16 { store16(m[i], dst + (e0 + i) * dstStride + j0) }
+            m.forEachRow { i, v in store16(v, dst + (e0 + i) * dstStride + j0) }
             e0 += 16
         }
     }
@@ -308,10 +307,9 @@ func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len
     for j0 in [0, 16] where j0 < count {
         var e0 = 0
         while e0 < full {
-            var m = Block16()
-            for i in 0..<16 { m[i] = load16(src + (e0 + i) * panelWidth + j0) }
+            var m = Block16 { i in load16(src + (e0 + i) * panelWidth + j0) }
             m.transpose()
-            for i in 0..<16 where j0 + i < count { store16(m[i], dst + (j0 + i) * stride + e0) }
+            m.forEachRow { i, v in if j0 + i < count { store16(v, dst + (j0 + i) * stride + e0) } }
             e0 += 16
         }
     }
@@ -858,21 +856,18 @@ struct Block16 {
     var v8 = SIMD16<Float>(), v9 = SIMD16<Float>(), v10 = SIMD16<Float>(), v11 = SIMD16<Float>()
     var v12 = SIMD16<Float>(), v13 = SIMD16<Float>(), v14 = SIMD16<Float>(), v15 = SIMD16<Float>()
 
-    subscript(i: Int) -> SIMD16<Float> {
-        @inline(__always) get {
-            switch i {
-            case 0: v0; case 1: v1; case 2: v2; case 3: v3; case 4: v4; case 5: v5; case 6: v6; case 7: v7
-            case 8: v8; case 9: v9; case 10: v10; case 11: v11; case 12: v12; case 13: v13; case 14: v14; default: v15
-            }
-        }
-        @inline(__always) set {
-            switch i {
-            case 0: v0 = newValue; case 1: v1 = newValue; case 2: v2 = newValue; case 3: v3 = newValue
-            case 4: v4 = newValue; case 5: v5 = newValue; case 6: v6 = newValue; case 7: v7 = newValue
-            case 8: v8 = newValue; case 9: v9 = newValue; case 10: v10 = newValue; case 11: v11 = newValue
-            case 12: v12 = newValue; case 13: v13 = newValue; case 14: v14 = newValue; default: v15 = newValue
-            }
-        }
+    /// The rows load(0) … load(15), written out so no row index survives to run time.
+    @inline(__always) init(_ load: (Int) -> SIMD16<Float>) {
+        v0 = load(0); v1 = load(1); v2 = load(2); v3 = load(3); v4 = load(4); v5 = load(5); v6 = load(6); v7 = load(7)
+        v8 = load(8); v9 = load(9); v10 = load(10); v11 = load(11); v12 = load(12); v13 = load(13); v14 = load(14)
+        v15 = load(15)
+    }
+
+    /// body(i, row i) for the 16 rows, unrolled.
+    @inline(__always) func forEachRow(_ body: (Int, SIMD16<Float>) -> Void) {
+        body(0, v0); body(1, v1); body(2, v2); body(3, v3); body(4, v4); body(5, v5); body(6, v6); body(7, v7)
+        body(8, v8); body(9, v9); body(10, v10); body(11, v11); body(12, v12); body(13, v13); body(14, v14)
+        body(15, v15)
     }
 
     @inline(__always) mutating func transpose() {
