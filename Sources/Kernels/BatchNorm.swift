@@ -32,18 +32,39 @@ public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, ga
         for n in 0..<s.batch {
             sq += Double(planeSquaredDeviation(x + (n * s.channels + c) * s.planeSize, s.planeSize, Float(mean)))
         }
-        let variance = sq / Double(count)
-        let invStd = 1 / (variance + Double(eps)).squareRoot()
-        savedMean[c] = Float(mean); savedInvStd[c] = Float(invStd)
-        let unbiased = count > 1 ? variance * Double(count) / Double(count - 1) : variance
-        runningMean[c] = (1 - momentum) * runningMean[c] + momentum * Float(mean)
-        runningVar[c] = (1 - momentum) * runningVar[c] + momentum * Float(unbiased)
-        let scale = gamma[c] * Float(invStd), shift = beta[c] - Float(mean) * scale
+        let (scale, shift) = finishChannel(c, mean: mean, variance: sq / Double(count), count: Double(count), eps: eps,
+                                           momentum: momentum, gamma: gamma, beta: beta, runningMean: runningMean,
+                                           runningVar: runningVar, savedMean: savedMean, savedInvStd: savedInvStd)
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
             planeAffine(x + off, y + off, s.planeSize, scale, shift)
         }
     }
+}
+
+/// A channel's batch statistics put to use: saves its mean and 1/std for the backward pass, moves the
+/// running estimates (unbiased variance), and returns the normalising map y = scale·x + shift.
+@inline(__always)
+private func finishChannel(_ c: Int, mean: Double, variance: Double, count: Double, eps: Float, momentum: Float,
+                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                           runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
+                           savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>) -> (Float, Float) {
+    let invStd = 1 / (variance + Double(eps)).squareRoot()
+    savedMean[c] = Float(mean); savedInvStd[c] = Float(invStd)
+    let unbiased = count > 1 ? variance * count / (count - 1) : variance
+    runningMean[c] = (1 - momentum) * runningMean[c] + momentum * Float(mean)
+    runningVar[c] = (1 - momentum) * runningVar[c] + momentum * Float(unbiased)
+    let scale = gamma[c] * Float(invStd)
+    return (scale, beta[c] - Float(mean) * scale)
+}
+
+/// The backward pass's dx = k (count·dy − ΣdY − x̂·Σdy·x̂), k = γ·invStd / count, as the map
+/// dx = cDy·dy + cX·(x − mean) + c0.
+@inline(__always)
+private func backwardCoefficients(gamma: Float, invStd: Float, count: Float, sumDy: Float,
+                                  sumDyXhat: Float) -> (cDy: Float, cX: Float, c0: Float) {
+    let k = gamma * invStd / count
+    return (k * count, -k * sumDyXhat * invStd, -k * sumDy)
 }
 
 @inline(__always) func planeSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -110,9 +131,9 @@ public func batchNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
             sumDy += hsum(a) + ta; sumDyXhat += (hsum(b) + tb) * invStd
         }
         dGamma[c] = sumDyXhat; dBeta[c] = sumDy
-        // dx = k (count dy - sumDy - xhat sumDyXhat) = (k count) dy - k sumDy - (k sumDyXhat invStd) (x - mean)
-        let k = gamma[c] * invStd / Float(count)
-        let cDy = k * Float(count), cX = -k * sumDyXhat * invStd, c0 = -k * sumDy
+        let (cDy, cX, c0) = backwardCoefficients(gamma: gamma[c], invStd: invStd, count: Float(count), sumDy: sumDy,
+                                                 sumDyXhat: sumDyXhat)
+        let k = gamma[c] * invStd / Float(count)      // for the scalar tail, in the definition's order
         let vDy = SIMD16<Float>(repeating: cDy), vX = SIMD16<Float>(repeating: cX), v0 = SIMD16<Float>(repeating: c0)
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
@@ -215,13 +236,10 @@ struct ChannelLanes {
                 var sq = SIMD16<Float>()
                 forEachVector(g) { o in let d = load16(x + o) - mv; sq.addProduct(d, d) }
                 channelSums(sq) { i, sum in
-                    let c = c0 + i, variance = sum / count
-                    let invStd = 1 / (variance + Double(eps)).squareRoot()
-                    savedMean[c] = mean[i]; savedInvStd[c] = Float(invStd)
-                    let unbiased = count > 1 ? variance * count / (count - 1) : variance
-                    runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[i]
-                    runningVar[c] = (1 - momentum) * runningVar[c] + momentum * Float(unbiased)
-                    scale[i] = gamma[c] * Float(invStd); shift[i] = beta[c] - mean[i] * scale[i]
+                    (scale[i], shift[i]) = finishChannel(c0 + i, mean: Double(mean[i]), variance: sum / count, count: count,
+                                                         eps: eps, momentum: momentum, gamma: gamma, beta: beta,
+                                                         runningMean: runningMean, runningVar: runningVar,
+                                                         savedMean: savedMean, savedInvStd: savedInvStd)
                 }
                 let sc = spread({ scale[$0 - c0] }, c0), sh = spread({ shift[$0 - c0] }, c0)
                 forEachVector(g) { o in store16(load16(x + o) * sc + sh, y + o) }
@@ -244,9 +262,8 @@ struct ChannelLanes {
                 channelSums(b) { i, sum in
                     let c = c0 + i, invStd = savedInvStd[c], sumDyXhat = Float(sum) * invStd
                     dGamma[c] = sumDyXhat; dBeta[c] = sumDy[i]
-                    // dx = k (count dy - sumDy - xhat sumDyXhat), as the per-plane path.
-                    let k = gamma[c] * invStd / count
-                    cDy[i] = k * count; cX[i] = -k * sumDyXhat * invStd; cZero[i] = -k * sumDy[i]
+                    (cDy[i], cX[i], cZero[i]) = backwardCoefficients(gamma: gamma[c], invStd: invStd, count: count,
+                                                                     sumDy: sumDy[i], sumDyXhat: sumDyXhat)
                 }
                 let vDy = spread({ cDy[$0 - c0] }, c0), vX = spread({ cX[$0 - c0] }, c0), v0 = spread({ cZero[$0 - c0] }, c0)
                 forEachVector(g) { o in

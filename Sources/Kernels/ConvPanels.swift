@@ -30,7 +30,6 @@ struct ConvPanels {
     let units: Int           // images (image-major) or blocks of 32 images (pixel-major)
     let panelsPerUnit: Int
     let taps: [Int]          // taps (ki * kw + kj) valid for some output pixel, ascending
-    var panels: Int { units * panelsPerUnit }
     var kUsed: Int { taps.count * g.inChannels }
 
     init(_ g: ConvGeometry) {
@@ -544,7 +543,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
     if cin < panelWidth && !s.pixelMajor {
         convBackwardWeightsDot(dy: dy, x: x, s, dWeight: dWeight)
     } else {
-        convBackwardWeightsBlocked(dy: dy, x: x, geometry: g, dWeight: dWeight)
+        convBackwardWeightsBlocked(dy: dy, x: x, s, dWeight: dWeight)
     }
 }
 
@@ -555,9 +554,9 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
 /// when the stride is 1, so both operands are read in place and only taps inside the image are
 /// multiplied. Each (8 output channels, 32 input channels, tap) tile is one work item written straight
 /// into dW: no per-thread partial sums, and the same additions in the same order for any thread count.
-private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
                                         dWeight: UnsafeMutablePointer<Float>) {
-    let n = g.batch, cin = g.inChannels, cout = g.outChannels, kk = g.kernelH * g.kernelW
+    let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels, kk = g.kernelH * g.kernelW
     let pin = g.height * g.width, pout = g.outH * g.outW
     let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
     let xSize = cPanels * pin * n * panelWidth, dySize = coPanels * pout * n * mr
@@ -579,9 +578,15 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
             for r in count..<mr { dst[r] = 0 }
         }
     }
+    // The output rows and columns each tap reaches inside the image (a tap in `s.taps` reaches some).
+    let taps = s.taps, nt = taps.count
+    func reach(_ k: Int, _ outSize: Int, _ size: Int) -> Range<Int> {
+        let inside = (0..<outSize).filter { o in let i = o * g.stride - g.padding + k; return i >= 0 && i < size }
+        return inside.isEmpty ? 0..<0 : inside.first!..<(inside.last! + 1)
+    }
+    let rowsOf = taps.map { reach($0 / g.kernelW, g.outH, g.height) }, colsOf = taps.map { reach($0 % g.kernelW, g.outW, g.width) }
     // Work items (8 output channels, 32 input channels): one tile per tap any output pixel uses, then
     // each (co, c) row of dW written whole, zeros for the other taps (8 of 9 on a 1×1 map).
-    let taps = ConvPanels(g).taps, nt = taps.count
     Parallel.forEach(coPanels * cPanels, grain: 1) { item in
         let kp = item % cPanels, cp = item / cPanels
         withUnsafeTemporaryAllocation(of: Float.self, capacity: nt * mr * panelWidth) { tb in
@@ -589,16 +594,11 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
             let a = dyB + cp * pout * n * mr, b = xB + kp * pin * n * panelWidth
             for (u, t) in taps.enumerated() {
                 let ki = t / g.kernelW, kj = t % g.kernelW, tile = tiles + u * mr * panelWidth
-                // Output rows/columns whose tap (ki, kj) falls inside the image.
-                func valid(_ o: Int, _ k: Int, _ size: Int) -> Bool { let i = o * g.stride - g.padding + k; return i >= 0 && i < size }
-                let oy0 = (0..<g.outH).first { valid($0, ki, g.height) } ?? g.outH
-                let oy1 = ((0..<g.outH).last { valid($0, ki, g.height) } ?? -1) + 1
-                let ox0 = (0..<g.outW).first { valid($0, kj, g.width) } ?? g.outW
-                let ox1 = ((0..<g.outW).last { valid($0, kj, g.width) } ?? -1) + 1
+                let ox0 = colsOf[u].lowerBound, ox1 = colsOf[u].upperBound
                 // Stride 1: a row's run of pixels is one run of k rows in both operands.
                 let run = g.stride == 1 ? ox1 - ox0 : 1
                 var first = true
-                for oy in oy0..<oy1 {
+                for oy in rowsOf[u] {
                     let iy = oy * g.stride - g.padding + ki
                     var ox = ox0
                     while ox < ox1 {

@@ -2,12 +2,7 @@ import Foundation
 
 /// Max pooling over each (n, c) plane with padding counted as -infinity, as PyTorch.
 /// `argmax` records, per output, the index of the winner inside its input plane: backward is one scatter.
-public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
-                           argmax: UnsafeMutablePointer<Int32>) {
-    maxPoolForward(x: x, geometry: g, y: y, argmax: Optional(argmax))
-}
-
-/// `maxPoolForward` that may skip the indices (nil): inference that no backward pass will follow.
+/// nil skips the indices, for inference that no backward pass will follow.
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax optionalArgmax: UnsafeMutablePointer<Int32>?) {
     if optionalArgmax == nil && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 {
@@ -115,15 +110,6 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
 /// finite input; a window of -inf (or NaN) points at its centre, which is always inside the image.
 private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                           argmax: UnsafeMutablePointer<Int32>?) {
-    if let argmax { maxPool3x3s2(x: x, g, y: y, argmax: argmax, recording: true) }
-    else { maxPool3x3s2(x: x, g, y: y, argmax: UnsafeMutablePointer(bitPattern: 8)!, recording: false) }
-}
-
-/// The two specialisations share this body; `recording` is a constant in each, so the index
-/// blends vanish from the one that does not record (it never touches `argmax`).
-@inline(__always)
-private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
-                          argmax: UnsafeMutablePointer<Int32>, recording: Bool) {
     let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, planes = g.batch * g.inChannels
     // Padded row R = input row R - 1; E[j] holds input column 2j - 1, O[j] column 2j.
     let half = (ow + 1 + 16 + 15) / 16 * 16, rowLen = 2 * half, per = (h + 2) * rowLen
@@ -137,7 +123,7 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
         let pad = buf.0 + c * per
         pad.update(repeating: -.infinity, count: per)
         for nc in (planes * c / chunks)..<(planes * (c + 1) / chunks) {
-            let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
+            let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax.map { $0 + nc * oh * ow }
             for r in 0..<h {
                 let e = pad + (r + 1) * rowLen, o = e + half, s = src + r * w
                 var ix = 0
@@ -157,7 +143,7 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
                     for ki in 0..<3 {
                         let e = pad + (2 * oy + ki) * rowLen + ox, o = e + half
                         let base = lanes &+ Int32((2 * oy + ki - 1) * w + 2 * ox - 1)
-                        guard recording else {
+                        guard am != nil else {
                             // (`pointwiseMax` is an out-of-line generic call here, 20× slower.)
                             var v = load16(e); best.replace(with: v, where: v .> best)
                             v = load16(o); best.replace(with: v, where: v .> best)
@@ -173,7 +159,7 @@ private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeM
                     }
                     let n = min(16, ow - ox)
                     for i in 0..<n { dst[oy * ow + ox + i] = best[i] }
-                    if recording { for i in 0..<n { am[oy * ow + ox + i] = idx[i] } }
+                    if let am { for i in 0..<n { am[oy * ow + ox + i] = idx[i] } }
                     ox += 16
                 }
             }

@@ -72,3 +72,18 @@ public final class Tensor {
 @inline(__always) func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+
+/// d[0..<n] = s[0..<n] inline: the rows copied here are 5 to 800 floats, where a memmove call costs
+/// more than the copy (they were 4% of a LeNet-5 step).
+@inline(__always) func copyFloats(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(load16(s + i), d + i); i += 16 }
+    while i < n { d[i] = s[i]; i += 1 }
+}
+
+/// d[0..<n] = 0 inline, for the same reason.
+@inline(__always) func zeroFloats(_ d: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(SIMD16<Float>(), d + i); i += 16 }
+    while i < n { d[i] = 0; i += 1 }
+}
