@@ -79,7 +79,9 @@ func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
     let a = buf.0, offs = UnsafeMutableRawPointer(buf.0 + aSize).bindMemory(to: Int.self, capacity: depth)
     for cb in 0..<blocks {
         for d in 0..<depth {
-            for r in 0..<8 { let co = cb * 8 + r; a[(cb * depth + d) * 8 + r] = co < cout ? weight[co * depth + d] : 0 }
+            // Row d = (c·k + ki)·k + kj of the im2col order, read from the tap-major W.
+            let c = d / (k * k), t = d % (k * k)
+            for r in 0..<8 { let co = cb * 8 + r; a[(cb * depth + d) * 8 + r] = co < cout ? weight[(t * cout + co) * cin + c] : 0 }
         }
     }
     for d in 0..<depth { offs[d] = S.offset(d) }
@@ -134,7 +136,7 @@ func directConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Floa
             let co = d / k, ki = d % k
             for r in 0..<8 {
                 let row = mb * 8 + r, c = row / k, kj = row % k
-                a[(mb * depth + d) * 8 + r] = row < m ? weight[((co * cin + c) * k + ki) * k + kj] : 0
+                a[(mb * depth + d) * 8 + r] = row < m ? weight[((ki * k + kj) * cout + co) * cin + c] : 0
             }
         }
     }
@@ -293,7 +295,7 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
         for r in 0..<rows {
             var v: Float = 0
             for c in 0..<chunks { v += buf.0[c * per + L.size + group * imageFloats + co * rows4 + r] }
-            dWeight[co * rows + r] = v
+            dWeight[((r % kk) * cout + co) * cin + r / kk] = v   // row r = c·kk + tap, into the tap-major W
         }
     }
 }

@@ -41,15 +41,7 @@ struct ConvPanels {
         } else {
             units = g.batch; panelsPerUnit = (pixels + panelWidth - 1) / panelWidth
         }
-        var t: [Int] = []
-        for ki in 0..<g.kernelH {
-            let rowOK = (0..<g.outH).contains { oy in let iy = oy * g.stride - g.padding + ki; return iy >= 0 && iy < g.height }
-            for kj in 0..<g.kernelW {
-                let colOK = (0..<g.outW).contains { ox in let ix = ox * g.stride - g.padding + kj; return ix >= 0 && ix < g.width }
-                if rowOK && colOK { t.append(ki * g.kernelW + kj) }
-            }
-        }
-        taps = t
+        taps = ConvWeights.activeTaps(g)
         // Which taps a panel needs depends only on its place in its unit (its pixels), not the images.
         var m = [UInt64](repeating: 0, count: panelsPerUnit)
         let buf = UnsafeMutableRawPointer.allocate(byteCount: PanelColumns.bytes, alignment: 64)
@@ -355,21 +347,20 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
         return
     }
     let s = ConvPanels(g)
-    let cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, ku = s.kUsed, p = s.pixels
+    let cout = g.outChannels, cin = g.inChannels, ku = s.kUsed, p = s.pixels
     let mPanels = (cout + mr - 1) / mr
-    // A: [mPanel][k = u*Cin + c][6] = W[co][c][taps[u]].
+    // A: [mPanel][k = u*Cin + c][8] = W[taps[u]][co][c]: each row a contiguous run of W (tap-major),
+    // and the blocks of taps no output reaches are never read.
     let pa = ScratchPool.shared.take(mPanels * ku * mr + 16)
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0, taps = s.taps
     Parallel.forEach(mPanels, grain: max(1, 8192 / max(1, ku * mr))) { mp in
         let dst = packedA + mp * ku * mr, rows = min(mr, cout - mp * mr), nt = taps.count
         if rows < mr { dst.update(repeating: 0, count: ku * mr) }
-        // Channel by channel, so the 8 rows' taps of a channel (36 contiguous bytes each for 3×3) are
-        // read once and in order, instead of each row walked once per tap.
-        for c in 0..<cin {
+        for u in 0..<nt {
             for r in 0..<rows {
-                let src = weight + ((mp * mr + r) * cin + c) * kk
-                for u in 0..<nt { dst[(u * cin + c) * mr + r] = src[taps[u]] }
+                let src = weight + (taps[u] * cout + mp * mr + r) * cin, d = dst + u * cin * mr + r
+                for c in 0..<cin { d[c * mr] = src[c] }
             }
         }
     }
@@ -500,9 +491,12 @@ public struct ConvEpilogue {
 }
 
 /// Gradients of `convForward`: dWeight (and dBias) overwritten; dx overwritten when given.
+/// dW (and dBias, dx when given) of `convForward`. dW's blocks for taps no output reaches are zeroed,
+/// unless `idleTapsZeroed` says the caller's last backward of this geometry left them so.
 public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          geometry g: ConvGeometry, dWeight: UnsafeMutablePointer<Float>,
-                         dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?) {
+                         dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?,
+                         idleTapsZeroed: Bool = false) {
     if let sg = g.subsampled {
         // The stride-1 gradients over the subsampled input; dx is zero at every pixel the conv skips.
         let inner = sg.batch * sg.inChannels * sg.height * sg.width
@@ -510,7 +504,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
         defer { ScratchPool.shared.give(xs) }
         subsample(x, g, into: xs.0)
         convBackward(dy: dy, x: xs.0, weight: weight, geometry: sg, dWeight: dWeight, dBias: dBias,
-                     dx: dx == nil ? nil : xs.0 + inner)
+                     dx: dx == nil ? nil : xs.0 + inner, idleTapsZeroed: idleTapsZeroed)
         if let dx { upsample(xs.0 + inner, g, into: dx) }
         return
     }
@@ -537,7 +531,10 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
         return
     }
     if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
-    if s.taps.isEmpty { dWeight.update(repeating: 0, count: cout * cin * kk); return }
+    if !idleTapsZeroed {
+        for t in 0..<kk where !s.taps.contains(t) { (dWeight + t * cout * cin).update(repeating: 0, count: cout * cin) }
+    }
+    if s.taps.isEmpty { return }
     // Few input channels on large maps (ResNet's stem) waste fewer lanes as dot products along the
     // image's pixels; everything else takes the channel-blocked microkernel path.
     if cin < panelWidth && !s.pixelMajor {
@@ -556,7 +553,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
 /// into dW: no per-thread partial sums, and the same additions in the same order for any thread count.
 private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
                                         dWeight: UnsafeMutablePointer<Float>) {
-    let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels, kk = g.kernelH * g.kernelW
+    let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels
     let pin = g.height * g.width, pout = g.outH * g.outW
     let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
     let xSize = cPanels * pin * n * panelWidth, dySize = coPanels * pout * n * mr
@@ -585,8 +582,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
         return inside.isEmpty ? 0..<0 : inside.first!..<(inside.last! + 1)
     }
     let rowsOf = taps.map { reach($0 / g.kernelW, g.outH, g.height) }, colsOf = taps.map { reach($0 % g.kernelW, g.outW, g.width) }
-    // Work items (8 output channels, 32 input channels): one tile per tap any output pixel uses, then
-    // each (co, c) row of dW written whole, zeros for the other taps (8 of 9 on a 1×1 map).
+    // Work items (8 output channels, 32 input channels): one tile per tap any output pixel uses.
     Parallel.forEach(coPanels * cPanels, grain: 1) { item in
         let kp = item % cPanels, cp = item / cPanels
         withUnsafeTemporaryAllocation(of: Float.self, capacity: nt * mr * panelWidth) { tb in
@@ -609,41 +605,38 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                     }
                 }
             }
+            // Each tile row is a contiguous run of dW (tap-major): W[t][co][c0 ..< c0 + channels].
             let channels = min(panelWidth, cin - kp * panelWidth)
-            for r in 0..<min(mr, cout - cp * mr) {
-                // dW[co][c0 ..< c0 + channels][all taps] is one contiguous run.
-                let w = dWeight + ((cp * mr + r) * cin + kp * panelWidth) * kk
-                if nt != kk { w.update(repeating: 0, count: channels * kk) }
-                for j in 0..<channels {
-                    for u in 0..<nt { w[j * kk + taps[u]] = tiles[(u * mr + r) * panelWidth + j] }
+            for u in 0..<nt {
+                for r in 0..<min(mr, cout - cp * mr) {
+                    copyFloats(dWeight + (taps[u] * cout + cp * mr + r) * cin + kp * panelWidth,
+                               tiles + (u * mr + r) * panelWidth, channels)
                 }
             }
         }
     }
 }
 
-/// dW[co][c][taps[u]] = Σ_chunks partial[chunk][co·rowStride + u·Cin + c] (chunks added in order), 0 for
-/// taps never used: 16 channels at a time, then scattered into PyTorch's [co][c][kh][kw] layout.
+/// dW[taps[u]][co][c] = Σ_chunks partial[chunk][co·rowStride + u·Cin + c] (chunks added in order),
+/// 16 channels at a time; the caller zeroes the taps never used.
 private func reducePartials(_ partials: UnsafePointer<Float>, chunks: Int, partialSize: Int, rowStride: Int,
                             _ s: ConvPanels, dWeight: UnsafeMutablePointer<Float>) {
-    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, taps = s.taps
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, taps = s.taps
     let ku = s.kUsed
     Parallel.forEach(cout, grain: max(1, 8192 / max(1, ku * chunks))) { co in
-        let w = dWeight + co * cin * kk
-        if taps.count != kk { w.update(repeating: 0, count: cin * kk) }
         for u in 0..<taps.count {
-            let t = taps[u], base = partials + co * rowStride + u * cin
+            let w = dWeight + (taps[u] * cout + co) * cin, base = partials + co * rowStride + u * cin
             var c = 0
             while c + 16 <= cin {
                 var v = load16(base + c)
                 for ch in 1..<max(1, chunks) { v += load16(base + ch * partialSize + c) }
-                for i in 0..<16 { w[(c + i) * kk + t] = v[i] }
+                store16(v, w + c)
                 c += 16
             }
             while c < cin {
                 var v = base[c]
                 for ch in 1..<max(1, chunks) { v += base[ch * partialSize + c] }
-                w[c * kk + t] = v
+                w[c] = v
                 c += 1
             }
         }
@@ -751,25 +744,20 @@ private func dot4x4(panels: Int, b: UnsafePointer<Float>, bStride: Int, d: Unsaf
 /// dx = Σ over taps of Wᵀ dy, scattered back through the window (the adjoint of the panel packing).
 private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ s: ConvPanels,
                               dx: UnsafeMutablePointer<Float>) {
-    let g = s.g, cout = g.outChannels, cin = g.inChannels, kk = g.kernelH * g.kernelW, p = s.pixels
+    let g = s.g, cout = g.outChannels, cin = g.inChannels, p = s.pixels
     let plane = g.height * g.width, taps = s.taps
     let cPanels = (cin + mr - 1) / mr
-    // A: [u][cPanel][co][6] = W[co][c][taps[u]].
+    // A: [u][cPanel][co][8] = W[taps[u]][co][c]: 8 contiguous floats of W (tap-major) per row.
     let pa = ScratchPool.shared.take(max(1, taps.count) * cPanels * cout * mr + 16)
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0
-    // Per channel panel, all its taps: the panel's slice of W (Cout runs of 8 channels × all taps) comes
-    // from memory for the first tap and from L2 for the rest; each tap's block is written in order.
     let nt = taps.count
-    Parallel.forEach(cPanels, grain: max(1, 8192 / max(1, cout * mr * nt))) { cp in
-        for u in 0..<nt {
-            let t = taps[u], dst = packedA + (u * cPanels + cp) * cout * mr
-            for co in 0..<cout {
-                for r in 0..<mr {
-                    let c = cp * mr + r
-                    dst[co * mr + r] = c < cin ? weight[(co * cin + c) * kk + t] : 0
-                }
-            }
+    Parallel.forEach(nt * cPanels, grain: max(1, 8192 / max(1, cout * mr))) { i in
+        let u = i / cPanels, cp = i % cPanels, dst = packedA + i * cout * mr, c0 = cp * mr, n = min(mr, cin - c0)
+        for co in 0..<cout {
+            let src = weight + (taps[u] * cout + co) * cin + c0, d = dst + co * mr
+            for r in 0..<n { d[r] = src[r] }
+            for r in n..<mr { d[r] = 0 }
         }
     }
     // Pixel-major units work on their 32 images transposed ([channel][pixel][32]): dy rows are read

@@ -25,14 +25,14 @@ public enum Checkpoint {
         var w = SafetensorsWriter()
         for e in net.state {
             if e.isCounter { w.add(e.name, shape: [], int64s: [Int64(e.tensor[0])]) }
-            else { w.add(e.name, shape: e.tensor.shape, tensor: e.tensor) }
+            else { w.add(e.name, shape: e.tensor.shape, tensor: e.tensor, layout: e.layout) }
         }
         if let optimizer {
             let names = bufferNames(optimizer.kind)
             for (i, p) in optimizer.parameters.enumerated() {
                 for (b, name) in names.enumerated() {
                     let t = optimizer.buffers[i][b]
-                    w.add("optimizer.\(p.name).\(name)", shape: t.shape, tensor: t)
+                    w.add("optimizer.\(p.name).\(name)", shape: t.shape, tensor: t, layout: p.layout)
                 }
                 if !names.isEmpty { w.add("optimizer.\(p.name).step", shape: [], int64s: [Int64(optimizer.steps[i])]) }
             }
@@ -98,19 +98,16 @@ public enum Checkpoint {
         for (name, v) in values where v.contains(where: { !$0.isFinite }) {
             throw CheckpointError("\(path): tensor \(name) holds NaN or infinite values")
         }
-        for e in state { copy(values[e.name]!, into: e.tensor) }
+        for e in state { e.layout.setTorchOrder(values[e.name]!, into: e.tensor) }
         if let optimizer {
             let names = bufferNames(optimizer.kind)
             for (i, p) in optimizer.parameters.enumerated() {
-                for (b, n) in names.enumerated() { copy(values["optimizer.\(p.name).\(n)"]!, into: optimizer.buffers[i][b]) }
+                for (b, n) in names.enumerated() { p.layout.setTorchOrder(values["optimizer.\(p.name).\(n)"]!, into: optimizer.buffers[i][b]) }
                 if !names.isEmpty { optimizer.steps[i] = Int(values["optimizer.\(p.name).step"]![0]) }
             }
+            optimizer.buffersReplaced()
         }
         if let r = file.metadata["residual"], r == "0" || r == "1" { net.residual = r == "1" }
         return file.metadata
-    }
-
-    private static func copy(_ v: [Float], into t: Tensor) {
-        v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
     }
 }

@@ -58,7 +58,8 @@ public enum ModelZoo {
             else { continue }
             guard let w else { continue }
             let bound = 1 / Float(w.value.count / w.value.shape[0]).squareRoot()
-            for i in 0..<w.value.count { w.value[i] = rng.uniform(-bound, bound) }
+            // Drawn in PyTorch's order, whatever the layout in memory, so a seed gives the same model.
+            w.layout.setTorchOrder((0..<w.value.count).map { _ in rng.uniform(-bound, bound) }, into: w.value)
             if let b { for i in 0..<b.value.count { b.value[i] = rng.uniform(-bound, bound) } }
         }
     }

@@ -110,7 +110,7 @@ public struct SafetensorsFile {
 /// only while writing, straight from their memory: a ResNet-18 checkpoint with its optimizer state
 /// (90 MB) is then not copied twice on the way to the disk.
 public struct SafetensorsWriter {
-    private enum Payload { case bytes(Data), tensor(Tensor) }
+    private enum Payload { case bytes(Data), tensor(Tensor, ParameterLayout) }
     private var tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int], payload: Payload)] = []
     public var metadata: [String: String] = [:]
 
@@ -122,10 +122,11 @@ public struct SafetensorsWriter {
         tensors.append((name, .f32, shape, .bytes(d)))
     }
 
-    /// A float tensor, kept by reference: its values are the ones it holds when the file is written.
-    public mutating func add(_ name: String, shape: [Int], tensor: Tensor) {
+    /// A float tensor, kept by reference: its values are the ones it holds when the file is written,
+    /// in PyTorch's order (reordered then, one tensor at a time, when `layout` is not that order).
+    public mutating func add(_ name: String, shape: [Int], tensor: Tensor, layout: ParameterLayout = .torch) {
         precondition(shape.reduce(1, *) == tensor.count, "\(name): shape \(shape) for \(tensor.count) floats")
-        tensors.append((name, .f32, shape, .tensor(tensor)))
+        tensors.append((name, .f32, shape, .tensor(tensor, layout)))
     }
 
     public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {
@@ -135,7 +136,7 @@ public struct SafetensorsWriter {
     }
 
     private static func size(_ p: Payload) -> Int {
-        switch p { case .bytes(let d): return d.count; case .tensor(let t): return t.count * 4 }
+        switch p { case .bytes(let d): return d.count; case .tensor(let t, _): return t.count * 4 }
     }
 
     /// The 8-byte length and the JSON header (padded so the data is 8-byte aligned).
@@ -163,11 +164,15 @@ public struct SafetensorsWriter {
             switch t.payload {
             case .bytes(let d):
                 guard d.withUnsafeBytes({ sink($0) }) else { return false }
-            case .tensor(let tensor):
+            case .tensor(let tensor, let layout):
                 #if _endian(little)
-                guard sink(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)) else { return false }
+                if layout == .torch {
+                    guard sink(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)) else { return false }
+                } else {
+                    guard layout.torchOrder(tensor).withUnsafeBytes({ sink($0) }) else { return false }
+                }
                 #else
-                let le = tensor.array.map { $0.bitPattern.littleEndian }
+                let le = layout.torchOrder(tensor).map { $0.bitPattern.littleEndian }
                 guard le.withUnsafeBytes({ sink($0) }) else { return false }
                 #endif
             }

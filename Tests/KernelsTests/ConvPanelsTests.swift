@@ -35,7 +35,8 @@ final class ConvPanelsTests: XCTestCase {
             for c in 0..<cin { for i in 0..<k { for j in 0..<k {
                 let iy = oy * s - p + i, ix = ox * s - p + j
                 guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
-                let xi = ((n * cin + c) * h + iy) * w + ix, wi = ((co * cin + c) * k + i) * k + j
+                // W is tap-major: [i][j][co][c].
+                let xi = ((n * cin + c) * h + iy) * w + ix, wi = ((i * k + j) * cout + co) * cin + c
                 acc += Double(x[xi]) * Double(wt[wi])
                 edW[wi] += Double(dy[yi]) * Double(x[xi])
                 edx[xi] += Double(dy[yi]) * Double(wt[wi])
@@ -97,6 +98,40 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
         check(batch: 2, cin: 36, cout: 10, h: 9, w: 11, k: 1, s: 3, p: 0, bias: false)
         check(batch: 2, cin: 3, cout: 4, h: 20, w: 18, k: 1, s: 2, p: 0, bias: true)
+    }
+
+    /// PyTorch's W[co][c][t] sits at [t][co][c] in memory, and comes back unchanged.
+    func testTapMajorLayoutRoundTrip() {
+        let cout = 3, cin = 5, kk = 9
+        let torch = (0..<cout * cin * kk).map { Float($0) }   // each value is its index in PyTorch's order
+        var tm = [Float](repeating: .nan, count: torch.count), back = tm
+        ConvWeights.fromTorch(torch, &tm, outChannels: cout, inChannels: cin, taps: kk)
+        for co in 0..<cout { for c in 0..<cin { for t in 0..<kk {
+            XCTAssertEqual(tm[(t * cout + co) * cin + c], Float((co * cin + c) * kk + t))
+        } } }
+        ConvWeights.toTorch(tm, &back, outChannels: cout, inChannels: cin, taps: kk)
+        XCTAssertEqual(back, torch)
+    }
+
+    /// Taps that reach no output pixel: their dW blocks are zeroed, or left alone when the caller says
+    /// they already hold zeros; the other blocks are the same either way.
+    func testIdleTapsOfTheWeightGradient() {
+        // 2×2 map, stride 2, padding 1: the one output pixel sees input rows/columns -1…1, so taps 4, 5, 7, 8.
+        XCTAssertEqual(ConvWeights.activeTaps(ConvGeometry(batch: 1, inChannels: 1, height: 2, width: 2, outChannels: 1,
+                                                           kernel: 3, stride: 2, padding: 1)), [4, 5, 7, 8])
+        let g = ConvGeometry(batch: 17, inChannels: 32, height: 1, width: 1, outChannels: 8, kernel: 3, stride: 1, padding: 1)
+        XCTAssertEqual(ConvWeights.activeTaps(g), [4])
+        let x = random(17 * 32), wt = random(9 * 8 * 32), dy = random(17 * 8)
+        var zeroed = [Float](repeating: .nan, count: wt.count), kept = [Float](repeating: 7, count: wt.count)
+        convBackward(dy: dy, x: x, weight: wt, geometry: g, dWeight: &zeroed, dBias: nil, dx: nil)
+        convBackward(dy: dy, x: x, weight: wt, geometry: g, dWeight: &kept, dBias: nil, dx: nil, idleTapsZeroed: true)
+        let block = 8 * 32
+        XCTAssertEqual(Array(kept[(4 * block)..<(5 * block)]), Array(zeroed[(4 * block)..<(5 * block)]))
+        XCTAssertNotEqual(zeroed[4 * block], 0)
+        for t in 0..<9 where t != 4 {
+            XCTAssertTrue(zeroed[(t * block)..<((t + 1) * block)].allSatisfy { $0 == 0 }, "tap \(t) zeroed")
+            XCTAssertTrue(kept[(t * block)..<((t + 1) * block)].allSatisfy { $0 == 7 }, "tap \(t) left alone")
+        }
     }
 
     func testThreadCountDoesNotChangeForward() {

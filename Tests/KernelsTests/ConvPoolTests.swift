@@ -17,7 +17,7 @@ final class ConvPoolTests: XCTestCase {
                 for c in 0..<3 { for i in 0..<k { for j in 0..<k {
                     let iy = oy * s - p + i, ix = ox * s - p + j
                     if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                        acc += Double(x[((n * 3 + c) * h + iy) * w + ix]) * Double(wt[((co * 3 + c) * k + i) * k + j])
+                        acc += Double(x[((n * 3 + c) * h + iy) * w + ix]) * Double(wt[((i * k + j) * 4 + co) * 3 + c])   // W tap-major
                     }
                 } } }
                 XCTAssertEqual(y[((n * 4 + co) * g.outH + oy) * g.outW + ox], Float(acc), accuracy: 1e-4)

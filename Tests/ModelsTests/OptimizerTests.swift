@@ -41,6 +41,38 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(w[0], 0.99, accuracy: 1e-6); XCTAssertEqual(w[2], 0.97, accuracy: 1e-6)
     }
 
+    /// A conv's idle taps (zero gradient by construction) are stepped over only where that changes
+    /// nothing: the result equals the full update bit for bit, and momentum loaded from a checkpoint or
+    /// weight decay makes the update touch them again.
+    func testIdleElementsAreSkippedOnlyWhenTheUpdateWouldNotChangeThem() {
+        var rng = SeededRandom(seed: 3)
+        for (kind, wd, loadedMomentum) in [(OptimizerKind.momentum, Float(0), false), (.nesterov, 0, false), (.sgd, 0, false),
+                                           (.momentum, 0, true), (.momentum, 0.01, false)] {
+            let p = Parameter(name: "p", shape: [40]), q = Parameter(name: "q", shape: [40])
+            p.idle = [8..<16, 30..<40]
+            for i in 0..<40 { p.value[i] = rng.uniform(-1, 1); q.value[i] = p.value[i] }
+            let op = Optimizer(kind, parameters: [p], lr: 0.1, weightDecay: wd)
+            let oq = Optimizer(kind, parameters: [q], lr: 0.1, weightDecay: wd)
+            if loadedMomentum { op.buffers[0][0][33] = 0.5; oq.buffers[0][0][33] = 0.5 }
+            for _ in 0..<3 {
+                for i in 0..<40 {
+                    let idle = p.idle.contains { $0.contains(i) }
+                    p.grad[i] = idle ? 0 : rng.uniform(-1, 1); q.grad[i] = p.grad[i]
+                }
+                op.step(); oq.step()
+            }
+            XCTAssertEqual(p.value.array, q.value.array, "\(kind) wd \(wd) momentum loaded \(loadedMomentum)")
+            XCTAssertEqual(op.buffers.map { $0.map(\.array) }, oq.buffers.map { $0.map(\.array) })
+        }
+        // They are skipped: a gradient written there against the contract is ignored.
+        let p = Parameter(name: "p", shape: [32])
+        p.idle = [16..<32]
+        p.grad.fill(1)
+        Optimizer(.momentum, parameters: [p], lr: 0.1).step()
+        XCTAssertEqual(p.value[0], -0.1, accuracy: 1e-7)
+        XCTAssertEqual(p.value[16], 0)
+    }
+
     func testBypassedParametersAreSkippedAndLRChangesApply() {
         let a = Parameter(name: "a", shape: [1]), b = Parameter(name: "b", shape: [1])
         a.value[0] = 1; b.value[0] = 1; a.grad[0] = 1; b.grad[0] = 1

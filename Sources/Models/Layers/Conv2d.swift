@@ -13,12 +13,15 @@ public final class Conv2d: Layer {
     private var input: Tensor?
     private var geometry: ConvGeometry?
     private var out: Tensor?, dx: Tensor?
+    /// The geometry whose idle taps the last backward zeroed in `weight.grad` (they stay zero after).
+    private var idleZeroedFor: ConvGeometry?
 
     public init(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0, bias: Bool = true) {
         self.name = name; self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
-        weight = Parameter(name: qualified(name, "weight"), shape: [outChannels, inChannels, kernel, kernel])
+        weight = Parameter(name: qualified(name, "weight"), shape: [outChannels, inChannels, kernel, kernel],
+                           layout: .convTapMajor(outChannels: outChannels, inChannels: inChannels, taps: kernel * kernel))
         self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
     }
 
@@ -47,8 +50,16 @@ public final class Conv2d: Layer {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?
         if needsInputGradient { result = Tensor.reuse(dx, input.shape); dx = result }
+        // Which taps reach the image depends on the map size, not the batch.
+        var spatial = g; spatial.batch = 1
+        let zeroed = idleZeroedFor == spatial
         convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
-                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data)
+                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed)
+        if !zeroed {
+            idleZeroedFor = spatial
+            let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
+            weight.idle = (0..<kernel * kernel).filter { !active.contains($0) }.map { ($0 * block)..<(($0 + 1) * block) }
+        }
         return result
     }
 }

@@ -9,11 +9,41 @@ public final class Parameter {
     /// False while the layer that owns it is bypassed (ResNet's projection shortcut with residuals off):
     /// PyTorch leaves such a gradient None and its optimizer skips the parameter, so ours does too.
     public var inUse = true
+    /// How `value`, `grad` and the optimizer's buffers lie in memory (`shape` is PyTorch's).
+    public let layout: ParameterLayout
+    /// Elements whose gradient the last backward left at zero because nothing reaches them (a conv's
+    /// taps that fall outside the image for every output pixel). Only the layer's backward writes `grad`.
+    public internal(set) var idle: [Range<Int>] = []
 
-    public init(name: String, shape: [Int]) {
-        self.name = name
+    public init(name: String, shape: [Int], layout: ParameterLayout = .torch) {
+        self.name = name; self.layout = layout
         value = Tensor(shape: shape)
         grad = Tensor(shape: shape)
+    }
+}
+
+/// How a parameter's floats are ordered in memory.
+public enum ParameterLayout: Equatable {
+    /// PyTorch's order.
+    case torch
+    /// A conv weight kept tap-major, [ki][kj][co][c] (Kernels.ConvWeights), for the kernels' sake.
+    case convTapMajor(outChannels: Int, inChannels: Int, taps: Int)
+
+    /// `t`'s values in PyTorch's order (the order of checkpoints and reference fixtures).
+    public func torchOrder(_ t: Tensor) -> [Float] {
+        guard case let .convTapMajor(o, i, k) = self else { return t.array }
+        var v = [Float](repeating: 0, count: t.count)
+        v.withUnsafeMutableBufferPointer { ConvWeights.toTorch(t.data, $0.baseAddress!, outChannels: o, inChannels: i, taps: k) }
+        return v
+    }
+
+    /// Sets `t` from values in PyTorch's order.
+    public func setTorchOrder(_ v: [Float], into t: Tensor) {
+        precondition(v.count == t.count, "\(v.count) values for a tensor of \(t.count)")
+        v.withUnsafeBufferPointer { src in
+            guard case let .convTapMajor(o, i, k) = self else { t.data.update(from: src.baseAddress!, count: t.count); return }
+            ConvWeights.fromTorch(src.baseAddress!, t.data, outChannels: o, inChannels: i, taps: k)
+        }
     }
 }
 
@@ -23,6 +53,8 @@ public struct StateEntry {
     public let tensor: Tensor
     /// Stored as int64 in checkpoints (BatchNorm's num_batches_tracked); held as a float here.
     public let isCounter: Bool
+    /// How `tensor` is ordered in memory; checkpoints hold PyTorch's order.
+    public var layout: ParameterLayout = .torch
 }
 
 /// A layer with an explicit forward and backward (llm.c / darknet style): forward caches what backward
@@ -41,7 +73,7 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
-    public var state: [StateEntry] { parameters.map { StateEntry(name: $0.name, tensor: $0.value, isCounter: false) } }
+    public var state: [StateEntry] { parameters.map { StateEntry(name: $0.name, tensor: $0.value, isCounter: false, layout: $0.layout) } }
 }
 
 /// Joins a module prefix and a member name the way PyTorch does.
