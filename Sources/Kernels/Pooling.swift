@@ -52,51 +52,46 @@ private func maxOfWindow(_ src: UnsafePointer<Float>, top iy0: Int, left ix0: In
     return (best, bi)
 }
 
-/// 2×2 windows, stride 2, even sizes: 16 outputs at a time from two 32-float row loads split into
-/// even and odd columns. Same scan order and tie rule as the general loop (first maximum wins).
+/// 2×2 windows, stride 2, even sizes. The planes' row pairs follow each other in x (and their output
+/// rows in y), so a thread walks a run of row pairs, 16 outputs at a time from two 32-float row loads
+/// split into even and odd columns; a row narrower than 16 (LeNet's 14 and 5) is stored 16 wide, the
+/// spill rewritten by the next row pair of the same run. Same scan order and tie rule as the general
+/// loop (first maximum wins).
 private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                         argmax: UnsafeMutablePointer<Int32>) {
-    let oh = g.outH, ow = g.outW, w = g.width, plane = g.height * w, planes = g.batch * g.inChannels
-    let end = x + planes * plane
+    let oh = g.outH, ow = g.outW, w = g.width, pairs = g.batch * g.inChannels * oh
+    let end = x + pairs * 2 * w
     var lane = SIMD16<Int32>()
     for i in 0..<16 { lane[i] = Int32(2 * i) }
     let lanes = lane
-    Parallel.forEach(planes, grain: max(1, 4096 / max(1, plane))) { nc in
-        let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax + nc * oh * ow
-        for oy in 0..<oh {
-            let r0 = src + 2 * oy * w, r1 = r0 + w
+    Parallel.ranges(pairs, grain: max(1, 2048 / max(1, ow))) { run in
+        for k in run {
+            let oy = k % oh, r0 = x + 2 * k * w, r1 = r0 + w, dst = y + k * ow, am = argmax + k * ow
             var ox = 0
             while ox < ow {
-                let n = min(16, ow - ox)
-                // 32-float loads may run past the row (into the next one), never past the tensor.
-                if r1 + 2 * ox + 32 > end { break }
-                let v0 = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD32<Float>.self)
-                let v1 = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD32<Float>.self)
+                // Loads stay inside x; stores past this row land on later rows of this run.
+                guard r1 + 2 * ox + 32 <= end && k * ow + ox + 16 <= run.upperBound * ow else { break }
+                let (e0, o0) = deinterleave(load16(r0 + 2 * ox), load16(r0 + 2 * ox + 16))
+                let (e1, o1) = deinterleave(load16(r1 + 2 * ox), load16(r1 + 2 * ox + 16))
                 let base = Int32(2 * oy * w + 2 * ox)
-                var best = v0.evenHalf, idx = lanes &+ base
-                var c = v0.oddHalf, m = c .> best
-                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + 1), where: m)
-                c = v1.evenHalf; m = c .> best
-                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w)), where: m)
-                c = v1.oddHalf; m = c .> best
-                best.replace(with: c, where: m); idx.replace(with: lanes &+ (base + Int32(w) + 1), where: m)
-                // A row narrower than 16 (LeNet's 14 and 5) is stored whole too when a later row of this
-                // plane, written after it by this same thread, overwrites the spill.
-                if n == 16 || oy + 1 < oh && ox + 16 <= ow * (oh - oy) {
-                    store16(best, dst + oy * ow + ox)
-                    UnsafeMutableRawPointer(am + oy * ow + ox).storeBytes(of: idx, as: SIMD16<Int32>.self)
-                } else {
-                    for i in 0..<n { dst[oy * ow + ox + i] = best[i]; am[oy * ow + ox + i] = idx[i] }
-                }
+                var best = e0, idx = lanes &+ base
+                var m = o0 .> best
+                best.replace(with: o0, where: m); idx.replace(with: lanes &+ (base + 1), where: m)
+                m = e1 .> best
+                best.replace(with: e1, where: m); idx.replace(with: lanes &+ (base + Int32(w)), where: m)
+                m = o1 .> best
+                best.replace(with: o1, where: m); idx.replace(with: lanes &+ (base + Int32(w) + 1), where: m)
+                store16(best, dst + ox)
+                UnsafeMutableRawPointer(am + ox).storeBytes(of: idx, as: SIMD16<Int32>.self)
                 ox += 16
             }
             while ox < ow {
-                let i0 = 2 * oy * w + 2 * ox
+                let i0 = 2 * oy * w + 2 * ox, src = x + (k / oh) * g.height * w
                 var best = src[i0], bi = Int32(i0)
                 if src[i0 + 1] > best { best = src[i0 + 1]; bi = Int32(i0 + 1) }
                 if src[i0 + w] > best { best = src[i0 + w]; bi = Int32(i0 + w) }
                 if src[i0 + w + 1] > best { best = src[i0 + w + 1]; bi = Int32(i0 + w + 1) }
-                dst[oy * ow + ox] = best; am[oy * ow + ox] = bi
+                dst[ox] = best; am[ox] = bi
                 ox += 1
             }
         }

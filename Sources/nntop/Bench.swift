@@ -27,6 +27,8 @@ struct Bench: ParsableCommand {
     var gemmShape: String?
     @Option(name: .customLong("conv"), help: ArgumentHelp("Time one conv instead: N,C,H,W,CO,K,S,P.", visibility: .hidden))
     var convShape: String?
+    @Option(name: .customLong("pool"), help: ArgumentHelp("Time one 2×2 max pool instead: N,C,H,W.", visibility: .hidden))
+    var poolShape: String?
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
     var micro: Int?
 
@@ -43,6 +45,7 @@ struct Bench: ParsableCommand {
         Parallel.maxThreads = threads
         if let gemmShape { benchGEMM(gemmShape); return }
         if let convShape { benchConv(convShape); return }
+        if let poolShape { benchPool(poolShape); return }
         if let micro {
             print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread)", micro, measureMicrokernelGFLOPs(k: micro)))
             return
@@ -191,6 +194,32 @@ private func benchGEMM(_ spec: String) {
     print(String(format: "gemm %@ %.3f ms %.1f GFLOP/s", spec, dt * 1e3, 2 * Double(m * n * k) / dt / 1e9))
 }
 
+/// Best of 20 runs of `f`, in milliseconds, after one warm-up run.
+private func bestOf20(_ f: () -> Void) -> Double {
+    f()
+    var best = Double.infinity
+    for _ in 0..<20 { let t0 = monotonicSeconds(); f(); best = min(best, monotonicSeconds() - t0) }
+    return best * 1e3
+}
+
+/// `--pool N,C,H,W`: milliseconds of one 2×2 stride-2 max pool's forward (with indices) and backward
+/// (with a folded ReLU, as LeNet-5 runs it).
+private func benchPool(_ spec: String) {
+    let v = spec.split(separator: ",").compactMap { Int($0) }
+    guard v.count == 4 else { fail("--pool wants N,C,H,W") }
+    let g = ConvGeometry(batch: v[0], inChannels: v[1], height: v[2], width: v[3], outChannels: v[1], kernel: 2, stride: 2)
+    let x = Tensor(shape: [g.batch * g.inChannels * g.height * g.width]), dx = Tensor(shape: [x.count])
+    let y = Tensor(shape: [g.batch * g.inChannels * g.outH * g.outW]), dy = Tensor(shape: [y.count])
+    let am = UnsafeMutablePointer<Int32>.allocate(capacity: y.count)
+    defer { am.deallocate() }
+    var rng = SeededRandom(seed: 1)
+    for i in 0..<x.count { x[i] = rng.uniform(-1, 1) }
+    for i in 0..<y.count { dy[i] = rng.uniform(-1, 1) }
+    let f = bestOf20 { maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: am) }
+    let b = bestOf20 { maxPoolBackward(dy: dy.data, argmax: am, geometry: g, dx: dx.data, reluOutput: y.data) }
+    print(String(format: "pool %@: fwd %.4f ms, bwd %.4f ms", spec, f, b))
+}
+
 /// `--conv N,C,H,W,CO,K,S,P`: milliseconds of one convolution's forward, dW and dx passes.
 private func benchConv(_ spec: String) {
     let v = spec.split(separator: ",").compactMap { Int($0) }
@@ -204,12 +233,7 @@ private func benchConv(_ spec: String) {
     for i in 0..<x.count { x[i] = rng.uniform(-1, 1) }
     for i in 0..<w.count { w[i] = rng.uniform(-1, 1) }
     for i in 0..<y.count { y[i] = rng.uniform(-1, 1) }
-    func time(_ f: () -> Void) -> Double {
-        f()
-        var best = Double.infinity
-        for _ in 0..<20 { let t0 = monotonicSeconds(); f(); best = min(best, monotonicSeconds() - t0) }
-        return best * 1e3
-    }
+    let time = bestOf20
     let flops = 2 * Double(g.outChannels * g.colRows * g.colCols)
     let f = time { convForward(x: x.data, weight: w.data, bias: nil, geometry: g, y: y.data) }
     let bw = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: nil) }

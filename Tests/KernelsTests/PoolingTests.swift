@@ -42,6 +42,35 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// The 2×2 backward writes every input once: dy goes to the window's first maximum, zeros elsewhere
+    /// (whatever dx held before), and with a folded ReLU only where the pooled output is above 0.
+    func testMaxPool2x2GradientMatchesDefinition() {
+        var rng = SeededRandom(seed: 12)
+        for (n, c, h, w) in [(2, 3, 6, 40), (3, 6, 28, 28), (5, 16, 10, 10), (2, 4, 4, 64), (1, 1, 2, 2)] {
+            let g = ConvGeometry(batch: n, inChannels: c, height: h, width: w, outChannels: c, kernel: 2, stride: 2)
+            let x = (0..<n * c * h * w).map { _ in Float(Int(rng.uniform(-2, 3))) }
+            let count = n * c * g.outH * g.outW
+            let dy = (0..<count).map { _ in rng.uniform(0.5, 1.5) }
+            var y = [Float](repeating: 0, count: count), am = [Int32](repeating: 0, count: count)
+            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+            for relu in [false, true] {
+                var dx = [Float](repeating: .nan, count: x.count)
+                maxPoolBackward(dy: dy, argmax: am, geometry: g, dx: &dx, reluOutput: relu ? y : nil)
+                var expected = [Float](repeating: 0, count: x.count)
+                for p in 0..<n * c { for oy in 0..<g.outH { for ox in 0..<g.outW {
+                    var best = -Float.infinity, bi = -1
+                    for (ki, kj) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let i = p * h * w + (2 * oy + ki) * w + 2 * ox + kj
+                        if bi < 0 || x[i] > best { best = x[i]; bi = i }
+                    }
+                    if !relu || best > 0 { expected[bi] = dy[(p * g.outH + oy) * g.outW + ox] }
+                } } }
+                let wrong = (0..<x.count).filter { dx[$0] != expected[$0] }
+                XCTAssertEqual(wrong.count, 0, "\(n)x\(c)x\(h)x\(w) relu \(relu): first wrong at \(wrong.first ?? -1)")
+            }
+        }
+    }
+
     /// The 3×3 stride-2 padding-1 path (ResNet's stem) against the general definition, ties included.
     func testMaxPool3x3Stride2Padding1MatchesDefinition() {
         var rng = SeededRandom(seed: 10)
