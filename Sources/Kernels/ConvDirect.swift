@@ -274,7 +274,16 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                     zeroFloats(dp + co * pv + p, pv - p)
                 }
             }
-            var cb = 0
+            // LeNet-5's conv1 (6 output channels, 25 rows) in 3×5 blocks: the 4×4 blocks would compute
+            // 8 × 28 sums for its 6 × 25.
+            let blocks3x5 = cout % 4 != 0 && cout % 3 == 0 && rows % 5 == 0
+            for cb in stride(from: 0, to: blocks3x5 ? cout : 0, by: 3) {
+                for rb in stride(from: 0, to: rows, by: 5) {
+                    dotPlanes3x5(images: count, nv: nv, image: imageFloats, d: images + k * cin * xs + cb * pv, dStride: pv,
+                                 x: images, offs: offs + rb, out: partial + cb * rows4 + rb, ldo: rows4)
+                }
+            }
+            var cb = blocks3x5 ? cout4 : 0
             while cb < cout4 {
                 // Rows past cout repeat the last one; their sums land in partial rows nobody reads.
                 let d0 = min(cb, cout - 1), d1 = min(cb + 1, cout - 1), d2 = min(cb + 2, cout - 1), d3 = min(cb + 3, cout - 1)
@@ -332,6 +341,38 @@ private func dotPlanes4x4(images: Int, nv: Int, image: Int, d: UnsafePointer<Flo
     r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ldo
     r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ldo
     r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
+}
+
+/// `dotPlanes4x4` for 3 dy rows (d + i·dStride) and 5 input slices (x + offs[0…4]): 15 accumulators.
+@inline(never)
+private func dotPlanes3x5(images: Int, nv: Int, image: Int, d: UnsafePointer<Float>, dStride: Int,
+                          x: UnsafePointer<Float>, offs: UnsafePointer<Int>, out: UnsafeMutablePointer<Float>, ldo: Int) {
+    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
+    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
+    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
+    let x0 = offs[0], x1 = offs[1], x2 = offs[2], x3 = offs[3], x4 = offs[4]
+    for n in 0..<images {
+        let dp = d + n * image, xp = x + n * image
+        var o = 0
+        for _ in 0..<nv {
+            let v0 = load16(dp + o), v1 = load16(dp + dStride + o), v2 = load16(dp + 2 * dStride + o)
+            var b = load16(xp + x0 + o)
+            a00.addProduct(v0, b); a10.addProduct(v1, b); a20.addProduct(v2, b)
+            b = load16(xp + x1 + o)
+            a01.addProduct(v0, b); a11.addProduct(v1, b); a21.addProduct(v2, b)
+            b = load16(xp + x2 + o)
+            a02.addProduct(v0, b); a12.addProduct(v1, b); a22.addProduct(v2, b)
+            b = load16(xp + x3 + o)
+            a03.addProduct(v0, b); a13.addProduct(v1, b); a23.addProduct(v2, b)
+            b = load16(xp + x4 + o)
+            a04.addProduct(v0, b); a14.addProduct(v1, b); a24.addProduct(v2, b)
+            o += 16
+        }
+    }
+    var r = out
+    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r[4] += hsum(a04); r += ldo
+    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r[4] += hsum(a14); r += ldo
+    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r[4] += hsum(a24)
 }
 
 /// Sum of the 16 lanes (a shuffle tree; `SIMD.sum()` is an out-of-line generic call).
