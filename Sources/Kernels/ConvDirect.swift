@@ -13,6 +13,12 @@ func directConvApplies(_ g: ConvGeometry) -> Bool {
         && g.outChannels <= 64 && g.kernelW <= 8
 }
 
+/// Floats of the shifted copies of a whole batch (`directConvSavedFloats`): the forward pass can leave
+/// them for the weight gradient, which otherwise builds them again from x.
+func directConvSavedFloats(_ g: ConvGeometry) -> Int {
+    ShiftedCopies(g, columns: (g.outH * g.outW + 15) / 16 * 16).size * g.batch
+}
+
 /// One image with a zero border of `pad`, rows long enough for a 32-float load at any tap column.
 private struct DirectLayout {
     let c, h, w, pad, k: Int
@@ -64,8 +70,9 @@ private struct ShiftedCopies {
 /// Forward of a stride-1 convolution by the direct method (see `directConvApplies`): per image,
 /// y[co][p] = bias[co] + Σ_d W[co][d] · S[offset(d) + p] as 8×32 (and a last 8×16) tiles whose B rows
 /// are read in place from the shifted copies. LeNet-5's conv2 uses 89 % of the lanes (was 62 %).
+/// With `saved` (`directConvSavedFloats(g)` floats), image n's copies are built at saved + n·S.size and kept.
 func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                       geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
+                       geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, saved: UnsafeMutablePointer<Float>? = nil) {
     let cin = g.inChannels, cout = g.outChannels, k = g.kernelW, p = g.outH * g.outW
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
     let cols = (p + 15) / 16 * 16
@@ -89,6 +96,7 @@ func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
         let xp = buf.0 + aSize + offSize + ch * per, sp = xp + L.size, tile = sp + S.size
         L.clear(xp)
         for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
+            let sp = saved.map { $0 + n * S.size } ?? sp
             L.fill(x + n * cin * g.height * g.width, xp)
             S.build(L, xp, sp)
             for cb in 0..<blocks {
@@ -240,13 +248,16 @@ func directConvBackwardDataApplies(_ g: ConvGeometry) -> Bool {
 /// and lines up with dy's plane: dW[co][c][ki][kj] = Σ_n Σ_p dy[n][co][p] · S[kj][c][ki·ow + p]. Every
 /// vector lane is used (rows are not padded to 16), a 4×4 block of dW keeps 16 accumulators over a
 /// group of images before one horizontal sum each, and chunks of images are added in a fixed order.
+/// With `saved` (what `directConvForward` kept for this x), the copies are read from there.
 func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
-                               dWeight: UnsafeMutablePointer<Float>) {
+                               dWeight: UnsafeMutablePointer<Float>, saved: UnsafePointer<Float>? = nil) {
     let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, kk = k * k
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
     let p = oh * ow, nv = (p + 15) / 16, pv = nv * 16
     let S = ShiftedCopies(g, columns: pv), xs = S.xs
-    let imageFloats = k * cin * xs + cout * pv
+    // Per image of a group: its copies then its dy rows padded to pv; only the dy rows when saved.
+    let imageFloats = (saved == nil ? k * cin * xs : 0) + cout * pv
+    let xImage = saved == nil ? imageFloats : S.size
     // Images per group: a 4-row block of dy for the whole group stays in L1 while the input slices stream.
     let group = max(1, min(8, 2048 / pv)), rows = cin * kk
     let cout4 = (cout + 3) / 4 * 4, rows4 = (rows + 3) / 4 * 4
@@ -260,27 +271,31 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
     Parallel.run(chunks) { ch in
         let xp = buf.0 + ch * per, images = xp + L.size, partial = images + group * imageFloats
         partial.update(repeating: 0, count: cout4 * rows4)
-        L.clear(xp)
+        if saved == nil { L.clear(xp) }
         var n0 = g.batch * ch / chunks
         let end = g.batch * (ch + 1) / chunks
         while n0 < end {
             let count = min(group, end - n0)
             for i in 0..<count {
-                let n = n0 + i, sp = images + i * imageFloats, dp = sp + k * cin * xs
-                L.fill(x + n * cin * g.height * g.width, xp)
-                S.build(L, xp, sp)
+                let n = n0 + i, sp = images + i * imageFloats, dp = sp + (saved == nil ? k * cin * xs : 0)
+                if saved == nil {
+                    L.fill(x + n * cin * g.height * g.width, xp)
+                    S.build(L, xp, sp)
+                }
                 for co in 0..<cout {
                     copyFloats(dp + co * pv, dy + (n * cout + co) * p, p)
                     zeroFloats(dp + co * pv + p, pv - p)
                 }
             }
+            let dys = images + (saved == nil ? k * cin * xs : 0)
+            let xs0 = saved.map { $0 + n0 * S.size } ?? UnsafePointer(images)
             // LeNet-5's conv1 (6 output channels, 25 rows) in 3×5 blocks: the 4×4 blocks would compute
             // 8 × 28 sums for its 6 × 25.
             let blocks3x5 = cout % 4 != 0 && cout % 3 == 0 && rows % 5 == 0
             for cb in stride(from: 0, to: blocks3x5 ? cout : 0, by: 3) {
                 for rb in stride(from: 0, to: rows, by: 5) {
-                    dotPlanes3x5(images: count, nv: nv, image: imageFloats, d: images + k * cin * xs + cb * pv, dStride: pv,
-                                 x: images, offs: offs + rb, out: partial + cb * rows4 + rb, ldo: rows4)
+                    dotPlanes3x5(images: count, nv: nv, dImage: imageFloats, d: dys + cb * pv, dStride: pv,
+                                 xImage: xImage, x: xs0, offs: offs + rb, out: partial + cb * rows4 + rb, ldo: rows4)
                 }
             }
             var cb = blocks3x5 ? cout4 : 0
@@ -289,9 +304,9 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                 let d0 = min(cb, cout - 1), d1 = min(cb + 1, cout - 1), d2 = min(cb + 2, cout - 1), d3 = min(cb + 3, cout - 1)
                 var rb = 0
                 while rb < rows4 {
-                    dotPlanes4x4(images: count, nv: nv, image: imageFloats,
-                                 d: images + k * cin * xs, d0: d0 * pv, d1: d1 * pv, d2: d2 * pv, d3: d3 * pv,
-                                 x: images, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
+                    dotPlanes4x4(images: count, nv: nv, dImage: imageFloats,
+                                 d: dys, d0: d0 * pv, d1: d1 * pv, d2: d2 * pv, d3: d3 * pv,
+                                 xImage: xImage, x: xs0, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
                                  out: partial + cb * rows4 + rb, ldo: rows4)
                     rb += 4
                 }
@@ -309,19 +324,19 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
     }
 }
 
-/// out[i][j] += Σ over `images` (each `image` floats apart) and nv vectors of d[di][v] · x[xj][v], for the
+/// out[i][j] += Σ over `images` (dImage and xImage floats apart in d and x) and nv vectors of d[di][v] · x[xj][v], for the
 /// 4 dy rows at d + d0…d3 and the 4 input slices at x + x0…x3. Out of line so its 16 accumulators and
 /// 8 operands get registers of their own.
 @inline(never)
-private func dotPlanes4x4(images: Int, nv: Int, image: Int, d: UnsafePointer<Float>, d0: Int, d1: Int, d2: Int, d3: Int,
-                          x: UnsafePointer<Float>, x0: Int, x1: Int, x2: Int, x3: Int,
+private func dotPlanes4x4(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Float>, d0: Int, d1: Int, d2: Int, d3: Int,
+                          xImage: Int, x: UnsafePointer<Float>, x0: Int, x1: Int, x2: Int, x3: Int,
                           out: UnsafeMutablePointer<Float>, ldo: Int) {
     var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
     var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
     for n in 0..<images {
-        let dp = d + n * image, xp = x + n * image
+        let dp = d + n * dImage, xp = x + n * xImage
         var o = 0
         for _ in 0..<nv {
             let v0 = load16(dp + d0 + o), v1 = load16(dp + d1 + o), v2 = load16(dp + d2 + o), v3 = load16(dp + d3 + o)
@@ -345,14 +360,14 @@ private func dotPlanes4x4(images: Int, nv: Int, image: Int, d: UnsafePointer<Flo
 
 /// `dotPlanes4x4` for 3 dy rows (d + i·dStride) and 5 input slices (x + offs[0…4]): 15 accumulators.
 @inline(never)
-private func dotPlanes3x5(images: Int, nv: Int, image: Int, d: UnsafePointer<Float>, dStride: Int,
-                          x: UnsafePointer<Float>, offs: UnsafePointer<Int>, out: UnsafeMutablePointer<Float>, ldo: Int) {
+private func dotPlanes3x5(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Float>, dStride: Int,
+                          xImage: Int, x: UnsafePointer<Float>, offs: UnsafePointer<Int>, out: UnsafeMutablePointer<Float>, ldo: Int) {
     var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
     let x0 = offs[0], x1 = offs[1], x2 = offs[2], x3 = offs[3], x4 = offs[4]
     for n in 0..<images {
-        let dp = d + n * image, xp = x + n * image
+        let dp = d + n * dImage, xp = x + n * xImage
         var o = 0
         for _ in 0..<nv {
             let v0 = load16(dp + o), v1 = load16(dp + dStride + o), v2 = load16(dp + 2 * dStride + o)

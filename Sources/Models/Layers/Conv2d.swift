@@ -25,19 +25,26 @@ public final class Conv2d: Layer {
         self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil) }
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil, training: training) }
 
-    /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in).
-    func forward(_ x: Tensor, epilogue: ConvEpilogue?) -> Tensor {
+    /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in). In
+    /// training it keeps what the kernels can reuse in backward (`convSavedFloats`).
+    func forward(_ x: Tensor, epilogue: ConvEpilogue?, training: Bool = false) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "\(name): input \(x.shape)")
         let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
+        let keep = training ? convSavedFloats(g) : 0
+        if keep > 0 { saved = Tensor.reuse(saved, [keep]) }
+        savedValid = keep > 0
         convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
-                    epilogue: epilogue)
+                    epilogue: epilogue, saved: keep > 0 ? saved?.data : nil)
         return y
     }
+    /// Kept by the last forward pass for this backward, when `savedValid`.
+    private var saved: Tensor?
+    private var savedValid = false
 
     /// This layer's output buffer at `shape`, for a caller writing a fused inference result: it is
     /// free outside a training step (the backward pass needs the input, not the output).
@@ -54,7 +61,8 @@ public final class Conv2d: Layer {
         var spatial = g; spatial.batch = 1
         let zeroed = idleZeroedFor == spatial
         convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
-                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed)
+                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed,
+                     saved: savedValid ? saved.map { UnsafePointer($0.data) } : nil)
         if !zeroed {
             idleZeroedFor = spatial
             let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
