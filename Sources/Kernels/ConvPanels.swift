@@ -2,14 +2,15 @@ import Foundation
 
 // Convolution without an im2col matrix, skipping zero-padding taps.
 //
-// The output pixels of the batch are cut into column panels of up to 32 (one 6×32 microkernel tile
+// The output pixels of the batch are cut into column panels of up to 32 (one 8×32 microkernel tile
 // wide). A panel either covers up to 32 pixels of one image ("image-major", for large feature maps)
 // or one pixel position in up to 32 images ("pixel-major", for maps of 64 pixels or fewer, where
-// every pixel has its own set of taps that fall inside the image). Each panel packs its own slice of
-// the im2col matrix straight from the input, keeping only the taps that are valid for at least one of
-// its columns, with K in tap-major order (k = tap * Cin + c). The microkernel then runs over those
-// taps only: at 32×32 input, ResNet-18's layer4 convs (1×1 maps) touch only their centre tap, and
-// layer3's (2×2) four of nine.
+// every pixel has its own set of taps that fall inside the image). An image-major panel packs its own
+// slice of the im2col matrix straight from the input, keeping only the taps that are valid for at
+// least one of its columns, with K in tap-major order (k = tap * Cin + c); a pixel-major unit
+// transposes its 32 images to [pixel][c][32] once, where each kernel row's valid taps already are such
+// a slice. The microkernel then runs over those taps only: at 32×32 input, ResNet-18's layer4 convs
+// (1×1 maps) touch only their centre tap, and layer3's (2×2) four of nine.
 //
 // forward:  y[n][co][p]   = bias[co] + Σ_(t,c) W[co][c][t] x[n][c][p+t]              (A = W, B = panel)
 // dx:       dx[n][c][p+t] += Σ_co W[co][c][t] dy[n][co][p]    per valid tap         (A = Wᵀ per tap, B = dy panel)
@@ -195,12 +196,11 @@ struct PhaseLayout {
     }
 }
 
-/// Packs the panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels inside).
-/// Pixel-major panels read `xT`, the panel's 32 images transposed to [c][pixel][32]: every k row is
-/// then one 32-float copy. Image-major panels copy runs of an input row (one run per output row the
-/// panel covers), zero outside the image.
+/// Packs an image-major panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels
+/// inside): runs of an input row (one run per output row the panel covers), zero outside the image.
+/// (Pixel-major panels need no packing: see the forward pass.)
 @inline(__always)
-private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _ s: ConvPanels, _ cols: PanelColumns,
+private func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
                        q: Int, mask: UInt64, into bp: UnsafeMutablePointer<Float>,
                        phase: (PhaseLayout, UnsafePointer<Float>)? = nil) {
     let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
@@ -219,18 +219,6 @@ private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _
                     let src = ph + ((c * L.rows + 2 * oy + ki) * 2 + (kj & 1)) * L.pw + ox0 + (kj >> 1)
                     store16(load16(src), dst + 16 * half)
                 }
-            }
-            row += cin
-        }
-        return
-    }
-    if s.pixelMajor, let xT {
-        let pix = q % s.panelsPerUnit, iy0 = (pix / g.outW) * st - g.padding, ix0 = (pix % g.outW) * st - g.padding
-        for t in s.taps where mask & (1 << UInt64(t)) != 0 {
-            let e = (iy0 + t / g.kernelW) * w + ix0 + t % g.kernelW
-            for c in 0..<cin {
-                let src = xT + (c * plane + e) * panelWidth, dst = bp + (row + c) * panelWidth
-                store16(load16(src), dst); store16(load16(src + 16), dst + 16)
             }
             row += cin
         }
@@ -272,6 +260,26 @@ private func packPanel(_ x: UnsafePointer<Float>, _ xT: UnsafePointer<Float>?, _
 /// channels) side by side. 16×16 blocks go through registers (`Block16`); the last len % 16 rows one
 /// float at a time.
 @inline(never)
+/// `transposeBlockIn` of images laid out [channels][plane] into [pixel][channel][32 images]: element
+/// e = c·plane + p of image j goes to dst[(p·channels + c)·32 + j].
+func transposeToPixelChannel(_ src: UnsafePointer<Float>, count: Int, stride: Int, channels: Int, plane: Int,
+                             _ dst: UnsafeMutablePointer<Float>) {
+    let len = channels * plane, full = len / 16 * 16
+    @inline(__always) func row(_ e: Int) -> UnsafeMutablePointer<Float> { dst + ((e % plane) * channels + e / plane) * panelWidth }
+    for j0 in [0, 16] {
+        var e0 = 0
+        while e0 < full {
+            var m = Block16 { i in j0 + i < count ? load16(src + (j0 + i) * stride + e0) : SIMD16<Float>() }
+            m.transpose()
+            m.forEachRow { i, v in store16(v, row(e0 + i) + j0) }
+            e0 += 16
+        }
+    }
+    for j in 0..<panelWidth {
+        for e in full..<len { row(e)[j] = j < count ? src[j * stride + e] : 0 }
+    }
+}
+
 func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
                       dstStride: Int = panelWidth) {
     let full = len / 16 * 16
@@ -392,22 +400,35 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
             let mask = cols.load(q, s)
             if s.pixelMajor && q % s.panelsPerUnit == 0 {
                 let n0 = (q / s.panelsPerUnit) * panelWidth, cp = cin * g.height * g.width
-                transposeBlockIn(x + n0 * cp, count: min(panelWidth, g.batch - n0), stride: cp, len: cp, xT)
+                transposeToPixelChannel(x + n0 * cp, count: min(panelWidth, g.batch - n0), stride: cp, channels: cin,
+                                        plane: g.height * g.width, xT)
             }
             if let phaseLayout, q % s.panelsPerUnit == 0 {
                 phaseLayout.build(x + (q / s.panelsPerUnit) * cin * g.height * g.width, xT)
             }
-            packPanel(x, s.pixelMajor ? UnsafePointer(xT) : nil, s, cols, q: q, mask: mask, into: bp,
-                      phase: phaseLayout.map { ($0, UnsafePointer(xT)) })
+            // Pixel-major: xT is [input pixel][c][32 images], so a tap's k rows, and a kernel row's run of
+            // taps, are already one contiguous panel: the microkernel reads them in place, nothing is packed.
+            let pix = q % s.panelsPerUnit
+            let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
+            if !s.pixelMajor {
+                packPanel(x, s, cols, q: q, mask: mask, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(xT)) })
+            }
             for mp in 0..<mPanels {
-                // One microkernel call per run of consecutive valid taps.
+                // One microkernel call per run of consecutive valid taps (pixel-major: within a kernel row).
                 var u = 0, brow = 0, first = true
                 while u < taps.count {
                     guard mask & (1 << UInt64(taps[u])) != 0 else { u += 1; continue }
-                    var v = u
-                    while v < taps.count && mask & (1 << UInt64(taps[v])) != 0 { v += 1 }
-                    microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, bp + brow * panelWidth, tile,
-                              accumulate: !first)
+                    var v = u + 1
+                    while v < taps.count && mask & (1 << UInt64(taps[v])) != 0
+                            && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
+                    let b: UnsafePointer<Float>
+                    if s.pixelMajor {
+                        let t = taps[u], e = (iy0 + t / g.kernelW) * g.width + ix0 + t % g.kernelW
+                        b = UnsafePointer(xT + e * cin * panelWidth)
+                    } else {
+                        b = UnsafePointer(bp + brow * panelWidth)
+                    }
+                    microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, b, tile, accumulate: !first)
                     first = false; brow += (v - u) * cin; u = v
                 }
                 if first { tile.update(repeating: 0, count: mr * panelWidth) }
@@ -691,7 +712,7 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
                     phaseImage = q / s.panelsPerUnit
                     phaseLayout.build(x + phaseImage * cin * g.height * g.width, phaseBuf)
                 }
-                packPanel(x, nil, s, cols, q: q, mask: allTaps, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(phaseBuf)) })
+                packPanel(x, s, cols, q: q, mask: allTaps, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(phaseBuf)) })
                 (bp + ku * panelWidth).update(repeating: 0, count: (ku4 - ku) * panelWidth)
                 let count = cols.count, y0 = cols.yOff[0]
                 for co in 0..<cout4 {
