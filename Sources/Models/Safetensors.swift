@@ -165,16 +165,13 @@ public struct SafetensorsWriter {
             case .bytes(let d):
                 guard d.withUnsafeBytes({ sink($0) }) else { return false }
             case .tensor(let tensor, let layout):
-                #if _endian(little)
-                if layout == .torch {
-                    guard sink(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)) else { return false }
-                } else {
-                    guard layout.torchOrder(tensor).withUnsafeBytes({ sink($0) }) else { return false }
-                }
-                #else
-                let le = layout.torchOrder(tensor).map { $0.bitPattern.littleEndian }
-                guard le.withUnsafeBytes({ sink($0) }) else { return false }
-                #endif
+                guard layout.withTorchOrderChunks(tensor, { chunk in
+                    #if _endian(little)
+                    return sink(UnsafeRawBufferPointer(chunk))
+                    #else
+                    return chunk.map { $0.bitPattern.littleEndian }.withUnsafeBytes { sink($0) }
+                    #endif
+                }) else { return false }
             }
         }
         return true

@@ -37,6 +37,24 @@ public enum ParameterLayout: Equatable {
         return v
     }
 
+    /// Hands `t`'s values to `body` in PyTorch's order, a few output channels at a time (at most 16 K
+    /// floats, where a conv's whole tensor would be up to 9 MB), until `body` returns false.
+    public func withTorchOrderChunks(_ t: Tensor, _ body: (UnsafeBufferPointer<Float>) -> Bool) -> Bool {
+        guard case let .convTapMajor(o, i, k) = self else { return body(UnsafeBufferPointer(start: t.data, count: t.count)) }
+        let perOut = i * k, outs = max(1, 16384 / perOut)
+        var chunk = [Float](repeating: 0, count: outs * perOut)
+        var co0 = 0
+        while co0 < o {
+            let n = min(outs, o - co0)
+            for co in co0..<(co0 + n) { for c in 0..<i { for tap in 0..<k {
+                chunk[((co - co0) * i + c) * k + tap] = t.data[ConvWeights.index(out: co, in: c, tap: tap, outChannels: o, inChannels: i)]
+            } } }
+            guard chunk.withUnsafeBufferPointer({ body(UnsafeBufferPointer(rebasing: $0[0..<(n * perOut)])) }) else { return false }
+            co0 += n
+        }
+        return true
+    }
+
     /// Sets `t` from values in PyTorch's order.
     public func setTorchOrder(_ v: [Float], into t: Tensor) {
         precondition(v.count == t.count, "\(v.count) values for a tensor of \(t.count)")
