@@ -319,6 +319,18 @@ func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len
 }
 
 /// Runs `body(chunk, units)` over the units in `Parallel.maxThreads`-bounded chunks with `scratch` floats each.
+/// Units handed out one at a time to the threads (`Parallel.dynamic`), each with its scratch: for
+/// passes whose units write disjoint outputs (forward, dx), so which thread runs a unit never matters.
+private func unitsDynamic(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
+                          _ body: (Range<Int>, UnsafeMutableRawPointer) -> Void) {
+    let tasks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
+    let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
+    let buf = ScratchPool.shared.take(tasks * bytes / 4 + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let base = UnsafeMutableRawPointer(buf.0)
+    Parallel.dynamic(s.units, tasks: tasks) { t, u in body(u..<(u + 1), base + t * bytes) }
+}
+
 private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
                         _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
     let chunks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
@@ -391,7 +403,7 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     // back with one register transpose: scattered scalar stores cost more than the microkernel did
     // for short K (ResNet's 1×1 projections).
     let ytLen = s.pixelMajor ? cout * p * panelWidth : 0
-    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen) { _, units, buf in
+    unitsDynamic(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen) { units, buf in
         var cols = PanelColumns(buf)
         let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
             .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen + ytLen)
@@ -796,8 +808,8 @@ private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Fl
     let dyLen = s.pixelMajor ? cout * p * panelWidth : 0, dxLen = s.pixelMajor ? cin * plane * panelWidth : 0
     let contiguous = !s.pixelMajor && g.stride == 1 && g.outW == g.width && g.outH == g.height
     let total = g.batch * cin * plane
-    _ = unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
-                   scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen) { _, units, buf in
+    unitsDynamic(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
+                 scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen) { units, buf in
         var cols = PanelColumns(buf)
         let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
             .bindMemory(to: Float.self, capacity: cout * panelWidth + mr * panelWidth + dyLen + dxLen)

@@ -54,6 +54,22 @@ public enum Parallel {
         ranges(n, grain: grain) { r in for i in r { body(i) } }
     }
 
+    /// Calls `body(t, i)` for every i in `0..<n`, items handed out in order to whichever of `tasks`
+    /// concurrent tasks asks next (t: the task, for its own scratch). For work whose results do not
+    /// depend on which task does an item (no per-task reductions): a core that runs slower this minute
+    /// then takes fewer items instead of holding up the join.
+    public static func dynamic(_ n: Int, tasks: Int, _ body: (Int, Int) -> Void) {
+        guard tasks > 1 && n > 1 else { for i in 0..<n { body(0, i) }; return }
+        let next = Atomic<Int>(0)
+        run(tasks) { t in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= n { break }
+                body(t, i)
+            }
+        }
+    }
+
     /// Calls `body(t)` for t in `0..<tasks` concurrently (one task per thread; tasks > maxThreads run in turn).
     public static func run(_ tasks: Int, _ body: (Int) -> Void) {
         guard tasks > 1 else { if tasks == 1 { body(0) }; return }
