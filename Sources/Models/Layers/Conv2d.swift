@@ -5,7 +5,7 @@ import Kernels
 public final class Conv2d: Layer {
     public let name: String
     public let inChannels, outChannels, kernel, stride, padding: Int
-    public let weight: Parameter          // [out, in, k, k]
+    public let weight: Parameter          // shape [out, in, k, k] (PyTorch's), kept tap-major in memory
     public let bias: Parameter?           // [out]
     public var needsInputGradient = true
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
