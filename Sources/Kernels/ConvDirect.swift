@@ -255,8 +255,8 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
     let p = oh * ow, nv = (p + 15) / 16, pv = nv * 16
     let S = ShiftedCopies(g, columns: pv), xs = S.xs
-    // Per image of a group: its copies then its dy rows padded to pv; only the dy rows when saved.
-    let imageFloats = (saved == nil ? k * cin * xs : 0) + cout * pv
+    // Per image of a group: its copies (unless saved) then its dy rows padded to pv.
+    let copies = saved == nil ? k * cin * xs : 0, imageFloats = copies + cout * pv
     let xImage = saved == nil ? imageFloats : S.size
     // Images per group: a 4-row block of dy for the whole group stays in L1 while the input slices stream.
     let group = max(1, min(8, 2048 / pv)), rows = cin * kk
@@ -277,7 +277,7 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
         while n0 < end {
             let count = min(group, end - n0)
             for i in 0..<count {
-                let n = n0 + i, sp = images + i * imageFloats, dp = sp + (saved == nil ? k * cin * xs : 0)
+                let n = n0 + i, sp = images + i * imageFloats, dp = sp + copies
                 if saved == nil {
                     L.fill(x + n * cin * g.height * g.width, xp)
                     S.build(L, xp, sp)
@@ -287,7 +287,7 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                     zeroFloats(dp + co * pv + p, pv - p)
                 }
             }
-            let dys = images + (saved == nil ? k * cin * xs : 0)
+            let dys = images + copies
             let xs0 = saved.map { $0 + n0 * S.size } ?? UnsafePointer(images)
             // LeNet-5's conv1 (6 output channels, 25 rows) in 3×5 blocks: the 4×4 blocks would compute
             // 8 × 28 sums for its 6 × 25.

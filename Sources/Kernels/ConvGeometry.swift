@@ -40,11 +40,14 @@ public enum ConvWeights {
         } } }
     }
 
-    /// The tap-major layout back into PyTorch's [co][c][taps] order.
+    /// The tap-major layout back into PyTorch's [co][c][taps] order, for the output channels `outs`
+    /// (all by default; `dst` then starts at the first of them).
     public static func toTorch(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                               outChannels: Int, inChannels: Int, taps: Int) {
-        for co in 0..<outChannels { for c in 0..<inChannels { for t in 0..<taps {
-            dst[(co * inChannels + c) * taps + t] = src[index(out: co, in: c, tap: t, outChannels: outChannels, inChannels: inChannels)]
+                               outChannels: Int, inChannels: Int, taps: Int, outs: Range<Int>? = nil) {
+        let outs = outs ?? 0..<outChannels
+        for co in outs { for c in 0..<inChannels { for t in 0..<taps {
+            dst[((co - outs.lowerBound) * inChannels + c) * taps + t] =
+                src[index(out: co, in: c, tap: t, outChannels: outChannels, inChannels: inChannels)]
         } } }
     }
 

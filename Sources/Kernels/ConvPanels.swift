@@ -318,31 +318,25 @@ func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len
     }
 }
 
-/// Runs `body(chunk, units)` over the units in `Parallel.maxThreads`-bounded chunks with `scratch` floats each.
-/// Units handed out one at a time to the threads (`Parallel.dynamic`), each with its scratch: for
-/// passes whose units write disjoint outputs (forward, dx), so which thread runs a unit never matters.
-private func unitsDynamic(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
-                          _ body: (Range<Int>, UnsafeMutableRawPointer) -> Void) {
+/// Runs `body(task, units, scratch)` over the units, each task with `scratch` floats of its own, in
+/// `Parallel.maxThreads`-bounded tasks. `dynamic`: units are handed out one at a time to whichever task
+/// asks next (`Parallel.dynamic`), for passes whose units write disjoint outputs (forward, dx), so a core
+/// running slow this minute takes fewer; otherwise task t gets a fixed run of units (for per-task
+/// partial sums added in a fixed order). Returns the number of tasks.
+@discardableResult
+private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int, dynamic: Bool,
+                        _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
     let tasks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
     let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
     let buf = ScratchPool.shared.take(tasks * bytes / 4 + 16)
     defer { ScratchPool.shared.give(buf) }
     let base = UnsafeMutableRawPointer(buf.0)
-    Parallel.dynamic(s.units, tasks: tasks) { t, u in body(u..<(u + 1), base + t * bytes) }
-}
-
-private func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int,
-                        _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
-    let chunks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
-    let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
-    let buf = ScratchPool.shared.take(chunks * bytes / 4 + 16)
-    defer { ScratchPool.shared.give(buf) }
-    let base = UnsafeMutableRawPointer(buf.0)
-    Parallel.run(chunks) { c in
-        let lo = s.units * c / chunks, hi = s.units * (c + 1) / chunks
-        body(c, lo..<hi, base + c * bytes)
+    if dynamic {
+        Parallel.dynamic(s.units, tasks: tasks) { t, u in body(t, u..<(u + 1), base + t * bytes) }
+    } else {
+        Parallel.run(tasks) { c in body(c, (s.units * c / tasks)..<(s.units * (c + 1) / tasks), base + c * bytes) }
     }
-    return chunks
+    return tasks
 }
 
 /// y = conv(x, weight) + bias, NCHW, from packed input panels (no im2col buffer).
@@ -403,7 +397,8 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     // back with one register transpose: scattered scalar stores cost more than the microkernel did
     // for short K (ResNet's 1×1 projections).
     let ytLen = s.pixelMajor ? cout * p * panelWidth : 0
-    unitsDynamic(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen) { units, buf in
+    unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen,
+               dynamic: true) { _, units, buf in
         var cols = PanelColumns(buf)
         let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
             .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen + ytLen)
@@ -531,8 +526,7 @@ public struct ConvEpilogue {
     }
 }
 
-/// Gradients of `convForward`: dWeight (and dBias) overwritten; dx overwritten when given.
-/// dW (and dBias, dx when given) of `convForward`. dW's blocks for taps no output reaches are zeroed,
+/// Gradients of `convForward`: dWeight (and dBias) overwritten; dx overwritten when given. dW's blocks for taps no output reaches are zeroed,
 /// unless `idleTapsZeroed` says the caller's last backward of this geometry left them so. `saved` is
 /// what the forward pass of this x kept, if it kept anything.
 public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -706,7 +700,7 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     let scratch = group * (bPanel + dPanel) + (phaseLayout?.size ?? 0)
     let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
     defer { ScratchPool.shared.give(partialBuf) }
-    let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch) { c, units, buf in
+    let chunks = unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: scratch, dynamic: false) { c, units, buf in
         var cols = PanelColumns(buf)
         let bBuf = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
         let dBuf = bBuf + group * bPanel, phaseBuf = dBuf + group * dPanel
@@ -808,8 +802,8 @@ private func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Fl
     let dyLen = s.pixelMajor ? cout * p * panelWidth : 0, dxLen = s.pixelMajor ? cin * plane * panelWidth : 0
     let contiguous = !s.pixelMajor && g.stride == 1 && g.outW == g.width && g.outH == g.height
     let total = g.batch * cin * plane
-    unitsDynamic(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
-                 scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen) { units, buf in
+    unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
+               scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen, dynamic: true) { _, units, buf in
         var cols = PanelColumns(buf)
         let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
             .bindMemory(to: Float.self, capacity: cout * panelWidth + mr * panelWidth + dyLen + dxLen)

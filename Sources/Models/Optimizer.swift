@@ -54,8 +54,9 @@ public final class Optimizer {
         Parallel.forEach(parameters.count) { i in update(i) }
     }
 
-    /// Per parameter, the idle ranges (`Parameter.idle`) whose momentum was found to be zero.
-    private var quietIdle: [[Range<Int>]?] = []
+    /// Per parameter, the idle ranges (`Parameter.idle`) whose momentum was found to be zero, and the
+    /// ranges left to update (worked out once, not every step).
+    private var quiet: [(idle: [Range<Int>], active: [Range<Int>])?] = []
 
     /// The elements of parameter i an SGD step can change. Where the gradient is zero by construction
     /// (a conv's idle taps), there is no weight decay and the momentum is zero, the update leaves weight
@@ -63,14 +64,12 @@ public final class Optimizer {
     private func updatedRanges(_ i: Int) -> [Range<Int>] {
         let p = parameters[i], n = p.value.count
         guard weightDecay == 0, !p.idle.isEmpty else { return [0..<n] }
-        if quietIdle.count != parameters.count { quietIdle = Array(repeating: nil, count: parameters.count) }
-        if quietIdle[i] != p.idle {
-            if kind != .sgd {
-                let b = buffers[i][0].data
-                // Checked again each step until it holds (a loaded momentum decays to exactly zero).
-                guard p.idle.allSatisfy({ r in r.allSatisfy { b[$0] == 0 } }) else { return [0..<n] }
-            }
-            quietIdle[i] = p.idle
+        if quiet.count != parameters.count { quiet = Array(repeating: nil, count: parameters.count) }
+        if let q = quiet[i], q.idle == p.idle { return q.active }
+        if kind != .sgd {
+            let b = buffers[i][0].data
+            // Checked again each step until it holds (a loaded momentum decays to exactly zero).
+            guard p.idle.allSatisfy({ r in r.allSatisfy { b[$0] == 0 } }) else { return [0..<n] }
         }
         var active: [Range<Int>] = [], start = 0
         for r in p.idle.sorted(by: { $0.lowerBound < $1.lowerBound }) {
@@ -78,12 +77,13 @@ public final class Optimizer {
             start = max(start, r.upperBound)
         }
         if start < n { active.append(start..<n) }
+        quiet[i] = (p.idle, active)
         return active
     }
 
     /// Called when the buffers were overwritten (a checkpoint loaded): momentum on idle elements is
     /// checked again before they are skipped.
-    func buffersReplaced() { quietIdle = [] }
+    func buffersReplaced() { quiet = [] }
 
     private func update(_ i: Int) {
         let p = parameters[i]

@@ -43,16 +43,13 @@ public enum ParameterLayout: Equatable {
         guard case let .convTapMajor(o, i, k) = self else { return body(UnsafeBufferPointer(start: t.data, count: t.count)) }
         let perOut = i * k, outs = max(1, 16384 / perOut)
         var chunk = [Float](repeating: 0, count: outs * perOut)
-        var co0 = 0
-        while co0 < o {
+        return stride(from: 0, to: o, by: outs).allSatisfy { co0 in
             let n = min(outs, o - co0)
-            for co in co0..<(co0 + n) { for c in 0..<i { for tap in 0..<k {
-                chunk[((co - co0) * i + c) * k + tap] = t.data[ConvWeights.index(out: co, in: c, tap: tap, outChannels: o, inChannels: i)]
-            } } }
-            guard chunk.withUnsafeBufferPointer({ body(UnsafeBufferPointer(rebasing: $0[0..<(n * perOut)])) }) else { return false }
-            co0 += n
+            return chunk.withUnsafeMutableBufferPointer { buf in
+                ConvWeights.toTorch(t.data, buf.baseAddress!, outChannels: o, inChannels: i, taps: k, outs: co0..<(co0 + n))
+                return body(UnsafeBufferPointer(rebasing: buf[0..<(n * perOut)]))
+            }
         }
-        return true
     }
 
     /// Sets `t` from values in PyTorch's order.
