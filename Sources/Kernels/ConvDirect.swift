@@ -395,3 +395,104 @@ private func dotPlanes3x5(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Fl
     let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
     return c[0] + c[1]
 }
+
+/// Whether `directConvBackwardWeightsOuter` handles this geometry: 5×5 taps, output channels in
+/// whole vectors of 16 (LeNet-5's conv2).
+func directConvOuterApplies(_ g: ConvGeometry) -> Bool {
+    g.stride == 1 && g.kernelW == 5 && g.kernelH == 5 && g.outChannels % 16 == 0 && g.outW >= 1
+}
+
+/// dW of a 5×5, stride-1 convolution as outer products with the 16 lanes along output channels:
+///   acc[c][ki][kj][co] += xp[c][oy + ki][ox + kj] · dy[co][oy][ox]   over every image and output pixel,
+/// a broadcast input value times a vector of dy (transposed to [pixel][16 channels] per image). Each
+/// (input channel, 16 output channels) keeps its 25 sums in registers over a whole image and no
+/// horizontal sum is ever taken, where the dot products along pixels (`directConvBackwardWeights`)
+/// sum 16 accumulators across lanes for every 4×4 block and group of images. Chunks of images keep
+/// sums of their own, added in a fixed order.
+func directConvBackwardWeightsOuter(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                    dWeight: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, p = oh * ow
+    let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: 5)
+    let blocks = cout / 16, accFloats = blocks * cin * 25 * 16
+    let per = (L.size + p * 16 + accFloats + 15) / 16 * 16
+    let chunks = Parallel.chunkCount(g.batch, grain: 1)
+    let buf = ScratchPool.shared.take(chunks * per + 16)
+    defer { ScratchPool.shared.give(buf) }
+    Parallel.run(chunks) { ch in
+        let xp = buf.0 + ch * per, dyT = xp + L.size, acc = dyT + p * 16
+        L.clear(xp)
+        acc.update(repeating: 0, count: accFloats)
+        for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
+            L.fill(x + n * cin * g.height * g.width, xp)
+            for cb in 0..<blocks {
+                transpose16(dy + (n * cout + cb * 16) * p, stride: p, len: p, dyT)
+                for c in 0..<cin {
+                    outer5x5(acc + (cb * cin + c) * 400, dyT, xp + c * L.rows * L.rowLen, rowLen: L.rowLen, oh: oh, ow: ow)
+                }
+            }
+        }
+    }
+    // acc[cb][c][t][16] of each chunk, in chunk order, into the tap-major W[t][co][c].
+    for cb in 0..<blocks {
+        for c in 0..<cin {
+            for t in 0..<25 {
+                var v = SIMD16<Float>()
+                for ch in 0..<chunks { v += load16(buf.0 + ch * per + L.size + p * 16 + ((cb * cin + c) * 25 + t) * 16) }
+                for j in 0..<16 { dWeight[(t * cout + cb * 16 + j) * cin + c] = v[j] }
+            }
+        }
+    }
+}
+
+/// dst[e][0..<16] = src[j · stride + e] for j < 16, e < len: 16 rows side by side, 16×16 blocks in registers.
+private func transpose16(_ src: UnsafePointer<Float>, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
+    let full = len / 16 * 16
+    var e0 = 0
+    while e0 < full {
+        var m = Block16 { i in load16(src + i * stride + e0) }
+        m.transpose()
+        m.forEachRow { i, v in store16(v, dst + (e0 + i) * 16) }
+        e0 += 16
+    }
+    for e in full..<len { for j in 0..<16 { dst[e * 16 + j] = src[j * stride + e] } }
+}
+
+/// acc[ki·5 + kj][0..<16] += Σ_(oy, ox) x[(oy + ki)·rowLen + ox + kj] · dyT[oy·ow + ox][0..<16]: 25
+/// accumulators in registers, each input value a broadcast operand of one FMA.
+@inline(never)
+private func outer5x5(_ acc: UnsafeMutablePointer<Float>, _ dyT: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                      rowLen: Int, oh: Int, ow: Int) {
+    var a00 = load16(acc), a01 = load16(acc + 16), a02 = load16(acc + 32), a03 = load16(acc + 48), a04 = load16(acc + 64)
+    var a10 = load16(acc + 80), a11 = load16(acc + 96), a12 = load16(acc + 112), a13 = load16(acc + 128), a14 = load16(acc + 144)
+    var a20 = load16(acc + 160), a21 = load16(acc + 176), a22 = load16(acc + 192), a23 = load16(acc + 208), a24 = load16(acc + 224)
+    var a30 = load16(acc + 240), a31 = load16(acc + 256), a32 = load16(acc + 272), a33 = load16(acc + 288), a34 = load16(acc + 304)
+    var a40 = load16(acc + 320), a41 = load16(acc + 336), a42 = load16(acc + 352), a43 = load16(acc + 368), a44 = load16(acc + 384)
+    var d = dyT
+    for oy in 0..<oh {
+        var r0 = x + oy * rowLen, r1 = r0 + rowLen, r2 = r1 + rowLen, r3 = r2 + rowLen, r4 = r3 + rowLen
+        for _ in 0..<ow {
+            let v = load16(d)
+            a00.addProduct(SIMD16(repeating: r0[0]), v); a01.addProduct(SIMD16(repeating: r0[1]), v)
+            a02.addProduct(SIMD16(repeating: r0[2]), v); a03.addProduct(SIMD16(repeating: r0[3]), v)
+            a04.addProduct(SIMD16(repeating: r0[4]), v)
+            a10.addProduct(SIMD16(repeating: r1[0]), v); a11.addProduct(SIMD16(repeating: r1[1]), v)
+            a12.addProduct(SIMD16(repeating: r1[2]), v); a13.addProduct(SIMD16(repeating: r1[3]), v)
+            a14.addProduct(SIMD16(repeating: r1[4]), v)
+            a20.addProduct(SIMD16(repeating: r2[0]), v); a21.addProduct(SIMD16(repeating: r2[1]), v)
+            a22.addProduct(SIMD16(repeating: r2[2]), v); a23.addProduct(SIMD16(repeating: r2[3]), v)
+            a24.addProduct(SIMD16(repeating: r2[4]), v)
+            a30.addProduct(SIMD16(repeating: r3[0]), v); a31.addProduct(SIMD16(repeating: r3[1]), v)
+            a32.addProduct(SIMD16(repeating: r3[2]), v); a33.addProduct(SIMD16(repeating: r3[3]), v)
+            a34.addProduct(SIMD16(repeating: r3[4]), v)
+            a40.addProduct(SIMD16(repeating: r4[0]), v); a41.addProduct(SIMD16(repeating: r4[1]), v)
+            a42.addProduct(SIMD16(repeating: r4[2]), v); a43.addProduct(SIMD16(repeating: r4[3]), v)
+            a44.addProduct(SIMD16(repeating: r4[4]), v)
+            d += 16; r0 += 1; r1 += 1; r2 += 1; r3 += 1; r4 += 1
+        }
+    }
+    store16(a00, acc); store16(a01, acc + 16); store16(a02, acc + 32); store16(a03, acc + 48); store16(a04, acc + 64)
+    store16(a10, acc + 80); store16(a11, acc + 96); store16(a12, acc + 112); store16(a13, acc + 128); store16(a14, acc + 144)
+    store16(a20, acc + 160); store16(a21, acc + 176); store16(a22, acc + 192); store16(a23, acc + 208); store16(a24, acc + 224)
+    store16(a30, acc + 240); store16(a31, acc + 256); store16(a32, acc + 272); store16(a33, acc + 288); store16(a34, acc + 304)
+    store16(a40, acc + 320); store16(a41, acc + 336); store16(a42, acc + 352); store16(a43, acc + 368); store16(a44, acc + 384)
+}

@@ -348,7 +348,7 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
 /// Floats a training forward pass can keep for `convBackward` through `saved` (0: nothing to keep for
 /// this geometry). LeNet-5's convs keep their shifted copies of the input, which dW would rebuild.
 public func convSavedFloats(_ g: ConvGeometry) -> Int {
-    g.subsampled == nil && directConvApplies(g) ? directConvSavedFloats(g) : 0
+    g.subsampled == nil && directConvApplies(g) && !directConvOuterApplies(g) ? directConvSavedFloats(g) : 0
 }
 
 /// `convForward` with an inference epilogue (folded batch norm, residual, ReLU) applied to every output,
@@ -563,7 +563,8 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
             if directConvBackwardDataApplies(g) { directConvBackwardData(dy: dy, weight: weight, geometry: g, dx: dx) }
             else { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
         }
-        directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight, saved: saved)
+        if directConvOuterApplies(g) { directConvBackwardWeightsOuter(dy: dy, x: x, geometry: g, dWeight: dWeight) }
+        else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight, saved: saved) }
         return
     }
     if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }

@@ -82,6 +82,8 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 2, cin: 6, cout: 16, h: 14, w: 14, k: 5, s: 1, p: 0, bias: true)
         check(batch: 2, cin: 5, cout: 11, h: 9, w: 8, k: 3, s: 1, p: 1, bias: false)
         check(batch: 2, cin: 2, cout: 3, h: 7, w: 20, k: 4, s: 1, p: 2, bias: true)
+        // dW as outer products over 16 output channels (5×5 taps): two blocks, a zero border.
+        check(batch: 3, cin: 2, cout: 32, h: 9, w: 7, k: 5, s: 1, p: 2, bias: false)
     }
 
     func testPixelMajorPanelsAndSkippedTaps() {
