@@ -256,7 +256,9 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
     let p = oh * ow, nv = (p + 15) / 16, pv = nv * 16
     let S = ShiftedCopies(g, columns: pv), xs = S.xs
     // Per image of a group: its copies (unless saved) then its dy rows padded to pv.
-    let copies = saved == nil ? k * cin * xs : 0, imageFloats = copies + cout * pv
+    // Planes of whole vectors (LeNet-5's conv1: 784 = 49·16) are read in place instead of copied.
+    let inPlace = p == pv
+    let copies = saved == nil ? k * cin * xs : 0, imageFloats = copies + (inPlace ? 0 : cout * pv)
     let xImage = saved == nil ? imageFloats : S.size
     // Images per group: a 4-row block of dy for the whole group stays in L1 while the input slices stream.
     let group = max(1, min(8, 2048 / pv)), rows = cin * kk
@@ -282,19 +284,19 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                     L.fill(x + n * cin * g.height * g.width, xp)
                     S.build(L, xp, sp)
                 }
-                for co in 0..<cout {
+                for co in 0..<cout where !inPlace {
                     copyFloats(dp + co * pv, dy + (n * cout + co) * p, p)
                     zeroFloats(dp + co * pv + p, pv - p)
                 }
             }
-            let dys = images + copies
+            let dys = inPlace ? dy + n0 * cout * p : UnsafePointer(images + copies), dImage = inPlace ? cout * p : imageFloats
             let xs0 = saved.map { $0 + n0 * S.size } ?? UnsafePointer(images)
             // LeNet-5's conv1 (6 output channels, 25 rows) in 3×5 blocks: the 4×4 blocks would compute
             // 8 × 28 sums for its 6 × 25.
             let blocks3x5 = cout % 4 != 0 && cout % 3 == 0 && rows % 5 == 0
             for cb in stride(from: 0, to: blocks3x5 ? cout : 0, by: 3) {
                 for rb in stride(from: 0, to: rows, by: 5) {
-                    dotPlanes3x5(images: count, nv: nv, dImage: imageFloats, d: dys + cb * pv, dStride: pv,
+                    dotPlanes3x5(images: count, nv: nv, dImage: dImage, d: dys + cb * pv, dStride: pv,
                                  xImage: xImage, x: xs0, offs: offs + rb, out: partial + cb * rows4 + rb, ldo: rows4)
                 }
             }
@@ -304,7 +306,7 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                 let d0 = min(cb, cout - 1), d1 = min(cb + 1, cout - 1), d2 = min(cb + 2, cout - 1), d3 = min(cb + 3, cout - 1)
                 var rb = 0
                 while rb < rows4 {
-                    dotPlanes4x4(images: count, nv: nv, dImage: imageFloats,
+                    dotPlanes4x4(images: count, nv: nv, dImage: dImage,
                                  d: dys, d0: d0 * pv, d1: d1 * pv, d2: d2 * pv, d3: d3 * pv,
                                  xImage: xImage, x: xs0, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
                                  out: partial + cb * rows4 + rb, ldo: rows4)

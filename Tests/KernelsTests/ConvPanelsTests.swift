@@ -82,6 +82,9 @@ final class ConvPanelsTests: XCTestCase {
         check(batch: 2, cin: 6, cout: 16, h: 14, w: 14, k: 5, s: 1, p: 0, bias: true)
         check(batch: 2, cin: 5, cout: 11, h: 9, w: 8, k: 3, s: 1, p: 1, bias: false)
         check(batch: 2, cin: 2, cout: 3, h: 7, w: 20, k: 4, s: 1, p: 2, bias: true)
+        // Output planes of whole vectors, whose dy dW reads in place: LeNet-5's conv1, and 8×8 maps.
+        check(batch: 3, cin: 1, cout: 6, h: 28, w: 28, k: 5, s: 1, p: 2, bias: true)
+        check(batch: 3, cin: 2, cout: 8, h: 8, w: 8, k: 3, s: 1, p: 1, bias: false)
         // dW as outer products over 16 output channels (5×5 taps): two blocks, a zero border.
         check(batch: 3, cin: 2, cout: 32, h: 9, w: 7, k: 5, s: 1, p: 2, bias: false)
     }
