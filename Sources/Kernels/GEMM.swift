@@ -1,9 +1,10 @@
 import Foundation
 
 // Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, op(A) m×k, op(B) k×n.
-// Both operands are packed into zero-padded panels (which also absorbs transposes), then a
-// 6×32 register-blocked SIMD16 microkernel computes each tile: 12 accumulators, 2 B loads
-// and 6 broadcasts per k.
+// A 6×32 register-blocked SIMD16 microkernel computes each tile: 12 accumulators, 2 B loads and
+// 6 broadcasts per k. It reads a panel in place when the operand's k rows already hold the panel's
+// 6 (transposed A) or 32 (untransposed B) values side by side, as in both of a linear layer's
+// backward GEMMs; other panels, and partial ones, are packed into zero-padded copies first.
 
 let gemmMR = 6
 let gemmNR = 32
@@ -45,6 +46,8 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         return
     }
     let mPanels = (m + gemmMR - 1) / gemmMR, nPanels = (n + gemmNR - 1) / gemmNR
+    // Whole panels read in place: [k][m] rows of a transposed A, [k][n] rows of an untransposed B.
+    let directA = transA ? m / gemmMR : 0, directB = transB ? 0 : n / gemmNR
     let pa = ScratchPool.shared.take(mPanels * gemmMR * k)
     let pb = ScratchPool.shared.take(nPanels * gemmNR * k)
     defer { ScratchPool.shared.give(pa); ScratchPool.shared.give(pb) }
@@ -52,6 +55,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
 
     // Pack A: panel p holds rows p*MR..<p*MR+MR, laid out [k][MR].
     Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
+        if p < directA { return }
         let dst = packedA + p * gemmMR * k
         let rows = min(gemmMR, m - p * gemmMR)
         for r in 0..<gemmMR {
@@ -63,6 +67,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     }
     // Pack B: panel q holds columns q*NR..<q*NR+NR, laid out [k][NR].
     Parallel.forEach(nPanels, grain: max(1, 16384 / max(1, k * gemmNR))) { q in
+        if q < directB { return }
         let dst = packedB + q * gemmNR * k
         let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
         if transB {
@@ -85,7 +90,9 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     Parallel.ranges(tiles, grain: max(1, 200_000 / flopsPerTile)) { range in
         for t in range {
             let q = t / mPanels, p = t % mPanels
-            microkernel(k: k, a: packedA + p * gemmMR * k, b: packedB + q * gemmNR * k,
+            let ap = p < directA ? (a + p * gemmMR, lda) : (UnsafePointer(packedA + p * gemmMR * k), gemmMR)
+            let bp = q < directB ? (b + q * gemmNR, ldb) : (UnsafePointer(packedB + q * gemmNR * k), gemmNR)
+            microkernel(k: k, a: ap.0, aStride: ap.1, b: bp.0, bStride: bp.1,
                         c: c + p * gemmMR * ldc + q * gemmNR, ldc: ldc,
                         rows: min(gemmMR, m - p * gemmMR), cols: min(gemmNR, n - q * gemmNR),
                         alpha: alpha, beta: beta)
@@ -94,7 +101,8 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
 }
 
 @inline(__always)
-private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+private func microkernel(k: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
+                         c: UnsafeMutablePointer<Float>,
                          ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
     var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
@@ -111,7 +119,7 @@ private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float
         s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
         s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
         s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-        ap += gemmMR; bp += gemmNR
+        ap += aStride; bp += bStride
     }
     storeRow(c, 0, c00, c01, rows: rows, cols: cols, alpha: alpha, beta: beta)
     storeRow(c + ldc, 1, c10, c11, rows: rows, cols: cols, alpha: alpha, beta: beta)
