@@ -85,6 +85,8 @@ final class ConvPanelsTests: XCTestCase {
         // Output planes of whole vectors, whose dy dW reads in place: LeNet-5's conv1, and 8×8 maps.
         check(batch: 3, cin: 1, cout: 6, h: 28, w: 28, k: 5, s: 1, p: 2, bias: true)
         check(batch: 3, cin: 2, cout: 8, h: 8, w: 8, k: 3, s: 1, p: 1, bias: false)
+        // 6-row forward tiles: two blocks of six output channels, no bias, a partial last tile.
+        check(batch: 2, cin: 2, cout: 12, h: 10, w: 9, k: 3, s: 1, p: 1, bias: false)
         // dW as outer products over 16 output channels (5×5 taps): two blocks, a zero border.
         check(batch: 3, cin: 2, cout: 32, h: 9, w: 7, k: 5, s: 1, p: 2, bias: false)
     }
