@@ -121,7 +121,7 @@ func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
                 while c0 < p {
                     let width = min(32, p - c0)
                     if width > 16 { gatherTile(depth, a + cb * depth * 8, sp + c0, offs, tile, ldt: 32) }
-                    else { gatherTile16(depth, a + cb * depth * 8, sp + c0, offs, tile) }
+                    else { gatherTile16(depth, a + cb * depth * 8, sp + c0, offs, tile, ldt: 32) }
                     for r in 0..<min(8, cout - cb * 8) {
                         let co = cb * 8 + r, bv = bias?[co] ?? 0, t = tile + r * 32, dst = y + (n * cout + co) * p + c0
                         let b = SIMD16<Float>(repeating: bv)
@@ -146,7 +146,7 @@ func directConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Floa
                             dx: UnsafeMutablePointer<Float>) {
     let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, pad = g.padding
     let h = g.height, w = g.width, rowsP = oh + k - 1
-    let cols = rowsP * ow, colsP = (cols + 31) / 32 * 32
+    let cols = rowsP * ow, colsP = (cols + 15) / 16 * 16   // 32-column tiles and a last 16-column one
     let zs = (k - 1) * ow + colsP                          // a dy plane with its zero rows, plus tile overrun
     let m = cin * k, mBlocks = (m + 7) / 8, depth = cout * k
     let aSize = (mBlocks * depth * 8 + 15) / 16 * 16, offSize = (2 * depth + 15) / 16 * 16
@@ -183,7 +183,8 @@ func directConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Floa
             for mb in 0..<mBlocks {
                 var c0 = 0
                 while c0 < colsP {
-                    gatherTile(depth, a + mb * depth * 8, dyZ + c0, offs, z + mb * 8 * colsP + c0, ldt: colsP)
+                    if colsP - c0 >= 32 { gatherTile(depth, a + mb * depth * 8, dyZ + c0, offs, z + mb * 8 * colsP + c0, ldt: colsP) }
+                    else { gatherTile16(depth, a + mb * depth * 8, dyZ + c0, offs, z + mb * 8 * colsP + c0, ldt: colsP) }
                     c0 += 32
                 }
             }
@@ -277,10 +278,10 @@ private func gatherTile6x64(_ depth: Int, _ a: UnsafePointer<Float>, _ b: Unsafe
     store16(c50, r); store16(c51, r + 16); store16(c52, r + 32); store16(c53, r + 48)
 }
 
-/// The 16-column version of `gatherTile` (an output plane's last columns), into t[r][0..<16] (rows 32 apart).
+/// The 16-column version of `gatherTile` (an output plane's last columns), into t[r][0..<16] (rows ldt apart).
 @inline(never)
 private func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
-                          _ t: UnsafeMutablePointer<Float>) {
+                          _ t: UnsafeMutablePointer<Float>, ldt: Int) {
     var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
     var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
     var ap = a
@@ -292,8 +293,8 @@ private func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePo
         c6.addProduct(SIMD16<Float>(repeating: ap[6]), b0); c7.addProduct(SIMD16<Float>(repeating: ap[7]), b0)
         ap += 8
     }
-    store16(c0, t); store16(c1, t + 32); store16(c2, t + 64); store16(c3, t + 96)
-    store16(c4, t + 128); store16(c5, t + 160); store16(c6, t + 192); store16(c7, t + 224)
+    store16(c0, t); store16(c1, t + ldt); store16(c2, t + 2 * ldt); store16(c3, t + 3 * ldt)
+    store16(c4, t + 4 * ldt); store16(c5, t + 5 * ldt); store16(c6, t + 6 * ldt); store16(c7, t + 7 * ldt)
 }
 
 /// Whether the adjoint (dx) pass of `g` fits the direct method too.
