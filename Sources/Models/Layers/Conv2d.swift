@@ -35,13 +35,37 @@ public final class Conv2d: Layer {
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
-        let keep = training ? convSavedFloats(g) : 0
+        let keep = training && !gradientThroughPool ? convSavedFloats(g) : 0
         if keep > 0 { saved = Tensor.reuse(saved, [keep]) }
         savedValid = keep > 0
         convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
                     epilogue: epilogue, saved: keep > 0 ? saved?.data : nil)
         return y
     }
+    /// Set by Network when this conv is the first layer and a ReLU and a max pool follow it: its
+    /// weight gradient then comes from the pool's (`backward(throughPool:)`), and the training
+    /// forward keeps no copies of x for dW.
+    var gradientThroughPool = false
+
+    /// Whether `backward(throughPool:)` can stand in for this conv's backward and the pool's.
+    var canTakeGradientThroughPool: Bool { !needsInputGradient && kernel == 5 && stride == 1 }
+
+    /// This conv's weight and bias gradients from the gradient of the max pool after it (and the ReLU
+    /// between them), skipping the pool's dx: false (nothing done) when the pool kept no winners.
+    func backward(throughPool dyPool: Tensor, _ pool: MaxPool2d) -> Bool {
+        guard let g = geometry, let input, let w = pool.winners(), canTakeGradientThroughPool else { return false }
+        convWeightGradientThroughMaxPool(dyPool: dyPool.data, argmax: w.argmax, pooled: w.pooled, pooledPlane: w.plane,
+                                         x: input.data, geometry: g, dWeight: weight.grad.data, dBias: bias?.grad.data)
+        var spatial = g; spatial.batch = 1
+        if idleZeroedFor != spatial {
+            // Taps that never reach the image summed only the zero border: their gradient is zero too.
+            idleZeroedFor = spatial
+            let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
+            weight.idle = (0..<kernel * kernel).filter { !active.contains($0) }.map { ($0 * block)..<(($0 + 1) * block) }
+        }
+        return true
+    }
+
     /// Kept by the last forward pass for this backward, when `savedValid`.
     private var saved: Tensor?
     private var savedValid = false

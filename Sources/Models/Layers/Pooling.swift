@@ -48,6 +48,14 @@ public final class MaxPool2d: Layer {
     }
     private var reluApplied = false
 
+    /// What the first conv's fused weight gradient needs (`Conv2d.backward(throughPool:)`) after a
+    /// training forward that applied the ReLU: the winners' indices, this pool's output (its signs are
+    /// the ReLU's mask) and the outputs per plane.
+    func winners() -> (argmax: UnsafePointer<Int32>, pooled: UnsafePointer<Float>, plane: Int)? {
+        guard indicesRecorded, reluApplied, let argmax, let out, let g = geometry else { return nil }
+        return (UnsafePointer(argmax), UnsafePointer(out.data), g.outH * g.outW)
+    }
+
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input, let argmax, let out else { preconditionFailure("\(name): backward before forward") }
         precondition(indicesRecorded, "\(name): backward after a forward that kept no indices")
