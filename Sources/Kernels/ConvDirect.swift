@@ -13,12 +13,6 @@ func directConvApplies(_ g: ConvGeometry) -> Bool {
         && g.outChannels <= 64 && g.kernelW <= 8
 }
 
-/// Floats of the shifted copies of a whole batch (`directConvSavedFloats`): the forward pass can leave
-/// them for the weight gradient, which otherwise builds them again from x.
-func directConvSavedFloats(_ g: ConvGeometry) -> Int {
-    ShiftedCopies(g).size * g.batch
-}
-
 /// One image with a zero border of `pad`, rows long enough for a 32-float load at any tap column.
 private struct DirectLayout {
     let c, h, w, pad, k: Int
@@ -71,9 +65,8 @@ private struct ShiftedCopies {
 /// y[co][p] = bias[co] + Σ_d W[co][d] · S[offset(d) + p] as 8×32 (and a last 8×16) tiles whose B rows
 /// are read in place from the shifted copies. LeNet-5's conv2 uses 89 % of the lanes (was 62 %).
 /// Six output channels (LeNet-5's conv1) go in 6×64 tiles: 8-row tiles would waste a quarter of the FMAs.
-/// With `saved` (`directConvSavedFloats(g)` floats), image n's copies are built at saved + n·S.size and kept.
 func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                       geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, saved: UnsafeMutablePointer<Float>? = nil) {
+                       geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
     let cin = g.inChannels, cout = g.outChannels, k = g.kernelW, p = g.outH * g.outW
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
     let S = ShiftedCopies(g)
@@ -100,7 +93,6 @@ func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bi
         let xp = buf.0 + aSize + offSize + ch * per, sp = xp + L.size, tile = sp + S.size
         L.clear(xp)
         for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
-            let sp = saved.map { $0 + n * S.size } ?? sp
             L.fill(x + n * cin * g.height * g.width, xp)
             S.build(L, xp, sp)
             if rowsPerBlock == 6 {
@@ -309,18 +301,16 @@ func directConvBackwardDataApplies(_ g: ConvGeometry) -> Bool {
 /// and lines up with dy's plane: dW[co][c][ki][kj] = Σ_n Σ_p dy[n][co][p] · S[kj][c][ki·ow + p]. Every
 /// vector lane is used (rows are not padded to 16), a 4×4 block of dW keeps 16 accumulators over a
 /// group of images before one horizontal sum each, and chunks of images are added in a fixed order.
-/// With `saved` (what `directConvForward` kept for this x), the copies are read from there.
 func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
-                               dWeight: UnsafeMutablePointer<Float>, saved: UnsafePointer<Float>? = nil) {
+                               dWeight: UnsafeMutablePointer<Float>) {
     let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, kk = k * k
     let L = DirectLayout(c: cin, h: g.height, w: g.width, pad: g.padding, k: k)
     let p = oh * ow, nv = (p + 15) / 16, pv = nv * 16
     let S = ShiftedCopies(g), xs = S.xs
-    // Per image of a group: its copies (unless saved) then its dy rows padded to pv.
+    // Per image of a group: its copies, then its dy rows padded to pv.
     // Planes of whole vectors (LeNet-5's conv1: 784 = 49·16) are read in place instead of copied.
     let inPlace = p == pv
-    let copies = saved == nil ? k * cin * xs : 0, imageFloats = copies + (inPlace ? 0 : cout * pv)
-    let xImage = saved == nil ? imageFloats : S.size
+    let copies = k * cin * xs, imageFloats = copies + (inPlace ? 0 : cout * pv)
     // Images per group: a 4-row block of dy for the whole group stays in L1 while the input slices stream.
     let group = max(1, min(8, 2048 / pv)), rows = cin * kk
     let cout4 = (cout + 3) / 4 * 4, rows4 = (rows + 3) / 4 * 4
@@ -334,34 +324,22 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
     Parallel.run(chunks) { ch in
         let xp = buf.0 + ch * per, images = xp + L.size, partial = images + group * imageFloats
         partial.update(repeating: 0, count: cout4 * rows4)
-        if saved == nil { L.clear(xp) }
+        L.clear(xp)
         var n0 = g.batch * ch / chunks
         let end = g.batch * (ch + 1) / chunks
         while n0 < end {
             let count = min(group, end - n0)
             for i in 0..<count {
                 let n = n0 + i, sp = images + i * imageFloats, dp = sp + copies
-                if saved == nil {
-                    L.fill(x + n * cin * g.height * g.width, xp)
-                    S.build(L, xp, sp)
-                }
+                L.fill(x + n * cin * g.height * g.width, xp)
+                S.build(L, xp, sp)
                 for co in 0..<cout where !inPlace {
                     copyFloats(dp + co * pv, dy + (n * cout + co) * p, p)
                     zeroFloats(dp + co * pv + p, pv - p)
                 }
             }
             let dys = inPlace ? dy + n0 * cout * p : UnsafePointer(images + copies), dImage = inPlace ? cout * p : imageFloats
-            let xs0 = saved.map { $0 + n0 * S.size } ?? UnsafePointer(images)
-            // LeNet-5's conv1 (6 output channels, 25 rows) in 3×5 blocks: the 4×4 blocks would compute
-            // 8 × 28 sums for its 6 × 25.
-            let blocks3x5 = cout % 4 != 0 && cout % 3 == 0 && rows % 5 == 0
-            for cb in stride(from: 0, to: blocks3x5 ? cout : 0, by: 3) {
-                for rb in stride(from: 0, to: rows, by: 5) {
-                    dotPlanes3x5(images: count, nv: nv, dImage: dImage, d: dys + cb * pv, dStride: pv,
-                                 xImage: xImage, x: xs0, offs: offs + rb, out: partial + cb * rows4 + rb, ldo: rows4)
-                }
-            }
-            var cb = blocks3x5 ? cout4 : 0
+            var cb = 0
             while cb < cout4 {
                 // Rows past cout repeat the last one; their sums land in partial rows nobody reads.
                 let d0 = min(cb, cout - 1), d1 = min(cb + 1, cout - 1), d2 = min(cb + 2, cout - 1), d3 = min(cb + 3, cout - 1)
@@ -369,7 +347,7 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
                 while rb < rows4 {
                     dotPlanes4x4(images: count, nv: nv, dImage: dImage,
                                  d: dys, d0: d0 * pv, d1: d1 * pv, d2: d2 * pv, d3: d3 * pv,
-                                 xImage: xImage, x: xs0, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
+                                 xImage: imageFloats, x: images, x0: offs[rb], x1: offs[rb + 1], x2: offs[rb + 2], x3: offs[rb + 3],
                                  out: partial + cb * rows4 + rb, ldo: rows4)
                     rb += 4
                 }
@@ -419,38 +397,6 @@ private func dotPlanes4x4(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Fl
     r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r += ldo
     r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r += ldo
     r[0] += hsum(a30); r[1] += hsum(a31); r[2] += hsum(a32); r[3] += hsum(a33)
-}
-
-/// `dotPlanes4x4` for 3 dy rows (d + i·dStride) and 5 input slices (x + offs[0…4]): 15 accumulators.
-@inline(never)
-private func dotPlanes3x5(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Float>, dStride: Int,
-                          xImage: Int, x: UnsafePointer<Float>, offs: UnsafePointer<Int>, out: UnsafeMutablePointer<Float>, ldo: Int) {
-    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>(), a04 = SIMD16<Float>()
-    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>(), a14 = SIMD16<Float>()
-    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>(), a24 = SIMD16<Float>()
-    let x0 = offs[0], x1 = offs[1], x2 = offs[2], x3 = offs[3], x4 = offs[4]
-    for n in 0..<images {
-        let dp = d + n * dImage, xp = x + n * xImage
-        var o = 0
-        for _ in 0..<nv {
-            let v0 = load16(dp + o), v1 = load16(dp + dStride + o), v2 = load16(dp + 2 * dStride + o)
-            var b = load16(xp + x0 + o)
-            a00.addProduct(v0, b); a10.addProduct(v1, b); a20.addProduct(v2, b)
-            b = load16(xp + x1 + o)
-            a01.addProduct(v0, b); a11.addProduct(v1, b); a21.addProduct(v2, b)
-            b = load16(xp + x2 + o)
-            a02.addProduct(v0, b); a12.addProduct(v1, b); a22.addProduct(v2, b)
-            b = load16(xp + x3 + o)
-            a03.addProduct(v0, b); a13.addProduct(v1, b); a23.addProduct(v2, b)
-            b = load16(xp + x4 + o)
-            a04.addProduct(v0, b); a14.addProduct(v1, b); a24.addProduct(v2, b)
-            o += 16
-        }
-    }
-    var r = out
-    r[0] += hsum(a00); r[1] += hsum(a01); r[2] += hsum(a02); r[3] += hsum(a03); r[4] += hsum(a04); r += ldo
-    r[0] += hsum(a10); r[1] += hsum(a11); r[2] += hsum(a12); r[3] += hsum(a13); r[4] += hsum(a14); r += ldo
-    r[0] += hsum(a20); r[1] += hsum(a21); r[2] += hsum(a22); r[3] += hsum(a23); r[4] += hsum(a24)
 }
 
 /// Sum of the 16 lanes (a shuffle tree; `SIMD.sum()` is an out-of-line generic call).

@@ -345,17 +345,9 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     convForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: nil)
 }
 
-/// Floats a training forward pass can keep for `convBackward` through `saved` (0: nothing to keep for
-/// this geometry). LeNet-5's convs keep their shifted copies of the input, which dW would rebuild.
-public func convSavedFloats(_ g: ConvGeometry) -> Int {
-    g.subsampled == nil && directConvApplies(g) && !directConvOuterApplies(g) ? directConvSavedFloats(g) : 0
-}
-
-/// `convForward` with an inference epilogue (folded batch norm, residual, ReLU) applied to every output,
-/// and `saved` (`convSavedFloats(g)` of them) to keep for `convBackward`.
+/// `convForward` with an inference epilogue (folded batch norm, residual, ReLU) applied to every output.
 public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                        geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?,
-                        saved: UnsafeMutablePointer<Float>? = nil) {
+                        geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
     if let sg = g.subsampled {
         let xs = ScratchPool.shared.take(sg.batch * sg.inChannels * sg.height * sg.width + 16)
         defer { ScratchPool.shared.give(xs) }
@@ -364,7 +356,7 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
         return
     }
     if directConvApplies(g) {
-        directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y, saved: saved)
+        directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y)
         if let epilogue { epilogue.apply(y, batch: g.batch, channels: g.outChannels, plane: g.outH * g.outW) }
         return
     }
@@ -527,12 +519,11 @@ public struct ConvEpilogue {
 }
 
 /// Gradients of `convForward`: dWeight (and dBias) overwritten; dx overwritten when given. dW's blocks for taps no output reaches are zeroed,
-/// unless `idleTapsZeroed` says the caller's last backward of this geometry left them so. `saved` is
-/// what the forward pass of this x kept, if it kept anything.
+/// unless `idleTapsZeroed` says the caller's last backward of this geometry left them so.
 public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          geometry g: ConvGeometry, dWeight: UnsafeMutablePointer<Float>,
                          dBias: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?,
-                         idleTapsZeroed: Bool = false, saved: UnsafePointer<Float>? = nil) {
+                         idleTapsZeroed: Bool = false) {
     if let sg = g.subsampled {
         // The stride-1 gradients over the subsampled input; dx is zero at every pixel the conv skips.
         let inner = sg.batch * sg.inChannels * sg.height * sg.width
@@ -564,7 +555,7 @@ public func convBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weig
             else { convBackwardData(dy: dy, weight: weight, s, dx: dx) }
         }
         if directConvOuterApplies(g) { directConvBackwardWeightsOuter(dy: dy, x: x, geometry: g, dWeight: dWeight) }
-        else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight, saved: saved) }
+        else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         return
     }
     if let dx { convBackwardData(dy: dy, weight: weight, s, dx: dx) }

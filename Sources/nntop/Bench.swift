@@ -235,13 +235,9 @@ private func benchConv(_ spec: String) {
     for i in 0..<y.count { y[i] = rng.uniform(-1, 1) }
     let time = bestOf20
     let flops = 2 * Double(g.outChannels * g.colRows * g.colCols)
-    // As in a training step: the forward keeps what the backward reuses (`convSavedFloats`).
-    let saved = Tensor(shape: [max(1, convSavedFloats(g))]), keep = convSavedFloats(g) > 0 ? saved.data : nil
-    let f = time { convForward(x: x.data, weight: w.data, bias: nil, geometry: g, y: y.data, epilogue: nil, saved: keep) }
-    let bw = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: nil,
-                                 saved: keep.map { UnsafePointer($0) }) }
-    let bx = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: dx.data,
-                                 saved: keep.map { UnsafePointer($0) }) } - bw
+    let f = time { convForward(x: x.data, weight: w.data, bias: nil, geometry: g, y: y.data) }
+    let bw = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: nil) }
+    let bx = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: dx.data) } - bw
     print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
                  spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
 }

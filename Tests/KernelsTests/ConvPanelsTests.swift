@@ -26,18 +26,6 @@ final class ConvPanelsTests: XCTestCase {
                 }
             }
         } } }
-        // A training forward that keeps its copies of x for dW (the direct method) gives the same dW.
-        let keep = convSavedFloats(g)
-        if keep > 0 {
-            var saved = [Float](repeating: .nan, count: keep), y2 = y, dW2 = [Float](repeating: .nan, count: wt.count)
-            saved.withUnsafeMutableBufferPointer { sp in
-                convForward(x: x, weight: wt, bias: bias ? b : nil, geometry: g, y: &y2, epilogue: nil, saved: sp.baseAddress!)
-                convBackward(dy: dy, x: x, weight: wt, geometry: g, dWeight: &dW2, dBias: nil, dx: nil,
-                             saved: UnsafePointer(sp.baseAddress!))
-            }
-            XCTAssertEqual(y2, y, "forward keeping its copies \(g)", file: file, line: line)
-            XCTAssertEqual(dW2, dW, "dW from the kept copies \(g)", file: file, line: line)
-        }
         var ey = [Double](repeating: 0, count: y.count), edW = [Double](repeating: 0, count: wt.count)
         var edx = [Double](repeating: 0, count: x.count), edB = [Double](repeating: 0, count: cout)
         for n in 0..<batch { for co in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {

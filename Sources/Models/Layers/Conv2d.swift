@@ -25,26 +25,21 @@ public final class Conv2d: Layer {
         self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil, training: training) }
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil) }
 
-    /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in). In
-    /// training it keeps what the kernels can reuse in backward (`convSavedFloats`).
-    func forward(_ x: Tensor, epilogue: ConvEpilogue?, training: Bool = false) -> Tensor {
+    /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in).
+    func forward(_ x: Tensor, epilogue: ConvEpilogue?) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "\(name): input \(x.shape)")
         let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
-        let keep = training && !gradientThroughPool ? convSavedFloats(g) : 0
-        if keep > 0 { saved = Tensor.reuse(saved, [keep]) }
-        savedValid = keep > 0
         convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
-                    epilogue: epilogue, saved: keep > 0 ? saved?.data : nil)
+                    epilogue: epilogue)
         return y
     }
     /// Set by Network when this conv is the first layer and a ReLU and a max pool follow it: its
-    /// weight gradient then comes from the pool's (`backward(throughPool:)`), and the training
-    /// forward keeps no copies of x for dW.
+    /// weight gradient then comes from the pool's (`backward(throughPool:)`).
     var gradientThroughPool = false
 
     /// Whether `backward(throughPool:)` can stand in for this conv's backward and the pool's.
@@ -66,9 +61,6 @@ public final class Conv2d: Layer {
         return true
     }
 
-    /// Kept by the last forward pass for this backward, when `savedValid`.
-    private var saved: Tensor?
-    private var savedValid = false
 
     /// This layer's output buffer at `shape`, for a caller writing a fused inference result: it is
     /// free outside a training step (the backward pass needs the input, not the output).
@@ -85,8 +77,7 @@ public final class Conv2d: Layer {
         var spatial = g; spatial.batch = 1
         let zeroed = idleZeroedFor == spatial
         convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
-                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed,
-                     saved: savedValid ? saved.map { UnsafePointer($0.data) } : nil)
+                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed)
         if !zeroed {
             idleZeroedFor = spatial
             let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
