@@ -408,7 +408,7 @@ private func dotPlanes4x4(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Fl
 /// Whether `directConvBackwardWeightsOuter` handles this geometry: 5×5 taps, output channels in
 /// whole vectors of 16 (LeNet-5's conv2).
 func directConvOuterApplies(_ g: ConvGeometry) -> Bool {
-    g.stride == 1 && g.kernelW == 5 && g.kernelH == 5 && g.outChannels % 16 == 0 && g.outW >= 1
+    g.stride == 1 && g.kernelW == 5 && g.kernelH == 5 && g.outChannels % 16 == 0
 }
 
 /// dW of a 5×5, stride-1 convolution as outer products with the 16 lanes along output channels:
@@ -434,7 +434,7 @@ func directConvBackwardWeightsOuter(dy: UnsafePointer<Float>, x: UnsafePointer<F
         for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
             L.fill(x + n * cin * g.height * g.width, xp)
             for cb in 0..<blocks {
-                transpose16(dy + (n * cout + cb * 16) * p, stride: p, len: p, dyT)
+                transposeBlockIn(dy + (n * cout + cb * 16) * p, count: 16, stride: p, len: p, dyT, dstStride: 16, lanes: 16)
                 for c in 0..<cin {
                     outer5x5(acc + (cb * cin + c) * 400, dyT, xp + c * L.rows * L.rowLen, rowLen: L.rowLen, oh: oh, ow: ow)
                 }
@@ -453,17 +453,13 @@ func directConvBackwardWeightsOuter(dy: UnsafePointer<Float>, x: UnsafePointer<F
     }
 }
 
-/// dst[e][0..<16] = src[j · stride + e] for j < 16, e < len: 16 rows side by side, 16×16 blocks in registers.
-private func transpose16(_ src: UnsafePointer<Float>, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
-    let full = len / 16 * 16
-    var e0 = 0
-    while e0 < full {
-        var m = Block16 { i in load16(src + i * stride + e0) }
-        m.transpose()
-        m.forEachRow { i, v in store16(v, dst + (e0 + i) * 16) }
-        e0 += 16
-    }
-    for e in full..<len { for j in 0..<16 { dst[e * 16 + j] = src[j * stride + e] } }
+/// a0…a4 += x[0…4] · v: one input row's five taps, each value a broadcast operand of one FMA.
+@inline(__always)
+private func addTaps(_ x: UnsafePointer<Float>, _ v: SIMD16<Float>, _ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>,
+                     _ a2: inout SIMD16<Float>, _ a3: inout SIMD16<Float>, _ a4: inout SIMD16<Float>) {
+    a0.addProduct(SIMD16(repeating: x[0]), v); a1.addProduct(SIMD16(repeating: x[1]), v)
+    a2.addProduct(SIMD16(repeating: x[2]), v); a3.addProduct(SIMD16(repeating: x[3]), v)
+    a4.addProduct(SIMD16(repeating: x[4]), v)
 }
 
 /// acc[ki·5 + kj][0..<16] += Σ_(oy, ox) x[(oy + ki)·rowLen + ox + kj] · dyT[oy·ow + ox][0..<16]: 25
@@ -481,21 +477,11 @@ private func outer5x5(_ acc: UnsafeMutablePointer<Float>, _ dyT: UnsafePointer<F
         var r0 = x + oy * rowLen, r1 = r0 + rowLen, r2 = r1 + rowLen, r3 = r2 + rowLen, r4 = r3 + rowLen
         for _ in 0..<ow {
             let v = load16(d)
-            a00.addProduct(SIMD16(repeating: r0[0]), v); a01.addProduct(SIMD16(repeating: r0[1]), v)
-            a02.addProduct(SIMD16(repeating: r0[2]), v); a03.addProduct(SIMD16(repeating: r0[3]), v)
-            a04.addProduct(SIMD16(repeating: r0[4]), v)
-            a10.addProduct(SIMD16(repeating: r1[0]), v); a11.addProduct(SIMD16(repeating: r1[1]), v)
-            a12.addProduct(SIMD16(repeating: r1[2]), v); a13.addProduct(SIMD16(repeating: r1[3]), v)
-            a14.addProduct(SIMD16(repeating: r1[4]), v)
-            a20.addProduct(SIMD16(repeating: r2[0]), v); a21.addProduct(SIMD16(repeating: r2[1]), v)
-            a22.addProduct(SIMD16(repeating: r2[2]), v); a23.addProduct(SIMD16(repeating: r2[3]), v)
-            a24.addProduct(SIMD16(repeating: r2[4]), v)
-            a30.addProduct(SIMD16(repeating: r3[0]), v); a31.addProduct(SIMD16(repeating: r3[1]), v)
-            a32.addProduct(SIMD16(repeating: r3[2]), v); a33.addProduct(SIMD16(repeating: r3[3]), v)
-            a34.addProduct(SIMD16(repeating: r3[4]), v)
-            a40.addProduct(SIMD16(repeating: r4[0]), v); a41.addProduct(SIMD16(repeating: r4[1]), v)
-            a42.addProduct(SIMD16(repeating: r4[2]), v); a43.addProduct(SIMD16(repeating: r4[3]), v)
-            a44.addProduct(SIMD16(repeating: r4[4]), v)
+            addTaps(r0, v, &a00, &a01, &a02, &a03, &a04)
+            addTaps(r1, v, &a10, &a11, &a12, &a13, &a14)
+            addTaps(r2, v, &a20, &a21, &a22, &a23, &a24)
+            addTaps(r3, v, &a30, &a31, &a32, &a33, &a34)
+            addTaps(r4, v, &a40, &a41, &a42, &a43, &a44)
             d += 16; r0 += 1; r1 += 1; r2 += 1; r3 += 1; r4 += 1
         }
     }

@@ -256,12 +256,9 @@ private func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: Panel
     }
 }
 
-/// dst[e · dstStride + j] = src[j * stride + e] for j < count (0 for count..<32), e < len: 32 images (or
-/// channels) side by side. 16×16 blocks go through registers (`Block16`); the last len % 16 rows one
-/// float at a time.
-@inline(never)
 /// `transposeBlockIn` of images laid out [channels][plane] into [pixel][channel][32 images]: element
 /// e = c·plane + p of image j goes to dst[(p·channels + c)·32 + j].
+@inline(never)
 func transposeToPixelChannel(_ src: UnsafePointer<Float>, count: Int, stride: Int, channels: Int, plane: Int,
                              _ dst: UnsafeMutablePointer<Float>) {
     let len = channels * plane, full = len / 16 * 16
@@ -280,10 +277,13 @@ func transposeToPixelChannel(_ src: UnsafePointer<Float>, count: Int, stride: In
     }
 }
 
+/// dst[e · dstStride + j] = src[j * stride + e] for j < count (0 for count..<lanes), e < len: `lanes`
+/// (32 or 16) images or channels side by side. 16×16 blocks go through registers (`Block16`); the
+/// last len % 16 rows one float at a time.
 func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
-                      dstStride: Int = panelWidth) {
+                      dstStride: Int = panelWidth, lanes: Int = panelWidth) {
     let full = len / 16 * 16
-    for j0 in [0, 16] {
+    for j0 in Swift.stride(from: 0, to: lanes, by: 16) {
         var e0 = 0
         while e0 < full {
             var m = Block16 { i in j0 + i < count ? load16(src + (j0 + i) * stride + e0) : SIMD16<Float>() }
@@ -292,7 +292,7 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
             e0 += 16
         }
     }
-    for j in 0..<panelWidth {
+    for j in 0..<lanes {
         if j >= count { for e in full..<len { dst[e * dstStride + j] = 0 }; continue }
         let sp = src + j * stride
         for e in full..<len { dst[e * dstStride + j] = sp[e] }

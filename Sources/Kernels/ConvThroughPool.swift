@@ -25,8 +25,9 @@ public func convWeightGradientThroughMaxPool(dyPool: UnsafePointer<Float>, argma
     // The zero-bordered input, rows long enough for an 8-float load at the last window.
     let rowLen = (w + 2 * pad + 3 + 7) / 8 * 8, rowsP = h + 2 * pad, planeP = rowsP * rowLen
     let outPlane = g.outH * g.outW
-    let accFloats = cout * cin * 5 * 8 + cout
-    let per = (cin * planeP + accFloats + 15) / 16 * 16
+    // Per chunk: the bordered input, then acc[co][c][ki][8] and the bias sums.
+    let accAt = cin * planeP, accFloats = cout * cin * 40 + cout
+    let per = (accAt + accFloats + 15) / 16 * 16
     let chunks = Parallel.chunkCount(g.batch, grain: 1)
     let buf = ScratchPool.shared.take(chunks * per + outPlane + 16)
     defer { ScratchPool.shared.give(buf) }
@@ -34,7 +35,7 @@ public func convWeightGradientThroughMaxPool(dyPool: UnsafePointer<Float>, argma
     let corner = UnsafeMutableRawPointer(buf.0 + chunks * per).bindMemory(to: Int32.self, capacity: outPlane)
     for oy in 0..<g.outH { for ox in 0..<g.outW { corner[oy * g.outW + ox] = Int32(oy * rowLen + ox) } }
     Parallel.run(chunks) { ch in
-        let xp = buf.0 + ch * per, acc = xp + cin * planeP, bsum = acc + cout * cin * 40
+        let xp = buf.0 + ch * per, acc = xp + accAt, bsum = acc + cout * cin * 40
         xp.update(repeating: 0, count: cin * planeP)
         acc.update(repeating: 0, count: accFloats)
         for n in (g.batch * ch / chunks)..<(g.batch * (ch + 1) / chunks) {
@@ -55,13 +56,13 @@ public func convWeightGradientThroughMaxPool(dyPool: UnsafePointer<Float>, argma
         for c in 0..<cin {
             for t in 0..<25 {
                 var v: Float = 0
-                for ch in 0..<chunks { v += buf.0[ch * per + cin * planeP + ((co * cin + c) * 5 + t / 5) * 8 + t % 5] }
+                for ch in 0..<chunks { v += buf.0[ch * per + accAt + ((co * cin + c) * 5 + t / 5) * 8 + t % 5] }
                 dWeight[(t * cout + co) * cin + c] = v
             }
         }
         if let dBias {
             var v: Float = 0
-            for ch in 0..<chunks { v += buf.0[ch * per + cin * planeP + cout * cin * 40 + co] }
+            for ch in 0..<chunks { v += buf.0[ch * per + accAt + cout * cin * 40 + co] }
             dBias[co] = v
         }
     }

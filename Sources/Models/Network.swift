@@ -16,9 +16,6 @@ public final class Network {
         forwardSeconds = Array(repeating: 0, count: units.count)
         backwardSeconds = forwardSeconds
         units.first?.needsInputGradient = false
-        if units.count >= 3, let conv = units[0] as? Conv2d, units[1] is ReLU, units[2] is MaxPool2d, conv.canTakeGradientThroughPool {
-            conv.gradientThroughPool = true
-        }
     }
 
     public var parameters: [Parameter] { units.flatMap(\.parameters) }
@@ -183,8 +180,9 @@ public final class Network {
         for i in units.indices.reversed() {
             if reluBeforePool[i] { backwardSeconds[i] = 0; continue }   // done by the pool's backward
             let t0 = monotonicSeconds()
-            // The first conv's gradients straight from its pool's (the time shows as the conv's).
-            if i == 2, let conv = units[0] as? Conv2d, conv.gradientThroughPool, let pool = units[2] as? MaxPool2d,
+            // A first conv, ReLU and max pool: the conv's gradients straight from the pool's (the time
+            // shows as the conv's).
+            if i == 2, reluBeforePool[1], let conv = units[0] as? Conv2d, let pool = units[2] as? MaxPool2d,
                conv.backward(throughPool: d!, pool) {
                 backwardSeconds[2] = 0
                 backwardSeconds[0] = monotonicSeconds() - t0

@@ -38,29 +38,32 @@ public final class Conv2d: Layer {
                     epilogue: epilogue)
         return y
     }
-    /// Set by Network when this conv is the first layer and a ReLU and a max pool follow it: its
-    /// weight gradient then comes from the pool's (`backward(throughPool:)`).
-    var gradientThroughPool = false
 
-    /// Whether `backward(throughPool:)` can stand in for this conv's backward and the pool's.
-    var canTakeGradientThroughPool: Bool { !needsInputGradient && kernel == 5 && stride == 1 }
-
-    /// This conv's weight and bias gradients from the gradient of the max pool after it (and the ReLU
-    /// between them), skipping the pool's dx: false (nothing done) when the pool kept no winners.
+    /// The backward of this conv (when it needs no dx: a model's first layer) and of the ReLU and max
+    /// pool after it, from the pool's gradient: the weight and bias gradients straight from the pool's
+    /// winners (`convWeightGradientThroughMaxPool`), skipping the pool's dx. False (nothing done) when
+    /// the shape does not allow it or the pool kept no winners.
     func backward(throughPool dyPool: Tensor, _ pool: MaxPool2d) -> Bool {
-        guard let g = geometry, let input, let w = pool.winners(), canTakeGradientThroughPool else { return false }
+        guard !needsInputGradient, let g = geometry, convThroughPoolApplies(g), let input, let w = pool.winners() else { return false }
         convWeightGradientThroughMaxPool(dyPool: dyPool.data, argmax: w.argmax, pooled: w.pooled, pooledPlane: w.plane,
                                          x: input.data, geometry: g, dWeight: weight.grad.data, dBias: bias?.grad.data)
-        var spatial = g; spatial.batch = 1
-        if idleZeroedFor != spatial {
-            // Taps that never reach the image summed only the zero border: their gradient is zero too.
-            idleZeroedFor = spatial
-            let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
-            weight.idle = (0..<kernel * kernel).filter { !active.contains($0) }.map { ($0 * block)..<(($0 + 1) * block) }
-        }
+        // Taps that never reach the image summed only the zero border: their gradient is zero too.
+        noteIdleTaps(g)
         return true
     }
 
+    /// Marks the weight's idle taps for `g` (`Parameter.idle`), once per map size: which taps reach the
+    /// image depends on it, not on the batch. Returns whether they were already noted, i.e. an earlier
+    /// backward of this map size left their dW zero.
+    @discardableResult
+    private func noteIdleTaps(_ g: ConvGeometry) -> Bool {
+        var spatial = g; spatial.batch = 1
+        if idleZeroedFor == spatial { return true }
+        idleZeroedFor = spatial
+        let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
+        weight.idle = (0..<kernel * kernel).filter { !active.contains($0) }.map { ($0 * block)..<(($0 + 1) * block) }
+        return false
+    }
 
     /// This layer's output buffer at `shape`, for a caller writing a fused inference result: it is
     /// free outside a training step (the backward pass needs the input, not the output).
@@ -73,16 +76,10 @@ public final class Conv2d: Layer {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?
         if needsInputGradient { result = Tensor.reuse(dx, input.shape); dx = result }
-        // Which taps reach the image depends on the map size, not the batch.
-        var spatial = g; spatial.batch = 1
-        let zeroed = idleZeroedFor == spatial
+        // Idle taps' dW is zeroed by the first backward of each map size and stays zero.
+        let zeroed = noteIdleTaps(g)
         convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
                      dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed)
-        if !zeroed {
-            idleZeroedFor = spatial
-            let active = ConvWeights.activeTaps(g), block = outChannels * inChannels
-            weight.idle = (0..<kernel * kernel).filter { !active.contains($0) }.map { ($0 * block)..<(($0 + 1) * block) }
-        }
         return result
     }
 }
