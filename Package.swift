@@ -2,10 +2,10 @@
 import PackageDescription
 
 // The kernels are built for the host CPU by default: a generic x86-64 build turns every
-// SIMD FMA into a call to fmaf and runs ~200x slower. NNTOP_PORTABLE=1 builds a binary
-// that runs on any CPU of the architecture (slower).
+// SIMD FMA into a call to fmaf (DESIGN.md, Kernels, has the measured cost). NNTOP_PORTABLE=1
+// builds a binary that runs on any CPU of the architecture (slower).
 let portable = Context.environment["NNTOP_PORTABLE"] == "1"
-// -O even in debug builds: `swift test` compiles debug, and -Onone kernels are 50-100x slower.
+// -O even in debug builds: `swift test` compiles debug, and -Onone kernels are far slower.
 let hotFlags: [String] = (portable ? [] : ["-target-cpu", "native"]) + ["-Ounchecked"]
 
 let package = Package(
@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Kernels", "CZlib"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "TUI", dependencies: ["CNcurses"]),
         .executableTarget(name: "nntop", dependencies: [
-            "Models", "TUI",
+            "Models", "TUI", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fuzz targets (scripts/fuzz.sh builds them with -sanitize=fuzzer; built plainly, a corpus replayer).

@@ -25,13 +25,23 @@ public enum MNIST {
                                    testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
 
     public static func load(directory: String) throws -> (train: ImageSet, test: ImageSet) {
+        try checkFolder(directory)
+        let train = try loadPair(directory, fileStems.trainImages, fileStems.trainLabels)
+        let test = try loadPair(directory, fileStems.testImages, fileStems.testLabels)
+        return (train, test)
+    }
+
+    /// Only the 10,000 test images (`nntop eval` needs no training set).
+    public static func loadTest(directory: String) throws -> ImageSet {
+        try checkFolder(directory)
+        return try loadPair(directory, fileStems.testImages, fileStems.testLabels)
+    }
+
+    static func checkFolder(_ directory: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw DataError("data folder \(directory) does not exist; pass --data DIR with the four MNIST idx files")
         }
-        let train = try loadPair(directory, fileStems.trainImages, fileStems.trainLabels)
-        let test = try loadPair(directory, fileStems.testImages, fileStems.testLabels)
-        return (train, test)
     }
 
     static func loadPair(_ dir: String, _ imageStem: String, _ labelStem: String) throws -> ImageSet {

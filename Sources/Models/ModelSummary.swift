@@ -116,12 +116,6 @@ public struct ModelSummary: Equatable, Sendable {
             return (n < 0 ? "-" : "") + out
         }
         func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
-        func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
-            let n = s.count
-            guard n < w else { return s }
-            let fill = String(repeating: " ", count: w - n)
-            return right ? fill + s : s + fill
-        }
         let nameW = max(5, rows.map(\.name.count).max() ?? 0) + 2
         let kindW = max(4, rows.map(\.kind.count).max() ?? 0) + 2
         let shapeW = max(12, rows.map { shape($0.outputShape).count }.max() ?? 0) + 2
@@ -129,13 +123,13 @@ public struct ModelSummary: Equatable, Sendable {
         let res = residual.map { $0 ? "on" : "off" }
         lines.append("\(model): input \(inputShape.map(String.init).joined(separator: "×")) (one sample)"
                      + (res.map { ", residual connections \($0)" } ?? ""))
-        let header = pad("Layer", nameW) + pad("Type", kindW) + pad("Output shape", shapeW)
-            + pad("Params", 12, right: true) + pad("MACs", 15, right: true)
+        let header = "Layer".padded(to: nameW) + "Type".padded(to: kindW) + "Output shape".padded(to: shapeW)
+            + "Params".padded(to: 12, right: true) + "MACs".padded(to: 15, right: true)
         lines.append(header)
         lines.append(String(repeating: "-", count: header.count + 9))
         for r in rows {
-            lines.append(pad(r.name, nameW) + pad(r.kind, kindW) + pad(shape(r.outputShape), shapeW)
-                         + pad(group(r.parameters), 12, right: true) + pad(r.used ? group(r.macs) : "-", 15, right: true)
+            lines.append(r.name.padded(to: nameW) + r.kind.padded(to: kindW) + shape(r.outputShape).padded(to: shapeW)
+                         + group(r.parameters).padded(to: 12, right: true) + (r.used ? group(r.macs) : "-").padded(to: 15, right: true)
                          + (r.used ? "" : "  unused"))
         }
         lines.append(String(repeating: "-", count: header.count + 9))

@@ -87,8 +87,8 @@ public final class Network {
 
     /// How many slices `trainStep` cuts a batch of `batch` into. Only models without batch norm are
     /// split (a batch norm would see half-batch statistics, which PyTorch's model does not), and only
-    /// with slices big enough to keep a core busy: LeNet-5's ops last 0.1-0.2 ms, so one fork/join per
-    /// step beats one per op.
+    /// with slices big enough to keep a core busy: LeNet-5's ops are too short to pay for a fork/join
+    /// each (BENCHMARKS.md has their times), so one fork/join per step beats one per op.
     func splitCount(_ batch: Int) -> Int {
         guard makeReplica != nil, !Parallel.isSerial else { return 1 }
         return max(1, min(Parallel.maxThreads, batch / 16, 64))

@@ -51,7 +51,7 @@ public final class Optimizer {
             }
             return
         }
-        Parallel.forEach(parameters.count) { i in update(i) }
+        Parallel.forEach(parameters.count) { i in adamUpdate(i) }
     }
 
     /// Per parameter, the idle ranges (`Parameter.idle`) whose momentum was found to be zero, and the
@@ -85,32 +85,20 @@ public final class Optimizer {
     /// checked again before they are skipped.
     func buffersReplaced() { quiet = [] }
 
-    private func update(_ i: Int) {
+    /// torch.optim.Adam on parameter i (SGD and momentum go through `sgdUpdate` in `step`).
+    private func adamUpdate(_ i: Int) {
         let p = parameters[i]
         guard p.inUse else { return }
-        let n = p.value.count, w = p.value.data, g = p.grad.data, wd = weightDecay, lr = lr
-        switch kind {
-        case .sgd:
-            for j in 0..<n { w[j] -= lr * (g[j] + wd * w[j]) }
-        case .momentum, .nesterov:
-            let buf = buffers[i][0].data, mu = momentum, nesterov = kind == .nesterov
-            for j in 0..<n {
-                let d = g[j] + wd * w[j]
-                let b = mu * buf[j] + d
-                buf[j] = b
-                w[j] -= lr * (nesterov ? d + mu * b : b)
-            }
-        case .adam:
-            let m = buffers[i][0].data, v = buffers[i][1].data
-            let t = Float(steps[i])
-            let bc1 = 1 - powf(beta1, t), bc2 = 1 - powf(beta2, t)
-            let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
-            for j in 0..<n {
-                let d = g[j] + wd * w[j]
-                m[j] = beta1 * m[j] + (1 - beta1) * d
-                v[j] = beta2 * v[j] + (1 - beta2) * d * d
-                w[j] -= stepSize * m[j] / (v[j].squareRoot() / bc2Sqrt + eps)
-            }
+        let n = p.value.count, w = p.value.data, g = p.grad.data, wd = weightDecay
+        let m = buffers[i][0].data, v = buffers[i][1].data
+        let t = Float(steps[i])
+        let bc1 = 1 - powf(beta1, t), bc2 = 1 - powf(beta2, t)
+        let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
+        for j in 0..<n {
+            let d = g[j] + wd * w[j]
+            m[j] = beta1 * m[j] + (1 - beta1) * d
+            v[j] = beta2 * v[j] + (1 - beta2) * d * d
+            w[j] -= stepSize * m[j] / (v[j].squareRoot() / bc2Sqrt + eps)
         }
     }
 }

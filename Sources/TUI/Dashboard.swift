@@ -17,12 +17,6 @@ public enum Dashboard {
         return nntop_term_known(term) != 0
     }
 
-    /// Restores the terminal if a dashboard is running. For the app's fatal-error paths
-    /// (it does not stop the run loop).
-    public static func emergencyRestore() {
-        Terminal.emergencyEnd()
-    }
-
     /// Runs the UI on the calling (main) thread until the user quits or a signal arrives.
     /// Calls `poll` at most ~10x/s to get the newest model, and `send` for each action;
     /// `send` returns a status message to show (e.g. "LR 0.01 -> 0.02"). A confirmed quit

@@ -2,7 +2,7 @@
 // knows nothing of models or kernels.
 
 public enum RunState: String, Sendable, CaseIterable {
-    case running = "RUNNING", paused = "PAUSED", done = "DONE", diverged = "DIVERGED", stopping = "STOPPING"
+    case running = "RUNNING", paused = "PAUSED", done = "DONE", diverged = "DIVERGED"
     /// A finished run that was stopped before its last step (shown by `nntop view`).
     case stopped = "STOPPED"
 }
@@ -160,5 +160,4 @@ public enum DashboardExit: Equatable, Sendable {
     case terminated
     /// SIGHUP (or the terminal went away)
     case hangup
-    case finished
 }

@@ -6,9 +6,8 @@ import Glibc
 
 /// The only type that calls ncurses. Use from the main thread only.
 final class Terminal {
-    /// Whether curses is active (read by `emergencyRestore`, which may run on any thread
-    /// on a fatal path; a torn read there is harmless: at worst endwin runs twice).
-    nonisolated(unsafe) static var isActive = false
+    /// Whether curses is active: `shutdown` may be called twice.
+    private var isActive = false
 
     let caps: RenderCaps
     private var screen: OpaquePointer?
@@ -23,7 +22,7 @@ final class Terminal {
         let utf8 = nntop_codeset_is_utf8() != 0
         guard let scr = nntop_newterm() else { return nil }
         screen = scr
-        Terminal.isActive = true
+        isActive = true
         cbreak()
         noecho()
         nonl()
@@ -119,20 +118,13 @@ final class Terminal {
 
     /// Leaves curses and restores the terminal. Safe to call twice.
     func shutdown() {
-        guard Terminal.isActive else { return }
+        guard isActive else { return }
         curs_set(1)
         endwin()
-        Terminal.isActive = false
+        isActive = false
         if let s = screen {
             delscreen(s)
             screen = nil
         }
-    }
-
-    /// For fatal paths: restore the terminal if curses is active.
-    static func emergencyEnd() {
-        guard isActive else { return }
-        isActive = false
-        endwin()
     }
 }

@@ -104,14 +104,14 @@ struct Bench: ParsableCommand {
         print(String(format: "achieved: train %.1f GFLOP/s%@, infer %.1f GFLOP/s%@", trainG, share(trainG), inferG, share(inferG)))
 
         print("")
-        print(pad("layer") + "     fwd ms     bwd ms   infer ms")
+        print("layer".padded(to: 12) + "     fwd ms     bwd ms   infer ms")
         var sf = 0.0, sb = 0.0, si = 0.0
         for (i, u) in net.units.enumerated() {
             let f = fwd[i] / Double(steps) * 1e3, bk = bwd[i] / Double(steps) * 1e3, inf = ifwd[i] / Double(n) * 1e3
             sf += f; sb += bk; si += inf
-            print(String(format: "%@ %10.3f %10.3f %10.3f", pad(u.name), f, bk, inf))
+            print(String(format: "%@ %10.3f %10.3f %10.3f", u.name.padded(to: 12), f, bk, inf))
         }
-        print(String(format: "%@ %10.3f %10.3f %10.3f", pad("total"), sf, sb, si))
+        print(String(format: "%@ %10.3f %10.3f %10.3f", "total".padded(to: 12), sf, sb, si))
         print(String(format: "step %.3f ms (layers + loss + optimizer)", trainSeconds / Double(steps) * 1e3))
     }
 }
@@ -127,8 +127,6 @@ private func peakResidentMB() -> Double {
     return Double(u.ru_maxrss) / 1_048_576
     #endif
 }
-
-private func pad(_ s: String) -> String { s.count >= 12 ? s : s + String(repeating: " ", count: 12 - s.count) }
 
 /// Box-Muller standard normal, like torch.randn's distribution.
 private func gaussian(_ rng: inout SeededRandom) -> Float {

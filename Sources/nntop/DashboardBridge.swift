@@ -31,7 +31,6 @@ final class DashboardBridge {
         }
         let stepsPerSecond = s.samplesPerSecond / Double(max(1, s.batchSize))
         let eta = stepsPerSecond > 0 && s.state == .running ? Double(s.totalSteps - s.step) / stepsPerSecond : nil
-        func points(_ c: [CurvePoint]) -> [SeriesPoint] { c.map { SeriesPoint(x: Double($0.step), y: $0.value) } }
         func digit(_ d: DigitPrediction) -> DigitSample {
             DigitSample(pixels: d.pixels, label: d.label, predicted: d.prediction.predicted, confidence: Double(d.prediction.confidence))
         }
@@ -39,8 +38,8 @@ final class DashboardBridge {
             model: s.model, residual: s.residual, state: Self.state(s.state),
             epoch: s.epoch, epochs: s.epochs, step: s.step, totalSteps: s.totalSteps, etaSeconds: eta,
             lr: s.lr, samplesPerSecond: s.samplesPerSecond, threads: s.threads,
-            trainLoss: points(s.trainLoss), trainAcc: points(s.trainAccuracy),
-            valAcc: points(s.validationAccuracy), testAcc: points(s.testAccuracy),
+            trainLoss: RunDisplay.points(s.trainLoss), trainAcc: RunDisplay.points(s.trainAccuracy),
+            valAcc: RunDisplay.points(s.validationAccuracy), testAcc: RunDisplay.points(s.testAccuracy),
             markers: s.events.map { Marker(step: $0.step, label: $0.label) },
             layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)

@@ -48,21 +48,7 @@ struct Eval: ParsableCommand {
         guard let dir = data ?? MNIST.defaultDirectory() else {
             fail("cannot find the bundled assets/mnist; run from the repository or pass --data DIR (a folder with the MNIST idx files)")
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            fail("data folder \(dir) does not exist; pass --data DIR with the MNIST idx files")
-        }
-        func read(_ stem: String) -> (String, [UInt8]) {
-            for path in ["\(dir)/\(stem).gz", "\(dir)/\(stem)"] {
-                guard let d = FileManager.default.contents(atPath: path) else { continue }
-                let bytes = [UInt8](d)
-                guard bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b else { return (path, bytes) }
-                do { return (path, try MNIST.gunzip(bytes, path: path)) } catch { fail("\(error)") }
-            }
-            fail("\(dir): no \(stem) or \(stem).gz")
-        }
-        let (ip, images) = read(MNIST.fileStems.testImages), (lp, labels) = read(MNIST.fileStems.testLabels)
-        do { return Dataset(try MNIST.parse(images: images, imagePath: ip, labels: labels, labelPath: lp)) } catch { fail("\(error)") }
+        do { return Dataset(try MNIST.loadTest(directory: dir)) } catch { fail("\(error)") }
     }
 
     func report(_ r: EvaluationResult, residual: Bool?) -> String {
@@ -73,25 +59,19 @@ struct Eval: ParsableCommand {
         for c in 0..<10 {
             let count = r.confusion[c].reduce(0, +), correct = r.confusion[c][c]
             let acc = count == 0 ? "-" : String(format: "%.2f%%", 100 * Double(correct) / Double(count))
-            lines.append(pad("\(c)", 5) + pad("\(count)", 8, right: true) + pad("\(correct)", 9, right: true)
-                         + pad(acc, 10, right: true))
+            lines.append("\(c)".padded(to: 5) + "\(count)".padded(to: 8, right: true) + "\(correct)".padded(to: 9, right: true)
+                         + acc.padded(to: 10, right: true))
         }
-        lines.append(pad("all", 5) + pad("\(r.count)", 8, right: true) + pad("\(r.correct)", 9, right: true)
-                     + pad(String(format: "%.2f%%", r.accuracy), 10, right: true))
+        lines.append("all".padded(to: 5) + "\(r.count)".padded(to: 8, right: true) + "\(r.correct)".padded(to: 9, right: true)
+                     + String(format: "%.2f%%", r.accuracy).padded(to: 10, right: true))
         lines.append("")
         lines.append("confusion matrix (rows: true class, columns: predicted)")
-        lines.append("true\\pred" + (0..<10).map { pad("\($0)", 6, right: true) }.joined())
+        lines.append("true\\pred" + (0..<10).map { "\($0)".padded(to: 6, right: true) }.joined())
         for c in 0..<10 {
-            lines.append(pad("\(c)", 9) + r.confusion[c].map { pad("\($0)", 6, right: true) }.joined())
+            lines.append("\(c)".padded(to: 9) + r.confusion[c].map { "\($0)".padded(to: 6, right: true) }.joined())
         }
         lines.append("")
         lines.append(String(format: "test_acc=%.2f%% test_loss=%.4f n=%d", r.accuracy, r.loss, r.count))
         return lines.joined(separator: "\n")
-    }
-
-    func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
-        guard s.count < w else { return s }
-        let fill = String(repeating: " ", count: w - s.count)
-        return right ? fill + s : s + fill
     }
 }

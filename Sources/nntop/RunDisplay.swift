@@ -13,6 +13,7 @@ enum RunDisplay {
         }
     }
 
+    /// A curve as the dashboard's points (x the step), for live snapshots and runs read back alike.
     static func points(_ c: [CurvePoint]) -> [SeriesPoint] { c.map { SeriesPoint(x: Double($0.step), y: $0.value) } }
 
     /// The legend's name: the folder's name, plus the model and "nores" when the name does not

@@ -162,4 +162,29 @@ final class SummaryTests: XCTestCase {
             XCTAssertTrue(table.contains(needle), "table lacks \(needle)")
         }
     }
+
+    /// The columns line up: every layer line of LeNet-5's table is as long as the header, and its
+    /// numbers end where the header's "Params" and "MACs" end.
+    func testTableColumnsLineUp() throws {
+        let lines = ModelSummary(try XCTUnwrap(ModelZoo.make("lenet5"))).table().split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.first { $0.hasPrefix("Layer") })
+        let rows = lines.filter { $0.hasPrefix("conv") || $0.hasPrefix("fc") || $0.hasPrefix("pool") || $0.hasPrefix("relu") }
+        XCTAssertGreaterThanOrEqual(rows.count, 5, lines.joined(separator: "\n"))
+        // In characters, not String indices: the rows hold multi-byte "→" and "×".
+        let paramsEnd = header.distance(from: header.startIndex, to: try XCTUnwrap(header.range(of: "Params")).upperBound)
+        for r in rows {
+            XCTAssertEqual(r.count, header.count, r)
+            XCTAssertNotEqual(Array(r)[paramsEnd - 1], " ", "params column misaligned: \(r)")
+            XCTAssertEqual(Array(r)[paramsEnd], " ", "params column misaligned: \(r)")
+        }
+        let fc1 = try XCTUnwrap(rows.first { $0.hasPrefix("fc1") })
+        XCTAssertTrue(String(Array(fc1)[..<paramsEnd]).hasSuffix(" 48,120"), fc1)
+    }
+
+    func testPaddedWidensWithoutCutting() {
+        XCTAssertEqual("ab".padded(to: 5), "ab   ")
+        XCTAssertEqual("ab".padded(to: 5, right: true), "   ab")
+        XCTAssertEqual("abcdef".padded(to: 3), "abcdef")
+        XCTAssertEqual("ab".padded(to: 0, right: true), "ab")
+    }
 }

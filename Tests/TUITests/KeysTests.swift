@@ -137,11 +137,6 @@ final class KeysTests: XCTestCase {
 }
 
 final class DashboardEntryTests: XCTestCase {
-    func testEmergencyRestoreWithoutATerminalIsHarmless() {
-        Dashboard.emergencyRestore()
-        Dashboard.emergencyRestore()
-    }
-
     func testCanRunIsFalseWithoutATerminal() throws {
         // Under `swift test` stdout is usually a pipe; only check when it is not a TTY.
         try XCTSkipIf(isatty(1) == 1 && isatty(0) == 1, "running on a terminal")

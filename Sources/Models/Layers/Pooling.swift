@@ -79,11 +79,7 @@ public final class AvgPool2d: Layer {
         self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
     }
 
-    public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, recordIndices: true) }
-
-    /// `recordIndices: false` skips the winners' indices: for inference that reruns the forward pass
-    /// before any backward (Network's folded evaluation), the stem's pool then only takes maxima.
-    func forward(_ x: Tensor, training: Bool, recordIndices: Bool) -> Tensor {
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         geometry = g; input = x

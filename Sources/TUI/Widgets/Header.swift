@@ -16,7 +16,6 @@ public struct Header: Sendable {
         case .paused: bg = .yellow
         case .done: bg = .cyan
         case .diverged: bg = .red
-        case .stopping: bg = .magenta
         case .stopped: bg = .white
         }
         return Style(fg: .black, bg: bg, attrs: .bold)
