@@ -98,6 +98,26 @@ final class WidgetTests: XCTestCase {
         XCTAssertTrue(b.row(0).trimmingCharacters(in: .whitespaces).hasSuffix("/s") || b.row(0).contains("LR 0.0125  "), b.row(0))
     }
 
+    /// `nntop view` of a live run: the ETA it could estimate, or none at all (never "--", which reads
+    /// as a stalled run); the live dashboard keeps "ETA --" while it has no estimate.
+    func testViewedRunShowsItsETAOrNothing() {
+        var m = Fixtures.model()
+        m.replay = true
+        m.etaSeconds = 75
+        var b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.row(1).contains("ETA 1m15s"), b.row(1))
+        m.etaSeconds = nil
+        b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertFalse(b.row(1).contains("ETA"), b.row(1))
+        XCTAssertFalse(b.row(1).contains("--"), b.row(1))
+        m.replay = false
+        b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.row(1).contains("ETA --"), b.row(1))
+    }
+
     func testHeaderStates() {
         for s in RunState.allCases {
             var model = Fixtures.model(state: s)
