@@ -126,10 +126,10 @@ public enum DashboardView {
             break
         }
         drawStatus(into: &buf, rect: layout.status, model: model, ui: ui, caps: caps)
-        drawKeyBar(into: &buf, rect: layout.keys, replay: model.replay, caps: caps)
+        drawKeyBar(into: &buf, rect: layout.keys, model: model, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay(replay: model.replay).draw(into: &buf, area: area, caps: caps)
+            HelpOverlay(replay: model.replay, residual: model.residual != nil).draw(into: &buf, area: area, caps: caps)
         }
     }
 
@@ -322,10 +322,12 @@ public enum DashboardView {
         ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"),
     ]
 
-    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, replay: Bool, caps: RenderCaps) {
+    /// `r` is offered only when the model has residual connections to switch (`residual != nil`).
+    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, caps: RenderCaps) {
         var x = rect.x
         let keyStyle = caps.hasColor ? Style(fg: .black, bg: .cyan) : Style(attrs: .reverse)
-        for (k, label) in replay ? replayKeyBarItems : keyBarItems {
+        let items = model.replay ? replayKeyBarItems : keyBarItems.filter { $0.0 != "r" || model.residual != nil }
+        for (k, label) in items {
             let w = displayWidth(k) + displayWidth(label) + 2
             if x + w > rect.maxX { continue }
             x += buf.put(x: x, y: rect.y, k, style: keyStyle)
