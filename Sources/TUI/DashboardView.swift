@@ -218,16 +218,17 @@ public enum DashboardView {
         lossSeries += overlayLoss
         lossSeries.append(ChartSeries(name: ui.smoothing > 0 ? "EMA \(String(format: "%.2f", ui.smoothing))" : "loss",
                                       points: smooth, color: .yellow))
-        // Legends carry the latest value.
-        func named(_ name: String, _ pts: [SeriesPoint], percent: Bool) -> String {
+        // Legends carry the latest value; an accuracy with the decimals its sample size supports.
+        func named(_ name: String, _ pts: [SeriesPoint], samples: Int? = nil) -> String {
             guard let y = pts.last?.y, y.isFinite else { return name }
-            return name + " " + (percent ? String(format: "%.2f%%", y) : Fmt.tick(y))
+            return name + " " + (samples.map { Fmt.accuracy(y, samples: $0) } ?? Fmt.tick(y))
         }
-        if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth, percent: false) }
+        if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth) }
+        let n = model.accuracySamples
         let accSeries = overlayAcc + [
-            ChartSeries(name: named("train", trainAcc, percent: true), points: trainAcc, color: .blue),
-            ChartSeries(name: named("val", valAcc, percent: true), points: valAcc, color: .green),
-            ChartSeries(name: named("test", testAcc, percent: true), points: testAcc, color: .magenta),
+            ChartSeries(name: named("train", trainAcc, samples: n.train), points: trainAcc, color: .blue),
+            ChartSeries(name: named("val", valAcc, samples: n.validation), points: valAcc, color: .green),
+            ChartSeries(name: named("test", testAcc, samples: n.test), points: testAcc, color: .magenta),
         ]
         // One x range for both charts and every run, so markers and curves line up.
         var xr: ClosedRange<Double>?

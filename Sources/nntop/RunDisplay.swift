@@ -102,6 +102,10 @@ enum RunDisplay {
             threads: h.config.threads,
             trainLoss: points(h.trainLoss), trainAcc: points(h.trainAccuracy),
             valAcc: points(h.validationAccuracy), testAcc: points(h.testAccuracy),
+            // A logged training accuracy averages the log interval's batches; the test set's size is
+            // what its final matrix adds up to (unknown without one: two decimals).
+            accuracySamples: AccuracySamples(train: h.config.logEvery * h.config.batchSize, validation: h.config.valSize,
+                                             test: h.confusion.map { $0.joined().reduce(0, +) } ?? 0),
             markers: h.events.map { Marker(step: $0.step, label: $0.label) },
             confusion: h.confusion, status: notes.joined(separator: "; "),
             stepsPerEpoch: spe, overlays: runs.dropFirst().map(overlay),

@@ -80,6 +80,9 @@ extension DashboardTmuxTests {
         XCTAssertTrue(s.contains("RUNNING"), s)
         XCTAssertTrue(s.contains("step 15/20"), s)
         XCTAssertTrue(s.contains("ETA 5s"), s)
+        // A logged training accuracy averages 5 steps of 64 images: one image is 0.3 points, so one decimal.
+        XCTAssertTrue(s.contains("train 60.0%"), s)
+        XCTAssertFalse(s.contains("train 60.00%"), s)
         XCTAssertFalse(s.contains("ETA --"), s)
 
         // A training key says at once that nothing trains here: no LR prompt first.
