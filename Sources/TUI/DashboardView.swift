@@ -241,7 +241,9 @@ public enum DashboardView {
         if lo.isFinite, hi.isFinite, hi > lo { xr = lo...hi }
         let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
                              markers: markers, logScale: ui.logScale, xRange: xr, xUnit: axis)
-        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: markers, xRange: xr, yClamp: 0...100, xUnit: axis)
+        // The loss chart right above labels the markers; here their lines suffice (a row more for the curves).
+        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: markers, xRange: xr, yClamp: 0...100, xUnit: axis,
+                            labelMarkers: false)
         return (loss, acc)
     }
 
