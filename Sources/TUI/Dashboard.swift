@@ -97,8 +97,8 @@ public enum Dashboard {
                     term.resized()
                     break
                 }
-                // A viewed run trains nothing, so q quits at once whatever state its log ended in.
-                switch ui.handle(key, state: model.replay ? .done : model.state) {
+                // A viewed run trains nothing: q quits at once whatever state its log ended in.
+                switch ui.handle(key, state: model.state, replay: model.replay) {
                 case .none:
                     break
                 case .send(let action):

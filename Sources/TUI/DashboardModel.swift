@@ -50,6 +50,18 @@ public struct OverlayRun: Equatable, Sendable {
     }
 }
 
+/// How many images each accuracy point is measured over (0: unknown), which decides how many
+/// decimals it is shown with (`Fmt.accuracy`).
+public struct AccuracySamples: Equatable, Sendable {
+    /// A training point: one batch live, the log interval's batches in a run's log.
+    public var train: Int
+    public var validation: Int
+    public var test: Int
+    public init(train: Int = 0, validation: Int = 0, test: Int = 0) {
+        self.train = train; self.validation = validation; self.test = test
+    }
+}
+
 public struct LayerTiming: Equatable, Sendable {
     public var name: String
     public var forwardMs: Double
@@ -92,6 +104,8 @@ public struct DashboardModel: Equatable, Sendable {
     public var trainAcc: [SeriesPoint]
     public var valAcc: [SeriesPoint]
     public var testAcc: [SeriesPoint]
+    /// The images behind each accuracy point (the decimals shown follow from them).
+    public var accuracySamples: AccuracySamples
     public var markers: [Marker]
     /// Model order, already smoothed by the app.
     public var layers: [LayerTiming]
@@ -120,7 +134,8 @@ public struct DashboardModel: Equatable, Sendable {
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,
                 lr: Double = 0, samplesPerSecond: Double = 0, threads: Int = 1,
                 trainLoss: [SeriesPoint] = [], trainAcc: [SeriesPoint] = [], valAcc: [SeriesPoint] = [],
-                testAcc: [SeriesPoint] = [], markers: [Marker] = [], layers: [LayerTiming] = [],
+                testAcc: [SeriesPoint] = [], accuracySamples: AccuracySamples = AccuracySamples(),
+                markers: [Marker] = [], layers: [LayerTiming] = [],
                 digits: [DigitSample] = [], mistakes: [DigitSample] = [], confusion: [[Int]]? = nil,
                 status: String = "", stepsPerEpoch: Int = 0, overlays: [OverlayRun] = [], runName: String = "",
                 runSummary: String = "", replay: Bool = false) {
@@ -128,7 +143,7 @@ public struct DashboardModel: Equatable, Sendable {
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.totalSteps = totalSteps
         self.etaSeconds = etaSeconds; self.lr = lr; self.samplesPerSecond = samplesPerSecond
         self.threads = threads; self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valAcc = valAcc
-        self.testAcc = testAcc; self.markers = markers; self.layers = layers; self.digits = digits
+        self.testAcc = testAcc; self.accuracySamples = accuracySamples; self.markers = markers; self.layers = layers; self.digits = digits
         self.mistakes = mistakes; self.confusion = confusion; self.status = status
         self.stepsPerEpoch = stepsPerEpoch; self.overlays = overlays; self.runName = runName
         self.runSummary = runSummary; self.replay = replay

@@ -126,10 +126,10 @@ public enum DashboardView {
             break
         }
         drawStatus(into: &buf, rect: layout.status, model: model, ui: ui, caps: caps)
-        drawKeyBar(into: &buf, rect: layout.keys, replay: model.replay, caps: caps)
+        drawKeyBar(into: &buf, rect: layout.keys, model: model, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay(replay: model.replay).draw(into: &buf, area: area, caps: caps)
+            HelpOverlay(replay: model.replay, residual: model.residual != nil).draw(into: &buf, area: area, caps: caps)
         }
     }
 
@@ -218,16 +218,17 @@ public enum DashboardView {
         lossSeries += overlayLoss
         lossSeries.append(ChartSeries(name: ui.smoothing > 0 ? "EMA \(String(format: "%.2f", ui.smoothing))" : "loss",
                                       points: smooth, color: .yellow))
-        // Legends carry the latest value.
-        func named(_ name: String, _ pts: [SeriesPoint], percent: Bool) -> String {
+        // Legends carry the latest value; an accuracy with the decimals its sample size supports.
+        func named(_ name: String, _ pts: [SeriesPoint], samples: Int? = nil) -> String {
             guard let y = pts.last?.y, y.isFinite else { return name }
-            return name + " " + (percent ? String(format: "%.2f%%", y) : Fmt.tick(y))
+            return name + " " + (samples.map { Fmt.accuracy(y, samples: $0) } ?? Fmt.tick(y))
         }
-        if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth, percent: false) }
+        if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth) }
+        let n = model.accuracySamples
         let accSeries = overlayAcc + [
-            ChartSeries(name: named("train", trainAcc, percent: true), points: trainAcc, color: .blue),
-            ChartSeries(name: named("val", valAcc, percent: true), points: valAcc, color: .green),
-            ChartSeries(name: named("test", testAcc, percent: true), points: testAcc, color: .magenta),
+            ChartSeries(name: named("train", trainAcc, samples: n.train), points: trainAcc, color: .blue),
+            ChartSeries(name: named("val", valAcc, samples: n.validation), points: valAcc, color: .green),
+            ChartSeries(name: named("test", testAcc, samples: n.test), points: testAcc, color: .magenta),
         ]
         // One x range for both charts and every run, so markers and curves line up.
         var xr: ClosedRange<Double>?
@@ -240,7 +241,9 @@ public enum DashboardView {
         if lo.isFinite, hi.isFinite, hi > lo { xr = lo...hi }
         let loss = LineChart(title: "Training loss" + (ui.logScale ? " (log)" : ""), series: lossSeries,
                              markers: markers, logScale: ui.logScale, xRange: xr, xUnit: axis)
-        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: markers, xRange: xr, yClamp: 0...100, xUnit: axis)
+        // The loss chart right above labels the markers; here their lines suffice (a row more for the curves).
+        let acc = LineChart(title: "Accuracy %", series: accSeries, markers: markers, xRange: xr, yClamp: 0...100, xUnit: axis,
+                            labelMarkers: false)
         return (loss, acc)
     }
 
@@ -322,10 +325,12 @@ public enum DashboardView {
         ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"),
     ]
 
-    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, replay: Bool, caps: RenderCaps) {
+    /// `r` is offered only when the model has residual connections to switch (`residual != nil`).
+    static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, caps: RenderCaps) {
         var x = rect.x
         let keyStyle = caps.hasColor ? Style(fg: .black, bg: .cyan) : Style(attrs: .reverse)
-        for (k, label) in replay ? replayKeyBarItems : keyBarItems {
+        let items = model.replay ? replayKeyBarItems : keyBarItems.filter { $0.0 != "r" || model.residual != nil }
+        for (k, label) in items {
             let w = displayWidth(k) + displayWidth(label) + 2
             if x + w > rect.maxX { continue }
             x += buf.put(x: x, y: rect.y, k, style: keyStyle)

@@ -86,8 +86,13 @@ public enum LRInputError: Error, Equatable, CustomStringConvertible {
 }
 
 extension DashboardUI {
-    /// Applies one key press to the UI state. `state` decides whether quitting asks first.
-    public mutating func handle(_ key: Key, state: RunState) -> KeyOutcome {
+    /// What a training key (pause, LR, residual, snapshot, evaluate) says in `nntop view`.
+    public static let nothingTrainsMessage = "nothing is training here: view only reads the run's log (q quits)"
+
+    /// Applies one key press to the UI state. `state` decides whether quitting asks first;
+    /// `replay` (`nntop view`): nothing trains, so q quits at once and the training keys say so
+    /// at once instead of sending anything (or opening the LR prompt).
+    public mutating func handle(_ key: Key, state: RunState, replay: Bool = false) -> KeyOutcome {
         if key == .resize { return .none }
         if showHelp {
             showHelp = false
@@ -99,6 +104,18 @@ extension DashboardUI {
             if key == .char("y") || key == .char("Y") { return .quit }
             message = "quit cancelled"
             return .none
+        }
+        if replay {
+            switch key {
+            case .char(" "), .char("p"), .char("+"), .char("="), .char("-"), .char("_"), .char("l"), .char("L"),
+                 .char("r"), .char("s"), .char("e"):
+                message = DashboardUI.nothingTrainsMessage
+                return .none
+            case .char("q"), .char("Q"), .function(10):
+                return .quit
+            default:
+                break
+            }
         }
         switch key {
         case .char(" "), .char("p"): return .send(.togglePause)

@@ -40,6 +40,8 @@ final class DashboardBridge {
             lr: s.lr, samplesPerSecond: s.samplesPerSecond, threads: s.threads,
             trainLoss: RunDisplay.points(s.trainLoss), trainAcc: RunDisplay.points(s.trainAccuracy),
             valAcc: RunDisplay.points(s.validationAccuracy), testAcc: RunDisplay.points(s.testAccuracy),
+            // A training point is one batch; evaluations cover the whole split.
+            accuracySamples: AccuracySamples(train: s.batchSize, validation: trainer.data.validation.count, test: trainer.data.test.count),
             markers: s.events.map { Marker(step: $0.step, label: $0.label) },
             layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)

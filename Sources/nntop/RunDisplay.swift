@@ -53,6 +53,35 @@ enum RunDisplay {
         }
     }
 
+    /// The state the header shows: the summary's, except that a live run whose last pause/resume
+    /// event is a pause is PAUSED.
+    static func state(_ h: RunHistory) -> RunState {
+        let st = state(h.summary.state)
+        guard st == .running, h.events.last(where: { $0.label == "pause" || $0.label == "resume" })?.label == "pause" else { return st }
+        return .paused
+    }
+
+    /// A live run's time to its last step, from the log's newest training line: its throughput
+    /// (samples/s, the same figure the live dashboard's ETA uses) over the batch size. nil when
+    /// the run is not training (finished, paused) or the log has no throughput yet: the header
+    /// then shows no ETA.
+    static func eta(_ h: RunHistory, state: RunState, totalSteps: Int) -> Double? {
+        guard state == .running, let rate = h.samplesPerSecond.last?.value, rate > 0, h.config.batchSize > 0 else { return nil }
+        return Double(max(0, totalSteps - h.summary.lastStep)) * Double(h.config.batchSize) / rate
+    }
+
+    /// The status line of `nntop view`: what is shown, in words that match the header's state.
+    static func viewNote(_ runs: [RunHistory], first: RunState) -> String {
+        let what: String
+        switch (runs.count, first) {
+        case (1, .running), (1, .paused): what = "a live run, its log read again every 2 s"
+        case (1, _): what = "a finished run read from its folder"
+        case (_, .running), (_, .paused): what = "\(runs.count) runs from their folders, the first live (read again every 2 s)"
+        default: what = "\(runs.count) finished runs from their folders"
+        }
+        return what + "; x steps/epochs, q quits"
+    }
+
     /// The frame `nntop view` shows: the first run with its markers and final matrix, the others
     /// overlaid.
     static func replayModel(_ runs: [RunHistory]) -> DashboardModel {
@@ -61,17 +90,23 @@ enum RunDisplay {
         let lastToggle = h.events.last { $0.label == "res on" || $0.label == "res off" }
         let residual = h.config.model == "resnet18" ? (lastToggle.map { $0.label == "res on" } ?? h.config.residual) : nil
         let spe = h.stepsPerEpoch ?? 0
-        var notes = ["\(runs.count == 1 ? "a finished run" : "\(runs.count) runs") from \(runs.count == 1 ? "its folder" : "their folders"); x steps/epochs, q quits"]
+        let st = state(h)
+        let total = spe > 0 ? spe * h.config.epochs : s.lastStep
+        var notes = [viewNote(runs, first: st)]
         let skipped = runs.filter { $0.skippedLines > 0 }.map { "\($0.name) (\($0.skippedLines))" }
         if !skipped.isEmpty { notes.append("cut-off log lines skipped: " + skipped.joined(separator: ", ")) }
         return DashboardModel(
-            model: h.config.model, residual: residual, state: state(s.state),
+            model: h.config.model, residual: residual, state: st,
             epoch: Int(s.epochsDone.rounded(.up)), epochs: h.config.epochs,
-            step: s.lastStep, totalSteps: spe > 0 ? spe * h.config.epochs : s.lastStep, etaSeconds: nil,
+            step: s.lastStep, totalSteps: total, etaSeconds: eta(h, state: st, totalSteps: total),
             lr: h.learningRate.last?.value ?? Double(h.config.lr), samplesPerSecond: h.samplesPerSecond.last?.value ?? 0,
             threads: h.config.threads,
             trainLoss: points(h.trainLoss), trainAcc: points(h.trainAccuracy),
             valAcc: points(h.validationAccuracy), testAcc: points(h.testAccuracy),
+            // A logged training accuracy averages the log interval's batches; the test set's size is
+            // what its final matrix adds up to (unknown without one: two decimals).
+            accuracySamples: AccuracySamples(train: h.config.logEvery * h.config.batchSize, validation: h.config.valSize,
+                                             test: h.confusion.map { $0.joined().reduce(0, +) } ?? 0),
             markers: h.events.map { Marker(step: $0.step, label: $0.label) },
             confusion: h.confusion, status: notes.joined(separator: "; "),
             stepsPerEpoch: spe, overlays: runs.dropFirst().map(overlay),
@@ -82,7 +117,8 @@ enum RunDisplay {
     static func text(_ runs: [RunHistory]) -> String {
         var out = ""
         for h in runs {
-            out += "\(legendName(h))  (\(h.path))\n"
+            // The folder as given (its name is its last part; the summary below names the model).
+            out += "\(h.path)\n"
             out += "  \(summary(h))\n"
             if h.skippedLines > 0 { out += "  \(h.skippedLines) cut-off line(s) of metrics.jsonl skipped\n" }
             out += "  events: " + (h.events.isEmpty ? "none" : h.events.map { "step \($0.step) \($0.label)" }.joined(separator: ", ")) + "\n"

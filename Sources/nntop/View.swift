@@ -50,9 +50,8 @@ struct View: ParsableCommand {
             }
             return model
         }
-        let exit = Dashboard.run(options: display.options, poll: poll, send: { _ in
-            "nothing is training here: these runs are read from their folders (q quits)"
-        })
+        // In view the dashboard answers the training keys itself (nothing trains here); only q comes through.
+        let exit = Dashboard.run(options: display.options, poll: poll, send: { _ in "" })
         if let code = exit.signalStatus { Foundation.exit(code) }
     }
 }

@@ -54,7 +54,8 @@ final class ViewCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(r.err, "")
         let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        XCTAssertTrue(lines[0].hasPrefix("first (lenet5)"), r.out)
+        // The folder as given, once: its name is its last part, and the summary names the model.
+        XCTAssertEqual(lines[0], run, r.out)
         XCTAssertTrue(lines[1].contains("lenet5 · done · 1/1 epochs"), r.out)
         XCTAssertTrue(lines[1].contains("test \(testAcc)"), "\(lines[1]) lacks \(testAcc)")
         XCTAssertTrue(r.out.contains("1 cut-off line(s) of metrics.jsonl skipped"), r.out)

@@ -66,12 +66,34 @@ extension DashboardTmuxTests {
         try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "env LANG=C.UTF-8 \(binary) view \(run)")
         var s = try waitFor("the running run at step 10", timeout: 10) { $0.contains("RUNNING") && $0.contains("step 10/") }
         XCTAssertFalse(s.contains("step 15/"), s)
-        // The run writes on.
-        let more = #"{"step":15,"epoch":2,"split":"train","loss":1.1,"acc":60.0,"lr":0.02,"samples_per_s":900.0,"time":1.5}"# + "\n"
-        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: metrics))
-        handle.seekToEndOfFile(); handle.write(Data(more.utf8)); handle.closeFile()
+        // The status line agrees with the header: a live run, not a finished one.
+        XCTAssertFalse(s.contains("finished run"), s)
+        XCTAssertTrue(s.contains("a live run"), s)
+        // The run writes on, at 64 samples/s = one 64-image step a second: 5 of its 20 steps
+        // (10 a epoch, 2 epochs) are left at step 15, so 5 s.
+        func append(_ line: String) throws {
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: metrics))
+            handle.seekToEndOfFile(); handle.write(Data((line + "\n").utf8)); handle.closeFile()
+        }
+        try append(#"{"step":15,"epoch":2,"split":"train","loss":1.1,"acc":60.0,"lr":0.02,"samples_per_s":64.0,"time":1.5}"#)
         s = try waitFor("the appended step", timeout: 10) { $0.contains("step 15/") }
         XCTAssertTrue(s.contains("RUNNING"), s)
+        XCTAssertTrue(s.contains("step 15/20"), s)
+        XCTAssertTrue(s.contains("ETA 5s"), s)
+        // A logged training accuracy averages 5 steps of 64 images: one image is 0.3 points, so one decimal.
+        XCTAssertTrue(s.contains("train 60.0%"), s)
+        XCTAssertFalse(s.contains("train 60.00%"), s)
+        XCTAssertFalse(s.contains("ETA --"), s)
+
+        // A training key says at once that nothing trains here: no LR prompt first.
+        try tmux("send-keys", "-t", "nntop", "l")
+        s = try waitFor("the nothing-trains note", timeout: 5) { $0.contains("nothing is training") }
+        XCTAssertFalse(s.contains("set LR"), s)
+
+        // A pause in the log: PAUSED, and no ETA (it would be a guess).
+        try append(#"{"step":15,"event":"pause","time":1.6}"#)
+        s = try waitFor("the pause", timeout: 10) { $0.contains("PAUSED") }
+        XCTAssertFalse(s.contains("ETA"), s)
         try tmux("send-keys", "-t", "nntop", "q")
     }
 }

@@ -99,6 +99,27 @@ final class KeysTests: XCTestCase {
         }
     }
 
+    /// `nntop view` trains nothing: the training keys say so at once (no LR prompt first, nothing
+    /// sent), whatever state the viewed run is in; q quits at once even for a live run.
+    func testInViewTrainingKeysSayAtOnceThatNothingTrains() {
+        let keys: [Key] = [.char(" "), .char("p"), .char("+"), .char("-"), .char("l"), .char("L"), .char("r"), .char("s"), .char("e")]
+        for st in [RunState.running, .paused, .done] {
+            for k in keys {
+                var ui = DashboardUI()
+                XCTAssertEqual(ui.handle(k, state: st, replay: true), .none, "\(k) in \(st)")
+                XCTAssertNil(ui.prompt, "\(k) opened the LR prompt")
+                XCTAssertTrue(ui.message.hasPrefix("nothing is training"), "\(k): '\(ui.message)'")
+            }
+            var ui = DashboardUI()
+            XCTAssertEqual(ui.handle(.char("q"), state: st, replay: true), .quit)
+            XCTAssertFalse(ui.confirmQuit)
+        }
+        // Keys that only change the view still work.
+        var ui = DashboardUI()
+        XCTAssertEqual(ui.handle(.char("x"), state: .running, replay: true), .none)
+        XCTAssertEqual(ui.xAxis, .epochs)
+    }
+
     func testLRPromptFlow() {
         var ui = DashboardUI()
         XCTAssertEqual(ui.handle(.char("l"), state: .running), .none)

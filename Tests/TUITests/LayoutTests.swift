@@ -82,6 +82,24 @@ final class LayoutTests: XCTestCase {
         XCTAssertTrue(b.row(15).contains("q quit"), b.row(15))
     }
 
+    /// `r` is offered (key bar and help) only for a model with residual connections to switch:
+    /// not for LeNet-5 (`residual == nil`), whatever the room.
+    func testResidualKeyOnlyForAModelWithResidualConnections() {
+        var lenet = Fixtures.model()
+        lenet.model = "lenet5"
+        lenet.residual = nil
+        for w in [80, 160] {
+            let plain = render(w, 24, model: lenet)
+            XCTAssertFalse(plain.row(23).contains("r res"), plain.row(23))
+            XCTAssertTrue(plain.row(23).contains("s snap"), "other training keys stay: \(plain.row(23))")
+        }
+        XCTAssertTrue(render(160, 24).row(23).contains("r res"), render(160, 24).row(23))
+        var ui = DashboardUI()
+        ui.showHelp = true
+        XCTAssertFalse(render(80, 24, ui: ui, model: lenet).contains("residual"))
+        XCTAssertTrue(render(80, 24, ui: ui).contains("toggle residual connections"))
+    }
+
     func testConfusionFitsAtMinimumSize() {
         var ui = DashboardUI()
         ui.panel = .confusion

@@ -89,6 +89,76 @@ final class LineChartTests: XCTestCase {
         XCTAssertEqual(a[acol, ga.plot.y + 3].text, ":")
     }
 
+    /// Labels of close markers are stacked, merged or shortened, never overprinted: not on each
+    /// other, not on another marker's line, not on a curve (here one along the plot's top row).
+    func testMarkerLabelsNeverOverprint() throws {
+        let top = [SeriesPoint(x: 0, y: 10), SeriesPoint(x: 100, y: 10)]
+        let markers = [Marker(step: 40, label: "pause"), Marker(step: 40, label: "resume"), Marker(step: 50, label: "lr 10"),
+                       Marker(step: 52, label: "lr 640"), Marker(step: 54, label: "res off"), Marker(step: 99, label: "snap")]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: top, color: .red)], markers: markers, yRange: 0...10)
+        for caps in [RenderCaps.full, .ascii] {
+            var b = CellBuffer(width: 61, height: 16)
+            chart.draw(into: &b, rect: b.bounds, caps: caps)
+            let g = try XCTUnwrap(chart.geometry(in: b.bounds, caps: caps))
+            let lineChar = caps.unicode ? "┊" : ":", cut = caps.unicode ? "…" : "~"
+            // The curve keeps the plot's top row: no label character on any plot row.
+            for y in g.plot.y..<g.plot.maxY {
+                let row = (g.plot.x..<g.plot.maxX).map { b[$0, y].text }.joined()
+                XCTAssertNil(row.rangeOfCharacter(from: .alphanumerics), "label on the plot, row \(y): \(row)")
+            }
+            XCTAssertEqual(b[g.plot.x + 1, g.plot.y].text, caps.unicode ? "⠉" : "'", "the curve along the top row")
+            // Above the plot: a line, once it starts, runs unbroken down to the plot (no label on it),
+            // and every label sits next to a line, whole or cut with an ellipsis (2 characters at least).
+            XCTAssertGreaterThan(g.markerRows, 0)
+            let band = (g.plot.y - g.markerRows)..<g.plot.y
+            let cols = [40.0, 50, 52, 54, 99].map { try! XCTUnwrap(g.cell(x: $0, y: 5)).x }
+            XCTAssertEqual(Set(cols).count, 5, "five distinct lines")
+            for c in cols {
+                let top = band.first { b[c, $0].text == lineChar } ?? g.plot.y
+                for y in top..<g.plot.maxY where y < g.plot.y { XCTAssertEqual(b[c, y].text, lineChar, "line broken at \(c),\(y)") }
+                XCTAssertEqual(b[c, g.plot.y + 1].text, lineChar, "line on the plot at \(c)")
+            }
+            let forms = ["pause,resume", "lr 10", "lr 640", "res off", "snap"]
+            var shown: [String] = []
+            for y in band {
+                var x = g.plot.x
+                while x < g.plot.maxX {
+                    guard b[x, y].text != " ", b[x, y].text != lineChar else { x += 1; continue }
+                    var word = "", end = x
+                    // A label's words are one blank apart; two blanks or a line end it.
+                    while end < g.plot.maxX, b[end, y].text != lineChar,
+                          !(b[end, y].text == " " && (end + 1 >= g.plot.maxX || b[end + 1, y].text == " ")) {
+                        word += b[end, y].text; end += 1
+                    }
+                    word = word.trimmingCharacters(in: .whitespaces)
+                    let ok = forms.contains(word) || (word.hasSuffix(cut) && word.count >= 3
+                        && forms.contains { $0.hasPrefix(String(word.dropLast())) })
+                    XCTAssertTrue(ok, "'\(word)' is no label, whole or cut, in row \(y)")
+                    // Next to exactly one line: its own.
+                    XCTAssertTrue((b[x - 1, y].text == lineChar) != (b[end, y].text == lineChar), "'\(word)' not next to one line")
+                    shown.append(word)
+                    x = end + 1
+                }
+            }
+            // Whole where there is room: the merged pause/resume, the last one near the right edge.
+            XCTAssertTrue(shown.contains("pause,resume"), "\(shown)")
+            XCTAssertTrue(shown.contains("snap"), "\(shown)")
+            XCTAssertTrue(shown.contains("res off"), "\(shown)")
+        }
+    }
+
+    /// A label with too little room before the next line is cut with an ellipsis, not run over it.
+    func testAMarkerLabelWithoutRoomIsShortened() {
+        let flat = [SeriesPoint(x: 0, y: 0), SeriesPoint(x: 100, y: 0)]
+        let chart = LineChart(title: "", series: [ChartSeries(name: "", points: flat, color: .red)],
+                              markers: [Marker(step: 4, label: "lr 0.000125"), Marker(step: 20, label: "pause")], yRange: 0...10)
+        var b = CellBuffer(width: 61, height: 8)
+        chart.draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.contains("┊pause"), b.text)
+        XCTAssertFalse(b.contains("lr 0.000125"), b.text)
+        XCTAssertNotNil(b.text.range(of: #"┊lr [0-9.]*… +┊pause"#, options: .regularExpression), b.text)
+    }
+
     func testASCIIModeIsPureASCII() {
         let chart = LineChart(title: "Loss", series: [ChartSeries(name: "raw", points: diagonal, color: .green)],
                               markers: [Marker(step: 50, label: "pause")])

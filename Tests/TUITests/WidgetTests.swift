@@ -98,6 +98,47 @@ final class WidgetTests: XCTestCase {
         XCTAssertTrue(b.row(0).trimmingCharacters(in: .whitespaces).hasSuffix("/s") || b.row(0).contains("LR 0.0125  "), b.row(0))
     }
 
+    /// `nntop view` of a live run: the ETA it could estimate, or none at all (never "--", which reads
+    /// as a stalled run); the live dashboard keeps "ETA --" while it has no estimate.
+    func testViewedRunShowsItsETAOrNothing() {
+        var m = Fixtures.model()
+        m.replay = true
+        m.etaSeconds = 75
+        var b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.row(1).contains("ETA 1m15s"), b.row(1))
+        m.etaSeconds = nil
+        b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertFalse(b.row(1).contains("ETA"), b.row(1))
+        XCTAssertFalse(b.row(1).contains("--"), b.row(1))
+        m.replay = false
+        b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.row(1).contains("ETA --"), b.row(1))
+    }
+
+    /// An accuracy shows no finer digit than one image moves: a 64-image batch whole percents, a
+    /// 640-image log interval one decimal, thousands of test images two.
+    func testAccuracyShowsTheDecimalsItsSampleSupports() {
+        XCTAssertEqual(Fmt.accuracy(100, samples: 64), "100%")
+        XCTAssertEqual(Fmt.accuracy(98.4375, samples: 64), "98%")
+        XCTAssertEqual(Fmt.accuracy(98.28125, samples: 640), "98.3%")
+        XCTAssertEqual(Fmt.accuracy(98.34, samples: 5000), "98.34%")
+        XCTAssertEqual(Fmt.accuracy(98.91, samples: 10_000), "98.91%")
+        XCTAssertEqual(Fmt.accuracy(98.91, samples: 0), "98.91%", "unknown: two decimals")
+
+        // In the curves' legend: the training accuracy of one 64-image batch that got all right.
+        var m = Fixtures.model()
+        m.trainAcc = [SeriesPoint(x: 0, y: 50), SeriesPoint(x: 10, y: 100)]
+        m.accuracySamples = AccuracySamples(train: 64, validation: 5000, test: 10_000)
+        var b = CellBuffer(width: 100, height: 30)
+        DashboardView.render(model: m, ui: DashboardUI(), caps: .full, into: &b)
+        XCTAssertTrue(b.contains("train 100%"), b.text)
+        XCTAssertFalse(b.contains("100.00%"), b.text)
+        XCTAssertTrue(b.contains("val 88.00%"), b.text)
+    }
+
     func testHeaderStates() {
         for s in RunState.allCases {
             var model = Fixtures.model(state: s)

@@ -66,7 +66,9 @@ public struct Header: Sendable {
             eta = "  stopped"
         } else if let e = m.etaSeconds {
             eta = "  ETA " + Fmt.duration(e)
-        } else {
+        } else if !m.replay {
+            // A viewed run's log may give no estimate (paused, no throughput logged yet): nothing
+            // is shown then, rather than a placeholder that looks like a stalled run.
             eta = "  ETA --"
         }
         let threads = "  \(m.threads) thread" + (m.threads == 1 ? "" : "s")

@@ -29,10 +29,12 @@ public struct HelpOverlay: Sendable {
     ]
 
     public var replay: Bool
-    public init(replay: Bool = false) { self.replay = replay }
+    /// Whether the model has residual connections to switch (`r` is listed only then).
+    public var residual: Bool
+    public init(replay: Bool = false, residual: Bool = true) { self.replay = replay; self.residual = residual }
 
     public func draw(into buf: inout CellBuffer, area: Rect, caps: RenderCaps) {
-        let entries = replay ? HelpOverlay.replayEntries : HelpOverlay.entries
+        let entries = replay ? HelpOverlay.replayEntries : HelpOverlay.entries.filter { $0.keys != "r" || residual }
         let keyW = entries.map { displayWidth($0.keys) }.max() ?? 8
         let textW = entries.map { displayWidth($0.help) }.max() ?? 30
         let w = min(area.width, keyW + textW + 7)

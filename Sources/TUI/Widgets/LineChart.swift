@@ -18,8 +18,11 @@ public struct ChartSeries: Equatable, Sendable {
 /// A line chart with y tick labels on the left, step labels below, labelled vertical marker
 /// lines, braille dots (2x4 per cell) or an ASCII fallback (1x3 per cell).
 ///
-/// Layout inside the rectangle: row 0 title and legend; rows 1...h-2 the plot; row h-1 the
-/// x axis labels. Columns: y labels, the y axis, then the plot.
+/// Layout inside the rectangle: row 0 title and legend; then, when markers are labelled, one or
+/// two rows of marker labels (each line rises to its label); the plot; the last row the x axis
+/// labels. Columns: y labels, the y axis, then the plot. Marker labels never overprint each
+/// other, another marker's line or a curve: one that does not fit goes on the next label row,
+/// else is shortened with an ellipsis, else left out (its line stays).
 public struct LineChart: Sendable {
     public var title: String
     public var series: [ChartSeries]
@@ -33,12 +36,15 @@ public struct LineChart: Sendable {
     public var yClamp: ClosedRange<Double>?
     /// What x counts: step labels are whole numbers, epoch labels keep fractions and say "ep".
     public var xUnit: XAxis
+    /// False: markers are drawn as lines only (e.g. a chart right below one that labels them).
+    public var labelMarkers: Bool
 
     public init(title: String, series: [ChartSeries], markers: [Marker] = [], logScale: Bool = false,
                 yRange: ClosedRange<Double>? = nil, xRange: ClosedRange<Double>? = nil,
-                yClamp: ClosedRange<Double>? = nil, xUnit: XAxis = .steps) {
+                yClamp: ClosedRange<Double>? = nil, xUnit: XAxis = .steps, labelMarkers: Bool = true) {
         self.title = title; self.series = series; self.markers = markers; self.logScale = logScale
         self.yRange = yRange; self.xRange = xRange; self.yClamp = yClamp; self.xUnit = xUnit
+        self.labelMarkers = labelMarkers
     }
 
     /// Where the plot lands in a rectangle and how data maps to it. Public so tests can
@@ -56,6 +62,8 @@ public struct LineChart: Sendable {
         /// Step labels as (column, text).
         public var xTicks: [(col: Int, text: String)]
         public var labelWidth: Int
+        /// Rows of marker labels right above the plot (0: none).
+        public var markerRows: Int = 0
 
         public static func == (a: Geometry, b: Geometry) -> Bool {
             a.plot == b.plot && a.xMin == b.xMin && a.xMax == b.xMax && a.yMin == b.yMin && a.yMax == b.yMax
@@ -91,8 +99,18 @@ public struct LineChart: Sendable {
     static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
     /// Computes the geometry, or nil when the rectangle is too small or there is no data.
+    /// Marker labels get as many rows above the plot as they need, up to two (one in a short chart).
     public func geometry(in rect: Rect, caps: RenderCaps) -> Geometry? {
-        guard rect.width >= 8, rect.height >= 3 else { return nil }
+        let most = !labelMarkers || markers.isEmpty ? 0 : rect.height >= 14 ? 2 : rect.height >= 6 ? 1 : 0
+        guard let g = geometry(in: rect, caps: caps, markerRows: most), most > 0 else {
+            return geometry(in: rect, caps: caps, markerRows: 0)
+        }
+        let used = (placeMarkerLabels(g, caps: caps).map(\.row).max() ?? -1) + 1
+        return used == most ? g : geometry(in: rect, caps: caps, markerRows: used)
+    }
+
+    func geometry(in rect: Rect, caps: RenderCaps, markerRows: Int) -> Geometry? {
+        guard rect.width >= 8, rect.height >= 3 + markerRows else { return nil }
         func ty(_ y: Double) -> Double? {
             if logScale { return y > 0 && y.isFinite ? log10(y) : nil }
             return y.isFinite ? y : nil
@@ -120,7 +138,7 @@ public struct LineChart: Sendable {
             yLo -= d; yHi += d
         }
         func label(_ t: Double) -> String { Fmt.tick(logScale ? pow(10, t) : t) }
-        let plotRows = rect.height - 2
+        let plotRows = rect.height - 2 - markerRows
         // Which rows get a tick label: top, bottom, and evenly spaced ones between.
         var tickRows: [Int] = [0]
         if plotRows >= 2 { tickRows.append(plotRows - 1) }
@@ -132,7 +150,7 @@ public struct LineChart: Sendable {
             return (r, label(yHi - f * (yHi - yLo)))
         }
         let labelWidth = min(7, yTexts.map { displayWidth($0.1) }.max() ?? 1)
-        let plot = Rect(x: rect.x + labelWidth + 1, y: rect.y + 1, width: rect.width - labelWidth - 1, height: plotRows)
+        let plot = Rect(x: rect.x + labelWidth + 1, y: rect.y + 1 + markerRows, width: rect.width - labelWidth - 1, height: plotRows)
         guard plot.width >= 2, plot.height >= 1 else { return nil }
         let (dx, dy) = caps.unicode ? (2, 4) : (1, 3)
         // X ticks: left, right, and the middle when wide enough.
@@ -147,7 +165,77 @@ public struct LineChart: Sendable {
         xTicks.append((plot.maxX - 1, rightText))
         return Geometry(plot: plot, dotsX: dx, dotsY: dy, xMin: xLo, xMax: xHi, yMin: yLo, yMax: yHi,
                         logScale: logScale, yTicks: yTexts.map { (row: $0.0, text: $0.1) },
-                        xTicks: xTicks.map { (col: $0.0, text: $0.1) }, labelWidth: labelWidth)
+                        xTicks: xTicks.map { (col: $0.0, text: $0.1) }, labelWidth: labelWidth, markerRows: markerRows)
+    }
+
+    /// The buffer column of each marker's line (markers outside the x range have none).
+    func markerColumns(_ g: Geometry) -> [(col: Int, label: String)] {
+        markers.compactMap { m in
+            guard m.x >= g.xMin, m.x <= g.xMax, let d = g.dot(x: m.x, y: g.logScale ? pow(10, g.yMax) : g.yMax) else { return nil }
+            return (g.plot.x + d.x / g.dotsX, m.label)
+        }
+    }
+
+    /// Where the marker labels go in the label rows above the plot, as a staircase: each label sits
+    /// on a row of its own line's top (its line runs from that row down), right of the line ("┊lr
+    /// 0.01"), or left of it ("snap┊") when there is no room right and no other marker there. Markers are placed from the
+    /// right; each takes the lowest row where it fits whole, else the row where the most of it fits,
+    /// cut with an ellipsis (two characters at least), else has no label (its line stays on the
+    /// plot). A label never covers another label or a line, and keeps a blank from any other.
+    /// Markers on one column share a label ("pause,resume").
+    func placeMarkerLabels(_ g: Geometry, caps: RenderCaps) -> [(row: Int, x: Int, text: String, col: Int)] {
+        let rows = g.markerRows, plot = g.plot
+        guard rows > 0 else { return [] }
+        var groups: [(col: Int, label: String)] = []
+        for m in markerColumns(g).sorted(by: { $0.col < $1.col }) {
+            if let last = groups.last, last.col == m.col {
+                if !last.label.split(separator: ",").contains(Substring(m.label)) { groups[groups.count - 1].label += "," + m.label }
+            } else {
+                groups.append(m)
+            }
+        }
+        // used[row][i]: a label or a line already takes plot column i of that label row.
+        var used = [[Bool]](repeating: [Bool](repeating: false, count: plot.width), count: rows)
+        // Columns from..<to of row r are free, and so are the cells either side of them except
+        // the label's own line at `own`.
+        func fits(_ r: Int, _ from: Int, _ to: Int, own: Int) -> Bool {
+            guard from >= 0, to <= plot.width, from < to else { return false }
+            return (max(0, from - 1)..<min(plot.width, to + 1)).allSatisfy { $0 == own || !used[r][$0] }
+        }
+        let ellipsis = caps.unicode ? "…" : "~"
+        var out: [(row: Int, x: Int, text: String, col: Int)] = []
+        for gr in groups.reversed() {
+            let c = gr.col - plot.x, w = displayWidth(gr.label)
+            // The line from row r down to the plot must be free.
+            func lineFree(_ r: Int) -> Bool { (r..<rows).allSatisfy { !used[$0][c] } }
+            var spot: (row: Int, from: Int, text: String)?
+            for r in (0..<rows).reversed() where spot == nil && lineFree(r) && fits(r, c + 1, c + 1 + w, own: c) { spot = (r, c + 1, gr.label) }
+            // Left of the line only clear of every other marker, placed yet or not: "a┊b┊" would not
+            // say which line "b" belongs to.
+            let clearLeft = !groups.contains { $0.col - plot.x >= c - w - 1 && $0.col - plot.x < c }
+            for r in (0..<rows).reversed() where spot == nil && clearLeft && lineFree(r) && fits(r, c - w, c, own: c) { spot = (r, c - w, gr.label) }
+            if spot == nil {
+                var best = (row: 0, room: 0)
+                for r in (0..<rows).reversed() where lineFree(r) {
+                    var n = 0
+                    while fits(r, c + 1, c + 2 + n, own: c) { n += 1 }
+                    if n > best.room { best = (r, n) }
+                }
+                if best.room >= 3 {
+                    var cut = ""
+                    for ch in gr.label {
+                        if displayWidth(cut + String(ch)) > best.room - 1 { break }
+                        cut.append(ch)
+                    }
+                    spot = (best.row, c + 1, cut + ellipsis)
+                }
+            }
+            guard let sp = spot else { continue }
+            for i in sp.from..<(sp.from + displayWidth(sp.text)) { used[sp.row][i] = true }
+            for r in sp.row..<rows { used[r][c] = true }
+            out.append((sp.row, plot.x + sp.from, sp.text, gr.col))
+        }
+        return out
     }
 
     public func draw(into buf: inout CellBuffer, rect: Rect, caps: RenderCaps) {
@@ -226,15 +314,12 @@ public struct LineChart: Sendable {
             layers.append(r.bits)
         }
 
-        // Marker lines (under the curves).
+        // Marker lines (under the curves); a labelled one rises to its label's row.
         let markerStyle = caps.fg(.yellow, caps.hasColor ? [] : .dim)
-        var markerCols: [(col: Int, label: String)] = []
-        for m in markers {
-            let x = m.x
-            guard x >= g.xMin, x <= g.xMax, let d = g.dot(x: x, y: g.logScale ? pow(10, g.yMax) : g.yMax) else { continue }
-            let col = plot.x + d.x / g.dotsX
-            markerCols.append((col, m.label))
-            buf.vline(x: col, y: plot.y, height: plot.height, caps.unicode ? "┊" : ":", style: markerStyle)
+        let labels = placeMarkerLabels(g, caps: caps)
+        for m in markerColumns(g) {
+            let rise = labels.first { $0.col == m.col }.map { g.markerRows - $0.row } ?? 0
+            buf.vline(x: m.col, y: plot.y - rise, height: plot.height + rise, caps.unicode ? "┊" : ":", style: markerStyle)
         }
 
         // Composite the curves.
@@ -273,14 +358,9 @@ public struct LineChart: Sendable {
             }
         }
 
-        // Marker labels on top, alternating rows to limit overlaps.
-        for (i, m) in markerCols.enumerated() {
-            let row = plot.y + (plot.height >= 4 ? i % 2 : 0)
-            let text = m.label
-            let w = displayWidth(text)
-            // Put the label right of the line, or left of it near the right edge.
-            let x = m.col + 1 + w <= plot.maxX ? m.col + 1 : max(plot.x, m.col - w)
-            buf.put(x: x, y: row, text, style: markerStyle, maxWidth: plot.maxX - x)
+        // Marker labels in their rows above the plot, clear of the curves and of each other.
+        for l in labels {
+            buf.put(x: l.x, y: plot.y - g.markerRows + l.row, l.text, style: markerStyle)
         }
     }
 
