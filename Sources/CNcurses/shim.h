@@ -11,6 +11,7 @@
 #include <langinfo.h>
 #include <wchar.h>
 #include <unistd.h>
+#include <termios.h>
 
 // Swift does not import C macros with arguments nor (in Swift 6) mutable globals such as
 // stdscr, LINES, COLS, COLORS. These accessors are the only way the TUI target reaches them.
@@ -110,6 +111,79 @@ static inline int nntop_take_signal(void) {
 
 static inline int nntop_peek_signal(void) { return *nntop_pending_signal_ptr(); }
 
+
+// ---- fatal signals: give the terminal back before the process dies ----
+
+// A crash (a Swift trap is SIGILL or SIGTRAP, a bad pointer SIGSEGV) while curses owns the
+// terminal would leave the user's shell in raw mode on the alternate screen. The handler
+// writes the terminal's own reset strings (saved at start: write and tcsetattr are
+// async-signal-safe, curses is not), then hands the signal to whoever had it before (the
+// Swift runtime's backtracer, or the default action), so the crash still reports and dies.
+
+static const int nntop_fatal_signals[6] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP };
+
+static inline struct sigaction *nntop_saved_fatal_action(int i) {
+    static struct sigaction saved[6];
+    return &saved[i];
+}
+static inline struct termios *nntop_saved_termios(void) {
+    static struct termios t;
+    return &t;
+}
+static inline volatile sig_atomic_t *nntop_termios_valid(void) {
+    static volatile sig_atomic_t valid = 0;
+    return &valid;
+}
+static inline char *nntop_reset_sequence(void) {
+    static char seq[256];
+    return seq;
+}
+
+static void nntop_fatal_handler(int sig) {
+    if (*nntop_termios_valid()) tcsetattr(STDIN_FILENO, TCSANOW, nntop_saved_termios());
+    const char *seq = nntop_reset_sequence();
+    size_t n = strlen(seq);
+    if (n > 0) { ssize_t w = write(STDOUT_FILENO, seq, n); (void)w; }
+    for (int i = 0; i < 6; i++) {
+        if (nntop_fatal_signals[i] == sig) sigaction(sig, nntop_saved_fatal_action(i), NULL);
+    }
+    raise(sig);  // blocked until this handler returns, then delivered to the previous action
+}
+
+static inline void nntop_append_cap(char *dst, size_t size, const char *cap) {
+    char *v = tigetstr((char *)cap);
+    if (v == NULL || v == (char *)-1) return;
+    size_t used = strlen(dst), len = strlen(v);
+    if (used + len + 1 > size) return;
+    memcpy(dst + used, v, len + 1);
+}
+
+/// Call before curses starts (saves the terminal's modes).
+static inline void nntop_save_terminal_modes(void) {
+    *nntop_termios_valid() = tcgetattr(STDIN_FILENO, nntop_saved_termios()) == 0;
+}
+
+/// Call once curses has started: records the reset strings terminfo gives for this terminal
+/// (attributes off, cursor shown, alternate screen left) and installs the fatal handlers.
+static inline void nntop_install_fatal_handlers(void) {
+    char *seq = nntop_reset_sequence();
+    seq[0] = 0;
+    nntop_append_cap(seq, 255, "sgr0");
+    nntop_append_cap(seq, 255, "cnorm");
+    nntop_append_cap(seq, 255, "rmcup");
+    if (strlen(seq) + 3 <= 255) strcat(seq, "\r\n");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = nntop_fatal_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    for (int i = 0; i < 6; i++) sigaction(nntop_fatal_signals[i], &sa, nntop_saved_fatal_action(i));
+}
+
+/// Puts back the previous fatal-signal actions (after curses has ended normally).
+static inline void nntop_restore_fatal_handlers(void) {
+    for (int i = 0; i < 6; i++) sigaction(nntop_fatal_signals[i], nntop_saved_fatal_action(i), NULL);
+}
 
 // ---- locale and terminfo ----
 

@@ -20,9 +20,11 @@ final class Terminal {
     init?(options: DashboardOptions) {
         nntop_setlocale_all()
         let utf8 = nntop_codeset_is_utf8() != 0
+        nntop_save_terminal_modes()
         guard let scr = nntop_newterm() else { return nil }
         screen = scr
         isActive = true
+        nntop_install_fatal_handlers()
         cbreak()
         noecho()
         nonl()
@@ -121,6 +123,7 @@ final class Terminal {
         guard isActive else { return }
         curs_set(1)
         endwin()
+        nntop_restore_fatal_handlers()
         isActive = false
         if let s = screen {
             delscreen(s)
