@@ -64,19 +64,12 @@ public struct RunHistory {
         self.config = config
         self.summary = summary
 
-        let rawLines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        var previousCut = false
-        for (i, line) in rawLines.enumerated() where !line.isEmpty {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)), let record = object as? [String: Any] else {
-                // A kill cuts a line short: it starts like a record and is either the last line or
-                // one a resumed run wrote a whole line after (RunLog starts afresh past a cut line),
-                // so two in a row, or anything else, is damage rather than a kill.
-                if line.first == UInt8(ascii: "{") && !previousCut { skippedLines += 1; previousCut = true; continue }
-                throw failure("metrics.jsonl line \(i + 1) is not a metrics record (damaged, or not nntop's log)")
-            }
-            previousCut = false
-            add(record)
+        let parsed = RunLog.parseMetrics(data)
+        if let bad = parsed.damagedLine {
+            throw failure("metrics.jsonl line \(bad) is not a metrics record (damaged, or not nntop's log)")
         }
+        skippedLines = parsed.skipped
+        for record in parsed.lines { add(record) }
 
         var extra: [String: Any] = [:]
         if let d = fm.contents(atPath: configPath), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { extra = o }
@@ -114,5 +107,36 @@ public struct RunHistory {
         default:
             break
         }
+    }
+}
+
+extension RunHistory {
+    /// What the log holds up to and including `step`: the earlier sessions of a run resumed from a
+    /// checkpoint of that step (anything logged past it belongs to a branch the resumed run redoes).
+    public func through(step: Int) -> RunHistory {
+        var h = self
+        func cut(_ c: [CurvePoint]) -> [CurvePoint] { c.filter { $0.step <= step } }
+        h.trainLoss = cut(trainLoss); h.trainAccuracy = cut(trainAccuracy)
+        h.learningRate = cut(learningRate); h.samplesPerSecond = cut(samplesPerSecond)
+        h.validationLoss = cut(validationLoss); h.validationAccuracy = cut(validationAccuracy)
+        h.testLoss = cut(testLoss); h.testAccuracy = cut(testAccuracy)
+        h.events = events.filter { $0.step <= step }
+        return h
+    }
+}
+
+extension TrainingSnapshot {
+    /// This snapshot with an earlier part of the same run (`RunHistory.through(step:)` of its run
+    /// folder) in front of its curves and markers: the dashboard of a resumed run shows the whole run,
+    /// not only what this session trained.
+    public func continuing(_ earlier: RunHistory) -> TrainingSnapshot {
+        var s = self
+        s.trainLoss = earlier.trainLoss + trainLoss
+        s.trainAccuracy = earlier.trainAccuracy + trainAccuracy
+        s.validationAccuracy = earlier.validationAccuracy + validationAccuracy
+        s.validationLoss = earlier.validationLoss + validationLoss
+        s.testAccuracy = earlier.testAccuracy + testAccuracy
+        s.events = earlier.events + events
+        return s
     }
 }

@@ -15,8 +15,8 @@ public final class RunLog {
     /// Why the folder, config.json or metrics.jsonl could not be set up.
     private var setupFailure: String?
     private let start: Double
-    /// Seconds already logged by the runs this one continues (a resumed run keeps counting).
-    private let offset: Double
+    /// Seconds already logged by the sessions this one continues (a resumed run keeps counting).
+    public let previousSeconds: Double
     private var lastLogged: Int?
     /// The run's TensorBoard event file (train/loss, train/acc, lr, val/*, test/*).
     public private(set) var tensorBoard: TensorBoardWriter?
@@ -30,7 +30,7 @@ public final class RunLog {
         self.directory = directory
         start = monotonicSeconds()
         let previous = RunLog.readMetrics(atPath: (directory as NSString).appendingPathComponent("metrics.jsonl"))
-        offset = previous.lines.compactMap { $0["time"] as? Double }.last ?? 0
+        previousSeconds = previous.lines.compactMap { $0["time"] as? Double }.last ?? 0
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] ?? [:]
@@ -92,7 +92,7 @@ public final class RunLog {
         write(raw: "{\(body)}\n")
     }
 
-    private func now() -> Double { ((offset + monotonicSeconds() - start) * 1000).rounded() / 1000 }
+    private func now() -> Double { ((previousSeconds + monotonicSeconds() - start) * 1000).rounded() / 1000 }
 
     private func write(raw line: String) { metrics?.append(Array(line.utf8)) }
 
@@ -106,11 +106,25 @@ public final class RunLog {
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,   // not a device or a pipe
               let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return ([], false) }
-        var lines: [[String: Any]] = []
-        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-            if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] { lines.append(o) }
+        return (parseMetrics(data).lines, data.last != UInt8(ascii: "\n"))
+    }
+
+    /// metrics.jsonl's bytes read as records. A kill cuts a line short: it starts like a record and is
+    /// either the last line or one a resumed run wrote a whole line after (RunLog starts afresh past a
+    /// cut line); such lines are counted in `skipped`. Anything else that does not parse (two cut lines
+    /// in a row, a line that is not JSON) is damage: `damagedLine` is the first such line (1-based).
+    public static func parseMetrics(_ data: Data) -> (lines: [[String: Any]], skipped: Int, damagedLine: Int?) {
+        var lines: [[String: Any]] = [], skipped = 0, previousCut = false
+        let raw = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (i, line) in raw.enumerated() where !line.isEmpty {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                if line.first == UInt8(ascii: "{") && !previousCut { skipped += 1; previousCut = true; continue }
+                return (lines, skipped, i + 1)
+            }
+            previousCut = false
+            lines.append(o)
         }
-        return (lines, data.last != UInt8(ascii: "\n"))
+        return (lines, skipped, nil)
     }
 
     /// config.json of a run folder as a TrainConfig (nil: no config.json, or not nntop's).
@@ -164,16 +178,17 @@ public struct RunSummary {
     public var bestValidationAccuracy: Double?
     public var testAccuracy: Double?
     public var wallSeconds: Double
-    /// done, stopped, running or diverged.
+    /// done, stopped, diverged, running (its process holds the folder's `RunLock`) or damaged (its
+    /// log has a line that is not a record, which `nntop view` refuses).
     public var state: String
     public var lastStep: Int
     /// The residual flag after each `r` toggle during the run, in order (empty: never toggled).
     public var residualToggles: [Bool] = []
 
     /// Reads a run folder; nil when it has no (readable) config.json. A run whose log has no end line
-    /// (after its last start) is "running" if metrics.jsonl changed in the last `runningWithin`
-    /// seconds, else "stopped" (killed).
-    public init?(directory: String, now: Date = Date(), runningWithin: TimeInterval = 120) {
+    /// (after its last start) is "running" while a live process holds the folder's lock, else
+    /// "stopped" (killed).
+    public init?(directory: String) {
         guard let config = RunLog.readConfig(directory: directory) else { return nil }
         self.config = config
         path = directory
@@ -185,7 +200,10 @@ public struct RunSummary {
         if let d = fm.contents(atPath: configPath), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] { extra = o }
         let configDate = (try? fm.attributesOfItem(atPath: configPath)[.modificationDate] as? Date) ?? nil
         started = (extra["started"] as? Double) ?? configDate?.timeIntervalSince1970 ?? 0
-        let lines = RunLog.readMetrics(atPath: metricsPath).lines
+        var st = stat()
+        let data = stat(metricsPath, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? fm.contents(atPath: metricsPath) ?? Data() : Data()
+        let parsed = RunLog.parseMetrics(data)
+        let lines = parsed.lines
         let vals = lines.filter { $0["split"] as? String == "val" }.compactMap { $0["acc"] as? Double }
         bestValidationAccuracy = vals.max()
         testAccuracy = lines.last { $0["split"] as? String == "test" }.flatMap { $0["acc"] as? Double }
@@ -196,26 +214,28 @@ public struct RunSummary {
         }
         let lastEpoch = lines.compactMap { $0["epoch"] as? Int }.last ?? 0
         let end = lines.last.flatMap { $0["event"] as? String == "end" ? $0 : nil }
-        if let end {
+        if parsed.damagedLine != nil {
+            state = "damaged"
+        } else if let end {
             state = end["state"] as? String ?? "done"
         } else {
-            let modified = (try? fm.attributesOfItem(atPath: metricsPath)[.modificationDate] as? Date) ?? nil
-            let recent = (modified ?? configDate).map { now.timeIntervalSince($0) < runningWithin } ?? false
-            state = recent ? "running" : "stopped"
+            state = RunLock.isHeld(directory: directory) ? "running" : "stopped"
         }
-        if state == "done" {
-            epochsDone = Double(config.epochs)
-        } else if let spe = extra["steps_per_epoch"] as? Int, spe > 0 {
+        let spe = extra["steps_per_epoch"] as? Int ?? 0
+        if spe > 0 {
+            // A run that ended early (--stop-at-acc) is done after fewer epochs than it was given.
             epochsDone = Double(lastStep) / Double(spe)
+        } else if state == "done" {
+            epochsDone = Double(config.epochs)
         } else {
             epochsDone = Double(max(0, lastEpoch - 1))
         }
     }
 
     /// The run folders directly inside `parent`, newest first (folders without config.json are skipped).
-    public static func list(in parent: String, now: Date = Date()) -> [RunSummary] {
+    public static func list(in parent: String) -> [RunSummary] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-        return names.compactMap { RunSummary(directory: (parent as NSString).appendingPathComponent($0), now: now) }
+        return names.compactMap { RunSummary(directory: (parent as NSString).appendingPathComponent($0)) }
             .sorted { ($0.started, $0.name) > ($1.started, $1.name) }
     }
 }

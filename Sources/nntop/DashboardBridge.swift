@@ -9,15 +9,17 @@ final class DashboardBridge {
     /// Earlier runs drawn behind this one (--compare), and this run's name in their legend.
     let overlays: [OverlayRun]
     let runName: String
+    /// A resumed run's earlier sessions, drawn in front of what this session trains.
+    let earlier: RunHistory?
     private var smoothedForward: [Double] = [], smoothedBackward: [Double] = []
     private var lastStep = -1
 
-    init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "") {
-        self.trainer = trainer; self.overlays = overlays; self.runName = runName
+    init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
+        self.trainer = trainer; self.overlays = overlays; self.runName = runName; self.earlier = earlier
     }
 
     func model() -> DashboardModel {
-        let s = trainer.latest()
+        let s = earlier.map { trainer.latest().continuing($0) } ?? trainer.latest()
         if s.step != lastStep {
             lastStep = s.step
             // Layer times: an exponential average over steps, so the bars are readable.

@@ -23,21 +23,24 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.")
     var batchSize: Int = 256
     @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int?
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
         }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
-        guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let threads, !(threads > 0 && threads <= 256) { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
     }
 
     func run() throws {
-        Parallel.maxThreads = threads
+        Parallel.maxThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard let net = ModelZoo.make(model) else { fail("unknown model '\(model)'") }
         do { try Checkpoint.load(weights, into: net) } catch { fail("\(error)") }
-        if noResidual { net.residual = false }
+        if noResidual {
+            guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (resnet18 has)") }
+            net.residual = false
+        }
         let test = loadTest()
         let r = Evaluator.evaluate(net, test, batchSize: batchSize, keepMistakes: 0)
         print(report(r, residual: net.residual))

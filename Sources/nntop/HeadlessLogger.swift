@@ -5,6 +5,10 @@ import Models
 final class HeadlessLogger {
     let config: TrainConfig
     private var lastLogged = 0
+    /// A resumed run: the step it resumed at and the training seconds of its earlier sessions.
+    var firstStep = 0, previousSeconds = 0.0
+    /// Named on its own line at the end when the run wrote it.
+    var lastCheckpoint: String?
 
     init(config: TrainConfig) { self.config = config }
 
@@ -29,8 +33,12 @@ final class HeadlessLogger {
         case .message(let m):
             say(m)
         case .finished(let s):
-            let wall = Date().timeIntervalSince(processStart)
-            say(trainingRateLine(s))
+            // The run's training time (all sessions), as `nntop runs` shows it: not data loading.
+            let wall = previousSeconds + s.elapsedSeconds
+            if let lastCheckpoint, s.state != .diverged, s.step > 0, FileManager.default.fileExists(atPath: lastCheckpoint) {
+                say("saved \(lastCheckpoint)")
+            }
+            say(trainingRateLine(s, firstStep: firstStep))
             if let t = s.finalTest {
                 say(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
                            t.accuracy, t.loss, s.epoch, s.step, wall))
@@ -46,8 +54,11 @@ final class HeadlessLogger {
     }
 }
 
-/// "trained N steps in T s: R samples/s" — the whole run's training throughput (evaluations included).
-func trainingRateLine(_ s: TrainingSnapshot) -> String {
-    String(format: "trained %d steps in %.1f s: %.0f samples/s", s.step, s.elapsedSeconds,
-           Double(s.step * s.batchSize) / max(s.elapsedSeconds, 1e-9))
+/// "trained N steps in T s: R samples/s" — this session's training throughput (evaluations
+/// included); a resumed run also says where it resumed and how many steps the run has in all.
+func trainingRateLine(_ s: TrainingSnapshot, firstStep: Int = 0) -> String {
+    let steps = s.step - firstStep
+    let line = String(format: "trained %d steps in %.1f s: %.0f samples/s", steps, s.elapsedSeconds,
+                      Double(steps * s.batchSize) / max(s.elapsedSeconds, 1e-9))
+    return firstStep == 0 ? line : line + " (resumed at step \(firstStep); \(s.step) steps in all)"
 }

@@ -7,7 +7,8 @@ struct Runs: ParsableCommand {
         abstract: "List the run folders in DIR, newest first: model, residual, epochs, best validation and test accuracy, wall time, state.",
         discussion: """
         A run folder holds config.json and metrics.jsonl (see the README). A run whose log has no \
-        end line is "running" if its log changed in the last 2 minutes, else "stopped" (killed).
+        end line is "running" while its nntop process lives (it holds the folder's run.lock), else \
+        "stopped" (killed); "damaged" is a log with a line that is not a record (nntop view refuses it).
         """)
 
     @Argument(help: "The folder holding run folders.")

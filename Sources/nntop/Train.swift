@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Images per step (default: 64).")
     var batchSize: Int?
-    @Option(help: "Learning rate at the start (the cosine schedule decays it to 0).")
+    @Option(help: "Learning rate at the start (the cosine schedule decays it to 0) (default: \(defaultsHelp(\.lr))).")
     var lr: Float?
     @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
     var optimizer: String?
@@ -32,10 +32,10 @@ struct Train: ParsableCommand {
     var valSize: Int?
     @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (default 0: epoch ends only).")
     var evalEvery: Int?
-    @Option(name: .customLong("log-every"), help: "Print a progress line every N steps (headless).")
+    @Option(name: .customLong("log-every"), help: "Log a metrics line (and print a progress line, headless) every N steps (default: \(defaultsHelp(\.logEvery))).")
     var logEvery: Int?
-    @Option(help: "Worker threads for the kernels (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads for the kernels (default: all cores, \(ProcessInfo.processInfo.activeProcessorCount) here).")
+    var threads: Int?
     @Option(help: "Seed for initialisation and shuffling.")
     var seed: UInt64 = 1
     @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
@@ -76,7 +76,7 @@ struct Train: ParsableCommand {
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
         guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
         guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
-        guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        if let threads, !(threads > 0 && threads <= 256) { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         if let trainLimit, trainLimit <= 0 { throw ValidationError("--train-limit must be a positive number (got \(trainLimit))") }
         if let valSize, valSize < 0 { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more (got \(evalEvery))") }
@@ -84,6 +84,8 @@ struct Train: ParsableCommand {
         if let saveEvery, saveEvery < 0 { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
         guard resume == nil || weights == nil else { throw ValidationError("--resume and --weights exclude each other") }
     }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func makeConfig() -> TrainConfig {
         var c = TrainConfig.defaults(for: model)
@@ -99,7 +101,7 @@ struct Train: ParsableCommand {
         if let valSize { c.valSize = valSize }
         if let trainLimit { c.trainLimit = trainLimit }
         c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
-        c.threads = threads; c.seed = seed
+        c.threads = threadCount; c.seed = seed
         applySchedulingOptions(to: &c)
         return c
     }
@@ -111,7 +113,7 @@ struct Train: ParsableCommand {
             fail("\(path): holds no run options (not written by nntop's trainer?); use --weights to start from its weights")
         }
         guard c.model == model else { fail("\(path): a checkpoint of \(c.model), not \(model)") }
-        c.threads = threads
+        c.threads = threadCount
         applySchedulingOptions(to: &c)
         return c
     }
@@ -139,13 +141,31 @@ struct Train: ParsableCommand {
         let splits = loadData(config)
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
+        if noResidual && trainer.network.residual == nil {
+            fail("--no-residual: \(config.model) has no residual connections to turn off (resnet18 has)")
+        }
         do {
             if let resumeFile { try trainer.resume(from: resumeFile) }
             if let weights { try trainer.loadWeights(from: weights) }
         } catch { fail("\(error)") }
-        let runDir = self.runDir ?? resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
-            ?? "runs/\(runName(config))"
-        checkRunFolder(runDir)
+        let firstStep = trainer.latest().step
+        if let resume { refuseFinished(trainer.latest(), resume) }
+        // The folder the checkpoint was written in: a resumed run goes on writing there.
+        let resumeDir = resume.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
+        let runDir: String
+        if let given = self.runDir ?? resumeDir {
+            runDir = given
+            checkRunFolder(runDir)
+        } else {
+            runDir = newRunFolder("runs", name: runName(config))
+        }
+        // Held until the process ends: a second run into this folder is refused while this one lives.
+        let runLock: RunLock
+        do { runLock = try RunLock(directory: runDir) } catch { fail("\(error); wait for it to end, or pass another --run-dir") }
+        defer { withExtendedLifetime(runLock) {} }
+        refuseOtherRunsLog(runDir, resumeDir: resumeDir)
+        // A resumed run's dashboard shows its earlier sessions too: the log up to the checkpoint's step.
+        let earlier = resume == nil ? nil : (try? RunHistory(directory: runDir))?.through(step: firstStep)
         trainer.checkpointDirectory = runDir + "/checkpoints"
         let leftovers = AtomicFile.removeLeftovers(in: runDir + "/checkpoints")
         if !leftovers.isEmpty {
@@ -159,6 +179,9 @@ struct Train: ParsableCommand {
                 FileHandle.standardError.write(Data("nntop: --compare draws on the dashboard only; ignored in headless mode\n".utf8))
             }
             let logger = HeadlessLogger(config: config)
+            logger.firstStep = firstStep
+            logger.previousSeconds = runLog.previousSeconds
+            logger.lastCheckpoint = runDir + "/checkpoints/last.safetensors"
             if resume != nil || weights != nil { print(trainer.latest().message) }
             trainer.onEvent = { logger.handle($0); runLog.handle($0) }
             let signals = StopOnSignals(trainer)
@@ -171,15 +194,17 @@ struct Train: ParsableCommand {
         }
         trainer.onEvent = { runLog.handle($0) }
         trainer.pauseOnDivergence = true
-        runDashboard(trainer, runDir: runDir, compared: compared)
+        runDashboard(trainer, runDir: runDir, compared: compared, earlier: earlier,
+                     firstStep: firstStep, previousSeconds: runLog.previousSeconds)
     }
 
     /// The dashboard on the main thread while the Trainer runs on its queue. Every way out stops
     /// the trainer at a step boundary and keeps its final weights.
-    func runDashboard(_ trainer: Trainer, runDir: String, compared: [RunHistory] = []) {
+    func runDashboard(_ trainer: Trainer, runDir: String, compared: [RunHistory] = [], earlier: RunHistory? = nil,
+                      firstStep: Int = 0, previousSeconds: Double = 0) {
         let name = (runDir as NSString).lastPathComponent
         let bridge = DashboardBridge(trainer: trainer, overlays: compared.map(RunDisplay.overlay),
-                                     runName: compared.isEmpty ? "" : "\(name) (this run)")
+                                     runName: compared.isEmpty ? "" : "\(name) (this run)", earlier: earlier)
         trainer.start()
         let exit = Dashboard.run(options: display.options,
                                  poll: { bridge.model() }, send: { bridge.send($0) })
@@ -190,10 +215,11 @@ struct Train: ParsableCommand {
         let last = runDir + "/checkpoints/last.safetensors"
         let saved = FileManager.default.fileExists(atPath: last) && s.step > 0 ? "; saved \(last)" : ""
         if exit != .hangup {
-            print(trainingRateLine(s))
+            print(trainingRateLine(s, firstStep: firstStep))
             if let t = s.finalTest {
+                // Training time (all sessions), not the time spent looking at the finished dashboard.
                 print(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
-                             t.accuracy, t.loss, s.epoch, s.step, Date().timeIntervalSince(processStart)))
+                             t.accuracy, t.loss, s.epoch, s.step, previousSeconds + s.elapsedSeconds))
             } else {
                 print("stopped at epoch \(s.epoch) step \(s.step)/\(s.totalSteps)\(saved)")
             }
@@ -210,15 +236,60 @@ struct Train: ParsableCommand {
         if fm.fileExists(atPath: dir, isDirectory: &isDir) {
             guard isDir.boolValue else { fail("run folder \(dir) is a file; pass another --run-dir") }
             let contents = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
-            let runFiles: Set<String> = ["config.json", "metrics.jsonl", "checkpoints"]
+            let runFiles: Set<String> = ["config.json", "metrics.jsonl", "checkpoints", RunLock.fileName]
             if !contents.isEmpty && !contents.contains(where: runFiles.contains) {
                 fail("\(dir) exists and is not an nntop run folder (no config.json, metrics.jsonl or checkpoints); pass another --run-dir")
             }
             guard fm.isWritableFile(atPath: dir) else { fail("run folder \(dir) is not writable; pass another --run-dir") }
         } else {
-            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            catch { fail("cannot create run folder \(dir): \(error.localizedDescription); pass another --run-dir") }
+            let e = makeDirectories(dir)
+            if e != 0 { failCreating(dir, errno: e) }
         }
+    }
+
+    /// A new folder `parent/name`, or `name-2`, `name-3`… when that one exists (two runs started in
+    /// the same second): made with mkdir(2), which fails on an existing folder, so no two runs share one.
+    func newRunFolder(_ parent: String, name: String) -> String {
+        let e = makeDirectories(parent)
+        if e != 0 { failCreating(parent + "/" + name, errno: e) }
+        for i in 1... {
+            let dir = (parent as NSString).appendingPathComponent(i == 1 ? name : "\(name)-\(i)")
+            if mkdir(dir, 0o755) == 0 { return dir }
+            if errno != EEXIST { failCreating(dir, errno: errno) }
+        }
+        fatalError("unreachable")
+    }
+
+    /// Refuses a folder whose log is another run's: a new run (no --resume), or one resumed from a
+    /// checkpoint of a different folder, never appends to it.
+    func refuseOtherRunsLog(_ dir: String, resumeDir: String?) {
+        let metrics = (dir as NSString).appendingPathComponent("metrics.jsonl")
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: metrics)[.size] as? Int) ?? nil, size > 0 else { return }
+        if let resumeDir, realPath(resumeDir) == realPath(dir) { return }
+        let state = RunSummary(directory: dir).map { " (\($0.state), step \($0.lastStep))" } ?? ""
+        let last = (dir as NSString).appendingPathComponent("checkpoints/last.safetensors")
+        let hint = FileManager.default.fileExists(atPath: last) ? "--resume \(last) continues it, or pass" : "pass"
+        fail("\(dir) already holds another run\(state): \(hint) another --run-dir for a new run")
+    }
+
+    /// A resumed run that has already trained all its epochs: nothing to do unless --epochs gives more.
+    func refuseFinished(_ s: TrainingSnapshot, _ checkpoint: String) {
+        guard s.totalSteps > 0, s.step >= s.totalSteps else { return }
+        let done = s.stepsPerEpoch > 0 ? s.step / s.stepsPerEpoch : s.epochs
+        let given = epochs.map { " (--epochs \($0) adds none)" } ?? ""
+        fail("\(checkpoint): the run has finished its \(done) epochs (step \(s.step))\(given); to train it further pass --epochs N with N > \(done)")
+    }
+
+    /// One line saying why a run folder cannot be made, naming the folder that is not writable.
+    func failCreating(_ dir: String, errno e: Int32) -> Never {
+        var parent = (dir as NSString).deletingLastPathComponent
+        while !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) { parent = (parent as NSString).deletingLastPathComponent }
+        let shown = parent.isEmpty ? FileManager.default.currentDirectoryPath : parent
+        let why = String(cString: strerror(e))
+        if [EACCES, EPERM, EROFS, ENOENT].contains(e) {
+            fail("cannot create run folder \(dir): \(shown) is not writable (\(why)); pass --run-dir DIR to write the run elsewhere")
+        }
+        fail("cannot create run folder \(dir): \(why); pass another --run-dir")
     }
 
     func loadData(_ config: TrainConfig) -> DataSplits {
@@ -269,4 +340,31 @@ final class StopOnSignals {
             sources.append(source)
         }
     }
+}
+
+/// "0.05 for lenet5, 0.1 for resnet18", or one value when every model shares it: a default as
+/// `TrainConfig.defaults(for:)` sets it, for the help text.
+func defaultsHelp<T: CustomStringConvertible & Equatable>(_ key: KeyPath<TrainConfig, T>) -> String {
+    let values = ModelZoo.names.map { TrainConfig.defaults(for: $0)[keyPath: key] }
+    if Set(values.map(\.description)).count == 1 { return values[0].description }
+    return zip(values, ModelZoo.names).map { "\($0.0) for \($0.1)" }.joined(separator: ", ")
+}
+
+/// mkdir -p: 0, or the errno of the first mkdir(2) that failed.
+func makeDirectories(_ path: String) -> Int32 {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return isDir.boolValue ? 0 : ENOTDIR }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != path {
+        let e = makeDirectories(parent)
+        if e != 0 { return e }
+    }
+    if mkdir(path, 0o755) == 0 || errno == EEXIST { return 0 }
+    return errno
+}
+
+func realPath(_ path: String) -> String {
+    guard let p = realpath(path, nil) else { return path }
+    defer { free(p) }
+    return String(cString: p)
 }

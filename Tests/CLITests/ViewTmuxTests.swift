@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import XCTest
 
 /// `nntop view` of two real runs in tmux at 100×30: both names in the legend, the epoch axis,
@@ -48,8 +49,8 @@ extension DashboardTmuxTests {
         XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
     }
 
-    /// A run still being written (no end line, log changed just now) is read again while viewed:
-    /// lines appended to its log show up on the dashboard.
+    /// A run still being written (no end line, its folder's lock held by a live process: here this
+    /// test's) is read again while viewed: lines appended to its log show up on the dashboard.
     func testViewFollowsARunThatIsStillWriting() throws {
         let run = workDir + "/runs/live"
         let r = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "2",
@@ -61,6 +62,9 @@ extension DashboardTmuxTests {
             .filter { !$0.contains(#""event":"end""#) && !$0.contains(#""split":"test""#) }
             .filter { line in (line.range(of: #""step":(\d+)"#, options: .regularExpression).map { Int(line[$0].dropFirst(7))! } ?? 0) <= 10 }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: metrics))
+        // Its writer is alive: it holds the run folder's lock.
+        let lock = try RunLock(directory: run)
+        defer { lock.release() }
 
         let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
         try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "env LANG=C.UTF-8 \(binary) view \(run)")

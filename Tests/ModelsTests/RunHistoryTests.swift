@@ -139,4 +139,41 @@ final class RunHistoryTests: XCTestCase {
             }
         }
     }
+
+    /// Issue 15 item 6: a run resumed from its step-20 checkpoint shows the whole run on its dashboard:
+    /// the log's curves and markers up to step 20 (not the first session's points past it, which the
+    /// resumed run redoes), then its own per-step points.
+    func testAResumedRunsSnapshotContinuesTheLogUpToItsCheckpoint() throws {
+        let dir = tempDir() + "/run"
+        let data = try DataSplits(train: TrainerTests.mnist.train, test: TrainerTests.mnist.test,
+                                  validationSize: 200, trainLimit: 640)
+        var c = TrainConfig.defaults(for: "lenet5")
+        c.epochs = 2; c.batchSize = 32; c.logEvery = 5; c.threads = 2; c.seed = 3; c.saveEvery = 20
+        let first = try Trainer(config: c, data: data)
+        first.checkpointDirectory = dir + "/checkpoints"
+        let log = RunLog(directory: dir, config: c, stepsPerEpoch: 20)
+        first.onEvent = { log.handle($0) }
+        first.send(.pause); first.send(.setLR(0.03)); first.send(.resume)
+        first.start(); first.wait()
+
+        // The dashboard's initial history: the folder read before the resumed session logs anything.
+        let earlier = try RunHistory(directory: dir).through(step: 20)
+        XCTAssertEqual(earlier.trainLoss.map(\.step), [5, 10, 15, 20])
+        XCTAssertEqual(earlier.validationAccuracy.map(\.step), [20])
+        XCTAssertEqual(earlier.testAccuracy.map(\.step), [])
+        XCTAssertEqual(earlier.events.map(\.label), ["pause", "lr 0.03", "resume"])
+
+        let second = try Trainer(config: c, data: data)
+        try second.resume(from: dir + "/checkpoints/step-000020.safetensors")
+        XCTAssertEqual(second.latest().step, 20)
+        second.start(); second.wait()
+        let s = second.latest().continuing(earlier)
+        XCTAssertEqual(s.trainLoss.map(\.step), [5, 10, 15] + Array(20...40))
+        XCTAssertEqual(s.trainAccuracy.map(\.step), s.trainLoss.map(\.step))
+        XCTAssertEqual(s.validationAccuracy.map(\.step), [20, 40])
+        XCTAssertEqual(s.validationLoss.map(\.step), [20, 40])
+        XCTAssertEqual(s.testAccuracy.map(\.step), [40])
+        XCTAssertEqual(s.events.map(\.label), ["pause", "lr 0.03", "resume"])
+        XCTAssertEqual(s.step, 40)
+    }
 }

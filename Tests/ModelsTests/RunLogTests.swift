@@ -116,7 +116,11 @@ final class RunLogTests: XCTestCase {
         XCTAssertEqual(s.bestValidationAccuracy, 88.5)
         XCTAssertNil(s.testAccuracy)
         XCTAssertEqual(s.wallSeconds, 4.25)
-        XCTAssertEqual(try XCTUnwrap(RunSummary(directory: dir, now: Date(timeIntervalSinceNow: -590))).state, "running")
+        // Running is a live process holding the folder's lock, however old the log.
+        let lock = try RunLock(directory: dir)
+        XCTAssertEqual(try XCTUnwrap(RunSummary(directory: dir)).state, "running")
+        lock.release()
+        XCTAssertEqual(try XCTUnwrap(RunSummary(directory: dir)).state, "stopped")
 
         // Continuing the run: the cut line stays alone, new lines parse and time keeps counting.
         let log = RunLog(directory: dir, config: TrainConfig())
@@ -150,5 +154,33 @@ final class RunLogTests: XCTestCase {
             full.handle(.control(ControlEvent(step: 2, label: "resume")))
         }
 #endif
+    }
+
+    /// Issue 15 item 8: a run that ended early (--stop-at-acc at step 30 of 40) is done after 1.5 of
+    /// its 2 epochs, not 2/2.
+    func testARunThatEndedEarlyCountsTheEpochsItTrained() throws {
+        let dir = tempDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var c = TrainConfig.defaults(for: "lenet5"); c.epochs = 2
+        let log = RunLog(directory: dir, config: c, stepsPerEpoch: 20)
+        log.append([("step", 30), ("epoch", 2), ("split", "test"), ("loss", 0.5), ("acc", 91.0), ("time", 1.0)])
+        log.append([("event", "end"), ("state", "done"), ("step", 30), ("epoch", 2), ("time", 1.5)])
+        let s = try XCTUnwrap(RunSummary(directory: dir))
+        XCTAssertEqual(s.state, "done")
+        XCTAssertEqual(s.epochsDone, 1.5)
+    }
+
+    /// Issue 15 item 8: a log with a line that is not a record is "damaged" (what `nntop view`
+    /// refuses), not "running" however fresh it is; a line cut by a kill is not damage.
+    func testADamagedLogIsDamagedNotRunning() throws {
+        let dir = tempDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try JSONEncoder().encode(TrainConfig()).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let good = #"{"step":5,"epoch":1,"split":"train","loss":0.5,"acc":80.0,"lr":0.05,"samples_per_s":900.0,"time":1.0}"#
+        try Data("\(good)\nGARBAGE\n\(good)\n".utf8).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        XCTAssertEqual(try XCTUnwrap(RunSummary(directory: dir)).state, "damaged")
+        XCTAssertThrowsError(try RunHistory(directory: dir))
+        try Data("\(good)\n{\"step\":10,\"ep".utf8).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        XCTAssertEqual(try XCTUnwrap(RunSummary(directory: dir)).state, "stopped")
     }
 }
