@@ -46,8 +46,9 @@ func fuzzRunLog(_ bytes: [UInt8]) {
     guard bytes.count >= 2 else { return }
     let cut = min(bytes.count, 2 + (Int(bytes[0]) << 8 | Int(bytes[1])))
     let dir = fuzzRunFolder
-    FileManager.default.createFile(atPath: dir + "/config.json", contents: Data(bytes[2..<cut]))
-    FileManager.default.createFile(atPath: dir + "/metrics.jsonl", contents: Data(bytes[cut...]))
+    // Plain writes (createFile writes a temporary file and renames it: several times slower).
+    try? Data(bytes[2..<cut]).write(to: URL(fileURLWithPath: dir + "/config.json"))
+    try? Data(bytes[cut...]).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
     let metrics = RunLog.readMetrics(atPath: dir + "/metrics.jsonl")
     precondition(metrics.lines.count <= bytes.count)
     _ = RunLog.readConfig(directory: dir)
