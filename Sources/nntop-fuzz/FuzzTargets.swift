@@ -1,7 +1,9 @@
-// Fuzz targets for the two readers that take files from users: MNIST idx (raw or gzip) and
-// safetensors. Built with -sanitize=fuzzer and -DFUZZING (scripts/fuzz.sh) libFuzzer drives
-// them; built normally this is a replay tool that runs files through a target, so CI can check
-// the committed corpus.
+// Fuzz targets for the readers that take files from users: MNIST idx (raw or gzip), safetensors,
+// and a run folder's config.json and metrics.jsonl (`nntop view`, `runs`, `--compare`, `--resume`).
+// Built with -sanitize=fuzzer and -DFUZZING (scripts/fuzz.sh), libFuzzer drives them; built
+// normally this is a replay tool that runs files through a target: CI builds it with
+// AddressSanitizer and replays the committed corpus (scripts/fuzz.sh replay), since Models is
+// compiled -Ounchecked and only a sanitizer sees an out-of-bounds read there.
 import Foundation
 import Models
 
@@ -29,12 +31,41 @@ func fuzzSafetensors(_ bytes: [UInt8]) {
     if let net = ModelZoo.make("lenet5") { _ = try? Checkpoint.load(file: file, into: net) }
 }
 
-let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors]
+/// A run folder this process rewrites for every input.
+let fuzzRunFolder: String = {
+    let dir = NSTemporaryDirectory() + "nntop-fuzz-runlog-\(getpid())/run"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "nntop-fuzz-runlog-\(getpid())") }
+    return dir
+}()
+
+/// Splits the input at a position taken from its first two bytes: config.json and metrics.jsonl of
+/// one run folder; reads it the ways nntop does (the summary `runs` lists, the history `view` and
+/// `--compare` draw).
+func fuzzRunLog(_ bytes: [UInt8]) {
+    guard bytes.count >= 2 else { return }
+    let cut = min(bytes.count, 2 + (Int(bytes[0]) << 8 | Int(bytes[1])))
+    let dir = fuzzRunFolder
+    // Plain writes (createFile writes a temporary file and renames it: several times slower).
+    try? Data(bytes[2..<cut]).write(to: URL(fileURLWithPath: dir + "/config.json"))
+    try? Data(bytes[cut...]).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+    let metrics = RunLog.readMetrics(atPath: dir + "/metrics.jsonl")
+    precondition(metrics.lines.count <= bytes.count)
+    _ = RunLog.readConfig(directory: dir)
+    if let summary = RunSummary(directory: dir) { precondition(summary.lastStep == 0 || !metrics.lines.isEmpty) }
+    _ = RunSummary.list(in: (dir as NSString).deletingLastPathComponent)
+    if let history = try? RunHistory(directory: dir) {
+        precondition(history.confusion.map { $0.count == 10 && $0.allSatisfy { $0.count == 10 } } ?? true)
+        precondition(history.trainLoss.count <= metrics.lines.count)
+    }
+}
+
+let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors, "runlog": fuzzRunLog]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let name = ProcessInfo.processInfo.environment["NNTOP_FUZZ_TARGET"] ?? "idx"
-    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx or safetensors") }
+    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx, safetensors or runlog") }
     target(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
@@ -62,7 +93,7 @@ struct Replay {
     static func main() {
         let args = CommandLine.arguments.dropFirst()
         guard let name = args.first, let target = targets[name] else {
-            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors FILE|DIR...\n".utf8))
+            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors|runlog FILE|DIR...\n".utf8))
             exit(2)
         }
         var count = 0

@@ -66,64 +66,29 @@ final class CLITests: XCTestCase {
     func testSIGTERMStopsCleanlyAndKeepsTheWeights() throws {
         let dir = NSTemporaryDirectory() + "nntop-sig-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = ["lenet5", "--headless", "--train-limit", "50000", "--val-size", "500", "--log-every", "10", "--run-dir", dir]
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try Child(["lenet5", "--headless", "--train-limit", "50000", "--val-size", "500", "--log-every", "10", "--run-dir", dir])
         // Wait for the first progress line, then signal.
-        var text = ""
-        while !text.contains("epoch 1/5 step 10/") {
-            let chunk = out.fileHandleForReading.availableData
-            XCTAssertFalse(chunk.isEmpty, "nntop ended early: \(text)")
-            if chunk.isEmpty { return }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        kill(p.processIdentifier, SIGTERM)
-        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 143)
-        XCTAssertTrue(text.contains("final state=stopped"), text)
+        try p.waitFor("epoch 1/5 step 10/")
+        kill(p.pid, SIGTERM)
+        let r = try p.finish(timeout: 120)
+        XCTAssertEqual(r.status, 143)
+        XCTAssertTrue(r.out.contains("final state=stopped"), r.out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/checkpoints/last.safetensors"))
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").contains { $0.contains(".tmp") })
-    }
-
-    /// Starts nntop headless with its output going to a pipe; returns the process and the pipe.
-    func startHeadless(_ args: [String]) throws -> (Process, Pipe, Pipe) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return (p, out, err)
-    }
-
-    /// Reads `pipe` until `text` has appeared (or the process ended); returns what was read.
-    func read(_ pipe: Pipe, until text: String) -> String {
-        var got = ""
-        while !got.contains(text) {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            got += String(decoding: chunk, as: UTF8.self)
-        }
-        return got
     }
 
     /// A headless run outlives its terminal: SIGHUP is ignored and the run finishes normally.
     func testHeadlessRunIgnoresSIGHUPAndFinishes() throws {
         let dir = NSTemporaryDirectory() + "nntop-hup-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (p, out, _) = try startHeadless(["lenet5", "--headless", "--train-limit", "6400", "--val-size", "500", "--epochs", "1",
-                                             "--log-every", "10", "--run-dir", dir])
-        var text = read(out, until: "step 10/")
-        kill(p.processIdentifier, SIGHUP)
-        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let p = try Child(["lenet5", "--headless", "--train-limit", "6400", "--val-size", "500", "--epochs", "1",
+                           "--log-every", "10", "--run-dir", dir])
+        try p.waitFor("step 10/")
+        kill(p.pid, SIGHUP)
+        let r = try p.finish(timeout: 120)
         XCTAssertEqual(p.terminationReason, .exit)
-        XCTAssertEqual(p.terminationStatus, 0, text)
-        XCTAssertTrue(text.contains("final test_acc=") && text.contains("steps=100"), text)
+        XCTAssertEqual(r.status, 0, r.out)
+        XCTAssertTrue(r.out.contains("final test_acc=") && r.out.contains("steps=100"), r.out)
     }
 
     /// A second Ctrl-C does not wait for the stop in progress (here, writing ResNet-18's 90 MB
@@ -131,18 +96,17 @@ final class CLITests: XCTestCase {
     func testSecondSIGINTQuitsAtOnce() throws {
         let dir = NSTemporaryDirectory() + "nntop-int2-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (p, out, err) = try startHeadless(["resnet18", "--headless", "--train-limit", "6400", "--val-size", "128",
-                                               "--log-every", "1", "--run-dir", dir])
-        var text = read(out, until: "step 2/")
-        kill(p.processIdentifier, SIGINT)
-        let note = read(err, until: "again to quit at once")
-        kill(p.processIdentifier, SIGINT)
-        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130, text)
+        let p = try Child(["resnet18", "--headless", "--train-limit", "6400", "--val-size", "128",
+                           "--log-every", "1", "--run-dir", dir])
+        try p.waitFor("step 2/")
+        kill(p.pid, SIGINT)
+        let note = try p.waitFor("again to quit at once", inStderr: true, timeout: 60)
+        kill(p.pid, SIGINT)
+        let r = try p.finish(timeout: 60)
+        XCTAssertEqual(r.status, 130, r.out)
         XCTAssertTrue(note.contains("stopping at the next step"), note)
         // It did not wait for the clean stop, which prints a final line after saving.
-        XCTAssertFalse(text.contains("final state=stopped"), text)
+        XCTAssertFalse(r.out.contains("final state=stopped"), r.out)
         let ckpts = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints")) ?? []
         for f in ckpts where !f.hasPrefix(".") {
             XCTAssertNoThrow(try SafetensorsFile(path: dir + "/checkpoints/" + f), f)
