@@ -1,69 +1,6 @@
 import Foundation
 import XCTest
 
-/// A child nntop whose output is read by background threads, so every wait has a deadline:
-/// `waitFor` polls what has arrived, `finish` kills the child when it overstays.
-final class NntopChild {
-    let process = Process()
-    private let lock = NSLock()
-    private var outData = Data(), errData = Data()
-    private let exited = DispatchSemaphore(value: 0), drained = DispatchSemaphore(value: 0)
-
-    init(_ args: [String], cwd: String? = nil) throws {
-        process.executableURL = NntopBinary.url
-        process.arguments = args
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out; process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        process.terminationHandler = { [exited] _ in exited.signal() }
-        try process.run()
-        for (pipe, isOut) in [(out, true), (err, false)] {
-            Thread.detachNewThread { [self] in
-                while true {
-                    let chunk = pipe.fileHandleForReading.availableData
-                    if chunk.isEmpty { break }
-                    lock.lock(); if isOut { outData += chunk } else { errData += chunk }; lock.unlock()
-                }
-                drained.signal()
-            }
-        }
-    }
-
-    var out: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
-    var err: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
-
-    /// Waits until stdout contains `text`; false if the deadline passes or the child ends first.
-    func waitFor(_ text: String, timeout: Double = 120) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if out.contains(text) { return true }
-            if !process.isRunning { return out.contains(text) }
-            usleep(20_000)
-        }
-        return false
-    }
-
-    /// Waits for the child to exit (killing it after `timeout` seconds) and for its output to end;
-    /// nil when it had to be killed.
-    func finish(timeout: Double = 300) -> Int32? {
-        if exited.wait(timeout: .now() + timeout) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            _ = exited.wait(timeout: .now() + 10)
-            return nil
-        }
-        _ = drained.wait(timeout: .now() + 10); _ = drained.wait(timeout: .now() + 10)
-        return process.terminationStatus
-    }
-
-    /// Runs nntop to the end with a deadline.
-    static func run(_ args: [String], cwd: String? = nil, timeout: Double = 300) throws -> (status: Int32?, out: String, err: String) {
-        let c = try NntopChild(args, cwd: cwd)
-        let status = c.finish(timeout: timeout)
-        return (status, c.out, c.err)
-    }
-}
-
 /// Issue 15 items 5–8 and 15 through the real binary: run folders are locked and never mixed,
 /// resumed runs say what this session trained, finished runs are not silently extended, `runs`
 /// tells the truth, and the small CLI fixes.
@@ -81,7 +18,7 @@ final class RunFolderCLITests: XCTestCase {
 
     /// The `nntop runs` line of the run folder `name`.
     func runsLine(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let r = try NntopChild.run(["runs", base], timeout: 60)
+        let r = try NntopBinary.run(["runs", base], timeout: 60)
         XCTAssertEqual(r.status, 0, r.err, file: file, line: line)
         return try XCTUnwrap(r.out.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map(String.init),
                              "no line for \(name) in:\n\(r.out)", file: file, line: line)
@@ -96,14 +33,14 @@ final class RunFolderCLITests: XCTestCase {
         // run (it is killed), a step checkpoint every 10 steps.
         let args = ["lenet5", "--headless", "--train-limit", "3200", "--val-size", "200", "--epochs", "100",
                     "--log-every", "10", "--threads", "1", "--run-dir", dir]
-        let first = try NntopChild(args + ["--save-every", "10"])
+        let first = try Child(args + ["--save-every", "10"])
         addTeardownBlock { if first.process.isRunning { kill(first.process.processIdentifier, SIGKILL) } }
-        XCTAssertTrue(first.waitFor("saved \(dir)/checkpoints/step-"), first.out + first.err)
+        try first.waitFor("saved \(dir)/checkpoints/step-")
         XCTAssertTrue(first.process.isRunning, "the run ended before the checks: " + first.out)
 
         // While it trains: `runs` says running, and a second writer is refused in one line.
         XCTAssertTrue(try runsLine("live").hasSuffix("running"))
-        let second = try NntopChild.run(args)
+        let second = try NntopBinary.run(args)
         XCTAssertNotEqual(second.status, 0)
         XCTAssertEqual(second.err.split(separator: "\n").count, 1, second.err)
         XCTAssertTrue(second.err.contains(dir) && second.err.contains("in use"), second.err)
@@ -113,14 +50,14 @@ final class RunFolderCLITests: XCTestCase {
 
         // Killed: no end line, but no live lock either — `runs` says stopped at once (the log is seconds old).
         kill(first.process.processIdentifier, SIGKILL)
-        _ = first.finish(timeout: 30)
+        _ = try first.finish(timeout: 30)
         XCTAssertEqual(first.process.terminationReason, .uncaughtSignal)
         XCTAssertTrue(try runsLine("live").hasSuffix("stopped"))
 
         // A new run into the killed run's folder without --resume would append to its log: refused.
         let metrics = dir + "/metrics.jsonl"
         let before = bytes(metrics)
-        let fresh = try NntopChild.run(args)
+        let fresh = try NntopBinary.run(args)
         XCTAssertNotEqual(fresh.status, 0)
         XCTAssertEqual(fresh.err.split(separator: "\n").count, 1, fresh.err)
         XCTAssertTrue(fresh.err.contains(dir) && fresh.err.contains("already holds"), fresh.err)
@@ -130,7 +67,7 @@ final class RunFolderCLITests: XCTestCase {
         // this session's steps from the run's.
         let checkpoint = dir + "/checkpoints/step-000010.safetensors"
         let resumedAt = 10
-        let resumed = try NntopChild.run(["lenet5", "--headless", "--resume", checkpoint, "--threads", "1", "--epochs", "1"])
+        let resumed = try NntopBinary.run(["lenet5", "--headless", "--resume", checkpoint, "--threads", "1", "--epochs", "1"])
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertTrue(resumed.out.contains("trained \(50 - resumedAt) steps in "), resumed.out)
         XCTAssertTrue(resumed.out.contains("(resumed at step \(resumedAt); 50 steps in all)"), resumed.out)
@@ -141,14 +78,14 @@ final class RunFolderCLITests: XCTestCase {
         let last = dir + "/checkpoints/last.safetensors"
         let finished = bytes(metrics)
         for extra in [[], ["--epochs", "1"]] {
-            let again = try NntopChild.run(["lenet5", "--headless", "--resume", last, "--threads", "1"] + extra)
+            let again = try NntopBinary.run(["lenet5", "--headless", "--resume", last, "--threads", "1"] + extra)
             XCTAssertNotEqual(again.status, 0, "\(extra)")
             XCTAssertEqual(again.err.split(separator: "\n").count, 1, again.err)
             XCTAssertTrue(again.err.contains("finished") && again.err.contains("--epochs"), again.err)
             XCTAssertEqual(bytes(metrics), finished, "\(extra)")
         }
         // … and extended by --epochs: 50 more steps, the run now 2/2 epochs.
-        let extended = try NntopChild.run(["lenet5", "--headless", "--resume", last, "--threads", "1", "--epochs", "2"])
+        let extended = try NntopBinary.run(["lenet5", "--headless", "--resume", last, "--threads", "1", "--epochs", "2"])
         XCTAssertEqual(extended.status, 0, extended.err)
         XCTAssertTrue(extended.out.contains("trained 50 steps in ") && extended.out.contains("100 steps in all"), extended.out)
         XCTAssertTrue(extended.out.contains("epochs=2 steps=100 "), extended.out)
@@ -170,7 +107,7 @@ final class RunFolderCLITests: XCTestCase {
             try Data(config.utf8).write(to: URL(fileURLWithPath: d + "/config.json"))
             try Data(log.utf8).write(to: URL(fileURLWithPath: d + "/metrics.jsonl"))
         }
-        let r = try NntopChild.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "1",
+        let r = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "1",
                                     "--threads", "1"], cwd: base)
         XCTAssertEqual(r.status, 0, r.err)
         for name in taken {
@@ -185,7 +122,7 @@ final class RunFolderCLITests: XCTestCase {
     /// Item 8: a --stop-at-acc run that ended after 1 of its 4 epochs shows 1/4, not 4/4; a damaged
     /// log (fresh) is "damaged", as `view` refuses it, not "running".
     func testRunsShowsEarlyEndsAndDamagedLogs() throws {
-        let r = try NntopChild.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "4",
+        let r = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--epochs", "4",
                                     "--stop-at-acc", "20", "--threads", "1", "--run-dir", base + "/early"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("reached --stop-at-acc 20.00% at step 10"), r.out)   // 640 / 64 = 10 steps an epoch
@@ -198,7 +135,7 @@ final class RunFolderCLITests: XCTestCase {
         let good = #"{"step":5,"epoch":1,"split":"train","loss":0.5,"acc":80.0,"lr":0.05,"samples_per_s":900.0,"time":1.0}"#
         try Data("\(good)\nnot json at all\n\(good)\n".utf8).write(to: URL(fileURLWithPath: damaged + "/metrics.jsonl"))
         XCTAssertTrue(try runsLine("damaged").hasSuffix("damaged"))
-        let view = try NntopChild.run(["view", "--text", damaged], timeout: 60)
+        let view = try NntopBinary.run(["view", "--text", damaged], timeout: 60)
         XCTAssertNotEqual(view.status, 0)
         XCTAssertTrue(view.err.contains(damaged), view.err)
     }
@@ -208,12 +145,12 @@ final class RunFolderCLITests: XCTestCase {
     func testSmallCLIFixes() throws {
         // A checkpoint for eval: any lenet5 one (a 10-step run).
         let ck = base + "/ck"
-        let made = try NntopChild.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "0", "--epochs", "1",
+        let made = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "0", "--epochs", "1",
                                        "--threads", "1", "--run-dir", ck])
         XCTAssertEqual(made.status, 0, made.err)
         for args in [["lenet5", "--no-residual", "--headless", "--train-limit", "640", "--run-dir", base + "/nores"],
                      ["eval", "lenet5", "--no-residual", "--weights", ck + "/checkpoints/last.safetensors"]] {
-            let r = try NntopChild.run(args)
+            let r = try NntopBinary.run(args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
             XCTAssertTrue(r.err.contains("--no-residual") && r.err.contains("lenet5"), r.err)
@@ -221,7 +158,7 @@ final class RunFolderCLITests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/nores"))
 
-        let help = try NntopChild.run(["train", "--help"], timeout: 60)
+        let help = try NntopBinary.run(["train", "--help"], timeout: 60)
         XCTAssertEqual(help.status, 0)
         // Each option's help text, joined across ArgumentParser's wrapped lines.
         let text = help.out.replacingOccurrences(of: #"\s+"#, with: " ", options: .regularExpression)
@@ -246,7 +183,7 @@ final class RunFolderCLITests: XCTestCase {
             chmod(readOnly, 0o555)
             addTeardownBlock { chmod(readOnly, 0o755) }
         }
-        let ro = try NntopChild.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--threads", "1"], cwd: readOnly)
+        let ro = try NntopBinary.run(["lenet5", "--headless", "--train-limit", "640", "--val-size", "200", "--threads", "1"], cwd: readOnly)
         XCTAssertNotEqual(ro.status, 0)
         XCTAssertEqual(ro.err.split(separator: "\n").count, 1, ro.err)
         XCTAssertTrue(ro.err.contains("\(readOnly) is not writable") && ro.err.contains("--run-dir"), ro.err)
@@ -256,12 +193,12 @@ final class RunFolderCLITests: XCTestCase {
     /// Item 15: a headless run stopped by SIGTERM says where it wrote last.safetensors.
     func testSIGTERMNamesTheLastCheckpoint() throws {
         let dir = base + "/term"
-        let c = try NntopChild(["lenet5", "--headless", "--train-limit", "50000", "--val-size", "200", "--log-every", "10",
+        let c = try Child(["lenet5", "--headless", "--train-limit", "50000", "--val-size", "200", "--log-every", "10",
                                 "--threads", "1", "--run-dir", dir])
         addTeardownBlock { if c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) } }
-        XCTAssertTrue(c.waitFor("step 10/"), c.out + c.err)
+        try c.waitFor("step 10/")
         kill(c.process.processIdentifier, SIGTERM)
-        XCTAssertEqual(c.finish(timeout: 120), 143, c.out + c.err)
+        XCTAssertEqual(try c.finish(timeout: 120).status, 143, c.out + c.err)
         let path = dir + "/checkpoints/last.safetensors"
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
         XCTAssertTrue(c.out.contains("saved \(path)"), c.out)

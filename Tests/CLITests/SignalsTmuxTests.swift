@@ -54,4 +54,28 @@ extension DashboardTmuxTests {
         }
         XCTAssertTrue(gone, "nntop still running after its terminal went away")
     }
+
+    /// A crash while the dashboard owns the terminal still hands the shell a usable one. SIGSEGV
+    /// sent from outside reaches the same handler as a bad pointer or a Swift trap would; Swift's
+    /// backtracer is off so the default action (exit 139) follows at once.
+    func testACrashInTheDashboardGivesTheTerminalBack() throws {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
+        let command = "cd \(workDir!) && SWIFT_BACKTRACE=enable=no LANG=C.UTF-8 \(binary) lenet5 --train-limit 30000 "
+            + "--val-size 500 --epochs 2 --run-dir run; echo EXIT=$?; PS1='PROMPT> ' exec bash --norc --noprofile -i"
+        try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "bash", "--norc", "--noprofile", "-c", command)
+        try waitFor("training") { $0.contains("RUNNING") && (self.step($0) ?? 0) > 5 }
+        XCTAssertEqual(try tmux("display", "-p", "-t", "nntop", "#{alternate_on}").trimmingCharacters(in: .whitespacesAndNewlines), "1")
+        let shell = try tmux("display", "-p", "-t", "nntop", "#{pane_pid}").trimmingCharacters(in: .whitespacesAndNewlines)
+        let found = try NntopBinary.run(["-P", shell, "-x", "nntop"], executable: "/usr/bin/pgrep", timeout: 30)
+        let pid = try XCTUnwrap(pid_t(found.out.trimmingCharacters(in: .whitespacesAndNewlines)), "no nntop under the pane's shell \(shell)")
+        kill(pid, SIGSEGV)
+        var s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        XCTAssertTrue(s.contains("EXIT=139"), s)
+        XCTAssertEqual(try tmux("display", "-p", "-t", "nntop", "#{alternate_on}").trimmingCharacters(in: .whitespacesAndNewlines), "0",
+                       "still on the alternate screen")
+        XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
+        try tmux("send-keys", "-t", "nntop", "stty -a | grep -q ' icanon' && stty -a | grep -q ' echo ' && echo SANE$((40+2)) || echo RAW$((40+2))", "Enter")
+        s = try waitFor("stty's answer") { $0.contains("SANE42") || $0.contains("RAW42") }
+        XCTAssertTrue(s.contains("SANE42"), s)
+    }
 }
