@@ -26,13 +26,14 @@ public struct Dataset {
     /// Fills x[b] (shape [B,1,32,32]) and labels[b] with the items at `items[b]` (positions in this dataset).
     public func fill(items: ArraySlice<Int>, x: Tensor, labels: UnsafeMutablePointer<Int32>) {
         let side = Dataset.side, rows = source.rows, cols = source.cols
+        precondition(source.channels == 1, "only 1-channel images are filled so far")
         let padTop = (side - rows) / 2, padLeft = (side - cols) / 2
         let background = -mnistMean / mnistStd, scale = 1 / (255 * mnistStd)
         precondition(x.count == items.count * side * side, "batch tensor \(x.shape) for \(items.count) items")
         source.images.withUnsafeBufferPointer { img in
             for (b, item) in items.enumerated() {
                 let src = indices[item]
-                labels[b] = Int32(source.labels[src])
+                labels[b] = source.labels[src]
                 let dst = x.data + b * side * side
                 dst.update(repeating: background, count: side * side)
                 for r in 0..<rows {

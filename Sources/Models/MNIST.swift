@@ -7,16 +7,27 @@ public struct DataError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Images as raw bytes (count × rows × cols) with their labels, as the idx files hold them.
+/// Decoded 8-bit images of one stored size with their labels: image i is `channels` planes of
+/// rows × cols bytes (channel-planar, as CIFAR's binary files and the network's NCHW input hold
+/// them), labels are class indices into `classNames`.
 public struct ImageSet {
     public let images: [UInt8]
-    public let labels: [UInt8]
-    public let rows: Int, cols: Int
+    public let labels: [Int32]
+    public let channels: Int, rows: Int, cols: Int
+    public let classNames: [String]
     public var count: Int { labels.count }
+    public var classes: Int { classNames.count }
+    public var bytesPerImage: Int { channels * rows * cols }
 
-    public init(images: [UInt8], labels: [UInt8], rows: Int, cols: Int) {
-        self.images = images; self.labels = labels; self.rows = rows; self.cols = cols
+    public init(images: [UInt8], labels: [Int32], channels: Int = 1, rows: Int, cols: Int,
+                classNames: [String] = ImageSet.digitNames) {
+        precondition(images.count == labels.count * channels * rows * cols, "image bytes do not match the labels")
+        self.images = images; self.labels = labels; self.channels = channels; self.rows = rows; self.cols = cols
+        self.classNames = classNames
     }
+
+    /// MNIST's classes.
+    public static let digitNames = (0..<10).map(String.init)
 }
 
 /// Reads MNIST's idx files, raw or gzipped.
@@ -72,7 +83,7 @@ public enum MNIST {
         if let bad = labelArray.firstIndex(where: { $0 > 9 }) {
             throw DataError("\(labelPath): label \(labelArray[bad]) at index \(bad) is not a digit 0-9")
         }
-        return ImageSet(images: Array(images[imageOffset...]), labels: labelArray, rows: rows, cols: cols)
+        return ImageSet(images: Array(images[imageOffset...]), labels: labelArray.map(Int32.init), rows: rows, cols: cols)
     }
 
     /// idx header: two zero bytes, type 0x08 (unsigned byte), rank, then rank big-endian uint32 sizes.
