@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Generate the PyTorch reference fixtures for nntop's model tests.
 
-Writes five safetensors files to Tests/ModelsTests/Fixtures/:
+Writes to Tests/ModelsTests/Fixtures/ five safetensors files (plus the two of the PyTorch -> nntop
+ResNet-18 state_dict test, torch_resnet18_state_dict.safetensors.gz and torch_resnet18_logits.safetensors:
+see make_interop):
 
   lenet5.safetensors               LeNet5, train mode, full gradients
   resnet18_res_train.safetensors   ResNet18, residual on,  train mode
@@ -39,8 +41,13 @@ then, with all further arithmetic in float32 (constants rounded to float32 first
 
 BN vs conv/linear is decided by the type of model.get_submodule(<name without last part>).
 
-Input: B = 32, torch.randn([32,1,32,32]) from a Generator seeded 0 (stored in each file);
-labels: y[j] = (3*j + 1) % 10, int64.
+ResNet18 cases: the batch norms before each ReLU then get per-channel bias shifts, stored in the file
+as weights.<name> (float32, replacing the formula's values; listed in metadata `overrides`), so that
+no ReLU input or max-pool top-two gap is near its kink (see tune_case).
+
+Input: B = 32, torch.randn([32,1,32,32]) from a Generator seeded 0; for the ResNet18 cases nudged by
+up to ~2.5e-3 off max-pool ties (see tune_case). The input is stored in each file and the Swift tests
+read it from there. Labels: y[j] = (3*j + 1) % 10, int64.
 
 The expected values are computed in float64 from these float32 weights and inputs (stored as
 float32), so they are the exact answer; the script asserts that PyTorch's own float32 run agrees
@@ -58,8 +65,12 @@ Each file holds
               train mode only: after.<bn>.running_mean / after.<bn>.running_var (f32), each
               BatchNorm2d's running stats after the one forward pass (momentum 0.1,
               unbiased batch variance).
+    ResNet18: weights.<bn>.bias, the tuned batch-norm biases (see above).
 The header __metadata__ has model, mode, residual ("1"/"0"; "0" for LeNet5), state_names
-and param_names (comma-joined, in order), formula, torch_version.
+and param_names (comma-joined, in order), formula, torch_version; ResNet18 also margin (the smallest
+distance from a kink, float64), margin_relu (per ReLU, in call order), margin_maxpool,
+float32_error_relu (PyTorch float32's largest error per ReLU input), margin_over_float32_error and
+overrides.
 """
 import argparse
 import json
