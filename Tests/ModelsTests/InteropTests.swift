@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import Kernels
 @testable import Models
 
 /// A LeNet-5 trained in PyTorch (scripts/torch_interop.py make-fixture: the reference module, one epoch,
@@ -62,5 +63,58 @@ final class InteropTests: XCTestCase {
         }
         let after = net.state.map { Array(UnsafeBufferPointer(start: $0.tensor.data, count: $0.tensor.count)) }
         XCTAssertEqual(before, after)
+    }
+}
+
+/// A ResNet-18 state_dict written by PyTorch (scripts/make_fixtures.py, make_interop:
+/// safetensors.torch.save_file(model.state_dict()) of the reference module, so names, shapes, dtypes and
+/// header order are PyTorch's) loads strictly into nntop, and nntop's eval-mode logits on a fixed batch
+/// equal PyTorch's (float64) logits at 1e-4, residual on and off. The 44.7 MB file is committed gzipped
+/// (its weights repeat with a prime period inside each tensor, each tensor its own values, so it
+/// compresses to ~0.4 MB); the test inflates the exact bytes PyTorch wrote with the zlib reader MNIST uses.
+final class ResNetInteropTests: XCTestCase {
+    static let fixtures = InteropTests.fixtures
+
+    func torchFile() throws -> SafetensorsFile {
+        let path = Self.fixtures.appendingPathComponent("torch_resnet18_state_dict.safetensors.gz").path
+        let gz = try XCTUnwrap(FileManager.default.contents(atPath: path), "\(path) missing")
+        let raw = try MNIST.gunzip([UInt8](gz), path: path)
+        return try SafetensorsFile(data: Data(raw), path: path)
+    }
+
+    func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        var num = 0.0, den = 0.0
+        for (x, y) in zip(a, b) { num += Double(x - y) * Double(x - y); den += Double(y) * Double(y) }
+        return (num / den).squareRoot()
+    }
+
+    func testPyTorchResNet18StateDictLoadsStrictlyAndPredictsAsPyTorch() throws {
+        let f = try torchFile()
+        let expected = try SafetensorsFile(path: Self.fixtures.appendingPathComponent("torch_resnet18_logits.safetensors").path)
+        XCTAssertNil(f.metadata["model"], "a plain state_dict, no nntop metadata")
+
+        let net = try XCTUnwrap(ModelZoo.make("resnet18", seed: 99))
+        // Every tensor of the model is in the file and nothing else: PyTorch's 123 state_dict entries.
+        XCTAssertEqual(Set(f.names), Set(net.state.map(\.name)))
+        XCTAssertEqual(Set(f.names), Set((expected.metadata["state_names"] ?? "").split(separator: ",").map(String.init)))
+        XCTAssertEqual(f.names.count, 123)
+        try Checkpoint.load(file: f, into: net)
+        // Loaded values equal the file's, tensor by tensor, in PyTorch's order.
+        for e in net.state {
+            if e.isCounter { XCTAssertEqual(e.tensor[0], 7, e.name); continue }
+            XCTAssertEqual(e.layout.torchOrder(e.tensor), try f.floats(e.name), e.name)
+        }
+
+        let input = try expected.floats("input")
+        let x = Tensor(shape: [8, 1, 32, 32], values: input)
+        for (residual, key) in [(true, "logits_residual"), (false, "logits_plain")] {
+            net.residual = residual
+            let logits = net.forward(x, training: false).array
+            let want = try expected.floats(key)
+            XCTAssertEqual(logits.count, want.count)
+            XCTAssertLessThan(relativeError(logits, want), 1e-4, "residual \(residual): nntop \(logits.prefix(5)) torch \(want.prefix(5))")
+        }
+        XCTAssertNotEqual(try expected.floats("logits_residual"), try expected.floats("logits_plain"))
     }
 }

@@ -4,9 +4,13 @@ import XCTest
 @testable import Models
 
 /// LeNet-5 and ResNet-18 against PyTorch's reference modules (../shared/reference/torch_models.py):
-/// the same weights (from the formula scripts/make_fixtures.py documents), the same batch, then logits,
-/// loss and every parameter gradient must agree to 1e-4 relative error. The expected values were
-/// computed in float64, so this measures our float32 error against the exact answer.
+/// the same weights (from the formula scripts/make_fixtures.py documents, plus the batch-norm biases a
+/// ResNet fixture stores as `weights.<name>`), the same batch, then logits, loss and every parameter
+/// gradient must agree to 1e-4 relative error. The expected values were computed in float64, so this
+/// measures our float32 error against the exact answer. The ResNet cases were tuned so that every ReLU
+/// input and every max-pool window's top-two gap stays a margin (metadata `margin`, at least 1e-4 and
+/// 10x PyTorch's own float32 error there) away from its kink: float32 rounding cannot flip a mask, and
+/// the gradients are smooth functions of our rounding errors.
 final class TorchReferenceTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -24,8 +28,9 @@ final class TorchReferenceTests: XCTestCase {
         return Float(Double(h) / 2_147_483_648.0 - 1.0)
     }
 
-    /// Fills the model's state with the deterministic formula both sides compute.
-    func fillFormula(_ net: Network) {
+    /// Fills the model's state with the deterministic formula both sides compute, then replaces the
+    /// tensors the fixture stores as `weights.<name>` (listed in its `overrides` metadata).
+    func fillFormula(_ net: Network, overrides f: SafetensorsFile? = nil) throws {
         let bnParams = Set(ModelZoo.allLayers(net).compactMap { $0 as? BatchNorm2d }.flatMap { [$0.weight.name, $0.bias.name] })
         for (k, e) in net.state.enumerated() where !e.isCounter {
             let t = e.tensor
@@ -42,6 +47,16 @@ final class TorchReferenceTests: XCTestCase {
             }
             e.layout.setTorchOrder(values, into: t)
         }
+        guard let f else { return }
+        let listed = (f.metadata["overrides"] ?? "").split(separator: ",").map(String.init)
+        let stored = f.names.filter { $0.hasPrefix("weights.") }.map { String($0.dropFirst("weights.".count)) }
+        XCTAssertEqual(Set(listed), Set(stored), "overrides metadata lists the weights.* tensors")
+        for name in stored {
+            let e = try XCTUnwrap(net.state.first { $0.name == name }, "\(name) is not in the model's state")
+            let v = try f.floats("weights." + name)
+            XCTAssertEqual(v.count, e.tensor.count, name)
+            e.layout.setTorchOrder(v, into: e.tensor)
+        }
     }
 
     func relativeError(_ a: [Float], _ b: [Float]) -> Double {
@@ -56,7 +71,7 @@ final class TorchReferenceTests: XCTestCase {
         let net = try XCTUnwrap(ModelZoo.make(model))
         XCTAssertEqual(net.state.map(\.name).joined(separator: ","), f.metadata["state_names"], "state_dict names and order")
         XCTAssertEqual(net.parameters.map(\.name).joined(separator: ","), f.metadata["param_names"])
-        fillFormula(net)
+        try fillFormula(net, overrides: f)
         if let r = net.residual { net.residual = f.metadata["residual"] == "1"; XCTAssertNotEqual(r, net.residual == nil) }
         let training = f.metadata["mode"] == "train"
         let input = try f.floats("input"), labels = try f.int64s("labels").map { Int32($0) }
@@ -87,16 +102,12 @@ final class TorchReferenceTests: XCTestCase {
         let (net, _, _) = try run(f, model: "resnet18")
         XCTAssertEqual(net.parameterCount, 11_175_434)
         let scale = try net.parameters.map { try f.doubles("grad.\($0.name).stats")[2] }.max()!
-        // 1e-4, or more where the script measured that float32 rounding can move a pre-activation
-        // across a ReLU kink and change this gradient by that much (make_fixtures.py, run_case).
-        let tolerances = Dictionary(uniqueKeysWithValues: (f.metadata["grad_tolerance"] ?? "").split(separator: ",").map {
-            let kv = $0.split(separator: "="); return (String(kv[0]), Double(kv[1]) ?? 1e-4)
-        })
-        XCTAssertEqual(tolerances.count, net.parameters.count, "fixture gives a tolerance per parameter")
-        var strict = 0
+        if net.name == "resnet18" {
+            let margin = try XCTUnwrap(f.metadata["margin"].flatMap(Double.init), "fixture records its kink margin")
+            XCTAssertGreaterThanOrEqual(margin, 1e-4, "fixture tuned away from ReLU / max-pool kinks")
+        }
+        var checked = 0
         for p in net.parameters {
-            let tol = tolerances[p.name] ?? 1e-4
-            if tol <= 1e-4 { strict += 1 }
             let g = p.layout.torchOrder(p.grad)
             let head = try f.floats("grad.\(p.name).head")
             let stats = try f.doubles("grad.\(p.name).stats")
@@ -107,14 +118,19 @@ final class TorchReferenceTests: XCTestCase {
             let norm = sq.squareRoot()
             // Unused shortcut projections (residual off) have no gradient in PyTorch: zeros in the fixture.
             if stats[2] == 0 { XCTAssertEqual(norm, 0, "\(p.name) should get no gradient"); continue }
-            // The stem's bias feeds a train-mode batch norm, which cancels it: its true gradient is 0.
-            if stats[2] < 1e-7 * scale { XCTAssertLessThan(norm, 1e-5 * scale, "\(p.name) should be ~0"); continue }
-            XCTAssertEqual(norm, stats[2], accuracy: tol * stats[2], "\(name) \(p.name) norm")
-            XCTAssertEqual(s0, stats[0], accuracy: tol * stats[2], "\(name) \(p.name) projection 1")
-            XCTAssertEqual(s1, stats[1], accuracy: tol * stats[2], "\(name) \(p.name) projection 2")
-            XCTAssertLessThan(relativeError(Array(g.prefix(head.count)), head), max(tol, 1e-4) * 3, "\(name) \(p.name) head")
+            // The stem's bias feeds a train-mode batch norm, which cancels it: its true gradient is 0, and
+            // ours must be rounding noise relative to the largest gradient.
+            // (Only there: in eval mode every gradient, however small, is checked at 1e-4.)
+            if f.metadata["mode"] == "train" && stats[2] < 1e-7 * scale {
+                XCTAssertLessThan(norm, 1e-5 * scale, "\(p.name) should be ~0"); continue
+            }
+            XCTAssertEqual(norm, stats[2], accuracy: 1e-4 * stats[2], "\(name) \(p.name) norm")
+            XCTAssertEqual(s0, stats[0], accuracy: 1e-4 * stats[2], "\(name) \(p.name) projection 1")
+            XCTAssertEqual(s1, stats[1], accuracy: 1e-4 * stats[2], "\(name) \(p.name) projection 2")
+            XCTAssertLessThan(relativeError(Array(g.prefix(head.count)), head), 1e-4, "\(name) \(p.name) head")
+            checked += 1
         }
-        print("\(name): \(strict) of \(net.parameters.count) parameter gradients checked at 1e-4")
+        print("\(name): \(checked) of \(net.parameters.count) parameter gradients checked at 1e-4 (margin \(f.metadata["margin"] ?? "?"))")
         if f.metadata["mode"] == "train" {
             for case let bn as BatchNorm2d in ModelZoo.allLayers(net) {
                 guard f.entries["after.\(bn.name).running_mean"] != nil else {
