@@ -4,68 +4,65 @@ import Foundation
 // vectors of B, summed over a depth, with every accumulator in a register. The convolutions and the
 // GEMM differ only in where B's rows come from and how a tile is written out.
 
-/// 8×32 tile = a (k × 8 packed) · b (k × 32 packed), stored to (or added to) `t` [8][32]. 16 accumulators,
-/// 2 loads and 8 broadcasts per 16 FMAs: ~90 % of the FMA peak with the panels in L1/L2.
+/// The 8×32 register tile, written once: rows r < 8 of 32 floats as two SIMD16 accumulators each, 16
+/// in all. Per depth step 2 loads of B and one broadcast of A per row feed 2 FMAs each.
+struct RegisterTile {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+
+    /// row r += Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32] for r < `rows`: 8, or 6 for the GEMM's
+    /// tiles (a constant once inlined, so rows 6 and 7 then cost nothing).
+    @inline(__always)
+    mutating func add(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
+        var ap = a
+        for d in 0..<depth {
+            let bp = bRow(d), b0 = load16(bp), b1 = load16(bp + 16)
+            var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            if rows > 6 {
+                s = SIMD16<Float>(repeating: ap[6]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: ap[7]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+            }
+            ap += aStride
+        }
+    }
+
+    /// body(r, row r's first and last 16 floats) for r < `rows`, unrolled.
+    @inline(__always)
+    func forEachRow(_ rows: Int, _ body: (Int, SIMD16<Float>, SIMD16<Float>) -> Void) {
+        body(0, c00, c01); body(1, c10, c11); body(2, c20, c21); body(3, c30, c31); body(4, c40, c41); body(5, c50, c51)
+        if rows > 6 { body(6, c60, c61); body(7, c70, c71) }
+    }
+}
+
+/// t[8][32] = a (k × 8 packed) · b (k × 32 packed), or t += that product when `accumulate`: the panel
+/// convolutions' tile.
 @inline(__always)
 func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>,
                accumulate: Bool) {
-    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
-    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
-    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
-    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
-    var ap = a, bp = b
-    for _ in 0..<k {
-        let b0 = load16(bp), b1 = load16(bp + 16)
-        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[6]); c60.addProduct(s, b0); c61.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[7]); c70.addProduct(s, b0); c71.addProduct(s, b1)
-        ap += mr; bp += panelWidth
+    var tile = RegisterTile()
+    tile.add(depth: k, rows: 8, a: a, aStride: 8) { b + $0 * 32 }
+    tile.forEachRow(8) { r, v0, v1 in
+        let d = t + r * 32
+        if accumulate { store16(v0 + load16(d), d); store16(v1 + load16(d + 16), d + 16) }
+        else { store16(v0, d); store16(v1, d + 16) }
     }
-    if accumulate {
-        c00 += load16(t); c01 += load16(t + 16); c10 += load16(t + 32); c11 += load16(t + 48)
-        c20 += load16(t + 64); c21 += load16(t + 80); c30 += load16(t + 96); c31 += load16(t + 112)
-        c40 += load16(t + 128); c41 += load16(t + 144); c50 += load16(t + 160); c51 += load16(t + 176)
-        c60 += load16(t + 192); c61 += load16(t + 208); c70 += load16(t + 224); c71 += load16(t + 240)
-    }
-    store16(c00, t); store16(c01, t + 16); store16(c10, t + 32); store16(c11, t + 48)
-    store16(c20, t + 64); store16(c21, t + 80); store16(c30, t + 96); store16(c31, t + 112)
-    store16(c40, t + 128); store16(c41, t + 144); store16(c50, t + 160); store16(c51, t + 176)
-    store16(c60, t + 192); store16(c61, t + 208); store16(c70, t + 224); store16(c71, t + 240)
 }
 
-/// t[r][0..<32] (rows ldt apart) = Σ_d a[d][r] · b[offs[d] ..< offs[d] + 32]: the 8×32 microkernel with
-/// each B row read in place (a slice of some plane) instead of from a packed panel.
+/// t[r][0..<32] (rows ldt apart) = Σ_d a[d][r] · b[offs[d] ..< offs[d] + 32]: the 8×32 tile with each
+/// B row read in place (a slice of some plane) instead of from a packed panel: the direct convolutions.
 @inline(never)
 func gatherTile(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
-                        _ t: UnsafeMutablePointer<Float>, ldt: Int) {
-    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
-    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
-    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
-    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
-    var ap = a
-    for d in 0..<depth {
-        let bp = b + offs[d]
-        let b0 = load16(bp), b1 = load16(bp + 16)
-        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[6]); c60.addProduct(s, b0); c61.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[7]); c70.addProduct(s, b0); c71.addProduct(s, b1)
-        ap += 8
-    }
-    var r = t
-    store16(c00, r); store16(c01, r + 16); r += ldt; store16(c10, r); store16(c11, r + 16); r += ldt
-    store16(c20, r); store16(c21, r + 16); r += ldt; store16(c30, r); store16(c31, r + 16); r += ldt
-    store16(c40, r); store16(c41, r + 16); r += ldt; store16(c50, r); store16(c51, r + 16); r += ldt
-    store16(c60, r); store16(c61, r + 16); r += ldt; store16(c70, r); store16(c71, r + 16)
+                _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+    var tile = RegisterTile()
+    tile.add(depth: depth, rows: 8, a: a, aStride: 8) { b + offs[$0] }
+    tile.forEachRow(8) { r, v0, v1 in store16(v0, t + r * ldt); store16(v1, t + r * ldt + 16) }
 }
 
 /// t[r][0..<64] (rows ldt apart) = bias[r] + Σ_d a[d][r] · b[offs[d] ..< offs[d] + 64] for 6 rows: the
