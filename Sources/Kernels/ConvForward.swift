@@ -39,18 +39,45 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     panelConvForward(x: x, weight: weight, bias: bias, ConvPanels(g), y: y, epilogue: epilogue)
 }
 
-/// The panel forward: pixel-major units or image-major panels (see `ConvPanels`), the taps no output
-/// of a panel reaches skipped.
+/// The panel forward: weights packed once, then per panel its input packed (`packInput`), the 8×32
+/// tiles computed over the taps its outputs reach (`product`) and stored with bias and epilogue
+/// (`store`; a pixel-major unit's tiles are written back once it is complete, `storeUnit`).
 private func panelConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               _ s: ConvPanels, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
-    let g = s.g
-    let cout = g.outChannels, cin = g.inChannels, ku = s.kUsed, p = s.pixels
+    let g = s.g, cout = g.outChannels, ku = s.kUsed, p = s.pixels
     let mPanels = (cout + mr - 1) / mr
-    // A: [mPanel][k = u*Cin + c][8] = W[taps[u]][co][c]: each row a contiguous run of W (tap-major),
-    // and the blocks of taps no output reaches are never read.
     let pa = ScratchPool.shared.take(mPanels * ku * mr + 16)
     defer { ScratchPool.shared.give(pa) }
-    let packedA = pa.0, taps = s.taps
+    packForwardWeights(weight, s, into: pa.0)
+    if s.taps.isEmpty {
+        for n in 0..<g.batch { for co in 0..<cout { (y + (n * cout + co) * p).update(repeating: bias?[co] ?? 0, count: p) } }
+        if let epilogue { epilogue.apply(y, batch: g.batch, channels: cout, plane: p) }
+        return
+    }
+    let f = PanelForward(s: s, x: x, packedA: pa.0, bias: bias, y: y, epilogue: epilogue)
+    unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8,
+               scratch: ku * panelWidth + mr * panelWidth + f.xtLen + f.ytLen, dynamic: true) { _, units, buf in
+        var cols = PanelColumns(buf)
+        let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
+            .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + f.xtLen + f.ytLen)
+        let tile = bp + ku * panelWidth, xT = tile + mr * panelWidth, yT = xT + f.xtLen
+        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
+            let mask = cols.load(q, s)
+            f.packInput(q, cols, mask: mask, bp: bp, xT: xT)
+            for mp in 0..<mPanels {
+                f.product(q, mp, mask: mask, bp: bp, xT: xT, tile: tile)
+                f.store(q, mp, cols, tile: tile, yT: yT)
+            }
+            if s.pixelMajor && q % s.panelsPerUnit == s.panelsPerUnit - 1 { f.storeUnit(q / s.panelsPerUnit, yT: yT) }
+        }
+    }
+}
+
+/// A: [mPanel][k = u*Cin + c][8] = W[taps[u]][co][c]: each row a contiguous run of W (tap-major), and
+/// the blocks of taps no output reaches are never read.
+private func packForwardWeights(_ weight: UnsafePointer<Float>, _ s: ConvPanels, into packedA: UnsafeMutablePointer<Float>) {
+    let cout = s.g.outChannels, cin = s.g.inChannels, ku = s.kUsed, taps = s.taps
+    let mPanels = (cout + mr - 1) / mr
     Parallel.forEach(mPanels, grain: max(1, 8192 / max(1, ku * mr))) { mp in
         let dst = packedA + mp * ku * mr, rows = min(mr, cout - mp * mr), nt = taps.count
         if rows < mr { dst.update(repeating: 0, count: ku * mr) }
@@ -61,116 +88,135 @@ private func panelConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Flo
             }
         }
     }
-    if s.taps.isEmpty {
-        for n in 0..<g.batch { for co in 0..<cout { (y + (n * cout + co) * p).update(repeating: bias?[co] ?? 0, count: p) } }
-        if let epilogue { epilogue.apply(y, batch: g.batch, channels: cout, plane: p) }
-        return
+}
+
+/// The pieces of the panel forward, and what they share.
+private struct PanelForward {
+    let s: ConvPanels, g: ConvGeometry
+    let x: UnsafePointer<Float>, packedA: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?
+    let y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?
+    let phaseLayout: PhaseLayout?
+    let xtLen: Int, ytLen: Int
+    let cin: Int, cout: Int, ku: Int, p: Int
+
+    init(s: ConvPanels, x: UnsafePointer<Float>, packedA: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+         y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        self.s = s; g = s.g; self.x = x; self.packedA = packedA; self.bias = bias; self.y = y; self.epilogue = epilogue
+        cin = g.inChannels; cout = g.outChannels; ku = s.kUsed; p = s.pixels
+        phaseLayout = PhaseLayout(s)
+        xtLen = s.pixelMajor ? cin * g.height * g.width * panelWidth : (phaseLayout?.size ?? 0)
+        // Pixel-major units gather their outputs transposed too, yT[co][pixel][32 images], and write them
+        // back with one register transpose: scattered scalar stores cost more than the tile products
+        // did for short K (ResNet's 1×1 projections).
+        ytLen = s.pixelMajor ? cout * p * panelWidth : 0
     }
-    let phaseLayout = PhaseLayout(s)
-    let xtLen = s.pixelMajor ? cin * g.height * g.width * panelWidth : (phaseLayout?.size ?? 0)
-    // Pixel-major units gather their outputs transposed too, yT[co][pixel][32 images], and write them
-    // back with one register transpose: scattered scalar stores cost more than the microkernel did
-    // for short K (ResNet's 1×1 projections).
-    let ytLen = s.pixelMajor ? cout * p * panelWidth : 0
-    unitChunks(s, workPerUnit: s.panelsPerUnit * ku * cout / 8, scratch: ku * panelWidth + mr * panelWidth + xtLen + ytLen,
-               dynamic: true) { _, units, buf in
-        var cols = PanelColumns(buf)
-        let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
-            .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + xtLen + ytLen)
-        let tile = bp + ku * panelWidth, xT = tile + mr * panelWidth, yT = xT + xtLen
-        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
-            let mask = cols.load(q, s)
-            if s.pixelMajor && q % s.panelsPerUnit == 0 {
-                let n0 = (q / s.panelsPerUnit) * panelWidth, cp = cin * g.height * g.width
-                transposeToPixelChannel(x + n0 * cp, count: min(panelWidth, g.batch - n0), stride: cp, channels: cin,
-                                        plane: g.height * g.width, xT)
+
+    /// Pack: a pixel-major unit transposes its images into xT at its first panel ([input pixel][c][32
+    /// images], so a tap's k rows, and a kernel row's run of taps, are already one contiguous panel); a
+    /// phase-layout image is built at its first panel; an image-major panel packs its slice into bp.
+    @inline(__always)
+    func packInput(_ q: Int, _ cols: PanelColumns, mask: UInt64, bp: UnsafeMutablePointer<Float>,
+                   xT: UnsafeMutablePointer<Float>) {
+        if s.pixelMajor && q % s.panelsPerUnit == 0 {
+            let n0 = (q / s.panelsPerUnit) * panelWidth, cp = cin * g.height * g.width
+            transposeToPixelChannel(x + n0 * cp, count: min(panelWidth, g.batch - n0), stride: cp, channels: cin,
+                                    plane: g.height * g.width, xT)
+        }
+        if let phaseLayout, q % s.panelsPerUnit == 0 {
+            phaseLayout.build(x + (q / s.panelsPerUnit) * cin * g.height * g.width, xT)
+        }
+        if !s.pixelMajor {
+            packPanel(x, s, cols, q: q, mask: mask, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(xT)) })
+        }
+    }
+
+    /// Compute: tile = output channels mp·8 ..< mp·8 + 8 of panel q, one tile product per run of
+    /// consecutive valid taps (pixel-major: within a kernel row, read in place from xT).
+    @inline(__always)
+    func product(_ q: Int, _ mp: Int, mask: UInt64, bp: UnsafeMutablePointer<Float>, xT: UnsafeMutablePointer<Float>,
+                 tile: UnsafeMutablePointer<Float>) {
+        let taps = s.taps, pix = q % s.panelsPerUnit
+        let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
+        var u = 0, brow = 0, first = true
+        while u < taps.count {
+            guard mask & (1 << UInt64(taps[u])) != 0 else { u += 1; continue }
+            var v = u + 1
+            while v < taps.count && mask & (1 << UInt64(taps[v])) != 0
+                    && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
+            let b: UnsafePointer<Float>
+            if s.pixelMajor {
+                let t = taps[u], e = (iy0 + t / g.kernelW) * g.width + ix0 + t % g.kernelW
+                b = UnsafePointer(xT + e * cin * panelWidth)
+            } else {
+                b = UnsafePointer(bp + brow * panelWidth)
             }
-            if let phaseLayout, q % s.panelsPerUnit == 0 {
-                phaseLayout.build(x + (q / s.panelsPerUnit) * cin * g.height * g.width, xT)
-            }
-            // Pixel-major: xT is [input pixel][c][32 images], so a tap's k rows, and a kernel row's run of
-            // taps, are already one contiguous panel: the microkernel reads them in place, nothing is packed.
-            let pix = q % s.panelsPerUnit
-            let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
-            if !s.pixelMajor {
-                packPanel(x, s, cols, q: q, mask: mask, into: bp, phase: phaseLayout.map { ($0, UnsafePointer(xT)) })
-            }
-            for mp in 0..<mPanels {
-                // One microkernel call per run of consecutive valid taps (pixel-major: within a kernel row).
-                var u = 0, brow = 0, first = true
-                while u < taps.count {
-                    guard mask & (1 << UInt64(taps[u])) != 0 else { u += 1; continue }
-                    var v = u + 1
-                    while v < taps.count && mask & (1 << UInt64(taps[v])) != 0
-                            && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
-                    let b: UnsafePointer<Float>
-                    if s.pixelMajor {
-                        let t = taps[u], e = (iy0 + t / g.kernelW) * g.width + ix0 + t % g.kernelW
-                        b = UnsafePointer(xT + e * cin * panelWidth)
-                    } else {
-                        b = UnsafePointer(bp + brow * panelWidth)
+            microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, b, tile, accumulate: !first)
+            first = false; brow += (v - u) * cin; u = v
+        }
+        if first { tile.update(repeating: 0, count: mr * panelWidth) }
+    }
+
+    /// Store: the tile's rows plus bias (and the epilogue) into y, or into yT for a pixel-major unit.
+    @inline(__always)
+    func store(_ q: Int, _ mp: Int, _ cols: PanelColumns, tile: UnsafeMutablePointer<Float>, yT: UnsafeMutablePointer<Float>) {
+        let contiguousOut = !s.pixelMajor && cols.count == panelWidth
+        for r in 0..<min(mr, cout - mp * mr) {
+            let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
+            if s.pixelMajor {
+                // 32 images of one (channel, pixel); a residual is added after the transpose back.
+                let d = yT + (co * p + q % s.panelsPerUnit) * panelWidth, b = SIMD16<Float>(repeating: bv)
+                for half in 0..<2 {
+                    var v = load16(trow + 16 * half) + b
+                    if let e = epilogue {
+                        v = v * SIMD16<Float>(repeating: e.scale[co]) + SIMD16<Float>(repeating: e.shift[co])
+                        if e.relu && e.residual == nil { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
                     }
-                    microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, b, tile, accumulate: !first)
-                    first = false; brow += (v - u) * cin; u = v
+                    store16(v, d + 16 * half)
                 }
-                if first { tile.update(repeating: 0, count: mr * panelWidth) }
-                let contiguousOut = !s.pixelMajor && cols.count == panelWidth
-                for r in 0..<min(mr, cout - mp * mr) {
-                    let co = mp * mr + r, bv = bias?[co] ?? 0, trow = tile + r * panelWidth, yc = y + co * p
-                    if s.pixelMajor {
-                        // 32 images of one (channel, pixel); a residual is added after the transpose back.
-                        let d = yT + (co * p + q % s.panelsPerUnit) * panelWidth, b = SIMD16<Float>(repeating: bv)
-                        for half in 0..<2 {
-                            var v = load16(trow + 16 * half) + b
-                            if let e = epilogue {
-                                v = v * SIMD16<Float>(repeating: e.scale[co]) + SIMD16<Float>(repeating: e.shift[co])
-                                if e.relu && e.residual == nil { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                            }
-                            store16(v, d + 16 * half)
-                        }
-                    } else if let e = epilogue, contiguousOut {
-                        // The same as below, 16 consecutive pixels at a time.
-                        let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
-                        let sc = SIMD16<Float>(repeating: e.scale[co]), sh = SIMD16<Float>(repeating: e.shift[co])
-                        for half in 0..<2 {
-                            var v = (load16(trow + 16 * half) + b) * sc + sh
-                            if let res = e.residual { v = v + load16(res + co * p + cols.yOff[0] + 16 * half) }
-                            if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                            store16(v, d + 16 * half)
-                        }
-                    } else if let e = epilogue {
-                        // Eval-mode batch norm (+ residual) (+ ReLU) on the way out, as the separate passes compute it.
-                        let sc = e.scale[co], sh = e.shift[co], res = e.residual.map { $0 + co * p }
-                        for j in 0..<cols.count {
-                            var v = (trow[j] + bv) * sc + sh
-                            if let res { v = v + res[cols.yOff[j]] }
-                            if e.relu && v < 0 { v = 0 }
-                            yc[cols.yOff[j]] = v
-                        }
-                    } else if contiguousOut {
-                        // Image-major: the panel's 32 outputs are consecutive pixels of one channel plane.
-                        let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
-                        store16(load16(trow) + b, d); store16(load16(trow + 16) + b, d + 16)
-                    } else {
-                        for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
-                    }
+            } else if let e = epilogue, contiguousOut {
+                // The same as below, 16 consecutive pixels at a time.
+                let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
+                let sc = SIMD16<Float>(repeating: e.scale[co]), sh = SIMD16<Float>(repeating: e.shift[co])
+                for half in 0..<2 {
+                    var v = (load16(trow + 16 * half) + b) * sc + sh
+                    if let res = e.residual { v = v + load16(res + co * p + cols.yOff[0] + 16 * half) }
+                    if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                    store16(v, d + 16 * half)
                 }
+            } else if let e = epilogue {
+                // Eval-mode batch norm (+ residual) (+ ReLU) on the way out, as the separate passes compute it.
+                let sc = e.scale[co], sh = e.shift[co], res = e.residual.map { $0 + co * p }
+                for j in 0..<cols.count {
+                    var v = (trow[j] + bv) * sc + sh
+                    if let res { v = v + res[cols.yOff[j]] }
+                    if e.relu && v < 0 { v = 0 }
+                    yc[cols.yOff[j]] = v
+                }
+            } else if contiguousOut {
+                // Image-major: the panel's 32 outputs are consecutive pixels of one channel plane.
+                let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
+                store16(load16(trow) + b, d); store16(load16(trow + 16) + b, d + 16)
+            } else {
+                for j in 0..<cols.count { yc[cols.yOff[j]] = trow[j] + bv }
             }
-            if s.pixelMajor && q % s.panelsPerUnit == s.panelsPerUnit - 1 {
-                let n0 = (q / s.panelsPerUnit) * panelWidth, count = min(panelWidth, g.batch - n0), len = cout * p
-                transposeBlockOut(yT, count: count, stride: len, len: len, y + n0 * len)
-                if let e = epilogue, let res = e.residual {
-                    // The unit's images are one contiguous run of y, laid out as the residual.
-                    let d = y + n0 * len, rs = res + n0 * len, total = count * len
-                    var i = 0
-                    while i + 16 <= total {
-                        var v = load16(d + i) + load16(rs + i)
-                        if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                        store16(v, d + i); i += 16
-                    }
-                    while i < total { var v = d[i] + rs[i]; if e.relu && v < 0 { v = 0 }; d[i] = v; i += 1 }
-                }
+        }
+    }
+
+    /// Store a complete pixel-major unit: yT transposed back into its images of y, then the epilogue's
+    /// residual (and ReLU), the unit's images being one contiguous run of y laid out as the residual.
+    @inline(__always)
+    func storeUnit(_ unit: Int, yT: UnsafeMutablePointer<Float>) {
+        let n0 = unit * panelWidth, count = min(panelWidth, g.batch - n0), len = cout * p
+        transposeBlockOut(yT, count: count, stride: len, len: len, y + n0 * len)
+        if let e = epilogue, let res = e.residual {
+            let d = y + n0 * len, rs = res + n0 * len, total = count * len
+            var i = 0
+            while i + 16 <= total {
+                var v = load16(d + i) + load16(rs + i)
+                if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                store16(v, d + i); i += 16
             }
+            while i < total { var v = d[i] + rs[i]; if e.relu && v < 0 { v = 0 }; d[i] = v; i += 1 }
         }
     }
 }
@@ -209,7 +255,7 @@ func directConvApplies(_ g: ConvGeometry) -> Bool {
 
 /// Forward of a stride-1 convolution by the direct method (see `directConvApplies`): per image,
 /// y[co][p] = bias[co] + Σ_d W[co][d] · S[offset(d) + p] as 8×32 (and a last 8×16) tiles whose B rows
-/// are read in place from the shifted copies. LeNet-5's conv2 uses 89 % of the lanes (was 62 %).
+/// are read in place from the shifted copies. LeNet-5's conv2 uses 89 % of the lanes (rows padded to 16: 62 %).
 /// Six output channels (LeNet-5's conv1) go in 6×64 tiles: 8-row tiles would waste a quarter of the FMAs.
 func directConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                        geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>) {
