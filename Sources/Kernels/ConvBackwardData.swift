@@ -1,18 +1,20 @@
 import Foundation
 
-// The input gradient of a convolution, dx[n][c][p + t] = Σ_(co, t) W[t][co][c] · dy[n][co][p] (the
-// adjoint of `convForward`). One table of the paths; `convBackwardData` takes the first whose
-// condition holds:
+// The input gradient of a convolution, dx[n][c][p + t] = Σ_(co,t) W[t][co][c] · dy[n][co][p] (the
+// adjoint of `convForward`).
 //
-//   path                                  condition                                          e.g.
-//   subsampled, then this table again     `ConvGeometry.subsampled` (1×1, stride > 1, pad 0); ResNet-18 projections
-//                                         dx is zero at the pixels the conv skips
-//   directConvBackwardData                `directConvApplies` and `directConvBackwardDataApplies`  LeNet-5 conv2
-//                                         (stride 1, input rows 5-32 wide, Cout·k² <= 512,
-//                                         Cin <= 64, padding < k)
-//   panelConvBackwardData, pixel-major    <= 64 output pixels and batch >= 16 (`ConvPanels`)  ResNet-18 layer1-4
-//   panelConvBackwardData, image-major    otherwise; stride 1 "same" padding adds masked
-//                                         vector rows, other shapes scatter
+// The paths; `convBackwardData` takes the first whose condition holds:
+//
+// | path                                  | condition                                              | e.g.                  |
+// |---------------------------------------|--------------------------------------------------------|-----------------------|
+// | the subsampled conv's dx, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
+// |   this table again, then upsampled    |                                                        |                       |
+// | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
+// |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
+// |                                       | padding < k)                                           |                       |
+// | panelConvBackwardData, pixel-major    | <= 64 output pixels and batch >= 16 (`ConvPanels`)     | ResNet-18 layer1-4    |
+// | panelConvBackwardData, image-major    | otherwise (stride 1 "same" padding adds masked vector  | batches under 16      |
+// |                                       | rows, other shapes scatter)                            |                       |
 //
 // A model's first conv needs no dx (LeNet-5's conv1, ResNet-18's stem) and never comes here.
 
@@ -133,7 +135,7 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
 ///   Z[c·k + kj][iy·ow + j] = Σ_(co,ki) W[co][c][ki][kj] · dy[co][iy - ki][j]   (iy over the padded rows)
 /// a GEMM whose B rows are contiguous slices of dy's planes with (k-1) zero rows above and below, one
 /// per (co, ki): every lane is a real output. Then dx[c][iy][ix] = Σ_kj Z[c·k + kj][iy·ow + ix - kj], a
-/// few masked vector adds per row. LeNet-5's conv2: 25.6 k FMA instructions per image (was 44.8 k).
+/// few masked vector adds per row. LeNet-5's conv2: 25.6 k FMA instructions per image, where the full correlation issues 44.8 k.
 func directConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                             dx: UnsafeMutablePointer<Float>) {
     let k = g.kernelW, cin = g.inChannels, cout = g.outChannels, oh = g.outH, ow = g.outW, pad = g.padding

@@ -1,24 +1,25 @@
 import Foundation
 
-// HEADER-DW
-
 // The weight gradient of a convolution, dW[t][co][c] = Σ_(n,p) dy[n][co][p] · x[n][c][p + t] (W tap-major,
-// `ConvWeights`), and the bias gradient dB[co] = Σ_(n,p) dy[n][co][p]. One table of the paths; the first
-// whose condition holds is taken:
+// `ConvWeights`), and the bias gradient dB[co] = Σ_(n,p) dy[n][co][p].
 //
-//   path                                    condition                                         e.g.
-//   convWeightGradientThroughMaxPool        picked by the caller (Conv2d.backward(throughPool:)):  LeNet-5 conv1
-//     (from the pool's gradient, no dy)     a first conv (no dx) followed by ReLU and a max pool,
-//                                           `convThroughPoolApplies` (stride 1, 5×5)
-//   -- convBackwardWeights --
-//   subsampled, then this table again       `ConvGeometry.subsampled` (1×1, stride > 1, pad 0)   ResNet-18 projections
-//   directConvBackwardWeightsOuter          `directConvApplies` and `directConvOuterApplies`     LeNet-5 conv2
-//                                           (5×5, Cout a multiple of 16)
-//   directConvBackwardWeights               `directConvApplies` otherwise                       (LeNet-5 conv1 when
-//                                                                                                its pool is not fused)
-//   nothing (dW zero)                       no tap reaches the image
-//   convBackwardWeightsDot                  panels, Cin < 32, image-major (`ConvPanels`)        ResNet-18 stem
-//   convBackwardWeightsBlocked              panels, otherwise                                   ResNet-18 layer1-4
+// The paths; the first whose condition holds is taken:
+//
+// | path                                  | condition                                              | e.g.                  |
+// |---------------------------------------|--------------------------------------------------------|-----------------------|
+// | convWeightGradientThroughMaxPool      | the caller's choice (`Conv2d.backward(throughPool:)`): | LeNet-5 conv1         |
+// |   (from the pool's gradient, not dy)  | a conv needing no dx, then ReLU and a max pool;        |                       |
+// |                                       | `convThroughPoolApplies` (stride 1, 5×5)               |                       |
+// | *convBackwardWeights:*                |                                                        |                       |
+// | the subsampled conv's dW, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
+// |   this table again                    |                                                        |                       |
+// | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |
+// |                                       | (5×5, Cout a multiple of 16)                           |                       |
+// | directConvBackwardWeights             | `directConvApplies`, otherwise                         | LeNet-5 conv1 without |
+// |                                       |                                                        |   its pool fused      |
+// | none: dW = 0                          | no tap reaches the image                               |                       |
+// | convBackwardWeightsDot                | Cin < 32 and image-major panels (`ConvPanels`)         | ResNet-18 stem        |
+// | convBackwardWeightsBlocked            | otherwise                                              | ResNet-18 layer1-4    |
 //
 // Results depend on the thread count only through the fixed order in which per-chunk partial sums are
 // added (the blocked path has none).
@@ -459,7 +460,7 @@ private func outer5x5(_ acc: UnsafeMutablePointer<Float>, _ dyT: UnsafePointer<F
     store16(a40, acc + 320); store16(a41, acc + 336); store16(a42, acc + 352); store16(a43, acc + 368); store16(a44, acc + 384)
 }
 
-// The weight gradient of a model's first convolution (which needs no dx) when its output goes
+// Through a max pool: the weight gradient of a model's first convolution (which needs no dx) when its output goes
 // through ReLU and a max pool, taken straight from the pool's gradient: only the pool's winners
 // carry a gradient, so instead of scattering it into a mostly zero plane of the conv's output
 // (LeNet-5: 3 of 4 values zero) and correlating that plane with the input, each winner adds its

@@ -1,17 +1,22 @@
 import Foundation
 
 // The forward pass of a convolution, y[n][co][p] = bias[co] + Σ_(t,c) W[t][co][c] · x[n][c][p + t] (NCHW,
-// W tap-major: `ConvWeights`), with an optional inference epilogue (`ConvEpilogue`). One table of the
-// paths; `convForward` takes the first whose condition holds:
+// W tap-major: `ConvWeights`), with an optional inference epilogue (`ConvEpilogue`).
 //
-//   path                                  condition                                          e.g.
-//   subsampled, then this table again     `ConvGeometry.subsampled` (1×1, stride > 1, pad 0)  ResNet-18 projections
-//   directConvForward, 6×64 tiles         `directConvApplies` (stride 1, output rows 5-32     LeNet-5 conv1
-//                                         wide, Cin·k² <= 512, Cout <= 64, k <= 8), Cout 6·n
-//   directConvForward, 8×32 tiles         `directConvApplies` otherwise                      LeNet-5 conv2
-//   panelConvForward, pixel-major         <= 64 output pixels and batch >= 16 (`ConvPanels`)  ResNet-18 layer1-4
-//   panelConvForward, image-major, phase  stride 2, output rows a multiple of 16 (`PhaseLayout`) ResNet-18 stem
-//   panelConvForward, image-major         otherwise (batches under 16 on small maps: inference)
+// The paths; `convForward` takes the first whose condition holds:
+//
+// | path                                  | condition                                              | e.g.                  |
+// |---------------------------------------|--------------------------------------------------------|-----------------------|
+// | the stride-1 conv of x subsampled,    | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
+// |   through this table again            |                                                        |                       |
+// | directConvForward, 6×64 tiles         | `directConvApplies` (stride 1, output rows 5-32 wide,  | LeNet-5 conv1         |
+// |                                       | Cin·k² <= 512, Cout <= 64, k <= 8) and Cout a multiple |                       |
+// |                                       | of 6, not of 8                                         |                       |
+// | directConvForward, 8×32 tiles         | `directConvApplies`, other Cout                        | LeNet-5 conv2         |
+// | panelConvForward: y = bias            | no tap reaches the image                               |                       |
+// | panelConvForward, pixel-major         | <= 64 output pixels and batch >= 16 (`ConvPanels`)     | ResNet-18 layer1-4    |
+// | panelConvForward, image-major, phase  | stride 2, output rows a multiple of 16 (`PhaseLayout`) | ResNet-18 stem        |
+// | panelConvForward, image-major         | otherwise                                              | batches under 16      |
 //
 // The direct path applies an epilogue as a separate pass; the panels apply it as they store.
 
