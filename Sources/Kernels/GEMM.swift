@@ -1,41 +1,13 @@
 import Foundation
 
 // Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, op(A) m×k, op(B) k×n.
-// A 6×32 register-blocked SIMD16 microkernel computes each tile: 12 accumulators, 2 B loads and
+// Each 6×32 tile is six rows of the register tile (TileProduct.swift): 12 accumulators, 2 B loads and
 // 6 broadcasts per k. It reads a panel in place when the operand's k rows already hold the panel's
 // 6 (transposed A) or 32 (untransposed B) values side by side, as in both of a linear layer's
 // backward GEMMs; other panels, and partial ones, are packed into zero-padded copies first.
 
 let gemmMR = 6
 let gemmNR = 32
-
-/// Reusable packing buffers, so a training step allocates nothing after its first call.
-public final class ScratchPool: @unchecked Sendable {
-    public static let shared = ScratchPool()
-    private var free: [(UnsafeMutablePointer<Float>, Int)] = []
-    private let lock = NSLock()
-    /// Floats the pool has ever allocated (it never frees): what its buffers add to the process's memory.
-    public private(set) var allocatedFloats = 0
-
-    public func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
-        lock.lock(); defer { lock.unlock() }
-        // Best fit: the smallest free buffer that is large enough, so a small request never takes the
-        // buffer a later large one needs (which would then allocate, and fault in fresh pages, every step).
-        var pick = -1
-        for (i, b) in free.enumerated() where b.1 >= count && (pick < 0 || b.1 < free[pick].1) { pick = i }
-        if pick >= 0 { return free.remove(at: pick) }
-        var raw: UnsafeMutableRawPointer?
-        let cap = max(count, 1024)
-        allocatedFloats += cap
-        guard posix_memalign(&raw, 64, cap * 4) == 0, let raw else { fatalError("out of memory (GEMM scratch)") }
-        return (raw.bindMemory(to: Float.self, capacity: cap), cap)
-    }
-
-    public func give(_ buf: (UnsafeMutablePointer<Float>, Int)) {
-        lock.lock(); defer { lock.unlock() }
-        free.append(buf)
-    }
-}
 
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -104,29 +76,9 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
 private func microkernel(k: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
                          c: UnsafeMutablePointer<Float>,
                          ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
-    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
-    var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
-    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
-    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
-    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
-    var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
-    var ap = a, bp = b
-    for _ in 0..<k {
-        let b0 = load16(bp), b1 = load16(bp + 16)
-        var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-        s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-        ap += aStride; bp += bStride
-    }
-    storeRow(c, 0, c00, c01, rows: rows, cols: cols, alpha: alpha, beta: beta)
-    storeRow(c + ldc, 1, c10, c11, rows: rows, cols: cols, alpha: alpha, beta: beta)
-    storeRow(c + 2 * ldc, 2, c20, c21, rows: rows, cols: cols, alpha: alpha, beta: beta)
-    storeRow(c + 3 * ldc, 3, c30, c31, rows: rows, cols: cols, alpha: alpha, beta: beta)
-    storeRow(c + 4 * ldc, 4, c40, c41, rows: rows, cols: cols, alpha: alpha, beta: beta)
-    storeRow(c + 5 * ldc, 5, c50, c51, rows: rows, cols: cols, alpha: alpha, beta: beta)
+    var tile = RegisterTile()
+    tile.add(depth: k, rows: gemmMR, a: a, aStride: aStride) { b + $0 * bStride }
+    tile.forEachRow(gemmMR) { r, v0, v1 in storeRow(c + r * ldc, r, v0, v1, rows: rows, cols: cols, alpha: alpha, beta: beta) }
 }
 
 @inline(__always)

@@ -4,7 +4,7 @@ import Foundation
 public func linearForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           batch: Int, inFeatures: Int, outFeatures: Int, y: UnsafeMutablePointer<Float>) {
     // Dot products along i: x's and the weight's rows both run along i, so nothing is packed or
-    // transposed (the packed GEMM transposed all of fc1's 400×120 weight each call, 2.5x slower).
+    // transposed (the packed GEMM transposed all of fc1's 400×120 weight each call: slower, see BENCHMARKS.md).
     // Rows that end in a partial vector (fc2's 120, fc3's 84) stay with the GEMM.
     guard inFeatures % 16 == 0 else {
         gemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: weight, ldb: inFeatures,

@@ -5,7 +5,7 @@ import Synchronization
 
 /// Splits work across cores. A persistent pool of worker threads takes each call's chunks; a call
 /// costs a few hundred nanoseconds (an atomic generation bump that spinning workers see, a condition
-/// signal when they have gone to sleep), where `DispatchQueue.concurrentPerform` costs about 1 µs and
+/// signal when they have gone to sleep), where `DispatchQueue.concurrentPerform` costs more (DESIGN.md) and
 /// wakes cores + 2 threads. Chunking depends only on `n`, `grain` and `maxThreads`, never on timing,
 /// so reductions done per chunk give the same result run after run.
 public enum Parallel {

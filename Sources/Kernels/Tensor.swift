@@ -74,7 +74,7 @@ public final class Tensor {
 }
 
 /// d[0..<n] = s[0..<n] inline: the rows copied here are 5 to 800 floats, where a memmove call costs
-/// more than the copy (they were 4% of a LeNet-5 step).
+/// more than the copy (figures in BENCHMARKS.md).
 @inline(__always) func copyFloats(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
     var i = 0
     while i + 16 <= n { store16(load16(s + i), d + i); i += 16 }

@@ -47,7 +47,8 @@ struct Bench: ParsableCommand {
         if let convShape { benchConv(convShape); return }
         if let poolShape { benchPool(poolShape); return }
         if let micro {
-            print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread)", micro, measureMicrokernelGFLOPs(k: micro)))
+            print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread, best of 20)", micro,
+                         measureMicrokernelGFLOPs(k: micro, runs: 20)))
             return
         }
         guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
@@ -170,7 +171,7 @@ private func forwardFlops(_ net: Network, residual: Bool) -> (total: Double, fir
     return (total, first)
 }
 
-/// `--gemm MxNxK[:tA][:tB]`: GFLOP/s of one GEMM shape (a kernel developer's probe).
+/// `--gemm MxNxK[:tA][:tB]`: milliseconds and GFLOP/s of one GEMM shape, best of 20 (a kernel developer's probe).
 private func benchGEMM(_ spec: String) {
     let parts = spec.split(separator: ":")
     let d = parts[0].split(separator: "x").compactMap { Int($0) }
@@ -184,12 +185,8 @@ private func benchGEMM(_ spec: String) {
         gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.data, lda: ta ? m : k, b: b.data, ldb: tb ? k : n,
              c: c.data, ldc: n)
     }
-    once()
-    var reps = 0
-    let t0 = monotonicSeconds()
-    repeat { once(); reps += 1 } while monotonicSeconds() - t0 < 0.5
-    let dt = (monotonicSeconds() - t0) / Double(reps)
-    print(String(format: "gemm %@ %.3f ms %.1f GFLOP/s", spec, dt * 1e3, 2 * Double(m * n * k) / dt / 1e9))
+    let ms = bestOf20(once)
+    print(String(format: "gemm %@ %.3f ms %.1f GFLOP/s (best of 20)", spec, ms, 2 * Double(m * n * k) / ms / 1e6))
 }
 
 /// Best of 20 runs of `f`, in milliseconds, after one warm-up run.
@@ -218,7 +215,8 @@ private func benchPool(_ spec: String) {
     print(String(format: "pool %@: fwd %.4f ms, bwd %.4f ms", spec, f, b))
 }
 
-/// `--conv N,C,H,W,CO,K,S,P`: milliseconds of one convolution's forward, dW and dx passes.
+/// `--conv N,C,H,W,CO,K,S,P`: milliseconds of one convolution's forward, dW and dx passes, each timed on
+/// its own (best of 20).
 private func benchConv(_ spec: String) {
     let v = spec.split(separator: ",").compactMap { Int($0) }
     guard v.count == 8 else { fail("--conv wants N,C,H,W,CO,K,S,P") }
@@ -234,8 +232,8 @@ private func benchConv(_ spec: String) {
     let time = bestOf20
     let flops = 2 * Double(g.outChannels * g.colRows * g.colCols)
     let f = time { convForward(x: x.data, weight: w.data, bias: nil, geometry: g, y: y.data) }
-    let bw = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: nil) }
-    let bx = time { convBackward(dy: y.data, x: x.data, weight: w.data, geometry: g, dWeight: dw.data, dBias: nil, dx: dx.data) } - bw
+    let bw = time { convBackwardWeights(dy: y.data, x: x.data, geometry: g, dWeight: dw.data, dBias: nil) }
+    let bx = time { convBackwardData(dy: y.data, weight: w.data, geometry: g, dx: dx.data) }
     print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
                  spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
 }

@@ -1,7 +1,7 @@
 import Kernels
 
-/// nn.Conv2d (square kernel, optional bias): panel-packed GEMM straight from the input, skipping
-/// zero-padding taps (Kernels/ConvPanels.swift); no im2col buffer is kept.
+/// nn.Conv2d (square kernel, optional bias), with no im2col buffer: the paths each pass takes are
+/// tabled in Kernels/ConvForward.swift, ConvBackwardData.swift and ConvBackwardWeights.swift.
 public final class Conv2d: Layer {
     public let name: String
     public let inChannels, outChannels, kernel, stride, padding: Int

@@ -1,0 +1,320 @@
+import Foundation
+
+// How the convolutions lay out their operands so that the tile products (TileProduct.swift) read
+// whole rows of 32 (or 16, 64) floats, without an im2col matrix.
+//
+// Panels (ResNet-18's convs): the output pixels of the batch are cut into column panels of up to 32,
+// one tile wide. A panel either covers up to 32 pixels of one image ("image-major", for large maps)
+// or one pixel position in up to 32 images ("pixel-major", for maps of 64 pixels or fewer, where
+// every pixel has its own set of taps that fall inside the image). An image-major panel packs its own
+// slice of the im2col matrix straight from the input, keeping only the taps valid for at least one of
+// its columns, with K in tap-major order (k = tap * Cin + c); a pixel-major unit transposes its 32
+// images to [pixel][c][32] once, where each kernel row's valid taps already are such a slice. At
+// 32×32 input, ResNet-18's layer4 convs (1×1 maps) then touch only their centre tap, layer3's (2×2)
+// four of nine.
+//
+// Direct layouts (LeNet-5's small stride-1 convs): each image is copied into a zero-bordered buffer
+// (`DirectLayout`), then into k "shifted copies" S[kj][c] (`ShiftedCopies`) that hold its padded rows
+// cut to the output width, end to end. The im2col row of tap (c, ki, kj) is then the contiguous slice
+// S[kj][c][ki·ow ..< ki·ow + oh·ow], lined up with an output plane: every lane a real pixel.
+
+let panelWidth = 32
+let mr = 8
+
+/// The column panels of a convolution and the taps it can ever touch.
+struct ConvPanels {
+    let g: ConvGeometry
+    let pixelMajor: Bool
+    let pixels: Int          // outH * outW
+    let units: Int           // images (image-major) or blocks of 32 images (pixel-major)
+    let panelsPerUnit: Int
+    let taps: [Int]          // taps (ki * kw + kj) valid for some output pixel, ascending
+    var kUsed: Int { taps.count * g.inChannels }
+
+    init(_ g: ConvGeometry) {
+        self.g = g
+        pixels = g.outH * g.outW
+        pixelMajor = pixels <= 64 && g.batch >= 16
+        if pixelMajor {
+            units = (g.batch + panelWidth - 1) / panelWidth; panelsPerUnit = pixels
+        } else {
+            units = g.batch; panelsPerUnit = (pixels + panelWidth - 1) / panelWidth
+        }
+        taps = ConvWeights.activeTaps(g)
+        // Which taps a panel needs depends only on its place in its unit (its pixels), not the images.
+        var m = [UInt64](repeating: 0, count: panelsPerUnit)
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: PanelColumns.bytes, alignment: 64)
+        defer { buf.deallocate() }
+        var cols = PanelColumns(buf)
+        for i in 0..<panelsPerUnit { m[i] = cols.computeMask(i, self) }
+        masks = m
+    }
+    /// Per panel of a unit: the taps valid for at least one of its columns.
+    private(set) var masks: [UInt64] = []
+
+    /// Units covering images `n`: the images a unit's panels read and write.
+    func images(ofUnit u: Int) -> Range<Int> {
+        pixelMajor ? (u * panelWidth)..<min(g.batch, (u + 1) * panelWidth) : u..<(u + 1)
+    }
+}
+
+/// Per-panel column description: where each column's image and window start.
+struct PanelColumns {
+    var count = 0
+    let n: UnsafeMutablePointer<Int>, iy0: UnsafeMutablePointer<Int>, ix0: UnsafeMutablePointer<Int>
+    let yOff: UnsafeMutablePointer<Int>       // n * Cout * P + p  (add co * P)
+    let off: UnsafeMutablePointer<Int>         // per tap: x offset without the channel term (0 when invalid)
+    let ok: UnsafeMutablePointer<Bool>
+
+    init(_ buf: UnsafeMutableRawPointer) {
+        let ints = buf.bindMemory(to: Int.self, capacity: 5 * panelWidth)
+        n = ints; iy0 = ints + panelWidth; ix0 = ints + 2 * panelWidth; yOff = ints + 3 * panelWidth
+        off = ints + 4 * panelWidth
+        ok = (buf + 5 * panelWidth * 8).bindMemory(to: Bool.self, capacity: panelWidth)
+    }
+    static let bytes = 5 * panelWidth * 8 + panelWidth
+
+    /// Fills the columns of panel `q` and returns the mask of taps valid for at least one of them
+    /// (from `s.masks`: it depends only on the panel's place in its unit).
+    mutating func load(_ q: Int, _ s: ConvPanels) -> UInt64 {
+        fill(q, s)
+        return s.masks[q % s.panelsPerUnit]
+    }
+
+    /// The taps valid for at least one column of panel `q`, computed from the columns.
+    mutating func computeMask(_ q: Int, _ s: ConvPanels) -> UInt64 {
+        fill(q, s)
+        let g = s.g
+        var mask: UInt64 = 0
+        for t in s.taps {
+            let ki = t / g.kernelW, kj = t % g.kernelW
+            for j in 0..<count {
+                let iy = iy0[j] + ki, ix = ix0[j] + kj
+                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask |= 1 << UInt64(t); break }
+            }
+        }
+        return mask
+    }
+
+    private mutating func fill(_ q: Int, _ s: ConvPanels) {
+        let g = s.g, unit = q / s.panelsPerUnit, i = q % s.panelsPerUnit, ow = g.outW
+        if s.pixelMajor {
+            let n0 = unit * panelWidth
+            count = min(panelWidth, g.batch - n0)
+            for j in 0..<count { n[j] = n0 + j; yOff[j] = (n0 + j) * g.outChannels * s.pixels + i }
+            let oy = i / ow, ox = i % ow
+            for j in 0..<count { iy0[j] = oy * g.stride - g.padding; ix0[j] = ox * g.stride - g.padding }
+        } else {
+            let p0 = i * panelWidth
+            count = min(panelWidth, s.pixels - p0)
+            for j in 0..<count {
+                let p = p0 + j
+                n[j] = unit; yOff[j] = unit * g.outChannels * s.pixels + p
+                iy0[j] = (p / ow) * g.stride - g.padding; ix0[j] = (p % ow) * g.stride - g.padding
+            }
+        }
+    }
+
+    /// Sets `off`/`ok` for tap t: off = n*Cin*H*W + iy*W + ix.
+    @inline(__always)
+    func prepareTap(_ t: Int, _ g: ConvGeometry) {
+        let ki = t / g.kernelW, kj = t % g.kernelW, plane = g.height * g.width
+        for j in 0..<panelWidth {
+            if j < count {
+                let iy = iy0[j] + ki, ix = ix0[j] + kj
+                let valid = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
+                ok[j] = valid
+                off[j] = valid ? n[j] * g.inChannels * plane + iy * g.width + ix : 0
+            } else {
+                ok[j] = false; off[j] = 0
+            }
+        }
+    }
+}
+
+/// Stride-2 image-major convs with output rows a multiple of 16 wide (ResNet's stem): one image, zero
+/// padded and split into even and odd columns, so that a tap's 16 outputs of a row read 16
+/// consecutive floats of one phase: [c][padded row][phase][pw].
+struct PhaseLayout {
+    let rows: Int, pw: Int, cin: Int, h: Int, w: Int, pad: Int
+    init?(_ s: ConvPanels) {
+        let g = s.g
+        guard !s.pixelMajor, g.stride == 2, g.outW % 16 == 0 else { return nil }
+        cin = g.inChannels; h = g.height; w = g.width; pad = g.padding
+        rows = g.height + 2 * g.padding
+        pw = max((g.width + 2 * g.padding + 1) / 2, g.outW + (g.kernelW - 1) / 2) + 1
+    }
+    var size: Int { cin * rows * 2 * pw }
+    func build(_ image: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        dst.update(repeating: 0, count: size)
+        for c in 0..<cin {
+            for r in 0..<h {
+                let src = image + (c * h + r) * w
+                let even = dst + ((c * rows + r + pad) * 2) * pw, odd = even + pw
+                for col in 0..<w {
+                    let pc = col + pad
+                    if pc & 1 == 0 { even[pc >> 1] = src[col] } else { odd[pc >> 1] = src[col] }
+                }
+            }
+        }
+    }
+}
+
+/// Packs an image-major panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels
+/// inside): runs of an input row (one run per output row the panel covers), zero outside the image.
+/// (Pixel-major panels need no packing: see the forward pass.)
+@inline(__always)
+func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
+                       q: Int, mask: UInt64, into bp: UnsafeMutablePointer<Float>,
+                       phase: (PhaseLayout, UnsafePointer<Float>)? = nil) {
+    let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
+    var row = 0
+    if let (L, ph) = phase {
+        // Two 16-float copies per k row (one per output row half of the panel).
+        let p0 = (q % s.panelsPerUnit) * panelWidth
+        for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+            let ki = t / g.kernelW, kj = t % g.kernelW
+            for c in 0..<cin {
+                let dst = bp + (row + c) * panelWidth
+                for half in 0..<2 {
+                    let p = p0 + 16 * half
+                    if p >= s.pixels { store16(SIMD16<Float>(), dst + 16 * half); continue }
+                    let oy = p / g.outW, ox0 = p % g.outW
+                    let src = ph + ((c * L.rows + 2 * oy + ki) * 2 + (kj & 1)) * L.pw + ox0 + (kj >> 1)
+                    store16(load16(src), dst + 16 * half)
+                }
+            }
+            row += cin
+        }
+        return
+    }
+    // Image-major, stride 1, "same" padding: a tap's 32 sources are consecutive floats; only the
+    // edge columns are masked. Two masked vector copies per k row.
+    let contiguous = !s.pixelMajor && st == 1 && g.outW == w && g.outH == g.height
+    let total = g.batch * cin * plane
+    for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+        cols.prepareTap(t, g)
+        let off = cols.off, ok = cols.ok
+        if contiguous {
+            let n = q / s.panelsPerUnit, p0 = (q % s.panelsPerUnit) * panelWidth
+            let d = (t / g.kernelW - g.padding) * w + (t % g.kernelW - g.padding)
+            let first = n * cin * plane + p0 + d
+            if first >= 0 && first + (cin - 1) * plane + panelWidth <= total {
+                var m0 = SIMDMask<SIMD16<Int32>>(), m1 = SIMDMask<SIMD16<Int32>>()
+                for j in 0..<16 { m0[j] = !ok[j]; m1[j] = !ok[j + 16] }
+                let zero = SIMD16<Float>()
+                for c in 0..<cin {
+                    let src = x + first + c * plane, dst = bp + (row + c) * panelWidth
+                    store16(load16(src).replacing(with: zero, where: m0), dst)
+                    store16(load16(src + 16).replacing(with: zero, where: m1), dst + 16)
+                }
+                row += cin
+                continue
+            }
+        }
+        for c in 0..<cin {
+            let src = x + c * plane, dst = bp + (row + c) * panelWidth
+            for j in 0..<panelWidth { let v = src[off[j]]; dst[j] = ok[j] ? v : 0 }
+        }
+        row += cin
+    }
+}
+
+/// Runs `body(task, units, scratch)` over the units, each task with `scratch` floats of its own, in
+/// `Parallel.maxThreads`-bounded tasks. `dynamic`: units are handed out one at a time to whichever task
+/// asks next (`Parallel.dynamic`), for passes whose units write disjoint outputs (forward, dx), so a core
+/// running slow this minute takes fewer; otherwise task t gets a fixed run of units (for per-task
+/// partial sums added in a fixed order). Returns the number of tasks.
+@discardableResult
+func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int, dynamic: Bool,
+                        _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
+    let tasks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
+    let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
+    let buf = ScratchPool.shared.take(tasks * bytes / 4 + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let base = UnsafeMutableRawPointer(buf.0)
+    if dynamic {
+        Parallel.dynamic(s.units, tasks: tasks) { t, u in body(t, u..<(u + 1), base + t * bytes) }
+    } else {
+        Parallel.run(tasks) { c in body(c, (s.units * c / tasks)..<(s.units * (c + 1) / tasks), base + c * bytes) }
+    }
+    return tasks
+}
+
+extension ConvGeometry {
+    /// A 1×1 convolution with stride > 1 and no padding reads only every stride-th pixel: it is the
+    /// stride-1 convolution of that subsampled input (this geometry), a quarter of the input for
+    /// stride 2, so the panels never transpose or pack the pixels it skips (ResNet's projections).
+    var subsampled: ConvGeometry? {
+        guard kernelH == 1 && kernelW == 1 && stride > 1 && padding == 0 else { return nil }
+        return ConvGeometry(batch: batch, inChannels: inChannels, height: outH, width: outW, outChannels: outChannels,
+                            kernel: 1)
+    }
+}
+
+/// xs[n][c][oy][ox] = x[n][c][oy·stride][ox·stride].
+func subsample(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into xs: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width, st = g.stride
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = x + nc * plane, dst = xs + nc * oh * ow
+        for oy in 0..<oh { for ox in 0..<ow { dst[oy * ow + ox] = src[oy * st * g.width + ox * st] } }
+    }
+}
+
+/// The adjoint of `subsample`: dx[n][c][oy·stride][ox·stride] = dxs[n][c][oy][ox], zero elsewhere.
+func upsample(_ dxs: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, plane = g.height * g.width, st = g.stride
+    Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
+        let src = dxs + nc * oh * ow, dst = dx + nc * plane
+        dst.update(repeating: 0, count: plane)
+        for oy in 0..<oh { for ox in 0..<ow { dst[oy * st * g.width + ox * st] = src[oy * ow + ox] } }
+    }
+}
+
+/// One image with a zero border of `pad`, rows long enough for a 32-float load at any tap column.
+struct DirectLayout {
+    let c, h, w, pad, k: Int
+    let rowLen: Int          // padded row length: w + 2 pad rounded up so every 32-float load fits
+    let rows: Int            // padded rows (+1 of slack)
+    var size: Int { c * rows * rowLen }
+    init(c: Int, h: Int, w: Int, pad: Int, k: Int) {
+        self.c = c; self.h = h; self.w = w; self.pad = pad; self.k = k
+        rowLen = max(w + 2 * pad, k - 1 + 32)
+        rows = h + 2 * pad + 1
+    }
+    /// Copies one image [c][h][w] into the bordered buffer. Only the image's own positions are written,
+    /// so a buffer zeroed once (`clear`) keeps its zero border for every image copied into it.
+    func fill(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        for ch in 0..<c {
+            for y in 0..<h { copyFloats(dst + (ch * rows + y + pad) * rowLen + pad, src + (ch * h + y) * w, w) }
+        }
+    }
+    func clear(_ dst: UnsafeMutablePointer<Float>) { dst.update(repeating: 0, count: size) }
+}
+
+/// Where the shifted copies of one image live: S[kj][c] is `xs` floats, rows `ow` apart.
+struct ShiftedCopies {
+    let k, cin, ow, rowsP, xs: Int
+    init(_ g: ConvGeometry) {
+        k = g.kernelW; cin = g.inChannels; ow = g.outW; rowsP = g.outH + g.kernelW - 1
+        // Room for every row's 32-float store (later rows overwrite the spill) and for the last
+        // slice's read of the output plane rounded up to 64 floats (a 64-column tile's reach).
+        xs = (max((k - 1) * ow + (g.outH * ow + 63) / 64 * 64, (rowsP - 1) * ow + 32) + 15) / 16 * 16
+    }
+    var size: Int { k * cin * xs }
+    /// Offset in S of the im2col row d = (c·k + ki)·k + kj (PyTorch's weight order).
+    func offset(_ d: Int) -> Int { let c = d / (k * k), ki = d / k % k, kj = d % k; return (kj * cin + c) * xs + ki * ow }
+    /// Fills S from the zero-bordered image `xp` (layout L); the tail of each copy is zeroed.
+    func build(_ L: DirectLayout, _ xp: UnsafePointer<Float>, _ sp: UnsafeMutablePointer<Float>) {
+        for kj in 0..<k {
+            for c in 0..<cin {
+                let dst = sp + (kj * cin + c) * xs, src = xp + c * L.rows * L.rowLen + kj
+                for r in 0..<rowsP {
+                    let s0 = src + r * L.rowLen, d0 = dst + r * ow
+                    store16(load16(s0), d0); store16(load16(s0 + 16), d0 + 16)
+                }
+                zeroFloats(dst + rowsP * ow, xs - rowsP * ow)
+            }
+        }
+    }
+}

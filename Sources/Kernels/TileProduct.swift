@@ -1,0 +1,129 @@
+import Foundation
+
+// Register-tile products: a few rows of A (broadcast one float at a time) times rows of 16-float
+// vectors of B, summed over a depth, with every accumulator in a register. The convolutions and the
+// GEMM differ only in where B's rows come from and how a tile is written out.
+
+/// The 8×32 register tile, written once: rows r < 8 of 32 floats as two SIMD16 accumulators each, 16
+/// in all. Per depth step 2 loads of B and one broadcast of A per row feed 2 FMAs each.
+struct RegisterTile {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+
+    /// row r += Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32] for r < `rows`: 8, or 6 for the GEMM's
+    /// tiles (a constant once inlined, so rows 6 and 7 then cost nothing).
+    @inline(__always)
+    mutating func add(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
+        var ap = a
+        for d in 0..<depth {
+            let bp = bRow(d), b0 = load16(bp), b1 = load16(bp + 16)
+            var s = SIMD16<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD16<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            if rows > 6 {
+                s = SIMD16<Float>(repeating: ap[6]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+                s = SIMD16<Float>(repeating: ap[7]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+            }
+            ap += aStride
+        }
+    }
+
+    /// body(r, row r's first and last 16 floats) for r < `rows`, unrolled.
+    @inline(__always)
+    func forEachRow(_ rows: Int, _ body: (Int, SIMD16<Float>, SIMD16<Float>) -> Void) {
+        body(0, c00, c01); body(1, c10, c11); body(2, c20, c21); body(3, c30, c31); body(4, c40, c41); body(5, c50, c51)
+        if rows > 6 { body(6, c60, c61); body(7, c70, c71) }
+    }
+}
+
+/// t[8][32] = a (k × 8 packed) · b (k × 32 packed), or t += that product when `accumulate`: the panel
+/// convolutions' tile.
+@inline(__always)
+func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>,
+               accumulate: Bool) {
+    var tile = RegisterTile()
+    tile.add(depth: k, rows: 8, a: a, aStride: 8) { b + $0 * 32 }
+    tile.forEachRow(8) { r, v0, v1 in
+        let d = t + r * 32
+        if accumulate { store16(v0 + load16(d), d); store16(v1 + load16(d + 16), d + 16) }
+        else { store16(v0, d); store16(v1, d + 16) }
+    }
+}
+
+/// t[r][0..<32] (rows ldt apart) = Σ_d a[d][r] · b[offs[d] ..< offs[d] + 32]: the 8×32 tile with each
+/// B row read in place (a slice of some plane) instead of from a packed panel: the direct convolutions.
+@inline(never)
+func gatherTile(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
+                _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+    var tile = RegisterTile()
+    tile.add(depth: depth, rows: 8, a: a, aStride: 8) { b + offs[$0] }
+    tile.forEachRow(8) { r, v0, v1 in store16(v0, t + r * ldt); store16(v1, t + r * ldt + 16) }
+}
+
+/// t[r][0..<64] (rows ldt apart) = bias[r] + Σ_d a[d][r] · b[offs[d] ..< offs[d] + 64] for 6 rows: the
+/// 6-row, 4-vector tile of `gatherTile` (24 accumulators), written with the bias added.
+@inline(never)
+func gatherTile6x64(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
+                            _ bias: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+    var c00 = SIMD16<Float>(repeating: bias[0]), c01 = c00, c02 = c00, c03 = c00
+    var c10 = SIMD16<Float>(repeating: bias[1]), c11 = c10, c12 = c10, c13 = c10
+    var c20 = SIMD16<Float>(repeating: bias[2]), c21 = c20, c22 = c20, c23 = c20
+    var c30 = SIMD16<Float>(repeating: bias[3]), c31 = c30, c32 = c30, c33 = c30
+    var c40 = SIMD16<Float>(repeating: bias[4]), c41 = c40, c42 = c40, c43 = c40
+    var c50 = SIMD16<Float>(repeating: bias[5]), c51 = c50, c52 = c50, c53 = c50
+    var ap = a
+    for d in 0..<depth {
+        let bp = b + offs[d]
+        let b0 = load16(bp), b1 = load16(bp + 16), b2 = load16(bp + 32), b3 = load16(bp + 48)
+        var s = SIMD16<Float>(repeating: ap[0])
+        c00.addProduct(s, b0); c01.addProduct(s, b1); c02.addProduct(s, b2); c03.addProduct(s, b3)
+        s = SIMD16<Float>(repeating: ap[1])
+        c10.addProduct(s, b0); c11.addProduct(s, b1); c12.addProduct(s, b2); c13.addProduct(s, b3)
+        s = SIMD16<Float>(repeating: ap[2])
+        c20.addProduct(s, b0); c21.addProduct(s, b1); c22.addProduct(s, b2); c23.addProduct(s, b3)
+        s = SIMD16<Float>(repeating: ap[3])
+        c30.addProduct(s, b0); c31.addProduct(s, b1); c32.addProduct(s, b2); c33.addProduct(s, b3)
+        s = SIMD16<Float>(repeating: ap[4])
+        c40.addProduct(s, b0); c41.addProduct(s, b1); c42.addProduct(s, b2); c43.addProduct(s, b3)
+        s = SIMD16<Float>(repeating: ap[5])
+        c50.addProduct(s, b0); c51.addProduct(s, b1); c52.addProduct(s, b2); c53.addProduct(s, b3)
+        ap += 6
+    }
+    var r = t
+    store16(c00, r); store16(c01, r + 16); store16(c02, r + 32); store16(c03, r + 48); r += ldt
+    store16(c10, r); store16(c11, r + 16); store16(c12, r + 32); store16(c13, r + 48); r += ldt
+    store16(c20, r); store16(c21, r + 16); store16(c22, r + 32); store16(c23, r + 48); r += ldt
+    store16(c30, r); store16(c31, r + 16); store16(c32, r + 32); store16(c33, r + 48); r += ldt
+    store16(c40, r); store16(c41, r + 16); store16(c42, r + 32); store16(c43, r + 48); r += ldt
+    store16(c50, r); store16(c51, r + 16); store16(c52, r + 32); store16(c53, r + 48)
+}
+
+/// The 16-column version of `gatherTile` (an output plane's last columns), into t[r][0..<16] (rows ldt apart).
+@inline(never)
+func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
+                          _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+    var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
+    var ap = a
+    for d in 0..<depth {
+        let b0 = load16(b + offs[d])
+        c0.addProduct(SIMD16<Float>(repeating: ap[0]), b0); c1.addProduct(SIMD16<Float>(repeating: ap[1]), b0)
+        c2.addProduct(SIMD16<Float>(repeating: ap[2]), b0); c3.addProduct(SIMD16<Float>(repeating: ap[3]), b0)
+        c4.addProduct(SIMD16<Float>(repeating: ap[4]), b0); c5.addProduct(SIMD16<Float>(repeating: ap[5]), b0)
+        c6.addProduct(SIMD16<Float>(repeating: ap[6]), b0); c7.addProduct(SIMD16<Float>(repeating: ap[7]), b0)
+        ap += 8
+    }
+    store16(c0, t); store16(c1, t + ldt); store16(c2, t + 2 * ldt); store16(c3, t + 3 * ldt)
+    store16(c4, t + 4 * ldt); store16(c5, t + 5 * ldt); store16(c6, t + 6 * ldt); store16(c7, t + 7 * ldt)
+}
+
+/// Sum of the 16 lanes (a shuffle tree; `SIMD.sum()` is an out-of-line generic call).
+@inline(__always) func hsum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
