@@ -4,7 +4,7 @@ import XCTest
 /// The first conv's weight and bias gradients taken through its max pool, against the definition:
 /// the pool's gradient routed to each winner's conv output (where the pool's output, after ReLU, is
 /// positive), then correlated with the zero-padded input.
-final class ConvThroughPoolTests: XCTestCase {
+final class ConvWeightsThroughPoolTests: XCTestCase {
     var rng = SeededRandom(seed: 11)
 
     func check(batch: Int, cin: Int, cout: Int, h: Int, w: Int, pad: Int, pooledPlane: Int, bias: Bool,

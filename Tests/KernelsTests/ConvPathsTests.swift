@@ -1,10 +1,10 @@
 import XCTest
 @testable import Kernels
 
-/// The panel convolution (taps outside the image skipped) against the direct definitions of the
+/// Every path of the convolution tables (ConvForward, ConvBackwardData, ConvBackwardWeights) against the direct definitions of the
 /// forward pass and its three gradients, on shapes that hit both panel layouts, partial panels,
 /// strides, and maps where only some taps are ever valid.
-final class ConvPanelsTests: XCTestCase {
+final class ConvPathsTests: XCTestCase {
     var rng = SeededRandom(seed: 5)
     func random(_ n: Int) -> [Float] { (0..<n).map { _ in rng.uniform(-1, 1) } }
 
