@@ -46,8 +46,9 @@ final class HeadlessLogger {
     }
 }
 
-/// "trained N steps in T s: R samples/s" — the whole run's training throughput (evaluations included).
+/// "trained N steps in T s: R samples/s" — this process's steps and the time they took
+/// (evaluations, checkpoints and pauses not counted).
 func trainingRateLine(_ s: TrainingSnapshot) -> String {
-    String(format: "trained %d steps in %.1f s: %.0f samples/s", s.step, s.elapsedSeconds,
-           Double(s.step * s.batchSize) / max(s.elapsedSeconds, 1e-9))
+    String(format: "trained %d steps in %.1f s: %.0f samples/s", s.stepsTrained, s.trainingSeconds,
+           s.trainingSamplesPerSecond)
 }
