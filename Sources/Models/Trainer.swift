@@ -133,6 +133,9 @@ public final class Trainer {
         guard let kind = OptimizerKind(rawValue: config.optimizer) else {
             throw DataError("unknown optimizer \(config.optimizer); choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard config.lr.isFinite, Self.lrRange.contains(config.lr) else {
+            throw DataError("--lr \(formatLR(config.lr)) refused: \(Self.lrRangeMessage)")
+        }
         guard data.train.count >= config.batchSize else {
             throw DataError("--batch-size \(config.batchSize) is larger than the \(data.train.count) training images")
         }
