@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per step (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Learning rate at the start (the cosine schedule decays it to 0).")
+    @Option(parsing: .unconditional, help: "Learning rate at the start (\(Trainer.lrRangeMessage); the cosine schedule decays it to 0).")
     var lr: Float?
     @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
     var optimizer: String?
