@@ -171,6 +171,13 @@ public final class Trainer {
     /// Blocks until the run has ended.
     public func wait() { finished.wait(); finished.signal() }
 
+    /// The same, for at most `seconds`: false if the run is still going.
+    public func wait(timeout seconds: Double) -> Bool {
+        guard finished.wait(timeout: .now() + seconds) == .success else { return false }
+        finished.signal()
+        return true
+    }
+
     /// True once run() has returned (a dashboard run that diverged is waiting, not finished).
     public var isFinished: Bool { lock.lock(); defer { lock.unlock() }; return ended }
     private var ended = false

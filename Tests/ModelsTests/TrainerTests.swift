@@ -22,6 +22,14 @@ final class TrainerTests: XCTestCase {
 
     func losses(_ t: Trainer) -> [Double] { t.latest().trainLoss.map(\.value) }
 
+    /// Waits for the run to end, at most 120 s (then fails and stops it: a test never hangs).
+    func finish(_ t: Trainer, file: StaticString = #filePath, line: UInt = #line) {
+        if t.wait(timeout: 120) { return }
+        XCTFail("the run did not end; state \(t.latest().state), message: \(t.latest().message)", file: file, line: line)
+        t.send(.stop); t.send(.resume)
+        _ = t.wait(timeout: 30)
+    }
+
     /// Polls the trainer's snapshot until `condition` holds; fails after 30 s.
     func waitUntil(_ what: String, _ t: Trainer, file: StaticString = #filePath, line: UInt = #line,
                    _ condition: (TrainingSnapshot) -> Bool) {
@@ -36,7 +44,7 @@ final class TrainerTests: XCTestCase {
     func testLossFallsAndTheSameSeedGivesTheSameLosses() throws {
         let data = try splits()
         let a = try Trainer(config: config(), data: data)
-        a.start(); a.wait()
+        a.start(); finish(a)
         let la = losses(a)
         XCTAssertEqual(la.count, 2048 / 32)
         let early = la.prefix(8).reduce(0, +) / 8, late = la.suffix(8).reduce(0, +) / 8
@@ -46,10 +54,10 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(a.latest().validationAccuracy.count, 1)
 
         let b = try Trainer(config: config(), data: data)
-        b.start(); b.wait()
+        b.start(); finish(b)
         XCTAssertEqual(la, losses(b))
         let c = try Trainer(config: config(seed: 6), data: data)
-        c.start(); c.wait()
+        c.start(); finish(c)
         XCTAssertNotEqual(la, losses(c))
     }
 
@@ -63,7 +71,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(t.latest().step, 0)
         t.send(.setLR(0.0123))
         t.send(.resume)
-        t.wait()
+        finish(t)
         let s = t.latest()
         XCTAssertEqual(s.events.map(\.label), ["pause", "lr 0.0123", "resume"])
         XCTAssertEqual(s.step, 64)
@@ -88,7 +96,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(t.latest().events.suffix(2).map(\.label), ["lr 0.05", "lr 0.1"])
         XCTAssertEqual(t.latest().lr, 0.1, accuracy: 1e-7)
         t.send(.stop)
-        t.wait()
+        finish(t)
     }
 
     /// Issue 15.2: under the cosine schedule, a typed or halved LR is the LR in effect from the next
@@ -115,7 +123,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(t.latest().lr, 0.005, accuracy: 1e-8)
         XCTAssertTrue(t.latest().message.hasPrefix("LR 0.01 → 0.005"), t.latest().message)
         t.send(.resume)
-        t.wait()
+        finish(t)
         // Step 33 trains at 0.005; step 64 at 0.005 scaled as the schedule has moved on since.
         XCTAssertEqual(try XCTUnwrap(lrAt[33]), 0.005, accuracy: 0.005 * 1e-5)
         let last = 0.005 * cosine(63, of: 64) / cosine(32, of: 64)
@@ -139,7 +147,7 @@ final class TrainerTests: XCTestCase {
         t.send(.setLR(1000))
         waitUntil("lr 1000", t) { $0.events.last?.label == "lr 1000" }
         t.send(.stop)
-        t.wait()
+        finish(t)
         // A run cannot start outside the range either.
         c.lr = 1001
         XCTAssertThrowsError(try Trainer(config: c, data: try splits())) {
@@ -162,7 +170,7 @@ final class TrainerTests: XCTestCase {
         t.send(.setLR(0.02))
         t.send(.snapshot)
         t.send(.stop)
-        t.wait()
+        finish(t)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("step-") }.sorted()
         XCTAssertEqual(files, ["step-000000-2.safetensors", "step-000000.safetensors"])
         XCTAssertEqual(t.latest().events.filter { $0.label == "snap" }.count, files.count)
@@ -186,7 +194,7 @@ final class TrainerTests: XCTestCase {
         trainer.send(.evaluate)
         waitUntil("the answer to e", trainer) { $0.message.contains("no validation set") }
         trainer.send(.stop)
-        trainer.wait()
+        finish(trainer)
     }
 
     /// Issue 15.10: every throughput figure is measured over the interval it claims: each progress
@@ -210,7 +218,7 @@ final class TrainerTests: XCTestCase {
         Thread.sleep(forTimeInterval: 1)   // makes a pause to leave out, not a wait for a result
         let resumedAt = monotonicSeconds()
         t.send(.resume)
-        t.wait()
+        finish(t)
         let s = t.latest()
         XCTAssertEqual(lines.map(\.step), Array(1...64))
         // Each line's figure is its own step's: no two in a row repeat one stale value.
@@ -235,7 +243,7 @@ final class TrainerTests: XCTestCase {
         t.send(.pause)
         t.start()
         t.send(.stop)
-        t.wait()
+        finish(t)
         XCTAssertEqual(t.latest().state, .stopped)
         XCTAssertEqual(t.latest().step, 0)
     }
@@ -243,7 +251,7 @@ final class TrainerTests: XCTestCase {
     func testDivergenceStopsWithAClearMessage() throws {
         var c = config(); c.lr = 1000; c.schedule = "constant"
         let t = try Trainer(config: c, data: try splits())
-        t.start(); t.wait()
+        t.start(); finish(t)
         XCTAssertEqual(t.latest().state, .diverged)
         XCTAssertTrue(t.latest().message.contains("lower --lr"), t.latest().message)
         XCTAssertLessThan(t.latest().step, 64)
@@ -285,7 +293,7 @@ final class TrainerTests: XCTestCase {
         // With a lower LR, p goes back to the initial weights and the run goes on.
         t.send(.setLR(0.01))
         t.send(.resume)
-        t.wait()
+        finish(t)
         XCTAssertTrue(rolledBack == initial, "not the initial weights")
         XCTAssertEqual(t.latest().events.map(\.label).filter { !$0.hasPrefix("diverged") }, ["lr 0.01", "back to initial weights"])
         XCTAssertEqual(t.latest().state, .done)
@@ -326,7 +334,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(t.latest().message.contains("best.safetensors"), t.latest().message)
         t.send(.setLR(0.01))
         t.send(.resume)
-        t.wait()
+        finish(t)
         XCTAssertTrue(rolledBack == savedWeights, "not the checkpoint's weights")
         XCTAssertTrue(t.latest().events.map(\.label).contains("back to step 8"), "\(t.latest().events)")
         XCTAssertEqual(t.latest().state, .stopped)
@@ -350,7 +358,7 @@ final class TrainerTests: XCTestCase {
         t.start()
         waitFor(.diverged, t)
         t.send(.stop)
-        t.wait()
+        finish(t)
         XCTAssertEqual(t.latest().state, .diverged)
         XCTAssertTrue(t.isFinished)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/last.safetensors"))
