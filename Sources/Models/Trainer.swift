@@ -1,9 +1,18 @@
 import Foundation
 import Kernels
 
-/// What the UI (or a script) asks of a running Trainer; applied between two steps.
-public enum TrainerCommand: Equatable {
-    case pause, resume, setLR(Float), setResidual(Bool), snapshot, evaluate, stop
+/// What the UI (or a script) asks of a running Trainer; applied in order between two steps.
+/// Commands carry intent ("halve the LR"), never a value computed from a snapshot the sender may
+/// hold stale: the Trainer applies each to its own current values and owns their valid range.
+public enum TrainerCommand: Equatable, Sendable {
+    case pause, resume
+    /// Pauses a running run, resumes a paused one, rolls a diverged one back (`p`).
+    case togglePause
+    /// Sets the LR in effect from the next step (the schedule goes on from it, scaled).
+    case setLR(Float)
+    /// Multiplies the LR in effect by this factor: 2 doubles it, 0.5 halves it.
+    case scaleLR(Float)
+    case setResidual(Bool), toggleResidual, snapshot, evaluate, stop
 }
 
 public enum TrainerState: String, Codable { case running, paused, done, diverged, stopped }
@@ -28,12 +37,19 @@ public struct TrainingSnapshot {
     public var state: TrainerState = .running
     public var step = 0, totalSteps = 0, epoch = 0, epochs = 0, stepInEpoch = 0, stepsPerEpoch = 0
     public var loss: Double = .nan, batchAccuracy: Double = .nan
+    /// The LR in effect: that of the latest step, or the one the next step uses once set.
     public var lr: Double = 0
-    /// The LR the user set; `lr` is it scaled by the schedule.
+    /// The schedule's base: `lr` is it scaled by the schedule (equal with a constant schedule).
     public var baseLR: Double = 0
     public var batchSize = 0
+    /// Training throughput over the latest ≥ 0.5 s of step time (0 while paused or diverged). In a
+    /// `.progress` event's snapshot: over the steps since the previous progress event.
     public var samplesPerSecond: Double = 0
     public var elapsedSeconds: Double = 0
+    /// Steps trained by this process, and the time they took (evaluations, checkpoints and pauses
+    /// not counted): the final throughput is their ratio.
+    public var stepsTrained = 0, trainingSeconds: Double = 0
+    public var trainingSamplesPerSecond: Double { Double(stepsTrained * batchSize) / max(trainingSeconds, 1e-9) }
     public var threads = 1
     public var layerNames: [String] = []
     public var forwardMs: [Double] = [], backwardMs: [Double] = []
@@ -44,7 +60,9 @@ public struct TrainingSnapshot {
     public var digits: [DigitPrediction] = []
     public var mistakes: [DigitPrediction] = []
     public var confusion: [[Int]]? = nil
-    public var message = ""
+    public var message = "" { didSet { messageSerial &+= 1 } }
+    /// Counts messages, so one repeated word for word still reads as new.
+    public var messageSerial = 0
     public var finalTest: EvaluationResult? = nil
 }
 
@@ -79,6 +97,17 @@ public final class Trainer {
     public var pauseOnDivergence = false
     /// The newest checkpoint written from healthy weights: where a diverged run goes back to.
     private var lastGoodCheckpoint: String?
+    /// Every LR a run may use: --lr, `l`, `+` and `-` (and any other sender of commands) are held to it.
+    public static let lrRange: ClosedRange<Float> = 1e-8...1000
+    /// The one explanation of `lrRange`, for every place that refuses an LR.
+    public static let lrRangeMessage = "a learning rate must be between \(formatLR(lrRange.lowerBound)) and \(formatLR(lrRange.upperBound))"
+    /// Sample predictions are recomputed from the current weights this often (seconds of wall time).
+    public var digitRefreshSeconds = 3.0
+    /// Bumped by whatever changes a checkpoint's contents at a given step (LR, residual, roll-back).
+    private var changes = 0
+    /// The step-N checkpoints written at `step` while `changes` was as recorded: an `s` with nothing
+    /// new since is folded into the newest of them instead of writing the same weights again.
+    private var stepFiles: (step: Int, changes: Int, names: [String])?
 
     private let lock = NSLock()
     private let wake = NSCondition()
@@ -103,6 +132,9 @@ public final class Trainer {
         }
         guard let kind = OptimizerKind(rawValue: config.optimizer) else {
             throw DataError("unknown optimizer \(config.optimizer); choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard config.lr.isFinite, Self.lrRange.contains(config.lr) else {
+            throw DataError("--lr \(formatLR(config.lr)) refused: \(Self.lrRangeMessage)")
         }
         guard data.train.count >= config.batchSize else {
             throw DataError("--batch-size \(config.batchSize) is larger than the \(data.train.count) training images")
@@ -139,6 +171,13 @@ public final class Trainer {
     /// Blocks until the run has ended.
     public func wait() { finished.wait(); finished.signal() }
 
+    /// The same, for at most `seconds`: false if the run is still going.
+    public func wait(timeout seconds: Double) -> Bool {
+        guard finished.wait(timeout: .now() + seconds) == .success else { return false }
+        finished.signal()
+        return true
+    }
+
     /// True once run() has returned (a dashboard run that diverged is waiting, not finished).
     public var isFinished: Bool { lock.lock(); defer { lock.unlock() }; return ended }
     private var ended = false
@@ -146,9 +185,30 @@ public final class Trainer {
     private func publish() { lock.lock(); published = current; lock.unlock() }
     private func emit(_ e: TrainerEvent) { onEvent?(e) }
 
-    private func scheduledLR(step: Int) -> Float {
-        guard config.schedule == "cosine", current.totalSteps > 0 else { return baseLR }
-        return baseLR * 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
+    /// The schedule's factor for the step after `step` steps: 1 for a constant schedule.
+    private func scheduleFactor(step: Int) -> Float {
+        guard config.schedule == "cosine", current.totalSteps > 0 else { return 1 }
+        return 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
+    }
+
+    private func scheduledLR(step: Int) -> Float { baseLR * scheduleFactor(step: step) }
+
+    /// Makes `lr` the LR in effect from the next step (if `lrRange` allows it); the schedule goes on
+    /// from it, so its base becomes `lr` over the schedule's current factor.
+    private func setLR(_ lr: Float) {
+        let old = scheduledLR(step: current.step)
+        guard lr.isFinite, Self.lrRange.contains(lr) else {
+            current.message = "LR \(formatLR(lr)) refused: \(Self.lrRangeMessage) (LR stays \(formatLR(old)))"
+            return
+        }
+        let f = scheduleFactor(step: current.step)
+        baseLR = f > 0 ? lr / f : lr
+        current.baseLR = Double(baseLR)
+        optimizer.lr = lr
+        current.lr = Double(lr)
+        changes += 1
+        mark("lr \(formatLR(lr))")
+        current.message = "LR \(formatLR(old)) → \(formatLR(lr))"
     }
 
     private var runStart = 0.0
@@ -161,7 +221,10 @@ public final class Trainer {
         let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
-        var windowStart = start, windowSamples = 0
+        // Throughput counts step time only (evaluations, checkpoints, digits and pauses left out):
+        // the header's window of at least 0.5 s, and the interval since the previous progress event.
+        var windowSeconds = 0.0, windowSamples = 0, logSeconds = 0.0, logSamples = 0
+        var lastDigits = start
         var lossEMA: Double = .nan
         var stopped = false
         refreshDigits()
@@ -171,16 +234,22 @@ public final class Trainer {
             order.shuffle(using: &rng)
             current.epoch = epoch
             let first = epoch == startEpoch ? startStepInEpoch : 0
-            for s in first..<current.stepsPerEpoch {
+            // s moves on only when a step is taken: after a divergence the same batch is tried again.
+            var s = first
+            while s < current.stepsPerEpoch {
                 if targetReached { break training }
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
+                let stepStart = monotonicSeconds()
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
                 // Forward, loss and backward (gradients of a diverged step are never applied).
                 let ce = network.trainStep(x, labels: labels)
                 guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
                     current.state = .diverged
-                    let what = String(format: "loss %.3g at step %d: the run diverged", Double(ce.loss), current.step + 1)
+                    current.samplesPerSecond = 0
+                    windowSeconds = 0; windowSamples = 0
+                    // The step count (as on the progress bar) is that of the last good step.
+                    let what = String(format: "loss %.3g after step %d: the run diverged", Double(ce.loss), current.step)
                     guard pauseOnDivergence else {
                         current.message = "\(what); try a lower --lr (now \(formatLR(optimizer.lr)))"
                         publish(); emit(.message(current.message))
@@ -195,12 +264,17 @@ public final class Trainer {
                     continue
                 }
                 optimizer.step()
-                current.step += 1; current.stepInEpoch = s + 1
-                windowSamples += b
                 let now = monotonicSeconds()
-                if now - windowStart >= 0.5 || current.step == 1 {
-                    current.samplesPerSecond = Double(windowSamples) / max(now - windowStart, 1e-9)
-                    windowStart = now; windowSamples = 0
+                let stepSeconds = now - stepStart
+                current.step += 1; current.stepInEpoch = s + 1
+                s += 1
+                current.stepsTrained += 1; current.trainingSeconds += stepSeconds
+                windowSamples += b; windowSeconds += stepSeconds
+                logSamples += b; logSeconds += stepSeconds
+                // The first step after a start, a pause or a divergence gives a figure at once.
+                if windowSeconds >= 0.5 || current.samplesPerSecond == 0 {
+                    current.samplesPerSecond = Double(windowSamples) / max(windowSeconds, 1e-9)
+                    windowSeconds = 0; windowSamples = 0
                 }
                 current.loss = Double(ce.loss); current.batchAccuracy = 100 * Double(ce.correct) / Double(b)
                 lossEMA = lossEMA.isNaN ? current.loss : 0.9 * lossEMA + 0.1 * current.loss
@@ -210,18 +284,30 @@ public final class Trainer {
                 current.backwardMs = network.backwardSeconds.map { $0 * 1000 }
                 current.trainLoss.append(CurvePoint(step: current.step, value: current.loss))
                 current.trainAccuracy.append(CurvePoint(step: current.step, value: current.batchAccuracy))
-                publish()
-                if current.step % config.logEvery == 0 { emit(.progress(current)) }
-                if config.saveEvery > 0 && current.step % config.saveEvery == 0 {
-                    save(String(format: "step-%06d.safetensors", current.step), label: nil)
+                if now - lastDigits >= digitRefreshSeconds {
+                    refreshDigits()
+                    lastDigits = monotonicSeconds()
                 }
-                if config.evalEvery > 0 && current.step % config.evalEvery == 0 && s + 1 < current.stepsPerEpoch {
+                publish()
+                if current.step % config.logEvery == 0 {
+                    var line = current
+                    line.samplesPerSecond = Double(logSamples) / max(logSeconds, 1e-9)
+                    logSamples = 0; logSeconds = 0
+                    emit(.progress(line))
+                }
+                if config.saveEvery > 0 && current.step % config.saveEvery == 0 {
+                    saveStepCheckpoint(label: nil)
+                }
+                if config.evalEvery > 0 && current.step % config.evalEvery == 0 && s < current.stepsPerEpoch {
                     validate()
                 }
             }
             validate()
             if targetReached { break training }
         }
+        // The weights the run ends with (not diverged ones: those stay as the user last saw them).
+        if current.state != .diverged { refreshDigits() }
+        current.samplesPerSecond = 0   // nothing trains any more (the whole run's figure: trainingSamplesPerSecond)
         if !stopped && current.state != .diverged {
             // --stop-at-acc has just evaluated these very weights on the test set: the same result.
             let test: EvaluationResult
@@ -253,28 +339,37 @@ public final class Trainer {
             for c in pending {
                 switch c {
                 case .pause:
-                    if current.state == .running { current.state = .paused; mark("pause") }
+                    if current.state == .running { current.state = .paused; current.samplesPerSecond = 0; mark("pause") }
                 case .resume:
                     if current.state == .paused { current.state = .running; mark("resume") }
                     else if current.state == .diverged { rollBack() }
                 case .setLR(let lr):
-                    guard lr > 0, lr.isFinite else { current.message = "LR must be a positive number"; break }
-                    baseLR = lr
-                    current.baseLR = Double(lr)
-                    optimizer.lr = scheduledLR(step: current.step)
-                    current.lr = Double(optimizer.lr)
-                    mark("lr \(formatLR(lr))")
-                case .setResidual(let on):
-                    guard network.residual != nil else { current.message = "\(config.model) has no residual connections"; break }
+                    setLR(lr)
+                case .scaleLR(let k):
+                    setLR(scheduledLR(step: current.step) * k)
+                case .togglePause:
+                    switch current.state {
+                    case .running: current.state = .paused; current.samplesPerSecond = 0; mark("pause")
+                    case .paused: current.state = .running; mark("resume")
+                    case .diverged: rollBack()
+                    default: break
+                    }
+                case .setResidual, .toggleResidual:
+                    guard let was = network.residual else { current.message = "\(config.model) has no residual connections"; break }
+                    let on: Bool
+                    if case .setResidual(let v) = c { on = v } else { on = !was }
                     network.residual = on
                     current.residual = on
+                    changes += 1
                     mark(on ? "res on" : "res off")
                 case .snapshot:
                     // Never a checkpoint of diverged weights.
                     if current.state == .diverged { current.message = "the weights diverged: nothing saved (p goes back to good weights)" }
                     else { saveSnapshot() }
                 case .evaluate:
-                    if current.state != .diverged { validate() }
+                    if data.validation.count == 0 { current.message = Self.noValidationMessage }
+                    else if current.state == .diverged { current.message = "the weights diverged: nothing to evaluate (p goes back to good weights)" }
+                    else { validate() }
                 case .stop:
                     return true
                 }
@@ -337,14 +432,30 @@ public final class Trainer {
         }
     }
 
-    private func saveSnapshot() {
-        save(String(format: "step-%06d.safetensors", current.step), label: "snap")
+    /// What `e` answers in a run without a validation set.
+    public static let noValidationMessage = "no validation set (--val-size 0): nothing to evaluate"
+
+    private func saveSnapshot() { saveStepCheckpoint(label: "snap") }
+
+    /// Writes checkpoints/step-N.safetensors (`s` or --save-every). Pressed again with nothing changed
+    /// at that step, it writes nothing and says which file already holds these weights; after a change
+    /// at the same step (LR, residual, roll-back) it writes step-N-2, step-N-3, … beside the first.
+    private func saveStepCheckpoint(label: String?) {
+        if let f = stepFiles, f.step == current.step, f.changes == changes, let last = f.names.last {
+            if label != nil { current.message = "nothing new to save: \(last) already holds step \(current.step)'s weights" }
+            return
+        }
+        let earlier = stepFiles?.step == current.step ? stepFiles?.names ?? [] : []
+        let file = String(format: "step-%06d", current.step) + (earlier.isEmpty ? "" : "-\(earlier.count + 1)") + ".safetensors"
+        if save(file, label: label) { stepFiles = (current.step, changes, earlier + [file]) }
     }
 
     /// After a divergence: back to the newest checkpoint this run wrote (weights and optimizer state),
     /// or to the initial weights if none was written yet. The step count goes on, so the curves keep
     /// their history and show where the run went back.
     private func rollBack() {
+        changes += 1
+        defer { refreshDigits() }
         let residual = network.residual
         if let path = lastGoodCheckpoint {
             do {
@@ -375,10 +486,11 @@ public final class Trainer {
 
     /// Writes a checkpoint atomically; a failure (disk full, folder not writable) becomes a message
     /// and training goes on with the earlier checkpoints intact.
-    private func save(_ file: String, label: String?) {
+    @discardableResult
+    private func save(_ file: String, label: String?) -> Bool {
         guard let dir = checkpointDirectory else {
             if label != nil { current.message = "no checkpoint folder for this run" }
-            return
+            return false
         }
         let path = (dir as NSString).appendingPathComponent(file)
         do {
@@ -390,10 +502,12 @@ public final class Trainer {
                 current.message = "saved \(path)"
                 emit(.snapshotSaved(path: path))
             }
+            return true
         } catch {
             let reason = (error as? AtomicFile.WriteError)?.reason ?? "\(error)"
             current.message = "could not save \(path): \(reason); training goes on"
             emit(.message(current.message))
+            return false
         }
     }
 

@@ -47,7 +47,7 @@ public enum Dashboard {
         var ui = DashboardUI()
         var model = poll()
         var lastPoll = now()
-        var lastModelStatus = model.status
+        var lastModelStatus = (model.status, model.statusSerial)
         if !model.status.isEmpty { ui.message = model.status }
         var buf = CellBuffer(width: 0, height: 0)
         let frame = 1.0 / framesPerSecond
@@ -67,8 +67,8 @@ public enum Dashboard {
             if now() - lastPoll >= frame * 0.95 {
                 model = poll()
                 lastPoll = now()
-                if model.status != lastModelStatus {
-                    lastModelStatus = model.status
+                if model.status != lastModelStatus.0 || model.statusSerial != lastModelStatus.1 {
+                    lastModelStatus = (model.status, model.statusSerial)
                     if !model.status.isEmpty { ui.message = model.status }
                 }
             }

@@ -117,6 +117,9 @@ public struct DashboardModel: Equatable, Sendable {
     public var confusion: [[Int]]?
     /// The last confirmation or error message.
     public var status: String
+    /// Changes with every new status message, even one repeating the previous text word for word,
+    /// so that it replaces the reply a key got (e.g. a second "LR refused" after a second `+`).
+    public var statusSerial = 0
     /// Training steps per epoch of this run (0: unknown, no epoch axis).
     public var stepsPerEpoch: Int
     /// Earlier runs drawn behind this one.

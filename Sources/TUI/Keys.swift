@@ -54,10 +54,9 @@ public enum KeyOutcome: Equatable, Sendable {
     case quit
 }
 
-/// Learning rates the prompt accepts.
+/// Reading a typed learning rate. Only whether it is a number: the app's trainer owns the range of
+/// valid LRs and refuses the others with its own message.
 public enum LRInput {
-    public static let range: ClosedRange<Double> = 1e-8...10
-
     /// Parses a typed learning rate ("0.01", "1e-3", ".5"); nil with a reason when invalid.
     public static func parse(_ text: String) -> Result<Double, LRInputError> {
         let t = text.trimmingCharacters(in: .whitespaces)
@@ -66,7 +65,6 @@ public enum LRInput {
         guard t.allSatisfy({ allowed.contains($0) }), let v = Double(t), v.isFinite else {
             return .failure(.notANumber(t))
         }
-        guard range.contains(v) else { return .failure(.outOfRange(v)) }
         return .success(v)
     }
 }
@@ -74,13 +72,11 @@ public enum LRInput {
 public enum LRInputError: Error, Equatable, CustomStringConvertible {
     case empty
     case notANumber(String)
-    case outOfRange(Double)
 
     public var description: String {
         switch self {
         case .empty: return "type a learning rate, e.g. 0.01 (Esc cancels)"
         case .notANumber(let s): return "invalid learning rate '\(s)': type a number like 0.01 or 1e-3"
-        case .outOfRange(let v): return "learning rate \(Fmt.lr(v)) out of range (must be > 0 and <= 10)"
         }
     }
 }

@@ -36,7 +36,7 @@ final class DashboardBridge {
         func digit(_ d: DigitPrediction) -> DigitSample {
             DigitSample(pixels: d.pixels, label: d.label, predicted: d.prediction.predicted, confidence: Double(d.prediction.confidence))
         }
-        return DashboardModel(
+        var m = DashboardModel(
             model: s.model, residual: s.residual, state: Self.state(s.state),
             epoch: s.epoch, epochs: s.epochs, step: s.step, totalSteps: s.totalSteps, etaSeconds: eta,
             lr: s.lr, samplesPerSecond: s.samplesPerSecond, threads: s.threads,
@@ -51,6 +51,8 @@ final class DashboardBridge {
             digits: s.digits.map(digit), mistakes: s.mistakes.map(digit),
             confusion: s.confusion, status: s.message,
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
+        m.statusSerial = s.messageSerial
+        return m
     }
 
     static func state(_ s: TrainerState) -> RunState {
@@ -62,7 +64,9 @@ final class DashboardBridge {
         }
     }
 
-    /// Turns a key's action into a command; the returned text confirms it in the status line.
+    /// Turns a key's action into a command; the returned text confirms it in the status line until
+    /// the trainer's own message (the LR that resulted, or why nothing changed) replaces it. Nothing
+    /// here is computed from the snapshot's values: they may be stale by several key presses.
     func send(_ action: DashboardAction) -> String {
         let s = trainer.latest()
         let finished = trainer.isFinished
@@ -71,33 +75,33 @@ final class DashboardBridge {
             return "quitting"
         case _ where finished:
             return "the run has ended (q quits)"
-        case .togglePause where s.state == .diverged:
-            trainer.send(.resume)
-            return "going back to the last good weights at LR \(formatLR(Float(s.baseLR)))"
         case .togglePause:
-            trainer.send(s.state == .paused ? .resume : .pause)
-            return s.state == .paused ? "resuming" : "pausing at the next step"
+            trainer.send(.togglePause)
+            // Only for the wording: the trainer toggles whatever state it is in when the command arrives.
+            switch s.state {
+            case .diverged: return "going back to the last good weights"
+            case .paused: return "resuming"
+            default: return "pausing at the next step"
+            }
         case .scaleLR(let k):
-            return setLR(s.baseLR * k, from: s.baseLR)
+            trainer.send(.scaleLR(Float(k)))
+            return k > 1 ? "doubling the LR" : "halving the LR"
         case .setLR(let lr):
-            return setLR(lr, from: s.baseLR)
+            // A typed LR is checked at once (the range needs no state); the trainer checks again.
+            guard lr.isFinite, Trainer.lrRange.contains(Float(lr)) else { return "LR \(lr) refused: \(Trainer.lrRangeMessage)" }
+            trainer.send(.setLR(Float(lr)))
+            return "setting the LR to \(formatLR(Float(lr)))"
         case .toggleResidual:
-            guard let on = s.residual else { return "\(s.model) has no residual connections" }
-            trainer.send(.setResidual(!on))
-            return "residual connections \(on ? "off" : "on") from the next step"
+            guard s.residual != nil else { return "\(s.model) has no residual connections" }
+            trainer.send(.toggleResidual)
+            return "switching residual connections at the next step"
         case .snapshot:
             trainer.send(.snapshot)
             return "saving a checkpoint at the next step"
         case .evaluate:
+            guard trainer.data.validation.count > 0 else { return Trainer.noValidationMessage }
             trainer.send(.evaluate)
             return "evaluating on the validation set"
         }
-    }
-
-    private func setLR(_ lr: Double, from old: Double) -> String {
-        // Lowering is always allowed (a diverged run may sit at a huge LR); raising stops at 1000.
-        guard lr > 0, lr.isFinite, lr < 1e3 || lr < old else { return "LR \(lr) refused: it must be positive and below 1000" }
-        trainer.send(.setLR(Float(lr)))
-        return "LR \(formatLR(Float(old))) → \(formatLR(Float(lr)))"
     }
 }

@@ -54,11 +54,11 @@ final class HeadlessLogger {
     }
 }
 
-/// "trained N steps in T s: R samples/s" — this session's training throughput (evaluations
-/// included); a resumed run also says where it resumed and how many steps the run has in all.
+/// "trained N steps in T s: R samples/s" — this process's steps and the time they took
+/// (evaluations, checkpoints and pauses not counted); a resumed run also says where it resumed
+/// and how many steps the run has in all.
 func trainingRateLine(_ s: TrainingSnapshot, firstStep: Int = 0) -> String {
-    let steps = s.step - firstStep
-    let line = String(format: "trained %d steps in %.1f s: %.0f samples/s", steps, s.elapsedSeconds,
-                      Double(steps * s.batchSize) / max(s.elapsedSeconds, 1e-9))
+    let line = String(format: "trained %d steps in %.1f s: %.0f samples/s", s.stepsTrained, s.trainingSeconds,
+                      s.trainingSamplesPerSecond)
     return firstStep == 0 ? line : line + " (resumed at step \(firstStep); \(s.step) steps in all)"
 }

@@ -10,43 +10,43 @@ struct Train: ParsableCommand {
     @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).")
     var model: String = "lenet5"
 
-    @Option(help: "Passes over the training set (default: 5 for lenet5, 1 for resnet18).")
+    @Option(parsing: .unconditional, help: "Passes over the training set (default: 5 for lenet5, 1 for resnet18).")
     var epochs: Int?
-    @Option(name: .customLong("batch-size"), help: "Images per step (default: 64).")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per step (default: 64).")
     var batchSize: Int?
-    @Option(help: "Learning rate at the start (the cosine schedule decays it to 0) (default: \(defaultsHelp(\.lr))).")
+    @Option(parsing: .unconditional, help: "Learning rate at the start (\(Trainer.lrRangeMessage); the cosine schedule decays it to 0) (default: \(defaultsHelp(\.lr))).")
     var lr: Float?
     @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
     var optimizer: String?
-    @Option(help: "Momentum for momentum and nesterov.")
+    @Option(parsing: .unconditional, help: "Momentum for momentum and nesterov.")
     var momentum: Float = 0.9
-    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.")
     var weightDecay: Float = 0
     @Option(help: "LR schedule: cosine or constant (default: cosine).")
     var schedule: String?
     @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections (the plain network).")
     var noResidual = false
-    @Option(name: .customLong("train-limit"), help: "Train on the first N training images only.")
+    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Train on the first N training images only.")
     var trainLimit: Int?
-    @Option(name: .customLong("val-size"), help: "Training images held out for validation, the last N (default: 5000).")
+    @Option(name: .customLong("val-size"), parsing: .unconditional, help: "Training images held out for validation, the last N (default: 5000).")
     var valSize: Int?
-    @Option(name: .customLong("eval-every"), help: "Validate every N steps as well as at each epoch's end (default 0: epoch ends only).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Validate every N steps as well as at each epoch's end (default 0: epoch ends only).")
     var evalEvery: Int?
-    @Option(name: .customLong("log-every"), help: "Log a metrics line (and print a progress line, headless) every N steps (default: \(defaultsHelp(\.logEvery))).")
+    @Option(name: .customLong("log-every"), parsing: .unconditional, help: "Log a metrics line (and print a progress line, headless) every N steps (default: \(defaultsHelp(\.logEvery))).")
     var logEvery: Int?
-    @Option(help: "Worker threads for the kernels (default: all cores, \(ProcessInfo.processInfo.activeProcessorCount) here).")
+    @Option(parsing: .unconditional, help: "Worker threads for the kernels (default: all cores, \(ProcessInfo.processInfo.activeProcessorCount) here).")
     var threads: Int?
-    @Option(help: "Seed for initialisation and shuffling.")
+    @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling.")
     var seed: UInt64 = 1
     @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
     var data: String?
     @Option(help: "Option preset: textbook (1,000 training images, 200 validation, 5 epochs, plain SGD at LR 0.005, batch 64); options given too override it.")
     var preset: String?
-    @Option(name: .customLong("stop-at-acc"), help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
+    @Option(name: .customLong("stop-at-acc"), parsing: .unconditional, help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
     var stopAtAcc: Double?
     @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]).")
     var runDir: String?
-    @Option(name: .customLong("save-every"), help: "Also write checkpoints/step-N.safetensors every N steps (default 0: never).")
+    @Option(name: .customLong("save-every"), parsing: .unconditional, help: "Also write checkpoints/step-N.safetensors every N steps (default 0: never).")
     var saveEvery: Int?
     @Option(help: "Continue the run this checkpoint was saved from (weights, optimizer, step, data order, options; --epochs, --eval-every, --save-every and --log-every given here override the saved ones).")
     var resume: String?
@@ -73,7 +73,7 @@ struct Train: ParsableCommand {
         if let stopAtAcc, !(stopAtAcc > 0 && stopAtAcc <= 100) { throw ValidationError("--stop-at-acc must be a percentage in (0, 100] (got \(stopAtAcc))") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be a positive number (got \(epochs))") }
         if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
+        if let lr, !(lr.isFinite && Trainer.lrRange.contains(lr)) { throw ValidationError("--lr \(formatLR(lr)) refused: \(Trainer.lrRangeMessage)") }
         guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
         guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
         if let threads, !(threads > 0 && threads <= 256) { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }

@@ -92,7 +92,7 @@ final class ResumeCLITests: XCTestCase {
     /// Diverged weights are never written: no snapshot, no last.safetensors".
     func testHeadlessDivergenceExitsWithStatus3AndWritesNoWeights() throws {
         let run = base + "/diverged"
-        let r = try NntopBinary.run(["lenet5", "--headless", "--lr", "1e6", "--train-limit", "640", "--val-size", "200",
+        let r = try NntopBinary.run(["lenet5", "--headless", "--lr", "1000", "--train-limit", "640", "--val-size", "200",
                                      "--epochs", "1", "--save-every", "1", "--run-dir", run])
         XCTAssertEqual(r.status, 3, r.out + r.err)
         XCTAssertTrue((r.out + r.err).contains("diverged"), r.out + r.err)
