@@ -131,8 +131,13 @@ final class DashboardTmuxTests: XCTestCase {
         // step the pause was, which is the step the paused screen showed (no sleep needed to see it).
         let events = try String(contentsOfFile: "\(workDir!)/runs/\(runs[0])/metrics.jsonl", encoding: .utf8)
             .split(separator: "\n").filter { $0.contains(#""event":"#) && !$0.contains(#""event":"end""#) }
-        let expected = ["pause", "lr 0.1", "snap"].map { #"{"step":\#(pausedAt),"event":"\#($0)","# }
+        let expected = ["pause", "lr ", "snap"].map { #"{"step":\#(pausedAt),"event":"\#($0)"# }
         XCTAssertEqual(events.count, 3, "\(events)")
         for (line, prefix) in zip(events, expected) { XCTAssertTrue(line.hasPrefix(prefix), "\(line) is not \(prefix)…") }
+        // The logged LR is the one that resulted: twice what the header showed before `+`.
+        if events.count == 3, let r = events[1].range(of: #""lr [0-9.e+-]+""#, options: .regularExpression) {
+            let logged = try XCTUnwrap(Double(events[1][r].dropFirst(4).dropLast()))
+            XCTAssertEqual(logged / lrBefore, 2, accuracy: 0.01, String(events[1]))
+        } else { XCTFail("no LR event in \(events)") }
     }
 }
