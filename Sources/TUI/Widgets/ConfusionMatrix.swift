@@ -113,9 +113,10 @@ public struct ConfusionMatrix: Sendable {
         }
         let digits = String(m.joined().max() ?? 0).count
         // Row labels as wide as the longest name, up to 10 columns and no wider than leaves the
-        // counts their room.
+        // counts (and, unless that cuts names below 5 columns, the recall) their room.
         let longest = names.map(displayWidth).max() ?? 1
-        let labelW = max(2, min(longest, 10, rect.width - 1 - n * (digits + 1) - 8))
+        let room = rect.width - 1 - n * (digits + 1)
+        let labelW = max(2, min(longest, 10, room - 8 >= min(longest, 5) ? room - 8 : room))
         let cw = max(ConfusionMatrix.cellWidth(for: rect.width, classes: n, labelWidth: labelW), digits + 1)
         let x0 = rect.x + labelW + 1
         var header = ""
@@ -178,10 +179,14 @@ public struct ConfusionMatrix: Sendable {
         let countW = String(tops.first?.count ?? 0).count
         buf.put(x: list.x, y: list.y, "top confusions (true\(arrow)predicted)", style: .bold, maxWidth: list.width)
         let ell = caps.unicode ? "…" : "."
+        // Names as wide as the longest listed, so the counts line up close to them.
+        let shown = tops.prefix(topCount)
+        let longest = shown.map { displayWidth(names[$0.truth]) + displayWidth(names[$0.predicted]) }.max() ?? 0
         let nameW = max(3, (list.width - countW - 1 - displayWidth(arrow)) / 2)
-        for (i, t) in tops.prefix(topCount).enumerated() {
+        let pairW = min(longest, 2 * nameW) + displayWidth(arrow)
+        for (i, t) in shown.enumerated() {
             let pair = truncate(names[t.truth], toWidth: nameW, ellipsis: ell) + arrow + truncate(names[t.predicted], toWidth: nameW, ellipsis: ell)
-            let text = pad(pair, list.width - countW - 1) + " " + pad(String(t.count), countW, right: true)
+            let text = pad(pair, pairW) + " " + pad(String(t.count), countW, right: true)
             buf.put(x: list.x, y: list.y + 1 + i, text, style: caps.fg(.red), maxWidth: list.width)
         }
         if tops.isEmpty, topCount > 0 { buf.put(x: list.x, y: list.y + 1, "none", style: .dim) }
@@ -190,11 +195,13 @@ public struct ConfusionMatrix: Sendable {
         buf.put(x: list.x, y: ly, "lowest recall", style: .bold, maxWidth: list.width)
         let rec = ConfusionMatrix.recalls(m)
         let order = rec.indices.filter { rec[$0] != nil }.sorted { (rec[$0]!, $0) < (rec[$1]!, $1) }
-        for (i, c) in order.prefix(lowCount).enumerated() {
+        let lows = order.prefix(lowCount)
+        let lowNameW = lows.map { displayWidth(names[$0]) }.max() ?? 3
+        for (i, c) in lows.enumerated() {
             let sum = m[c].reduce(0, +)
             let tail = String(format: " %5.1f%% (%d/%d)", rec[c]! * 100, m[c][c], sum)
-            let text = pad(truncate(names[c], toWidth: max(3, list.width - displayWidth(tail)), ellipsis: ell),
-                           max(3, list.width - displayWidth(tail))) + tail
+            let w = max(3, min(lowNameW, list.width - displayWidth(tail)))
+            let text = pad(truncate(names[c], toWidth: w, ellipsis: ell), w) + tail
             buf.put(x: list.x, y: ly + 1 + i, text, maxWidth: list.width)
         }
     }
