@@ -101,6 +101,9 @@ final class ImageDatasetTests: XCTestCase {
         // A 2:1 image keeps its shape in the 14x7 box: 14 columns, 4 rows (3.5 rounded), centred.
         let f = DigitView.fit(width: 64, height: 32, cols: 14, rows: 7)
         XCTAssertEqual([f.x, f.y, f.cols, f.rows], [0, 1, 14, 4])
+        // A square one fills the box: 14 columns of 1 pixel by 7 rows of 2.
+        let sq = DigitView.fit(width: 32, height: 32, cols: 14, rows: 7)
+        XCTAssertEqual([sq.x, sq.y, sq.cols, sq.rows], [0, 0, 14, 7])
     }
 
     // MARK: class names under images
