@@ -1,7 +1,7 @@
 // The grid every widget draws into. Pure Swift: no ncurses here, so tests can read it back.
 
 /// A colour in the buffer, translated by `Terminal` to what the terminal supports
-/// (256 colours, 8 colours, or none).
+/// (24-bit direct colour, 256 colours, 8 colours, or none).
 public enum Color: Hashable, Sendable {
     case `default`
     case black, red, green, yellow, blue, magenta, cyan, white
@@ -9,6 +9,9 @@ public enum Color: Hashable, Sendable {
     case gray(Int)
     /// Any xterm 256-colour index.
     case index(Int)
+    /// A 24-bit colour (red, green, blue): exact on a direct-colour terminal, else the nearest
+    /// of the 256-colour cube and grey ramp, or of the 8 basic colours.
+    case rgb(UInt8, UInt8, UInt8)
 
     /// The nearest of the 8 basic colours (0...7), or -1 for the terminal default.
     public var basic: Int {
@@ -31,6 +34,8 @@ public enum Color: Hashable, Sendable {
             let r = c / 36, g = (c / 6) % 6, b = c % 6
             let bits = (r >= 3 ? 1 : 0) | (g >= 3 ? 2 : 0) | (b >= 3 ? 4 : 0)
             return bits
+        case .rgb(let r, let g, let b):
+            return (r >= 128 ? 1 : 0) | (g >= 128 ? 2 : 0) | (b >= 128 ? 4 : 0)
         }
     }
 
@@ -40,6 +45,7 @@ public enum Color: Hashable, Sendable {
         case .default: return -1
         case .gray(let g): return 232 + max(0, min(23, g))
         case .index(let i): return max(0, min(255, i))
+        case .rgb(let r, let g, let b): return Palette.nearest256(r, g, b)
         default: return basic
         }
     }

@@ -72,6 +72,30 @@ public struct LayerTiming: Equatable, Sendable {
     public var totalMs: Double { forwardMs + backwardMs }
 }
 
+/// One test image and the model's prediction for it, as the images panel draws it.
+public struct SampleImage: Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    /// 3: red, green, blue. 1: grey. Any other count is drawn grey from the first plane.
+    public var channels: Int
+    /// Channel-planar, as the network sees it (NCHW without the N) and as `ImageSet` stores it:
+    /// `channels` planes of `height` rows of `width` bytes, 0 dark ... 255 bright (MNIST's ink
+    /// is 255, so digits show white on black). Missing bytes are drawn black.
+    public var pixels: [UInt8]
+    /// The true class's name and the predicted class's (the panel truncates them to fit).
+    public var label: String
+    public var predicted: String
+    /// The predicted class's probability, 0...1.
+    public var confidence: Double
+    public var correct: Bool
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8], label: String, predicted: String,
+                confidence: Double, correct: Bool) {
+        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
+        self.label = label; self.predicted = predicted; self.confidence = confidence; self.correct = correct
+    }
+}
+
+/// An MNIST digit (28×28 grey, classes 0...9): a shorthand that becomes a `SampleImage`.
 public struct DigitSample: Equatable, Sendable {
     /// 28x28 row-major grey levels, 0 = background, 255 = ink.
     public var pixels: [UInt8]
@@ -83,6 +107,10 @@ public struct DigitSample: Equatable, Sendable {
         self.pixels = pixels; self.label = label; self.predicted = predicted; self.confidence = confidence
     }
     public var isCorrect: Bool { label == predicted }
+    public var image: SampleImage {
+        SampleImage(width: 28, height: 28, channels: 1, pixels: pixels, label: String(label), predicted: String(predicted),
+                    confidence: confidence, correct: isCorrect)
+    }
 }
 
 /// Everything one frame shows.
@@ -104,16 +132,22 @@ public struct DashboardModel: Equatable, Sendable {
     public var trainAcc: [SeriesPoint]
     public var valAcc: [SeriesPoint]
     public var testAcc: [SeriesPoint]
+    /// Top-5 accuracies in percent (empty: not measured, e.g. five classes or fewer); shown in the
+    /// accuracy legend beside the top-1 value.
+    public var valTop5: [SeriesPoint]
+    public var testTop5: [SeriesPoint]
     /// The images behind each accuracy point (the decimals shown follow from them).
     public var accuracySamples: AccuracySamples
     public var markers: [Marker]
     /// Model order, already smoothed by the app.
     public var layers: [LayerTiming]
-    /// The latest evaluation's sample test digits.
-    public var digits: [DigitSample]
+    /// The latest evaluation's sample test images.
+    public var samples: [SampleImage]
     /// The latest wrong predictions.
-    public var mistakes: [DigitSample]
-    /// 10x10, rows = true class, columns = predicted class.
+    public var mistakes: [SampleImage]
+    /// The class names, in class-index order (empty: the indices "0", "1", ... stand in).
+    public var classNames: [String]
+    /// N×N for N classes, rows = true class, columns = predicted class.
     public var confusion: [[Int]]?
     /// The last confirmation or error message.
     public var status: String
@@ -137,17 +171,19 @@ public struct DashboardModel: Equatable, Sendable {
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,
                 lr: Double = 0, samplesPerSecond: Double = 0, threads: Int = 1,
                 trainLoss: [SeriesPoint] = [], trainAcc: [SeriesPoint] = [], valAcc: [SeriesPoint] = [],
-                testAcc: [SeriesPoint] = [], accuracySamples: AccuracySamples = AccuracySamples(),
+                testAcc: [SeriesPoint] = [], valTop5: [SeriesPoint] = [], testTop5: [SeriesPoint] = [],
+                accuracySamples: AccuracySamples = AccuracySamples(),
                 markers: [Marker] = [], layers: [LayerTiming] = [],
-                digits: [DigitSample] = [], mistakes: [DigitSample] = [], confusion: [[Int]]? = nil,
+                samples: [SampleImage] = [], mistakes: [SampleImage] = [], classNames: [String] = [], confusion: [[Int]]? = nil,
                 status: String = "", stepsPerEpoch: Int = 0, overlays: [OverlayRun] = [], runName: String = "",
                 runSummary: String = "", replay: Bool = false) {
         self.model = model; self.residual = residual; self.state = state
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.totalSteps = totalSteps
         self.etaSeconds = etaSeconds; self.lr = lr; self.samplesPerSecond = samplesPerSecond
         self.threads = threads; self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valAcc = valAcc
-        self.testAcc = testAcc; self.accuracySamples = accuracySamples; self.markers = markers; self.layers = layers; self.digits = digits
-        self.mistakes = mistakes; self.confusion = confusion; self.status = status
+        self.testAcc = testAcc; self.valTop5 = valTop5; self.testTop5 = testTop5
+        self.accuracySamples = accuracySamples; self.markers = markers; self.layers = layers; self.samples = samples
+        self.mistakes = mistakes; self.classNames = classNames; self.confusion = confusion; self.status = status
         self.stepsPerEpoch = stepsPerEpoch; self.overlays = overlays; self.runName = runName
         self.runSummary = runSummary; self.replay = replay
     }

@@ -8,7 +8,7 @@ public enum Panel: Int, CaseIterable, Sendable {
         switch self {
         case .curves: return "Curves"
         case .layers: return "Layers"
-        case .digits: return "Digits"
+        case .digits: return "Samples"
         case .confusion: return "Confusion"
         }
     }
@@ -155,17 +155,37 @@ public enum DashboardView {
         case .layers where model.replay: RunList(model: model).draw(into: &buf, rect: rect, caps: caps)
         case .layers: LayerBars(layers: model.layers, sortByTime: ui.sortLayersByTime).draw(into: &buf, rect: rect, caps: caps)
         case .digits where model.replay:
-            buf.put(x: rect.x, y: rect.y, "A run folder keeps no digit samples: train again to see them live.", style: .dim, maxWidth: rect.width)
+            buf.put(x: rect.x, y: rect.y, "A run folder keeps no sample images: train again to see them live.", style: .dim, maxWidth: rect.width)
         case .digits:
+            let noun = isDigits(model) ? "digits" : "images"
             let v = ui.showMistakes
-                ? DigitView(samples: model.mistakes, title: "Mistakes: predicted (true) confidence  (3/m: digits)", mistakes: true)
-                : DigitView(samples: model.digits, title: "Test digits: predicted, confidence  (3/m: mistakes)")
+                ? DigitView(samples: model.mistakes, title: "Mistakes: predicted (true) confidence  (3/m: \(noun))", mistakes: true)
+                : DigitView(samples: model.samples, title: "Test \(noun): predicted, confidence  (3/m: mistakes)")
             v.draw(into: &buf, rect: rect, caps: caps)
         case .confusion where model.replay:
-            ConfusionMatrix(counts: model.confusion, title: "Final test confusion matrix (rows true, columns predicted)",
-                            emptyNote: "none in this run's log (it did not finish, or it predates nntop view)")
+            ConfusionMatrix(counts: model.confusion, classNames: model.classNames,
+                            title: "Final test confusion matrix (rows true, columns predicted)",
+                            emptyNote: "none in this run's log (it did not finish, or it predates nntop view)",
+                            top5: model.testTop5.last?.y)
                 .draw(into: &buf, rect: rect, caps: caps)
-        case .confusion: ConfusionMatrix(counts: model.confusion).draw(into: &buf, rect: rect, caps: caps)
+        case .confusion:
+            ConfusionMatrix(counts: model.confusion, classNames: model.classNames, top5: latestTop5(model))
+                .draw(into: &buf, rect: rect, caps: caps)
+        }
+    }
+
+    /// MNIST (no names, or the names 0...9): the panel says "digits" rather than "images".
+    static func isDigits(_ model: DashboardModel) -> Bool {
+        model.classNames.isEmpty || model.classNames == (0..<10).map(String.init)
+    }
+
+    /// The top-5 accuracy of the newest evaluation (validation or test), which the matrix shows.
+    static func latestTop5(_ model: DashboardModel) -> Double? {
+        switch (model.valTop5.last, model.testTop5.last) {
+        case let (v?, t?): return t.x >= v.x ? t.y : v.y
+        case let (v?, nil): return v.y
+        case let (nil, t?): return t.y
+        case (nil, nil): return nil
         }
     }
 
@@ -219,16 +239,19 @@ public enum DashboardView {
         lossSeries.append(ChartSeries(name: ui.smoothing > 0 ? "EMA \(String(format: "%.2f", ui.smoothing))" : "loss",
                                       points: smooth, color: .yellow))
         // Legends carry the latest value; an accuracy with the decimals its sample size supports.
-        func named(_ name: String, _ pts: [SeriesPoint], samples: Int? = nil) -> String {
+        func named(_ name: String, _ pts: [SeriesPoint], samples: Int? = nil, top5: [SeriesPoint] = []) -> String {
             guard let y = pts.last?.y, y.isFinite else { return name }
-            return name + " " + (samples.map { Fmt.accuracy(y, samples: $0) } ?? Fmt.tick(y))
+            var s = name + " " + (samples.map { Fmt.accuracy(y, samples: $0) } ?? Fmt.tick(y))
+            // Top-5 beside top-1 where it was measured (more than five classes).
+            if let t = top5.last?.y, t.isFinite { s += " top-5 " + (samples.map { Fmt.accuracy(t, samples: $0) } ?? Fmt.tick(t)) }
+            return s
         }
         if let i = lossSeries.indices.last { lossSeries[i].name = named(lossSeries[i].name, smooth) }
         let n = model.accuracySamples
         let accSeries = overlayAcc + [
             ChartSeries(name: named("train", trainAcc, samples: n.train), points: trainAcc, color: .blue),
-            ChartSeries(name: named("val", valAcc, samples: n.validation), points: valAcc, color: .green),
-            ChartSeries(name: named("test", testAcc, samples: n.test), points: testAcc, color: .magenta),
+            ChartSeries(name: named("val", valAcc, samples: n.validation, top5: model.valTop5), points: valAcc, color: .green),
+            ChartSeries(name: named("test", testAcc, samples: n.test, top5: model.testTop5), points: testAcc, color: .magenta),
         ]
         // One x range for both charts and every run, so markers and curves line up.
         var xr: ClosedRange<Double>?

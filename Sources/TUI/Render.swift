@@ -4,17 +4,20 @@ import Foundation
 public struct RenderCaps: Equatable, Sendable {
     /// UTF-8 output: braille, blocks, box drawing. Otherwise ASCII only.
     public var unicode: Bool
-    /// 0 (no colour), 8 (or 16), or 256.
+    /// 0 (no colour), 8 (or 16), 256, or 2^24 (direct colour: `Terminal` found a terminfo entry
+    /// such as xterm-direct that takes 24-bit colours; `Color.rgb` is then drawn exactly).
     public var colors: Int
     public init(unicode: Bool = true, colors: Int = 256) { self.unicode = unicode; self.colors = colors }
 
     public static let full = RenderCaps(unicode: true, colors: 256)
+    public static let truecolor = RenderCaps(unicode: true, colors: 1 << 24)
     public static let basic = RenderCaps(unicode: true, colors: 8)
     public static let mono = RenderCaps(unicode: true, colors: 0)
     public static let ascii = RenderCaps(unicode: false, colors: 0)
 
     public var hasColor: Bool { colors >= 8 }
     public var has256: Bool { colors >= 256 }
+    public var hasTrueColor: Bool { colors >= 1 << 24 }
 
     /// A style with foreground `c` when colours are available (attributes always).
     public func fg(_ c: Color, _ attrs: Attr = []) -> Style {

@@ -38,7 +38,12 @@ final class Terminal {
         if options.color && has_colors() {
             start_color()
             use_default_colors()
-            colors = Int(nntop_colors()) >= 256 ? 256 : (Int(nntop_colors()) >= 8 ? 8 : 0)
+            // Truecolour only where curses itself can send it: a terminfo entry with 2^24 colours
+            // (xterm-direct, tmux-direct, ...), whose setaf takes 0xRRGGBB. COLORTERM=truecolor
+            // under a 256-colour TERM is not enough: curses would still send palette indices, and
+            // COLORTERM is not forwarded by ssh and inside tmux describes the outer terminal.
+            let n = Int(nntop_colors())
+            colors = n >= 1 << 24 ? 1 << 24 : (n >= 256 ? 256 : (n >= 8 ? 8 : 0))
         }
         useColor = colors > 0
         maxPairs = useColor ? nntop_color_pairs() : 0
@@ -64,14 +69,15 @@ final class Terminal {
         clearok(nntop_stdscr(), true)
     }
 
-    private func pair(for style: Style) -> Int32 {
+    /// The colour pair for `style`; nil when every pair is taken (`present` then starts over).
+    private func pair(for style: Style) -> Int32? {
         guard useColor else { return 0 }
-        let fg = caps.has256 ? style.fg.index256 : style.fg.basic
-        let bg = caps.has256 ? style.bg.index256 : style.bg.basic
+        let fg = Palette.cursesNumber(style.fg, colors: caps.colors)
+        let bg = Palette.cursesNumber(style.bg, colors: caps.colors)
         if fg < 0 && bg < 0 { return 0 }
-        let key = (fg + 1) * 512 + (bg + 1)
+        let key = (fg + 1) << 26 | (bg + 1)
         if let p = pairs[key] { return p }
-        guard nextPair < maxPairs else { return 0 }
+        guard nextPair < maxPairs else { return nil }
         let p = nextPair
         if nntop_init_pair(p, Int32(fg), Int32(bg)) == ERR { return 0 }
         nextPair += 1
@@ -90,10 +96,27 @@ final class Terminal {
 
     /// Copies the buffer to the screen (curses sends only what changed). The bottom-right
     /// cell is never written: writing it would scroll or wrap on many terminals.
+    ///
+    /// Colour images need many (fg, bg) pairs and new images bring new ones: when the pair table
+    /// is full, every pair is forgotten and the frame is drawn again from a clean screen, rather
+    /// than leaving later cells in the default colours.
     func present(_ buf: CellBuffer) {
+        if !put(buf) {
+            pairs.removeAll()
+            nextPair = 1
+            clearok(nntop_stdscr(), true)
+            _ = put(buf)
+        }
+        wnoutrefresh(nntop_stdscr())
+        doupdate()
+    }
+
+    /// Writes every cell; false when the colour pairs ran out (the rest use pair 0).
+    private func put(_ buf: CellBuffer) -> Bool {
         let (w, h) = size
         let cols = min(w, buf.width), rows = min(h, buf.height)
         var wch = [wchar_t](repeating: 0, count: 8)
+        var complete = true
         for y in 0..<rows {
             for x in 0..<cols {
                 if y == h - 1 && x == w - 1 { continue }
@@ -111,11 +134,12 @@ final class Terminal {
                 }
                 if n == 0 { wch[0] = 32; n = 1 }
                 wch[n] = 0
-                _ = nntop_put_cell(Int32(y), Int32(x), wch, attr(for: c.style.attrs), pair(for: c.style))
+                let p = pair(for: c.style)
+                if p == nil { complete = false }
+                _ = nntop_put_cell(Int32(y), Int32(x), wch, attr(for: c.style.attrs), p ?? 0)
             }
         }
-        wnoutrefresh(nntop_stdscr())
-        doupdate()
+        return complete
     }
 
     /// Leaves curses and restores the terminal. Safe to call twice.

@@ -33,8 +33,17 @@ final class DashboardBridge {
         }
         let stepsPerSecond = s.samplesPerSecond / Double(max(1, s.batchSize))
         let eta = stepsPerSecond > 0 && s.state == .running ? Double(s.totalSteps - s.step) / stepsPerSecond : nil
-        func digit(_ d: DigitPrediction) -> DigitSample {
-            DigitSample(pixels: d.pixels, label: d.label, predicted: d.prediction.predicted, confidence: Double(d.prediction.confidence))
+        let source = trainer.data.test.source
+        let names = source.classNames
+        func name(_ i: Int) -> String { names.indices.contains(i) ? names[i] : String(i) }
+        // A prediction's pixels are one test image as stored: channel-planar planes of rows×cols
+        // bytes (MNIST: one 28×28 plane).
+        func sample(_ d: DigitPrediction) -> SampleImage {
+            let plane = source.rows * source.cols
+            let channels = plane > 0 ? max(1, d.pixels.count / plane) : 1
+            return SampleImage(width: source.cols, height: source.rows, channels: channels, pixels: d.pixels,
+                               label: name(d.label), predicted: name(d.prediction.predicted),
+                               confidence: Double(d.prediction.confidence), correct: d.label == d.prediction.predicted)
         }
         var m = DashboardModel(
             model: s.model, residual: s.residual, state: Self.state(s.state),
@@ -48,7 +57,7 @@ final class DashboardBridge {
             layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)
             },
-            digits: s.digits.map(digit), mistakes: s.mistakes.map(digit),
+            samples: s.digits.map(sample), mistakes: s.mistakes.map(sample), classNames: names,
             confusion: s.confusion, status: s.message,
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
         m.statusSerial = s.messageSerial

@@ -22,9 +22,9 @@ enum Fixtures {
             layers: [LayerTiming(name: "conv1", forwardMs: 1, backwardMs: 2),
                      LayerTiming(name: "layer4.1.conv2", forwardMs: 4, backwardMs: 8),
                      LayerTiming(name: "fc", forwardMs: 0.5, backwardMs: 0.5)],
-            digits: [DigitSample(pixels: one(), label: 1, predicted: 1, confidence: 0.97),
-                     DigitSample(pixels: one(), label: 7, predicted: 1, confidence: 0.51)],
-            mistakes: [DigitSample(pixels: one(), label: 7, predicted: 1, confidence: 0.51)],
+            samples: [DigitSample(pixels: one(), label: 1, predicted: 1, confidence: 0.97).image,
+                      DigitSample(pixels: one(), label: 7, predicted: 1, confidence: 0.51).image],
+            mistakes: [DigitSample(pixels: one(), label: 7, predicted: 1, confidence: 0.51).image],
             confusion: conf, status: "")
     }
 }

@@ -8,8 +8,8 @@ public struct HelpOverlay: Sendable {
         ("r", "toggle residual connections"),
         ("s", "save a checkpoint snapshot"),
         ("e", "evaluate on the validation set now"),
-        ("tab, 1-4", "panel: 1 curves 2 layers 3 digits 4 confusion"),
-        ("m", "digits / mistakes"),
+        ("tab, 1-4", "panel: 1 curves 2 layers 3 samples 4 confusion"),
+        ("m", "samples / mistakes"),
         ("o", "layers: sort by time / model order"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
@@ -20,7 +20,7 @@ public struct HelpOverlay: Sendable {
 
     /// `nntop view`: only the keys that do something when nothing trains.
     public static let replayEntries: [(keys: String, help: String)] = [
-        ("tab, 1-4", "panel: 1 curves 2 runs and events 3 digits 4 matrix"),
+        ("tab, 1-4", "panel: 1 curves 2 runs and events 3 samples 4 matrix"),
         ("x", "curves over steps / epochs"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
