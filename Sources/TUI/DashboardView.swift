@@ -134,7 +134,9 @@ public enum DashboardView {
         drawKeyBar(into: &buf, rect: layout.keys, model: model, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay(replay: model.replay, residual: model.residual != nil).draw(into: &buf, area: area, caps: caps)
+            var help = HelpOverlay(replay: model.replay, residual: model.residual != nil)
+            help.tags = !model.tagRuns.isEmpty
+            help.draw(into: &buf, area: area, caps: caps)
         }
     }
 
