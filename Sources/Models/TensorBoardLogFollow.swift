@@ -34,6 +34,11 @@ public final class TensorBoardRun {
     /// The plugin a tag's first metadata named, and whether that metadata said DATA_CLASS_SCALAR.
     private var tagPlugin: [String?] = []
     private var tagScalarClass: [Bool] = []
+    /// Whether a tag's tensors are scalars (its plugin is `scalars`, or its metadata said
+    /// DATA_CLASS_SCALAR): decided once per tag, not by a string compare per record.
+    private var tagTensorsAreScalars: [Bool] = []
+    /// The last tag looked up: logs interleave a few tags, so most lookups end here.
+    private var recentTags: (hash: UInt64, index: Int) = (0, -1)
     private var event = DecodedEvent()
 
     /// Records skipped as damaged (bad CRC, or not an Event), over all files of the run.
@@ -95,13 +100,15 @@ public final class TensorBoardRun {
             if let pr = v.plugin, tagPlugin[i] == nil, !tagScalarClass[i] {
                 tagPlugin[i] = String(decoding: UnsafeRawBufferPointer(rebasing: p[pr]), as: UTF8.self)
                 tagScalarClass[i] = v.scalarMetadata
+                tagTensorsAreScalars[i] = tagPlugin[i] == "scalars" || v.scalarMetadata
             } else if v.scalarMetadata, tagPlugin[i] == nil {
                 tagScalarClass[i] = true
+                tagTensorsAreScalars[i] = true
             }
             guard let x = v.scalar else { continue }
             // A tensor counts only when its tag belongs to the scalars plugin (a one-number
             // histogram or text tensor is not a scalar); simple_value always does.
-            if v.tensor && !(tagPlugin[i] == "scalars" || tagScalarClass[i]) { continue }
+            if v.tensor && !tagTensorsAreScalars[i] { continue }
             points[i].append(ScalarPoint(step: event.step, wallTime: event.wallTime, value: x))
         }
         return true
@@ -112,10 +119,13 @@ public final class TensorBoardRun {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
         for k in r { h = (h ^ UInt64(p[k])) &* 0x100_0000_01B3 }
         let bytes = UnsafeRawBufferPointer(rebasing: p[r])
+        func same(_ i: Int) -> Bool {
+            tagBytes[i].count == bytes.count
+                && tagBytes[i].withUnsafeBytes { bytes.count == 0 || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+        }
+        if recentTags.hash == h, recentTags.index >= 0, same(recentTags.index) { return recentTags.index }
         if let candidates = tagsByHash[h] {
-            for i in candidates where tagBytes[i].count == bytes.count {
-                if tagBytes[i].withUnsafeBytes({ bytes.count == 0 || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return i }
-            }
+            for i in candidates where same(i) { recentTags = (h, i); return i }
         }
         let i = tags.count
         tagBytes.append([UInt8](bytes))
@@ -123,6 +133,7 @@ public final class TensorBoardRun {
         points.append([])
         tagPlugin.append(nil)
         tagScalarClass.append(false)
+        tagTensorsAreScalars.append(false)
         tagsByHash[h, default: []].append(i)
         return i
     }
