@@ -9,7 +9,8 @@ import math, os, sys, time
 from torch.utils.tensorboard import SummaryWriter
 
 d = sys.argv[1]
-n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+n = int(args[1]) if len(args) > 1 else 1_000_000
 tags = ["rank0/train/cross_entropy_loss", "rank0/train/top1_accuracy", "rank0/optim/learning_rate", "rank0/perf/samples_per_second"]
 if not os.path.exists(d) or not any("tfevents" in f for f in os.listdir(d)):
     w = SummaryWriter(d, max_queue=10000, flush_secs=3600)
