@@ -98,7 +98,7 @@ public enum Dashboard {
                     break
                 }
                 // A viewed run trains nothing: q quits at once whatever state its log ended in.
-                switch ui.handle(key, state: model.state, replay: model.replay) {
+                switch ui.handle(key, state: model.state, replay: model.replay, tags: !model.tagRuns.isEmpty) {
                 case .none:
                     break
                 case .send(let action):

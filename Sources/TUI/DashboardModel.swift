@@ -27,6 +27,26 @@ public struct Marker: Equatable, Sendable {
 /// batch sizes or training-set sizes.
 public enum XAxis: String, Equatable, Sendable {
     case steps, epochs
+    /// TensorBoard logs' other two axes: seconds since the run's first point, and the clock time.
+    case relative = "relative time", wall = "wall time"
+}
+
+/// One tag of a TensorBoard log (or of an nntop run shown beside one): its points, x the step,
+/// and the wall time of each.
+public struct TagSeries: Equatable, Sendable {
+    public var tag: String
+    public var points: [SeriesPoint]
+    public var wallTimes: [Double]
+    public init(tag: String, points: [SeriesPoint], wallTimes: [Double]) { self.tag = tag; self.points = points; self.wallTimes = wallTimes }
+}
+
+/// A run shown by tags (`nntop view` of TensorBoard logs): any tag, not only nntop's four curves.
+public struct TagRun: Equatable, Sendable {
+    public var name: String
+    /// One line for the runs list: state, points, damaged records.
+    public var summary: String
+    public var series: [TagSeries]
+    public init(name: String, summary: String = "", series: [TagSeries] = []) { self.name = name; self.summary = summary; self.series = series }
 }
 
 /// An earlier run drawn dimmed behind the current one, in its own colour, on the same axes
@@ -166,6 +186,9 @@ public struct DashboardModel: Equatable, Sendable {
     /// panel 2 lists the runs and this run's events instead of layer times, and the key bar
     /// shows only the keys that do something.
     public var replay: Bool
+    /// Runs shown by tag (TensorBoard logs, alone or with nntop runs): when not empty the curves
+    /// panel shows one chart per selected tag and panel 2 each run's last value per tag.
+    public var tagRuns: [TagRun] = []
 
     public init(model: String = "", residual: Bool? = nil, state: RunState = .running,
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,

@@ -35,6 +35,11 @@ public struct DashboardUI: Equatable, Sendable {
     public var message = ""
     /// The curves' x axis (key x).
     public var xAxis: XAxis = .steps
+    /// Tag view: the regex typed after `/` ("" shows the group), the group `t` picked, and the
+    /// filter prompt's text while it is open.
+    public var tagFilter = ""
+    public var tagGroup = 0
+    public var filterPrompt: String?
 
     public static let smoothingSteps: [Double] = [0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99]
 
@@ -129,7 +134,9 @@ public enum DashboardView {
         drawKeyBar(into: &buf, rect: layout.keys, model: model, caps: caps)
         if ui.showHelp {
             let area = Rect(x: 0, y: 0, width: buf.width, height: buf.height)
-            HelpOverlay(replay: model.replay, residual: model.residual != nil).draw(into: &buf, area: area, caps: caps)
+            var help = HelpOverlay(replay: model.replay, residual: model.residual != nil)
+            help.tags = !model.tagRuns.isEmpty
+            help.draw(into: &buf, area: area, caps: caps)
         }
     }
 
@@ -150,6 +157,17 @@ public enum DashboardView {
     static func drawPanel(_ p: Panel, model: DashboardModel, ui: DashboardUI, caps: RenderCaps,
                           into buf: inout CellBuffer, rect: Rect) {
         guard !rect.isEmpty else { return }
+        if !model.tagRuns.isEmpty {
+            // Runs viewed by tag (TensorBoard logs): charts per tag, and each run's last values.
+            switch p {
+            case .curves: TagCharts(model: model, ui: ui).draw(into: &buf, rect: rect, caps: caps)
+            case .layers: TagRunList(model: model).draw(into: &buf, rect: rect, caps: caps)
+            case .digits, .confusion:
+                buf.put(x: rect.x, y: rect.y, "A TensorBoard log keeps no digit samples or confusion matrix: panels 1 and 2 show its scalars.",
+                        style: .dim, maxWidth: rect.width)
+            }
+            return
+        }
         switch p {
         case .curves: drawCurves(model: model, ui: ui, caps: caps, into: &buf, rect: rect)
         case .layers where model.replay: RunList(model: model).draw(into: &buf, rect: rect, caps: caps)
@@ -197,7 +215,8 @@ public enum DashboardView {
 
     /// The x axis in effect: epochs only when this run's steps per epoch are known.
     public static func xAxis(model: DashboardModel, ui: DashboardUI) -> XAxis {
-        ui.xAxis == .epochs && model.stepsPerEpoch > 0 ? .epochs : .steps
+        if !model.tagRuns.isEmpty { return TagCharts.axis(ui) }
+        return ui.xAxis == .epochs && model.stepsPerEpoch > 0 ? .epochs : .steps
     }
 
     /// The two charts of the curves panel: loss (raw + EMA) on top, accuracies below, each with the
@@ -314,6 +333,15 @@ public enum DashboardView {
 
     static func drawStatus(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, ui: DashboardUI, caps: RenderCaps) {
         let y = rect.y
+        if let f = ui.filterPrompt {
+            var x = rect.x
+            x += buf.put(x: x, y: y, " filter tags (regex): /", style: caps.fg(.yellow, .bold))
+            x += buf.put(x: x, y: y, f, style: Style(attrs: .underline))
+            x += buf.put(x: x, y: y, "_", style: Style(attrs: .bold))
+            let note = ui.promptError ?? "(Enter filters, empty Enter clears, Esc cancels)"
+            buf.put(x: x + 2, y: y, note, style: ui.promptError != nil ? caps.fg(.red, .bold) : .dim, maxWidth: rect.maxX - x - 2)
+            return
+        }
         if let p = ui.prompt {
             var x = rect.x
             x += buf.put(x: x, y: y, " set LR: ", style: caps.fg(.yellow, .bold))
@@ -348,11 +376,16 @@ public enum DashboardView {
         ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"),
     ]
 
+    /// Runs viewed by tag.
+    static let tagKeyBarItems: [(String, String)] = [
+        ("/", "filter"), ("t", "tag group"), ("x", "step/time"), ("[]", "smooth"), ("y", "log"), ("tab", "panel"), ("?", "help"), ("q", "quit"),
+    ]
+
     /// `r` is offered only when the model has residual connections to switch (`residual != nil`).
     static func drawKeyBar(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, caps: RenderCaps) {
         var x = rect.x
         let keyStyle = caps.hasColor ? Style(fg: .black, bg: .cyan) : Style(attrs: .reverse)
-        let items = model.replay ? replayKeyBarItems : keyBarItems.filter { $0.0 != "r" || model.residual != nil }
+        let items = !model.tagRuns.isEmpty ? tagKeyBarItems : model.replay ? replayKeyBarItems : keyBarItems.filter { $0.0 != "r" || model.residual != nil }
         for (k, label) in items {
             let w = displayWidth(k) + displayWidth(label) + 2
             if x + w > rect.maxX { continue }

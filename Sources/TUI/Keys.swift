@@ -88,13 +88,34 @@ extension DashboardUI {
     /// Applies one key press to the UI state. `state` decides whether quitting asks first;
     /// `replay` (`nntop view`): nothing trains, so q quits at once and the training keys say so
     /// at once instead of sending anything (or opening the LR prompt).
-    public mutating func handle(_ key: Key, state: RunState, replay: Bool = false) -> KeyOutcome {
+    public mutating func handle(_ key: Key, state: RunState, replay: Bool = false, tags: Bool = false) -> KeyOutcome {
         if key == .resize { return .none }
         if showHelp {
             showHelp = false
             return .none
         }
         if prompt != nil { return handlePrompt(key) }
+        if filterPrompt != nil { return handleFilterPrompt(key) }
+        if tags {
+            // Runs viewed by tag: / filters the tags by a regex, t steps through the tag groups
+            // (and drops the filter), x goes steps → relative time → wall time, as TensorBoard's axes.
+            switch key {
+            case .char("/"):
+                filterPrompt = tagFilter
+                promptError = nil
+                return .none
+            case .char("t"):
+                tagGroup += 1
+                tagFilter = ""
+                return .none
+            case .char("x"):
+                xAxis = xAxis == .steps || xAxis == .epochs ? .relative : xAxis == .relative ? .wall : .steps
+                message = "x axis: \(xAxis.rawValue)"
+                return .none
+            default:
+                break
+            }
+        }
         if confirmQuit {
             confirmQuit = false
             if key == .char("y") || key == .char("Y") { return .quit }
@@ -194,6 +215,36 @@ extension DashboardUI {
         default:
             return .none
         }
+    }
+
+    private mutating func handleFilterPrompt(_ key: Key) -> KeyOutcome {
+        switch key {
+        case .escape:
+            filterPrompt = nil
+            promptError = nil
+            message = tagFilter.isEmpty ? "no filter" : "filter unchanged: /\(tagFilter)/"
+        case .enter:
+            let text = filterPrompt ?? ""
+            // A pattern that does not compile stays in the prompt with the reason, rather than
+            // silently showing nothing.
+            guard text.isEmpty || TagSelection.regex(text) != nil else {
+                promptError = "not a regular expression: \(text)"
+                return .none
+            }
+            tagFilter = text
+            filterPrompt = nil
+            promptError = nil
+            message = text.isEmpty ? "filter cleared" : "filter /\(text)/"
+        case .backspace:
+            if var p = filterPrompt, !p.isEmpty { p.removeLast(); filterPrompt = p }
+            promptError = nil
+        case .char(let c):
+            if (filterPrompt ?? "").count < 60 { filterPrompt = (filterPrompt ?? "") + String(c) }
+            promptError = nil
+        default:
+            break
+        }
+        return .none
     }
 
     static func smoothingStep(from s: Double, up: Bool) -> Double {

@@ -90,6 +90,14 @@ public enum Fmt {
         return "\(t / 86400)d\(String(format: "%02d", (t % 86400) / 3600))h"
     }
 
+    /// A wall-clock time of day from seconds since 1970, local time ("14:05:09").
+    public static func clock(_ t: Double) -> String {
+        guard t.isFinite, abs(t) < 1e12 else { return "?" }
+        var secs = time_t(t.rounded(.down)), tm = tm()
+        localtime_r(&secs, &tm)
+        return String(format: "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+
     /// A step count ("950", "12.3k", "120k").
     public static func steps(_ v: Double) -> String {
         let a = abs(v)

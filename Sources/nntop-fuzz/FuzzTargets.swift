@@ -1,5 +1,6 @@
 // Fuzz targets for the readers that take files from users: MNIST idx (raw or gzip), safetensors,
-// and a run folder's config.json and metrics.jsonl (`nntop view`, `runs`, `--compare`, `--resume`).
+// a run folder's config.json and metrics.jsonl (`nntop view`, `runs`, `--compare`, `--resume`), and
+// TensorBoard event files (`nntop view` of any writer's log).
 // Built with -sanitize=fuzzer and -DFUZZING (scripts/fuzz.sh), libFuzzer drives them; built
 // normally this is a replay tool that runs files through a target: CI builds it with
 // AddressSanitizer and replays the committed corpus (scripts/fuzz.sh replay), since Models is
@@ -60,12 +61,38 @@ func fuzzRunLog(_ bytes: [UInt8]) {
     }
 }
 
-let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors, "runlog": fuzzRunLog]
+/// A TensorBoard log folder this process rewrites for every input.
+let fuzzEventsFolder: String = {
+    let dir = NSTemporaryDirectory() + "nntop-fuzz-tfevents-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "nntop-fuzz-tfevents-\(getpid())") }
+    return dir
+}()
+
+/// An event file as `nntop view` follows it: the input's first byte says where to cut it; the part
+/// before the cut is read first, the rest appended and read again (a writer mid-record), and the
+/// result must equal reading the whole file at once.
+func fuzzTFEvents(_ bytes: [UInt8]) {
+    guard !bytes.isEmpty else { return }
+    let body = Array(bytes.dropFirst())
+    let cut = body.isEmpty ? 0 : Int(bytes[0]) * body.count / 255
+    let path = fuzzEventsFolder + "/events.out.tfevents.1.fuzz"
+    try? Data(body[..<cut]).write(to: URL(fileURLWithPath: path))
+    let followed = TensorBoardRun(directory: fuzzEventsFolder, name: "f")
+    if let h = FileHandle(forWritingAtPath: path) { h.seekToEndOfFile(); h.write(Data(body[cut...])); h.closeFile() }
+    followed.refresh()
+    let whole = TensorBoardRun(directory: fuzzEventsFolder, name: "w")
+    precondition(followed.tags == whole.tags && followed.points == whole.points, "reading in two parts differs from reading at once")
+    precondition(whole.points.reduce(0) { $0 + $1.count } <= body.count / 16, "more scalars than records could hold")
+    for i in whole.tags.indices { _ = whole.summary(of: i) }
+}
+
+let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors, "runlog": fuzzRunLog, "tfevents": fuzzTFEvents]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let name = ProcessInfo.processInfo.environment["NNTOP_FUZZ_TARGET"] ?? "idx"
-    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx, safetensors or runlog") }
+    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx, safetensors, runlog or tfevents") }
     target(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
@@ -93,7 +120,7 @@ struct Replay {
     static func main() {
         let args = CommandLine.arguments.dropFirst()
         guard let name = args.first, let target = targets[name] else {
-            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors|runlog FILE|DIR...\n".utf8))
+            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors|runlog|tfevents FILE|DIR...\n".utf8))
             exit(2)
         }
         var count = 0

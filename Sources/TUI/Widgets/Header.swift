@@ -30,6 +30,14 @@ public struct Header: Sendable {
         let m = model
         var x = rect.x
         x += buf.put(x: x, y: rect.y, " \(m.state.rawValue) ", style: Header.stateStyle(m.state, caps: caps))
+        if !m.tagRuns.isEmpty {
+            // Runs viewed by tag: what is shown and how far the first run got; no epochs, LR or ETA to tell.
+            let runs = m.tagRuns.count == 1 ? m.tagRuns[0].name : "\(m.tagRuns[0].name) + \(m.tagRuns.count - 1) more"
+            x += buf.put(x: x, y: rect.y, "  " + runs, style: .bold, maxWidth: rect.maxX - x)
+            buf.put(x: x, y: rect.y, "  step \(m.step)", maxWidth: rect.maxX - x)
+            if rect.height >= 2 { buf.put(x: rect.x + 1, y: rect.y + 1, m.runSummary, style: .dim, maxWidth: rect.width - 1) }
+            return
+        }
         // Each part has a short form for narrow terminals; a part that fits in neither is left out.
         var parts: [(String, String, Style)] = []
         let name = m.model.isEmpty ? "model" : m.model

@@ -28,13 +28,26 @@ public struct HelpOverlay: Sendable {
         ("q, F10", "quit"),
     ]
 
+    /// Runs viewed by tag (TensorBoard logs).
+    public static let tagEntries: [(keys: String, help: String)] = [
+        ("tab, 1-2", "panel: 1 charts per tag 2 runs and last values"),
+        ("/", "filter tags by regex (empty clears)"),
+        ("t", "next tag group (loss & accuracy, prefixes, all)"),
+        ("x", "x axis: steps / relative time / wall time"),
+        ("y", "log / linear y"),
+        ("[  ]", "less / more smoothing (TensorBoard's EMA)"),
+        ("?, F1", "this help"),
+        ("q, F10", "quit"),
+    ]
+
     public var replay: Bool
+    public var tags = false
     /// Whether the model has residual connections to switch (`r` is listed only then).
     public var residual: Bool
     public init(replay: Bool = false, residual: Bool = true) { self.replay = replay; self.residual = residual }
 
     public func draw(into buf: inout CellBuffer, area: Rect, caps: RenderCaps) {
-        let entries = replay ? HelpOverlay.replayEntries : HelpOverlay.entries.filter { $0.keys != "r" || residual }
+        let entries = tags ? HelpOverlay.tagEntries : replay ? HelpOverlay.replayEntries : HelpOverlay.entries.filter { $0.keys != "r" || residual }
         let keyW = entries.map { displayWidth($0.keys) }.max() ?? 8
         let textW = entries.map { displayWidth($0.help) }.max() ?? 30
         let w = min(area.width, keyW + textW + 7)

@@ -155,7 +155,13 @@ public struct LineChart: Sendable {
         let (dx, dy) = caps.unicode ? (2, 4) : (1, 3)
         // X ticks: left, right, and the middle when wide enough.
         var xTicks: [(Int, String)] = []
-        let xText: (Double) -> String = xUnit == .epochs ? Fmt.epochs : Fmt.steps
+        let xText: (Double) -> String
+        switch xUnit {
+        case .steps: xText = Fmt.steps
+        case .epochs: xText = Fmt.epochs
+        case .relative: xText = Fmt.duration
+        case .wall: xText = Fmt.clock
+        }
         let leftText = xText(xLo), rightText = xText(xHi) + (xUnit == .epochs ? " ep" : "")
         xTicks.append((plot.x, leftText))
         if plot.width >= 30 {
