@@ -71,20 +71,21 @@ static void nntop_signal_handler(int sig) { *nntop_pending_signal_ptr() = sig; }
 /// The signals the dashboard catches while it runs, and their previous dispositions.
 static const int nntop_watched_signals[3] = { SIGINT, SIGTERM, SIGHUP };
 
+/// Points `sig` at `handler` (no flags, nothing masked), saving the previous action in `saved`.
+static inline void nntop_set_handler(int sig, void (*handler)(int), struct sigaction *saved) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(sig, &sa, saved);
+}
+
 /// Installs the flag-setting handler for SIGINT, SIGTERM and SIGHUP (saving the previous
 /// dispositions) and ignores SIGPIPE. No SA_RESTART: a blocking read returns with EINTR.
 static inline void nntop_install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = nntop_signal_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    for (int i = 0; i < 3; i++) sigaction(nntop_watched_signals[i], &sa, nntop_saved_action(i));
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, nntop_saved_action(3));
+    for (int i = 0; i < 3; i++) nntop_set_handler(nntop_watched_signals[i], nntop_signal_handler, nntop_saved_action(i));
+    nntop_set_handler(SIGPIPE, SIG_IGN, nntop_saved_action(3));
 }
 
 /// Puts back what nntop_install_handlers replaced. After a hangup the terminal is gone and
@@ -93,13 +94,7 @@ static inline void nntop_install_handlers(void) {
 static inline void nntop_restore_handlers(int ignore_hup) {
     for (int i = 0; i < 3; i++) sigaction(nntop_watched_signals[i], nntop_saved_action(i), NULL);
     sigaction(SIGPIPE, nntop_saved_action(3), NULL);
-    if (ignore_hup) {
-        struct sigaction ign;
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGHUP, &ign, NULL);
-    }
+    if (ignore_hup) nntop_set_handler(SIGHUP, SIG_IGN, NULL);
 }
 
 /// Returns and clears the last caught signal (0 when none).
@@ -172,12 +167,7 @@ static inline void nntop_install_fatal_handlers(void) {
     nntop_append_cap(seq, 255, "cnorm");
     nntop_append_cap(seq, 255, "rmcup");
     if (strlen(seq) + 3 <= 255) strcat(seq, "\r\n");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = nntop_fatal_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    for (int i = 0; i < 6; i++) sigaction(nntop_fatal_signals[i], &sa, nntop_saved_fatal_action(i));
+    for (int i = 0; i < 6; i++) nntop_set_handler(nntop_fatal_signals[i], nntop_fatal_handler, nntop_saved_fatal_action(i));
 }
 
 /// Puts back the previous fatal-signal actions (after curses has ended normally).

@@ -66,6 +66,14 @@ final class DashboardTmuxTests: XCTestCase {
         return Double(s[r].dropFirst(3))
     }
 
+    /// At the pane's shell prompt: the terminal is back in cooked mode with echo, as stty reports
+    /// it (the answers are computed so the typed command line itself cannot match them).
+    func assertShellHasACookedTerminal(file: StaticString = #filePath, line: UInt = #line) throws {
+        try tmux("send-keys", "-t", "nntop", "stty -a | grep -q ' icanon' && stty -a | grep -q ' echo ' && echo SANE$((40+2)) || echo RAW$((40+2))", "Enter")
+        let s = try waitFor("stty's answer") { $0.contains("SANE42") || $0.contains("RAW42") }
+        XCTAssertTrue(s.contains("SANE42"), s, file: file, line: line)
+    }
+
     override func setUpWithError() throws {
         // A failure, not a skip (CI installs tmux). No throw here: swift-corelibs-xctest counts an
         // error thrown from setUp as a skip; the test's first tmux call throws instead.

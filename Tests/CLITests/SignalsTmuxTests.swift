@@ -12,15 +12,11 @@ extension DashboardTmuxTests {
         try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30", "bash", "--norc", "--noprofile", "-c", command)
         try waitFor("training") { $0.contains("RUNNING") && (self.step($0) ?? 0) > 5 }
         try tmux("send-keys", "-t", "nntop", "C-c")
-        var s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        let s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
         XCTAssertTrue(s.contains("EXIT=130"), s)
         XCTAssertTrue(s.contains("saved run/checkpoints/last.safetensors"), s)
         XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
-        // The terminal is back in cooked mode with echo: what is typed shows, and stty agrees.
-        // (The answers are computed so the typed command line cannot match them.)
-        try tmux("send-keys", "-t", "nntop", "stty -a | grep -q ' icanon' && stty -a | grep -q ' echo ' && echo SANE$((40+2)) || echo RAW$((40+2))", "Enter")
-        s = try waitFor("stty's answer") { $0.contains("SANE42") || $0.contains("RAW42") }
-        XCTAssertTrue(s.contains("SANE42"), s)
+        try assertShellHasACookedTerminal()
         XCTAssertTrue(FileManager.default.fileExists(atPath: workDir + "/run/checkpoints/last.safetensors"))
         let metrics = try String(contentsOfFile: workDir + "/run/metrics.jsonl", encoding: .utf8)
         XCTAssertTrue(metrics.contains(#""event":"end","state":"stopped""#), metrics)
@@ -69,13 +65,11 @@ extension DashboardTmuxTests {
         let found = try NntopBinary.run(["-P", shell, "-x", "nntop"], executable: "/usr/bin/pgrep", timeout: 30)
         let pid = try XCTUnwrap(pid_t(found.out.trimmingCharacters(in: .whitespacesAndNewlines)), "no nntop under the pane's shell \(shell)")
         kill(pid, SIGSEGV)
-        var s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
+        let s = try waitFor("exit and prompt") { $0.contains("EXIT=") && $0.contains("PROMPT>") }
         XCTAssertTrue(s.contains("EXIT=139"), s)
         XCTAssertEqual(try tmux("display", "-p", "-t", "nntop", "#{alternate_on}").trimmingCharacters(in: .whitespacesAndNewlines), "0",
                        "still on the alternate screen")
         XCTAssertFalse(s.contains("Training loss"), "dashboard left on screen:\n\(s)")
-        try tmux("send-keys", "-t", "nntop", "stty -a | grep -q ' icanon' && stty -a | grep -q ' echo ' && echo SANE$((40+2)) || echo RAW$((40+2))", "Enter")
-        s = try waitFor("stty's answer") { $0.contains("SANE42") || $0.contains("RAW42") }
-        XCTAssertTrue(s.contains("SANE42"), s)
+        try assertShellHasACookedTerminal()
     }
 }
