@@ -18,13 +18,22 @@ static void nntop_png_read(png_structp png, png_bytep out, size_t n) {
     s->pos += n;
 }
 
+// The error pointer: the message returned, and the latest warning, which often says why a
+// following error happened ("Image width exceeds user limit in IHDR" before "Invalid IHDR data").
+typedef struct { char *message; char warning[NNTOP_PNG_MESSAGE]; } nntop_png_messages;
+
 static void nntop_png_error(png_structp png, png_const_charp message) {
-    snprintf((char *)png_get_error_ptr(png), NNTOP_PNG_MESSAGE, "%s", message);
+    nntop_png_messages *m = (nntop_png_messages *)png_get_error_ptr(png);
+    if (m->warning[0]) snprintf(m->message, NNTOP_PNG_MESSAGE, "%s: %s", message, m->warning);
+    else snprintf(m->message, NNTOP_PNG_MESSAGE, "%s", message);
     png_longjmp(png, 1);
 }
 
 // Warnings (an ancillary chunk with a bad CRC, an unknown sRGB profile) do not stop a decode.
-static void nntop_png_warning(png_structp png, png_const_charp message) { (void)png; (void)message; }
+static void nntop_png_warning(png_structp png, png_const_charp message) {
+    nntop_png_messages *m = (nntop_png_messages *)png_get_error_ptr(png);
+    snprintf(m->warning, NNTOP_PNG_MESSAGE, "%s", message);
+}
 
 /// Decodes a PNG held in memory into 8-bit interleaved pixels: palette becomes RGB, grey below 8
 /// bits becomes 8, a tRNS chunk becomes alpha, 16 bits are scaled to 8 (rounded). *channels is 1
@@ -36,10 +45,13 @@ static inline int nntop_png_decode(const unsigned char *data, size_t size, unsig
                                    unsigned long max_pixels, unsigned char **pixels, unsigned *width,
                                    unsigned *height, int *channels, char *error) {
     nntop_png_source source = {data, size, 0};
+    nntop_png_messages messages;
+    messages.message = error;
+    messages.warning[0] = 0;
     error[0] = 0;
     *pixels = NULL;
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) { snprintf(error, NNTOP_PNG_MESSAGE, "no PNG signature"); return 1; }
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, nntop_png_error, nntop_png_warning);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &messages, nntop_png_error, nntop_png_warning);
     if (!png) { snprintf(error, NNTOP_PNG_MESSAGE, "libpng could not start (out of memory)"); return 1; }
     png_infop info = png_create_info_struct(png);
     if (!info) {
