@@ -23,7 +23,7 @@ class Folder(torch.utils.data.Dataset):
     def __getitem__(self, k):
         path, label = self.items[k]
         im = Image.open(path).convert("RGB").resize((self.size, self.size), Image.BILINEAR)
-        return torch.from_numpy(np.asarray(im)), label
+        return torch.from_numpy(np.array(im)), label
 
 if __name__ == "__main__":
     root, size = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 32

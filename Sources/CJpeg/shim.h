@@ -30,7 +30,8 @@ static void nntop_jpeg_emit(j_common_ptr cinfo, int level) {
     if (e->warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->message);
 }
 
-/// Decodes a JPEG held in memory into 8-bit interleaved pixels: *channels is 1 (greyscale) or 3
+/// Decodes a JPEG held in memory into 8-bit interleaved pixels (width × height; the file's own size,
+/// before any scaled decode, in file_width × file_height): *channels is 1 (greyscale) or 3
 /// (RGB). min_side > 0 lets libjpeg's scaled IDCT decode at 1/2, 1/4 or 1/8 of the size, the smallest
 /// that keeps both sides at least min_side (much cheaper when the image is shrunk afterwards anyway). A side above max_side or more than
 /// max_pixels pixels is refused from the header, before any pixel buffer is allocated; so is CMYK.
@@ -39,7 +40,8 @@ static void nntop_jpeg_emit(j_common_ptr cinfo, int level) {
 /// (NNTOP_JPEG_MESSAGE bytes).
 static inline int nntop_jpeg_decode(const unsigned char *data, unsigned long size, unsigned min_side,
                                     unsigned max_side, unsigned long max_pixels, unsigned char **pixels,
-                                    unsigned *width, unsigned *height, int *channels, char *error) {
+                                    unsigned *width, unsigned *height, unsigned *file_width,
+                                    unsigned *file_height, int *channels, char *error) {
     struct jpeg_decompress_struct cinfo;
     struct nntop_jpeg_error jerr;
     // Changed between setjmp and longjmp, so volatile (else its value after the jump is undefined).
@@ -60,6 +62,8 @@ static inline int nntop_jpeg_decode(const unsigned char *data, unsigned long siz
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, size);
     jpeg_read_header(&cinfo, TRUE);
+    *file_width = cinfo.image_width;
+    *file_height = cinfo.image_height;
     if (cinfo.image_width == 0 || cinfo.image_height == 0 || cinfo.image_width > max_side ||
         cinfo.image_height > max_side || (unsigned long)cinfo.image_width * cinfo.image_height > max_pixels) {
         snprintf(error, NNTOP_JPEG_MESSAGE, "image size %u×%u in the header is out of range (at most %u a side, %lu pixels)",

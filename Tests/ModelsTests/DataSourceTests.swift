@@ -102,6 +102,9 @@ final class DataSourceTests: XCTestCase {
             XCTAssertLessThanOrEqual(worst, 1, "\(name): largest difference from PIL's decode")
             XCTAssertEqual(px.count, e.pixels.count, name)
         }
+        // A scaled decode (libjpeg's 1/8 IDCT) still reports the file's own size.
+        let small = try JPEGDecode.decode(try bytes(fixture("jpeg/rgb.jpg")), path: "rgb.jpg", minSide: 1)
+        XCTAssertEqual([small.width, small.height, small.fileWidth, small.fileHeight], [1, 1, 8, 6])
     }
 
     // MARK: Resize

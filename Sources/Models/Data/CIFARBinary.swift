@@ -45,6 +45,9 @@ public enum CIFARBinary {
         guard !batches.isEmpty else { throw DataError("\(path(dir, cifar10Train[0])) is missing (CIFAR-10 binary needs data_batch_1.bin … and test_batch.bin)") }
         let names = try classNames(path(dir, "batches.meta.txt"), count: 10) ?? cifar10Names
         var images = [UInt8](), labels = [Int32]()
+        // Reserved up front: appending five 30 MB batches to a growing array would peak at twice the set.
+        let bytes = batches.compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.reduce(0, +)
+        images.reserveCapacity(bytes / (imageBytes + 1) * imageBytes)
         for b in batches {
             let part = try parse(try DataFile.read(b), path: b, cifar100: false)
             images += part.images; labels += part.labels

@@ -134,7 +134,7 @@ public enum ImageFolder {
                                         Resize.planes(p.baseAddress!, planes: c, width: image.width, height: image.height,
                                                       into: px.baseAddress! + i * slot, toWidth: side, toHeight: side)
                                     }
-                                    ch[i] = UInt8(c); sz[i] = (image.width, image.height)
+                                    ch[i] = UInt8(c); sz[i] = (image.fileWidth, image.fileHeight)
                                 } catch {
                                     lock.lock(); firstError = firstError ?? error; lock.unlock(); return
                                 }
@@ -166,7 +166,6 @@ public enum ImageFolder {
         let areas = sizes.map { $0.0 * $0.1 }
         let small = sizes[areas.indices.min { areas[$0] < areas[$1] } ?? 0], large = sizes[areas.indices.max { areas[$0] < areas[$1] } ?? 0]
         let formats = [isPNG.contains(true) ? "PNG" : nil, isPNG.contains(false) ? "JPEG" : nil].compactMap { $0 }
-        _ = out
         return Decoded(pixels: pixels, channels: out, smallest: small, largest: large, formats: formats)
     }
 

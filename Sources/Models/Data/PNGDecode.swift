@@ -5,6 +5,13 @@ import CPng
 public struct DecodedImage {
     public let width: Int, height: Int, channels: Int
     public let pixels: [UInt8]
+    /// The size the file declares (larger than width × height after a scaled JPEG decode).
+    public let fileWidth: Int, fileHeight: Int
+
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8], fileWidth: Int? = nil, fileHeight: Int? = nil) {
+        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
+        self.fileWidth = fileWidth ?? width; self.fileHeight = fileHeight ?? height
+    }
 }
 
 /// Limits checked from a file's header before anything is allocated: 16,384 a side and 64 M pixels
