@@ -18,8 +18,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CNcurses", path: "Sources/CNcurses"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libpng and libjpeg(-turbo) decode image folders; only Models/Data imports them.
+        .systemLibrary(name: "CPng", path: "Sources/CPng"),
+        .systemLibrary(name: "CJpeg", path: "Sources/CJpeg"),
         .target(name: "Kernels", swiftSettings: [.unsafeFlags(hotFlags)]),
-        .target(name: "Models", dependencies: ["Kernels", "CZlib"], swiftSettings: [.unsafeFlags(hotFlags)]),
+        .target(name: "Models", dependencies: ["Kernels", "CZlib", "CPng", "CJpeg"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "TUI", dependencies: ["CNcurses"]),
         .executableTarget(name: "nntop", dependencies: [
             "Models", "TUI", "Kernels",

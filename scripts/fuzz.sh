@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz nntop's file readers with libFuzzer: scripts/fuzz.sh [idx|safetensors|runlog|tfevents|all] [SECONDS]
+# Fuzz nntop's file readers with libFuzzer: scripts/fuzz.sh [idx|safetensors|runlog|tfevents|cifar|png|jpeg|all] [SECONDS]
 # Builds the nntop-fuzz product with -sanitize=fuzzer (its own build folder), then runs each
 # target for SECONDS (default 60) from the committed corpus in fuzz/corpus/TARGET; new inputs
 # go to a scratch folder, crashes to fuzz/crashes/. Exit status non-zero when a target crashed.
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}; seconds=${2:-60}
-targets="idx safetensors runlog tfevents"
+targets="idx safetensors runlog tfevents cifar png jpeg"
 
 if [ "$which" = replay ]; then
     swift build --product nntop-fuzz --scratch-path .build-asan -Xswiftc -sanitize=address >/dev/null

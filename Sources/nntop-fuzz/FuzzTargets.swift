@@ -1,6 +1,7 @@
 // Fuzz targets for the readers that take files from users: MNIST idx (raw or gzip), safetensors,
-// a run folder's config.json and metrics.jsonl (`nntop view`, `runs`, `--compare`, `--resume`), and
-// TensorBoard event files (`nntop view` of any writer's log).
+// a run folder's config.json and metrics.jsonl (`nntop view`, `runs`, `--compare`, `--resume`),
+// TensorBoard event files (`nntop view` of any writer's log), CIFAR-10/100 binary records, and PNG
+// and JPEG images (libpng and libjpeg behind their C shims).
 // Built with -sanitize=fuzzer and -DFUZZING (scripts/fuzz.sh), libFuzzer drives them; built
 // normally this is a replay tool that runs files through a target: CI builds it with
 // AddressSanitizer and replays the committed corpus (scripts/fuzz.sh replay), since Models is
@@ -87,12 +88,38 @@ func fuzzTFEvents(_ bytes: [UInt8]) {
     for i in whole.tags.indices { _ = whole.summary(of: i) }
 }
 
-let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors, "runlog": fuzzRunLog, "tfevents": fuzzTFEvents]
+/// The first byte picks CIFAR-10 (even) or CIFAR-100 (odd); the rest is one batch file.
+func fuzzCIFAR(_ bytes: [UInt8]) {
+    guard let first = bytes.first else { return }
+    let cifar100 = first & 1 == 1
+    guard let r = try? CIFARBinary.parse(Array(bytes.dropFirst()), path: "input", cifar100: cifar100) else { return }
+    precondition(r.images.count == r.labels.count * CIFARBinary.imageBytes && r.labels.allSatisfy { $0 >= 0 && $0 < (cifar100 ? 100 : 10) })
+}
+
+/// Decodes, composites and resizes an image as an image folder does (to 8×8, and to a size from the
+/// data, up to 64, so both shrinking and growing run).
+func fuzzImage(_ bytes: [UInt8], decode: ([UInt8]) throws -> DecodedImage) {
+    guard let image = try? decode(bytes) else { return }
+    precondition(image.width >= 1 && image.height >= 1 && image.pixels.count == image.width * image.height * image.channels)
+    let (planes, c) = image.planar()
+    let side = 1 + Int(bytes.last ?? 0) % 64
+    for s in [8, side] {
+        let out = Resize.planes(planes, planes: c, width: image.width, height: image.height, toWidth: s, toHeight: s)
+        precondition(out.count == c * s * s)
+    }
+}
+
+func fuzzPNG(_ bytes: [UInt8]) { fuzzImage(bytes) { try PNGDecode.decode($0, path: "input") } }
+/// Half the inputs with libjpeg's scaled IDCT (as a folder shrinking to 8×8 would ask).
+func fuzzJPEG(_ bytes: [UInt8]) { fuzzImage(bytes) { try JPEGDecode.decode($0, path: "input", minSide: $0.count % 2 == 0 ? 0 : 16) } }
+
+let targets: [String: ([UInt8]) -> Void] = ["idx": fuzzIDX, "safetensors": fuzzSafetensors, "runlog": fuzzRunLog,
+                                           "tfevents": fuzzTFEvents, "cifar": fuzzCIFAR, "png": fuzzPNG, "jpeg": fuzzJPEG]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let name = ProcessInfo.processInfo.environment["NNTOP_FUZZ_TARGET"] ?? "idx"
-    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be idx, safetensors, runlog or tfevents") }
+    guard let target = targets[name] else { fatalError("NNTOP_FUZZ_TARGET must be one of \(targets.keys.sorted().joined(separator: ", "))") }
     target(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
@@ -120,7 +147,7 @@ struct Replay {
     static func main() {
         let args = CommandLine.arguments.dropFirst()
         guard let name = args.first, let target = targets[name] else {
-            FileHandle.standardError.write(Data("usage: nntop-fuzz idx|safetensors|runlog|tfevents FILE|DIR...\n".utf8))
+            FileHandle.standardError.write(Data("usage: nntop-fuzz \(targets.keys.sorted().joined(separator: "|")) FILE|DIR...\n".utf8))
             exit(2)
         }
         var count = 0

@@ -38,8 +38,12 @@ struct Train: ParsableCommand {
     var threads: Int?
     @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling.")
     var seed: UInt64 = 1
-    @Option(help: "Folder with the four MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
+    @Option(help: "Data folder: MNIST or Fashion-MNIST idx files (raw or .gz), CIFAR-10/100 binary files, or class folders of PNG/JPEG images (default: the bundled assets/mnist).")
     var data: String?
+    @Option(help: "What --data holds when detection could be wrong: mnist, fashion-mnist, cifar10, cifar100, folder (default: detected).")
+    var dataset: String?
+    @Option(name: .customLong("image-size"), help: "Resize images to N×N (default: image folders 32, other sets their own size).")
+    var imageSize: Int?
     @Option(help: "Option preset: textbook (1,000 training images, 200 validation, 5 epochs, plain SGD at LR 0.005, batch 64); options given too override it.")
     var preset: String?
     @Option(name: .customLong("stop-at-acc"), parsing: .unconditional, help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
@@ -68,6 +72,10 @@ struct Train: ParsableCommand {
         if let optimizer, OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if let dataset, DataKind(rawValue: dataset) == nil {
+            throw ValidationError("unknown dataset '\(dataset)'; choose one of: \(DataKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let imageSize, !(1...4096).contains(imageSize) { throw ValidationError("--image-size must be between 1 and 4096 (got \(imageSize))") }
         if let schedule, !["cosine", "constant"].contains(schedule) { throw ValidationError("--schedule must be cosine or constant") }
         if let preset, preset != "textbook" { throw ValidationError("unknown preset '\(preset)'; the one preset is: textbook") }
         if let stopAtAcc, !(stopAtAcc > 0 && stopAtAcc <= 100) { throw ValidationError("--stop-at-acc must be a percentage in (0, 100] (got \(stopAtAcc))") }
@@ -297,8 +305,20 @@ struct Train: ParsableCommand {
             fail("cannot find the bundled assets/mnist; run from the repository or pass --data DIR (a folder with the four MNIST idx files)")
         }
         do {
-            let (train, test) = try MNIST.load(directory: dir)
-            return try DataSplits(train: train, test: test, validationSize: config.valSize, trainLimit: config.trainLimit)
+            guard data != nil || dataset != nil || imageSize != nil else {
+                let (train, test) = try MNIST.load(directory: dir)
+                return try DataSplits(train: train, test: test, validationSize: config.valSize, trainLimit: config.trainLimit)
+            }
+            let loaded = try DataSource.load(directory: dir, kind: dataset.flatMap(DataKind.init(rawValue:)), imageSize: imageSize,
+                                             seed: config.seed)
+            FileHandle.standardError.write(Data("\(loaded.description)\n".utf8))
+            // Until the Trainer takes N channels, sizes and classes (issue 16's wiring), Dataset pads 1-channel
+            // images into 32×32 and the models have 10 outputs.
+            let t = loaded.train
+            guard t.channels == 1, t.rows <= Dataset.side, t.cols <= Dataset.side, t.classes <= 10 else {
+                fail("\(dir): training on \(t.classes) classes of \(t.channels)×\(t.rows)×\(t.cols) images is not wired yet; this build trains on up to 10 classes of 1-channel images up to 32×32")
+            }
+            return try DataSplits(train: loaded.train, test: loaded.test, validationSize: config.valSize, trainLimit: config.trainLimit)
         } catch { fail("\(error)") }
     }
 }

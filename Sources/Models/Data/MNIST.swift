@@ -155,8 +155,9 @@ public enum MNIST {
         var candidates = [FileManager.default.currentDirectoryPath]
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 { candidates.append(dir.path); dir.deleteLastPathComponent() }
+        // This file is Sources/Models/Data/MNIST.swift: four levels up is the checkout.
         candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path)
+            .deletingLastPathComponent().deletingLastPathComponent().path)
         let fm = FileManager.default
         for c in candidates {
             let path = (c as NSString).appendingPathComponent("assets/mnist")
