@@ -21,6 +21,10 @@ struct Bench: ParsableCommand {
     var steps: Int = 30
     @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections.")
     var noResidual = false
+    @Option(help: ArgumentHelp("One sample's shape, e.g. 3,32,32 for CIFAR (default: 1,32,32).", valueName: "C,H,W"))
+    var input: String = "1,32,32"
+    @Option(parsing: .unconditional, help: "Classes of the model's head (default: 10).")
+    var classes: Int = 10
     @Flag(name: .customLong("no-peak"), help: "Skip measuring the FMA peak.")
     var noPeak = false
     @Option(name: .customLong("gemm"), help: ArgumentHelp("Time one GEMM instead: MxNxK[:tA][:tB].", visibility: .hidden))
@@ -39,6 +43,8 @@ struct Bench: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
         guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive number (got \(steps))") }
+        _ = try parseInputShape(input)
+        guard classes >= 2 && classes <= 100_000 else { throw ValidationError("--classes must be between 2 and 100000 (got \(classes))") }
     }
 
     func run() throws {
@@ -51,11 +57,12 @@ struct Bench: ParsableCommand {
                          measureMicrokernelGFLOPs(k: micro, runs: 20)))
             return
         }
-        guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
+        let shape = try parseInputShape(input)
+        guard let net = ModelZoo.make(model, inChannels: shape[0], classes: classes, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
         let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
         var rng = SeededRandom(seed: 0)
-        let b = batchSize, side = 32
-        let x = Tensor(shape: [b, 1, side, side])
+        let b = batchSize
+        let x = Tensor(shape: [b] + shape)
         for i in 0..<x.count { x[i] = gaussian(&rng) }
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
@@ -77,7 +84,7 @@ struct Bench: ParsableCommand {
         let trainPeakMB = peakResidentMB()
         print(String(format: "nntop %@ train %.1f samples/s", model, trainRate))
 
-        let xi = Tensor(shape: [256, 1, side, side])
+        let xi = Tensor(shape: [256] + shape)
         for i in 0..<xi.count { xi[i] = gaussian(&rng) }
         _ = net.predict(xi)
         let n = max(1, steps / 3)
@@ -93,7 +100,7 @@ struct Bench: ParsableCommand {
                      trainPeakMB, peakResidentMB(), Double(ScratchPool.shared.allocatedFloats) * 4 / 1_048_576))
 
         // Nominal FLOPs (zero-padding taps counted, as PyTorch's FLOP counters do).
-        let fwdFlops = forwardFlops(net, residual: !noResidual)
+        let fwdFlops = forwardFlops(net, residual: !noResidual, input: shape)
         let trainFlops = 3 * fwdFlops.total - fwdFlops.first
         let trainG = trainFlops * Double(b) * Double(steps) / trainSeconds / 1e9
         let inferG = fwdFlops.total * inferRate / 1e9
@@ -137,8 +144,8 @@ private func gaussian(_ rng: inout SeededRandom) -> Float {
 
 /// Forward FLOPs per sample of the model's convolutions and linear layers (2 per multiply-add), and
 /// those of its first layer (whose input gradient training skips).
-private func forwardFlops(_ net: Network, residual: Bool) -> (total: Double, first: Double) {
-    var c = 1, h = 32, w = 32
+private func forwardFlops(_ net: Network, residual: Bool, input: [Int]) -> (total: Double, first: Double) {
+    var c = input[0], h = input[1], w = input[2]
     var total = 0.0, first = 0.0
     func conv(_ l: Conv2d, _ c: Int, _ h: Int, _ w: Int) -> (Double, Int, Int) {
         let oh = (h + 2 * l.padding - l.kernel) / l.stride + 1, ow = (w + 2 * l.padding - l.kernel) / l.stride + 1

@@ -125,7 +125,7 @@ enum RunDisplay {
             if let m = h.confusion {
                 out += "  final test confusion matrix (rows true class, columns predicted):\n"
                 let w = max(4, String(m.joined().max() ?? 0).count + 1)
-                out += "     " + (0..<10).map { String(repeating: " ", count: w - 1) + "\($0)" }.joined() + "\n"
+                out += "     " + (0..<m.count).map { String(repeating: " ", count: w - 1) + "\($0)" }.joined() + "\n"
                 for (r, row) in m.enumerated() {
                     out += "  \(r) |" + row.map { String(repeating: " ", count: max(0, w - String($0).count)) + "\($0)" }.joined() + "\n"
                 }
