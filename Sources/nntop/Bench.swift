@@ -35,6 +35,8 @@ struct Bench: ParsableCommand {
     var poolShape: String?
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
     var micro: Int?
+    @Flag(name: .customLong("fill"), help: ArgumentHelp("Time filling one batch of MNIST's training images instead (plain, and with crop,flip).", visibility: .hidden))
+    var fill = false
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -52,6 +54,7 @@ struct Bench: ParsableCommand {
         if let gemmShape { benchGEMM(gemmShape); return }
         if let convShape { benchConv(convShape); return }
         if let poolShape { benchPool(poolShape); return }
+        if fill { benchFill(batch: batchSize); return }
         if let micro {
             print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread, best of 20)", micro,
                          measureMicrokernelGFLOPs(k: micro, runs: 20)))
@@ -243,4 +246,28 @@ private func benchConv(_ spec: String) {
     let bx = time { convBackwardData(dy: y.data, weight: w.data, geometry: g, dx: dx.data) }
     print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
                  spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
+}
+
+/// `--fill`: microseconds to fill one training batch from MNIST (the data side of every step), without
+/// and with crop,flip augmentation, best of 200, so its share of a step can be read off `bench`'s step time.
+private func benchFill(batch b: Int) {
+    guard let dir = MNIST.defaultDirectory(), let (train, test) = try? MNIST.load(directory: dir),
+          let data = try? DataSplits(train: train, test: test, validationSize: 0, trainLimit: nil) else { fail("cannot read the bundled MNIST") }
+    let x = Tensor(shape: [b] + data.spec.inputShape)
+    let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
+    defer { labels.deallocate() }
+    let aug = Augmentation(crop: true, flip: true, pad: 4, seed: 1)
+    var pos = 0
+    func time(_ augmentation: Augmentation?) -> Double {
+        var best = Double.infinity
+        for _ in 0..<200 {
+            let items = (pos..<pos + b).map { $0 % data.train.count }
+            let t0 = monotonicSeconds()
+            data.train.fill(items: items[...], x: x, labels: labels, augmentation: augmentation, epoch: 1, firstPosition: pos)
+            best = min(best, monotonicSeconds() - t0)
+            pos += b
+        }
+        return best * 1e6
+    }
+    print(String(format: "fill batch %d (1×32×32): %.1f µs plain, %.1f µs with crop,flip (best of 200)", b, time(nil), time(aug)))
 }
