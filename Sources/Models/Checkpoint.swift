@@ -104,8 +104,9 @@ public enum Checkpoint {
                 if name == net.parameters.first?.name, have.shape.count == 4, want.shape.count == 4, have.shape[1] != want.shape[1] {
                     throw CheckpointError("\(path): takes \(have.shape[1])-channel images (tensor \(name) \(have.shape)), the data has \(want.shape[1]) channel(s)")
                 }
-                if net.parameters.suffix(2).contains(where: { $0.name == name }), have.shape.first != want.shape.first,
-                   let h = have.shape.first, let w = want.shape.first {
+                // Only the head's class dimension differs (not its rank or other sizes): another class count.
+                if net.parameters.suffix(2).contains(where: { $0.name == name }), have.shape.count == want.shape.count,
+                   have.shape.dropFirst() == want.shape.dropFirst(), let h = have.shape.first, let w = want.shape.first {
                     throw CheckpointError("\(path): has \(h) classes (tensor \(name) \(have.shape)), the data has \(w)")
                 }
                 throw CheckpointError("\(path): tensor \(name) has shape \(have.shape), \(net.name) expects \(want.shape) (a checkpoint of another model?)")
