@@ -56,6 +56,22 @@ public enum Checkpoint {
         return try load(file: file, into: net, optimizer: optimizer)
     }
 
+    /// Refuses, with one line, a checkpoint nntop trained on data of another class count or channel
+    /// count than `spec`'s (its metadata says); checkpoints without that metadata (PyTorch's, older
+    /// nntop's) are caught by their tensors' shapes in `load`.
+    public static func checkFits(_ file: SafetensorsFile, spec: ImageSpec) throws {
+        guard let json = file.metadata["data"], let trained = ImageSpec.fromJSON(json) else { return }
+        if trained.classes != spec.classes || trained.channels != spec.channels {
+            throw CheckpointError("\(file.path): trained on \(trained.classes) classes of \(ImageSpec.shapeText(trained.inputShape)) images (\(trained.dataset)), the data has \(spec.classes) classes of \(ImageSpec.shapeText(spec.inputShape)) (\(spec.dataset))")
+        }
+    }
+
+    /// The data spec a checkpoint was trained with: nntop's metadata, else MNIST's (PyTorch's
+    /// state_dicts of the reference models and checkpoints from before issue 16 were MNIST's).
+    public static func spec(of file: SafetensorsFile) -> ImageSpec {
+        file.metadata["data"].flatMap(ImageSpec.fromJSON) ?? .mnist
+    }
+
     @discardableResult
     public static func load(file: SafetensorsFile, into net: Network, optimizer: Optimizer? = nil) throws -> [String: String] {
         let path = file.path
@@ -84,6 +100,15 @@ public enum Checkpoint {
         for (name, want) in expected {
             guard let have = file.entries[name] else { throw CheckpointError("\(path): tensor \(name) is missing") }
             guard have.shape == want.shape || (want.shape.isEmpty && have.shape == [1]) else {
+                // The input conv and the head are where data of another shape shows: say so.
+                if name == net.parameters.first?.name, have.shape.count == 4, want.shape.count == 4, have.shape[1] != want.shape[1] {
+                    throw CheckpointError("\(path): takes \(have.shape[1])-channel images (tensor \(name) \(have.shape)), the data has \(want.shape[1]) channel(s)")
+                }
+                // Only the head's class dimension differs (not its rank or other sizes): another class count.
+                if net.parameters.suffix(2).contains(where: { $0.name == name }), have.shape.count == want.shape.count,
+                   have.shape.dropFirst() == want.shape.dropFirst(), let h = have.shape.first, let w = want.shape.first {
+                    throw CheckpointError("\(path): has \(h) classes (tensor \(name) \(have.shape)), the data has \(w)")
+                }
                 throw CheckpointError("\(path): tensor \(name) has shape \(have.shape), \(net.name) expects \(want.shape) (a checkpoint of another model?)")
             }
             let ok = have.dtype == want.dtype || (want.dtype == .i64 && have.dtype == .f32)

@@ -42,7 +42,7 @@ public struct ModelSummary: Equatable, Sendable {
         rows.filter { $0.used && !$0.isView }.reduce(0) { $0 + 4 * $1.outputElements }
     }
 
-    public init(_ net: Network, inputShape: [Int] = [1, Dataset.side, Dataset.side]) {
+    public init(_ net: Network, inputShape: [Int] = [1, 32, 32]) {
         model = net.name; residual = net.residual; self.inputShape = inputShape
         var rows: [Row] = []
         var shape = inputShape

@@ -103,7 +103,7 @@ public struct RunHistory {
         case "test":
             if let p = point("loss") { testLoss.append(p) }
             if let p = point("acc") { testAccuracy.append(p) }
-            if let m = r["confusion"] as? [[Int]], m.count == 10, m.allSatisfy({ $0.count == 10 }) { confusion = m }
+            if let m = r["confusion"] as? [[Int]], m.count >= 2, m.allSatisfy({ $0.count == m.count }) { confusion = m }
         default:
             break
         }

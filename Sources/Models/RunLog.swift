@@ -62,8 +62,8 @@ public final class RunLog {
                     ("lr", s.lr), ("samples_per_s", s.samplesPerSecond), ("time", now())])
             tensorBoard?.scalars([("train/loss", loss), ("train/acc", acc), ("lr", s.lr)], step: s.step)
         case .evaluated(let split, let r, let s):
-            append([("step", s.step), ("epoch", s.epoch), ("split", split), ("loss", r.loss), ("acc", r.accuracy),
-                    ("time", now())])
+            append([("step", s.step), ("epoch", s.epoch), ("split", split), ("loss", r.loss), ("acc", r.accuracy)]
+                   + (r.top5Accuracy.map { [("top5", $0)] } ?? []) + [("time", now())])
             tensorBoard?.scalars([("\(split)/loss", Double(r.loss)), ("\(split)/acc", Double(r.accuracy))], step: s.step)
         case .control(let e):
             append([("step", e.step), ("event", e.label), ("time", now())])
@@ -71,8 +71,8 @@ public final class RunLog {
             if let t = s.finalTest {
                 // The final confusion matrix (rows true class, columns predicted) rides on this line so
                 // `nntop view` can show it; older logs lack it and are still read.
-                append([("step", s.step), ("epoch", s.epoch), ("split", "test"), ("loss", t.loss), ("acc", t.accuracy),
-                        ("time", now()), ("confusion", t.confusion)])
+                append([("step", s.step), ("epoch", s.epoch), ("split", "test"), ("loss", t.loss), ("acc", t.accuracy)]
+                       + (t.top5Accuracy.map { [("top5", $0)] } ?? []) + [("time", now()), ("confusion", t.confusion)])
                 tensorBoard?.scalars([("test/loss", Double(t.loss)), ("test/acc", Double(t.accuracy))], step: s.step)
             }
             var fields: [(String, Any?)] = [("event", "end"), ("state", s.state.rawValue), ("step", s.step),

@@ -26,6 +26,27 @@ public struct TrainConfig: Codable, Equatable {
     public var stopAtAccuracy: Double? = nil
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var seed: UInt64 = 1
+    // The data (issue 16). Optional so that configs written before these existed still read
+    // (as MNIST, unaugmented); a new run records every one.
+    /// mnist, fashion-mnist, cifar10, cifar100 or folder.
+    public var dataset: String? = nil
+    /// --image-size: the side images were resized to (nil: their stored size).
+    public var imageSize: Int? = nil
+    /// The per-channel normalization the run used (x = (p/255 − mean)/std): given by --mean/--std,
+    /// else fixed for MNIST and CIFAR-10, else computed once from the training split.
+    public var mean: [Float]? = nil
+    public var std: [Float]? = nil
+    /// --augment: any of "crop", "flip" (training split only); --pad: the crop's zero padding.
+    public var augment: [String]? = nil
+    public var pad: Int? = nil
+
+    public var datasetName: String { dataset ?? "mnist" }
+    /// The training split's augmentation (nil: none).
+    public var augmentation: Augmentation? {
+        let a = augment ?? []
+        guard !a.isEmpty else { return nil }
+        return Augmentation(crop: a.contains("crop"), flip: a.contains("flip"), pad: pad ?? 4, seed: seed)
+    }
 
     public init() {}
 

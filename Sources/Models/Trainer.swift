@@ -23,11 +23,17 @@ public struct CurvePoint: Equatable { public var step: Int; public var value: Do
 /// A control action as it happened, for markers on the curves and the metrics log.
 public struct ControlEvent: Equatable { public var step: Int; public var label: String }
 
-/// One test digit and the model's latest prediction for it.
+/// One test image and the model's latest prediction for it (any size and channel count).
 public struct DigitPrediction {
-    public var pixels: [UInt8]      // 28×28
+    /// The image as stored: `channels` planes of height × width bytes (MNIST: one 28×28 plane).
+    public var pixels: [UInt8]
     public var label: Int
     public var prediction: Prediction
+    public var channels = 1, height = 28, width = 28
+    public init(pixels: [UInt8], label: Int, prediction: Prediction, channels: Int = 1, height: Int = 28, width: Int = 28) {
+        self.pixels = pixels; self.label = label; self.prediction = prediction
+        self.channels = channels; self.height = height; self.width = width
+    }
 }
 
 /// Everything the dashboard shows, published after every step behind a lock.
@@ -56,6 +62,14 @@ public struct TrainingSnapshot {
     public var trainLoss: [CurvePoint] = [], trainAccuracy: [CurvePoint] = []
     public var validationAccuracy: [CurvePoint] = [], validationLoss: [CurvePoint] = []
     public var testAccuracy: [CurvePoint] = []
+    /// Top-5 accuracies of the same evaluations (empty with 5 classes or fewer).
+    public var validationTop5: [CurvePoint] = [], testTop5: [CurvePoint] = []
+    /// The classes' names in class order (the confusion matrix's rows and columns, the samples' labels).
+    public var classNames: [String] = []
+    /// The network's input, [C, H, W].
+    public var inputShape: [Int] = []
+    /// The data set's name (mnist, cifar10, …).
+    public var dataset = ""
     public var events: [ControlEvent] = []
     public var digits: [DigitPrediction] = []
     public var mistakes: [DigitPrediction] = []
@@ -127,7 +141,8 @@ public final class Trainer {
     private var lastTest: (Int, EvaluationResult)?
 
     public init(config: TrainConfig, data: DataSplits) throws {
-        guard let net = ModelZoo.make(config.model, residual: config.residual, seed: config.seed) else {
+        guard let net = ModelZoo.make(config.model, inChannels: data.spec.channels, classes: data.spec.classes,
+                                      residual: config.residual, seed: config.seed) else {
             throw DataError("unknown model \(config.model); choose one of \(ModelZoo.names.joined(separator: ", "))")
         }
         guard let kind = OptimizerKind(rawValue: config.optimizer) else {
@@ -153,6 +168,9 @@ public final class Trainer {
         s.baseLR = Double(config.lr)
         s.batchSize = config.batchSize
         s.layerNames = net.units.map(\.name)
+        s.classNames = data.spec.classNames
+        s.inputShape = data.spec.inputShape
+        s.dataset = data.spec.dataset
         current = s; published = s
         sampleItems = Array(0..<min(24, data.test.count))
     }
@@ -218,7 +236,8 @@ public final class Trainer {
         let start = monotonicSeconds()
         runStart = start
         let b = config.batchSize
-        let x = Tensor(shape: [b, 1, Dataset.side, Dataset.side])
+        let x = Tensor(shape: [b] + data.spec.inputShape)
+        let augmentation = config.augmentation
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
         // Throughput counts step time only (evaluations, checkpoints, digits and pauses left out):
@@ -241,7 +260,8 @@ public final class Trainer {
                 if handleCommands() { stopped = true; break training }
                 optimizer.lr = scheduledLR(step: current.step)
                 let stepStart = monotonicSeconds()
-                data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels)
+                data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels,
+                                augmentation: augmentation, epoch: epoch, firstPosition: s * b)
                 // Forward, loss and backward (gradients of a diverged step are never applied).
                 let ce = network.trainStep(x, labels: labels)
                 guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
@@ -314,6 +334,7 @@ public final class Trainer {
             if let (step, result) = lastTest, step == current.step { test = result } else {
                 test = Evaluator.evaluate(network, data.test, batchSize: b)
                 current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+                if let t5 = test.top5Accuracy { current.testTop5.append(CurvePoint(step: current.step, value: t5)) }
             }
             current.finalTest = test
             current.confusion = test.confusion
@@ -394,6 +415,7 @@ public final class Trainer {
         let r = Evaluator.evaluate(network, data.validation, batchSize: config.batchSize)
         current.validationAccuracy.append(CurvePoint(step: current.step, value: r.accuracy))
         current.validationLoss.append(CurvePoint(step: current.step, value: r.loss))
+        if let t5 = r.top5Accuracy { current.validationTop5.append(CurvePoint(step: current.step, value: t5)) }
         current.confusion = r.confusion
         current.mistakes = mistakes(r, in: data.validation)
         // --stop-at-acc's check on the test set; logged after the validation line.
@@ -403,6 +425,7 @@ public final class Trainer {
             testCheck = test
             lastTest = (current.step, test)
             current.testAccuracy.append(CurvePoint(step: current.step, value: test.accuracy))
+            if let t5 = test.top5Accuracy { current.testTop5.append(CurvePoint(step: current.step, value: t5)) }
             if test.accuracy >= target {
                 targetReached = true
                 current.message = String(format: "test accuracy %.2f%% reached --stop-at-acc %.2f%% at step %d, %.1f s into training",
@@ -422,13 +445,17 @@ public final class Trainer {
 
     private func refreshDigits() {
         let preds = Evaluator.predict(network, data.test, items: sampleItems)
-        current.digits = zip(sampleItems, preds).map { DigitPrediction(pixels: data.test.pixels($0), label: data.test.label($0), prediction: $1) }
+        current.digits = zip(sampleItems, preds).map { sample(data.test, $0, $1) }
+    }
+
+    private func sample(_ d: Dataset, _ item: Int, _ p: Prediction) -> DigitPrediction {
+        DigitPrediction(pixels: d.pixels(item), label: d.label(item), prediction: p,
+                        channels: d.source.channels, height: d.source.rows, width: d.source.cols)
     }
 
     private func mistakes(_ r: EvaluationResult, in d: Dataset) -> [DigitPrediction] {
         r.mistakes.suffix(24).map {
-            DigitPrediction(pixels: d.pixels($0.item), label: d.label($0.item),
-                            prediction: Prediction(predicted: $0.predicted, confidence: $0.confidence))
+            sample(d, $0.item, Prediction(predicted: $0.predicted, confidence: $0.confidence))
         }
     }
 
@@ -468,7 +495,8 @@ public final class Trainer {
             }
             return
         }
-        guard let fresh = ModelZoo.make(config.model, residual: residual ?? true, seed: config.seed) else { return }
+        guard let fresh = ModelZoo.make(config.model, inChannels: data.spec.channels, classes: data.spec.classes,
+                                        residual: residual ?? true, seed: config.seed) else { return }
         for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
         for b in optimizer.buffers.joined() { b.zero() }
         optimizer.steps = optimizer.steps.map { _ in 0 }
@@ -481,7 +509,8 @@ public final class Trainer {
         let configJSON = (try? JSONEncoder().encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return ["step": "\(current.step)", "epoch": "\(current.epoch)", "step_in_epoch": "\(current.stepInEpoch)",
                 "base_lr": "\(baseLR)", "seed": "\(config.seed)", "config": configJSON, "nntop_version": nntopVersion,
-                "best_val_acc": "\(bestValidationAccuracy)", "data_order": "shuffled per epoch from seed and epoch"]
+                "best_val_acc": "\(bestValidationAccuracy)", "data_order": "shuffled per epoch from seed and epoch",
+                "data": data.spec.json]
     }
 
     /// Writes a checkpoint atomically; a failure (disk full, folder not writable) becomes a message
@@ -522,6 +551,7 @@ public final class Trainer {
     /// The same, from a checkpoint file already read (its options were needed first).
     public func resume(from file: SafetensorsFile) throws {
         let path = file.path
+        try Checkpoint.checkFits(file, spec: data.spec)
         let meta = try Checkpoint.load(file: file, into: network, optimizer: optimizer)
         guard let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
               let inEpoch = meta["step_in_epoch"].flatMap(Int.init) else {
@@ -540,7 +570,10 @@ public final class Trainer {
 
     /// Loads only the weights (fine-tuning, or someone else's model). Call before `start()`.
     public func loadWeights(from path: String) throws {
-        try Checkpoint.load(path, into: network)
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+        try Checkpoint.checkFits(file, spec: data.spec)
+        try Checkpoint.load(file: file, into: network)
         network.residual = config.residual
         current.message = "weights from \(path)"
         publish()

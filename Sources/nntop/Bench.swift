@@ -21,6 +21,10 @@ struct Bench: ParsableCommand {
     var steps: Int = 30
     @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections.")
     var noResidual = false
+    @Option(help: ArgumentHelp("One sample's shape, e.g. 3,32,32 for CIFAR (default: 1,32,32).", valueName: "C,H,W"))
+    var input: String = "1,32,32"
+    @Option(parsing: .unconditional, help: "Classes of the model's head (default: 10).")
+    var classes: Int = 10
     @Flag(name: .customLong("no-peak"), help: "Skip measuring the FMA peak.")
     var noPeak = false
     @Option(name: .customLong("gemm"), help: ArgumentHelp("Time one GEMM instead: MxNxK[:tA][:tB].", visibility: .hidden))
@@ -31,6 +35,8 @@ struct Bench: ParsableCommand {
     var poolShape: String?
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
     var micro: Int?
+    @Flag(name: .customLong("fill"), help: ArgumentHelp("Time filling one batch of MNIST's training images instead (plain, and with crop,flip).", visibility: .hidden))
+    var fill = false
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
@@ -39,6 +45,8 @@ struct Bench: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
         guard threads > 0 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         guard steps > 0 else { throw ValidationError("--steps must be a positive number (got \(steps))") }
+        _ = try parseInputShape(input)
+        guard classes >= 2 && classes <= 100_000 else { throw ValidationError("--classes must be between 2 and 100000 (got \(classes))") }
     }
 
     func run() throws {
@@ -46,16 +54,18 @@ struct Bench: ParsableCommand {
         if let gemmShape { benchGEMM(gemmShape); return }
         if let convShape { benchConv(convShape); return }
         if let poolShape { benchPool(poolShape); return }
+        if fill { benchFill(batch: batchSize); return }
         if let micro {
             print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread, best of 20)", micro,
                          measureMicrokernelGFLOPs(k: micro, runs: 20)))
             return
         }
-        guard let net = ModelZoo.make(model, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
+        let shape = try parseInputShape(input)
+        guard let net = ModelZoo.make(model, inChannels: shape[0], classes: classes, residual: !noResidual, seed: 0) else { fail("unknown model \(model)") }
         let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
         var rng = SeededRandom(seed: 0)
-        let b = batchSize, side = 32
-        let x = Tensor(shape: [b, 1, side, side])
+        let b = batchSize
+        let x = Tensor(shape: [b] + shape)
         for i in 0..<x.count { x[i] = gaussian(&rng) }
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
         defer { labels.deallocate() }
@@ -77,7 +87,7 @@ struct Bench: ParsableCommand {
         let trainPeakMB = peakResidentMB()
         print(String(format: "nntop %@ train %.1f samples/s", model, trainRate))
 
-        let xi = Tensor(shape: [256, 1, side, side])
+        let xi = Tensor(shape: [256] + shape)
         for i in 0..<xi.count { xi[i] = gaussian(&rng) }
         _ = net.predict(xi)
         let n = max(1, steps / 3)
@@ -93,7 +103,7 @@ struct Bench: ParsableCommand {
                      trainPeakMB, peakResidentMB(), Double(ScratchPool.shared.allocatedFloats) * 4 / 1_048_576))
 
         // Nominal FLOPs (zero-padding taps counted, as PyTorch's FLOP counters do).
-        let fwdFlops = forwardFlops(net, residual: !noResidual)
+        let fwdFlops = forwardFlops(net, residual: !noResidual, input: shape)
         let trainFlops = 3 * fwdFlops.total - fwdFlops.first
         let trainG = trainFlops * Double(b) * Double(steps) / trainSeconds / 1e9
         let inferG = fwdFlops.total * inferRate / 1e9
@@ -137,8 +147,8 @@ private func gaussian(_ rng: inout SeededRandom) -> Float {
 
 /// Forward FLOPs per sample of the model's convolutions and linear layers (2 per multiply-add), and
 /// those of its first layer (whose input gradient training skips).
-private func forwardFlops(_ net: Network, residual: Bool) -> (total: Double, first: Double) {
-    var c = 1, h = 32, w = 32
+private func forwardFlops(_ net: Network, residual: Bool, input: [Int]) -> (total: Double, first: Double) {
+    var c = input[0], h = input[1], w = input[2]
     var total = 0.0, first = 0.0
     func conv(_ l: Conv2d, _ c: Int, _ h: Int, _ w: Int) -> (Double, Int, Int) {
         let oh = (h + 2 * l.padding - l.kernel) / l.stride + 1, ow = (w + 2 * l.padding - l.kernel) / l.stride + 1
@@ -236,4 +246,28 @@ private func benchConv(_ spec: String) {
     let bx = time { convBackwardData(dy: y.data, weight: w.data, geometry: g, dx: dx.data) }
     print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
                  spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
+}
+
+/// `--fill`: microseconds to fill one training batch from MNIST (the data side of every step), without
+/// and with crop,flip augmentation, best of 200, so its share of a step can be read off `bench`'s step time.
+private func benchFill(batch b: Int) {
+    guard let dir = MNIST.defaultDirectory(), let (train, test) = try? MNIST.load(directory: dir),
+          let data = try? DataSplits(train: train, test: test, validationSize: 0, trainLimit: nil) else { fail("cannot read the bundled MNIST") }
+    let x = Tensor(shape: [b] + data.spec.inputShape)
+    let labels = UnsafeMutablePointer<Int32>.allocate(capacity: b)
+    defer { labels.deallocate() }
+    let aug = Augmentation(crop: true, flip: true, pad: 4, seed: 1)
+    var pos = 0
+    func time(_ augmentation: Augmentation?) -> Double {
+        var best = Double.infinity
+        for _ in 0..<200 {
+            let items = (pos..<pos + b).map { $0 % data.train.count }
+            let t0 = monotonicSeconds()
+            data.train.fill(items: items[...], x: x, labels: labels, augmentation: augmentation, epoch: 1, firstPosition: pos)
+            best = min(best, monotonicSeconds() - t0)
+            pos += b
+        }
+        return best * 1e6
+    }
+    print(String(format: "fill batch %d (1×32×32): %.1f µs plain, %.1f µs with crop,flip (best of 200)", b, time(nil), time(aug)))
 }

@@ -25,7 +25,7 @@ final class HeadlessLogger {
                        formatLR(Float(s.lr)), s.samplesPerSecond))
         case .evaluated(let split, let r, let s):
             say(String(format: "%@ epoch %d step %d loss %.4f acc %.2f%% (%d images)", split, s.epoch, s.step,
-                       r.loss, r.accuracy, r.count))
+                       r.loss, r.accuracy, r.count) + (r.top5Accuracy.map { String(format: " top-5 %.2f%%", $0) } ?? ""))
         case .control(let e):
             say("step \(e.step): \(e.label)")
         case .snapshotSaved(let path):
@@ -40,6 +40,7 @@ final class HeadlessLogger {
             }
             say(trainingRateLine(s, firstStep: firstStep))
             if let t = s.finalTest {
+                if let t5 = t.top5Accuracy { say(String(format: "test top-5 accuracy %.2f%%", t5)) }
                 say(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
                            t.accuracy, t.loss, s.epoch, s.step, wall))
             } else {

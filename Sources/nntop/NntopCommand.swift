@@ -22,7 +22,7 @@ struct Nntop: ParsableCommand {
           nntop train --help               every training option
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self, View.self, DataInfo.self],
+        subcommands: [Train.self, Bench.self, Eval.self, Predict.self, Summary.self, Runs.self, View.self, DataInfo.self],
         defaultSubcommand: Train.self)
 }
 

@@ -4,7 +4,7 @@ import Models
 
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the run folders in DIR, newest first: model, residual, epochs, best validation and test accuracy, wall time, state.",
+        abstract: "List the run folders in DIR, newest first: model, data set, residual, epochs, best validation and test accuracy, wall time, state.",
         discussion: """
         A run folder holds config.json and metrics.jsonl (see the README). A run whose log has no \
         end line is "running" while its nntop process lives (it holds the folder's run.lock), else \
@@ -21,19 +21,19 @@ struct Runs: ParsableCommand {
         }
         let runs = RunSummary.list(in: dir)
         guard !runs.isEmpty else { print("no runs in \(dir)"); return }
-        let header = ["RUN", "MODEL", "RESIDUAL", "EPOCHS", "BEST VAL", "TEST", "WALL", "STATE"]
+        let header = ["RUN", "MODEL", "DATA", "RESIDUAL", "EPOCHS", "BEST VAL", "TEST", "WALL", "STATE"]
         let rows = runs.map { r -> [String] in
             let residual = r.config.model == "resnet18" ? residualColumn(r) : "-"
             let epochs = r.epochsDone == r.epochsDone.rounded() ? String(format: "%.0f", r.epochsDone)
                                                                   : String(format: "%.1f", r.epochsDone)
-            return [r.name, r.config.model, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),
+            return [r.name, r.config.model, r.config.datasetName, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),
                     percent(r.testAccuracy), duration(r.wallSeconds), r.state]
         }
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
         for row in [header] + rows {
             let cells = row.enumerated().map { i, c in
                 // Names and words left-aligned, numbers right-aligned.
-                [0, 1, 2, 7].contains(i) ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                [0, 1, 2, 3, 8].contains(i) ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
                                          : String(repeating: " ", count: widths[i] - c.count) + c
             }
             print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))

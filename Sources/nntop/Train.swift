@@ -38,17 +38,29 @@ struct Train: ParsableCommand {
     var threads: Int?
     @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling.")
     var seed: UInt64 = 1
-    @Option(help: "Data folder: MNIST or Fashion-MNIST idx files (raw or .gz), CIFAR-10/100 binary files, or class folders of PNG/JPEG images (default: the bundled assets/mnist).")
+    @Option(help: "The data folder: MNIST or Fashion-MNIST idx files (raw or .gz), CIFAR-10/100 binary files, or class folders of images (default: the bundled assets/mnist).")
     var data: String?
-    @Option(help: "What --data holds when detection could be wrong: mnist, fashion-mnist, cifar10, cifar100, folder (default: detected).")
+    @Option(help: ArgumentHelp("What --data holds: \(DataSets.names.joined(separator: ", ")) (default: mnist).",
+                               discussion: "Fashion-MNIST's files are MNIST's format: name it to get its class names and statistics."))
     var dataset: String?
-    @Option(name: .customLong("image-size"), help: "Resize images to N×N (default: image folders 32, other sets their own size).")
+    @Option(name: .customLong("image-size"), parsing: .unconditional, help: "Resize every image to N×N (default: folders 32, other data sets their stored size; MNIST and Fashion-MNIST's 28×28 digits are centred in a 32×32 input).")
     var imageSize: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-channel mean of pixels scaled to [0,1], comma-separated (one value: every channel).",
+        discussion: "Default: MNIST 0.1307, CIFAR-10 0.4914,0.4822,0.4465; any other data set computes it from its training split once. Recorded in config.json and the checkpoints: eval and predict use it.",
+        valueName: "m[,m,...]"))
+    var mean: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-channel standard deviation, as --mean (MNIST 0.3081, CIFAR-10 0.2023,0.1994,0.2010).", valueName: "s[,s,...]"))
+    var std: String?
+    @Option(help: ArgumentHelp("Training-split augmentation: crop, flip, crop,flip or none (default: crop,flip for CIFAR, none otherwise).",
+        discussion: "crop: a random crop of the input size after --pad pixels of zero padding on each side; flip: a horizontal mirror with probability 0.5. Flip is wrong for digits (a mirrored 2 is no digit) and text: nntop lets you, but expect worse accuracy. Each image's draw comes from --seed, the epoch and its position, so runs (and resumed runs) repeat exactly."))
+    var augment: String?
+    @Option(parsing: .unconditional, help: "Zero padding, in pixels on each side, before --augment crop's random crop (default: 4).")
+    var pad: Int?
     @Option(help: "Option preset: textbook (1,000 training images, 200 validation, 5 epochs, plain SGD at LR 0.005, batch 64); options given too override it.")
     var preset: String?
     @Option(name: .customLong("stop-at-acc"), parsing: .unconditional, help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
     var stopAtAcc: Double?
-    @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]).")
+    @Option(name: .customLong("run-dir"), help: "Folder for this run's checkpoints (default: runs/<date>-<time>-<model>[-nores]-<dataset>).")
     var runDir: String?
     @Option(name: .customLong("save-every"), parsing: .unconditional, help: "Also write checkpoints/step-N.safetensors every N steps (default 0: never).")
     var saveEvery: Int?
@@ -91,6 +103,11 @@ struct Train: ParsableCommand {
         if let logEvery, logEvery <= 0 { throw ValidationError("--log-every must be a positive number (got \(logEvery))") }
         if let saveEvery, saveEvery < 0 { throw ValidationError("--save-every must be 0 or more (got \(saveEvery))") }
         guard resume == nil || weights == nil else { throw ValidationError("--resume and --weights exclude each other") }
+        if let augment { do { _ = try Augmentation.parse(augment) } catch { throw ValidationError("\(error)") } }
+        if let pad, !(0...64).contains(pad) { throw ValidationError("--pad must be between 0 and 64 (got \(pad))") }
+        for (name, v) in [("--mean", mean), ("--std", std)] {
+            if let v, parseFloats(v) == nil { throw ValidationError("\(name) \(v): give numbers separated by commas, e.g. 0.5,0.5,0.5") }
+        }
     }
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
@@ -110,6 +127,11 @@ struct Train: ParsableCommand {
         if let trainLimit { c.trainLimit = trainLimit }
         c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
         c.threads = threadCount; c.seed = seed
+        c.dataset = DataSets.kind(dataset: dataset, directory: data)
+        c.imageSize = imageSize
+        c.mean = mean.flatMap(parseFloats); c.std = std.flatMap(parseFloats)
+        c.augment = augment.map { try! Augmentation.parse($0) } ?? (["cifar10", "cifar100"].contains(c.datasetName) ? Augmentation.names : [])
+        c.pad = pad ?? 4
         applySchedulingOptions(to: &c)
         return c
     }
@@ -121,6 +143,11 @@ struct Train: ParsableCommand {
             fail("\(path): holds no run options (not written by nntop's trainer?); use --weights to start from its weights")
         }
         guard c.model == model else { fail("\(path): a checkpoint of \(c.model), not \(model)") }
+        // What the data is and how it is fed belong to the run: a resumed run keeps them.
+        if let dataset, dataset != c.datasetName { fail("\(path): a run on \(c.datasetName), not \(dataset); a resumed run keeps its data") }
+        if imageSize != nil || mean != nil || std != nil || augment != nil || pad != nil {
+            fail("\(path): --image-size, --mean, --std, --augment and --pad are the run's own: a resumed run keeps the checkpoint's")
+        }
         c.threads = threadCount
         applySchedulingOptions(to: &c)
         return c
@@ -143,10 +170,13 @@ struct Train: ParsableCommand {
         let resumeFile = resume.map { path -> SafetensorsFile in
             do { return try SafetensorsFile(path: path) } catch { fail("\(error)") }
         }
-        let config = resumeFile.map(resumedConfig) ?? makeConfig()
+        var config = resumeFile.map(resumedConfig) ?? makeConfig()
         // Earlier runs to compare with: refused (one line, the path) before loading data or the terminal.
         let compared = RunDisplay.load(compare)
         let splits = loadData(config)
+        // The normalization decided (given, fixed or computed once from the training split) is the
+        // run's: config.json and every checkpoint record it, and a resumed run reads it back.
+        config.mean = splits.spec.mean; config.std = splits.spec.std
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
         if noResidual && trainer.network.residual == nil {
@@ -301,24 +331,12 @@ struct Train: ParsableCommand {
     }
 
     func loadData(_ config: TrainConfig) -> DataSplits {
-        guard let dir = data ?? MNIST.defaultDirectory() else {
-            fail("cannot find the bundled assets/mnist; run from the repository or pass --data DIR (a folder with the four MNIST idx files)")
-        }
         do {
-            guard data != nil || dataset != nil || imageSize != nil else {
-                let (train, test) = try MNIST.load(directory: dir)
-                return try DataSplits(train: train, test: test, validationSize: config.valSize, trainLimit: config.trainLimit)
-            }
-            let loaded = try DataSource.load(directory: dir, kind: dataset.flatMap(DataKind.init(rawValue:)), imageSize: imageSize,
-                                             seed: config.seed)
-            FileHandle.standardError.write(Data("\(loaded.description)\n".utf8))
-            // Until the Trainer takes N channels, sizes and classes (issue 16's wiring), Dataset pads 1-channel
-            // images into 32×32 and the models have 10 outputs.
-            let t = loaded.train
-            guard t.channels == 1, t.rows <= Dataset.side, t.cols <= Dataset.side, t.classes <= 10 else {
-                fail("\(dir): training on \(t.classes) classes of \(t.channels)×\(t.rows)×\(t.cols) images is not wired yet; this build trains on up to 10 classes of 1-channel images up to 32×32")
-            }
-            return try DataSplits(train: loaded.train, test: loaded.test, validationSize: config.valSize, trainLimit: config.trainLimit)
+            let loaded = try DataSets.load(dataset: config.datasetName, directory: data, imageSize: config.imageSize)
+            // What --data held, in one line on stderr (apart from the progress lines).
+            if data != nil, !loaded.description.isEmpty, headless || !Dashboard.canRun() { FileHandle.standardError.write(Data((loaded.description + "\n").utf8)) }
+            return try DataSplits(train: loaded.train, test: loaded.test, validationSize: config.valSize,
+                                  trainLimit: config.trainLimit, dataset: config.datasetName, mean: config.mean, std: config.std)
         } catch { fail("\(error)") }
     }
 }
@@ -326,7 +344,7 @@ struct Train: ParsableCommand {
 func runName(_ c: TrainConfig) -> String {
     let f = DateFormatter()
     f.dateFormat = "yyyyMMdd-HHmmss"
-    return "\(f.string(from: processStart))-\(c.model)\(c.residual || c.model != "resnet18" ? "" : "-nores")"
+    return "\(f.string(from: processStart))-\(c.model)\(c.residual || c.model != "resnet18" ? "" : "-nores")-\(c.datasetName)"
 }
 
 /// Headless runs: SIGINT or SIGTERM stops the trainer at the next step boundary (it writes

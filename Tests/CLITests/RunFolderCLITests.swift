@@ -98,7 +98,7 @@ final class RunFolderCLITests: XCTestCase {
         let f = DateFormatter()
         f.dateFormat = "yyyyMMdd-HHmmss"
         let now = Date()
-        let taken = (-2...60).map { "\(f.string(from: now.addingTimeInterval(Double($0))))-lenet5" }
+        let taken = (-2...60).map { "\(f.string(from: now.addingTimeInterval(Double($0))))-lenet5-mnist" }
         let config = #"{"model":"lenet5","epochs":1,"batchSize":64,"lr":0.05,"optimizer":"momentum","momentum":0.9,"weightDecay":0,"schedule":"cosine","residual":true,"valSize":200,"evalEvery":0,"logEvery":10,"saveEvery":0,"threads":1,"seed":1}"#
         let log = #"{"event":"end","state":"done","step":10,"epoch":1,"time":1.0}"# + "\n"
         for name in taken {
@@ -115,7 +115,7 @@ final class RunFolderCLITests: XCTestCase {
         }
         let new = try FileManager.default.contentsOfDirectory(atPath: base + "/runs").filter { !taken.contains($0) }
         XCTAssertEqual(new.count, 1, "\(new)")
-        XCTAssertTrue(new.first?.hasSuffix("-lenet5-2") ?? false, "\(new)")
+        XCTAssertTrue(new.first?.hasSuffix("-lenet5-mnist-2") ?? false, "\(new)")
         XCTAssertNotNil(bytes(base + "/runs/\(new.first ?? "")/metrics.jsonl"))
     }
 

@@ -118,9 +118,9 @@ final class TensorBoardTests: XCTestCase {
         s.trainLoss = [CurvePoint(step: 3, value: 2.0), CurvePoint(step: 4, value: 1.0)]
         s.trainAccuracy = [CurvePoint(step: 3, value: 0.25), CurvePoint(step: 4, value: 0.75)]
         log.handle(.progress(s))
-        var r = EvaluationResult(); r.loss = 0.5; r.correct = 90; r.count = 100
+        var r = EvaluationResult(classes: 10); r.loss = 0.5; r.correct = 90; r.count = 100
         log.handle(.evaluated(split: "val", result: r, snapshot: s))
-        var t = EvaluationResult(); t.loss = 0.25; t.correct = 95; t.count = 100
+        var t = EvaluationResult(classes: 10); t.loss = 0.25; t.correct = 95; t.count = 100
         s.finalTest = t; s.state = .done
         log.handle(.finished(s))
         XCTAssertNil(log.error)
