@@ -64,6 +64,10 @@ public struct TrainingSnapshot {
     /// Counts messages, so one repeated word for word still reads as new.
     public var messageSerial = 0
     public var finalTest: EvaluationResult? = nil
+    /// Per-layer gradient and weight norms and update ratios of the newest measured step (GradientFlow.swift).
+    public var gradients: GradientFlow? = nil
+    /// Steps between two measured ones (besides every logged step): 1 measures every step.
+    public var gradientEvery = 1
 }
 
 /// What the headless logger hears, on the trainer's queue.
@@ -103,6 +107,9 @@ public final class Trainer {
     public static let lrRangeMessage = "a learning rate must be between \(formatLR(lrRange.lowerBound)) and \(formatLR(lrRange.upperBound))"
     /// Sample predictions are recomputed from the current weights this often (seconds of wall time).
     public var digitRefreshSeconds = 3.0
+    /// Gradient-flow figures are measured every this many steps, and at every logged step (1: every step).
+    public var gradientEvery = 1 { didSet { current.gradientEvery = gradientEvery } }
+    private lazy var gradientGroups = GradientGroups(network)
     /// Bumped by whatever changes a checkpoint's contents at a given step (LR, residual, roll-back).
     private var changes = 0
     /// The step-N checkpoints written at `step` while `changes` was as recorded: an `s` with nothing
@@ -263,10 +270,15 @@ public final class Trainer {
                     if handleCommands() { stopped = true; break training }
                     continue
                 }
+                let next = current.step + 1
+                optimizer.measure = next % max(1, gradientEvery) == 0 || next % config.logEvery == 0
                 optimizer.step()
                 let now = monotonicSeconds()
                 let stepSeconds = now - stepStart
                 current.step += 1; current.stepInEpoch = s + 1
+                if optimizer.measure {
+                    current.gradients = gradientGroups.figures(optimizer.measured, inUse: optimizer.parameters.map(\.inUse), step: current.step)
+                }
                 s += 1
                 current.stepsTrained += 1; current.trainingSeconds += stepSeconds
                 windowSamples += b; windowSeconds += stepSeconds
@@ -472,6 +484,7 @@ public final class Trainer {
         for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
         for b in optimizer.buffers.joined() { b.zero() }
         optimizer.steps = optimizer.steps.map { _ in 0 }
+        optimizer.buffersReplaced()
         current.state = .running
         mark("back to initial weights")
     }
