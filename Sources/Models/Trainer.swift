@@ -66,8 +66,8 @@ public struct TrainingSnapshot {
     public var finalTest: EvaluationResult? = nil
     /// Per-layer gradient and weight norms and update ratios of the newest measured step (GradientFlow.swift).
     public var gradients: GradientFlow? = nil
-    /// Steps between two measured ones (besides every logged step): 1 measures every step.
-    public var gradientEvery = 1
+    /// Seconds of training between two measured steps besides every logged step (0: every step).
+    public var gradientSeconds = 0.0
 }
 
 /// What the headless logger hears, on the trainer's queue.
@@ -107,9 +107,12 @@ public final class Trainer {
     public static let lrRangeMessage = "a learning rate must be between \(formatLR(lrRange.lowerBound)) and \(formatLR(lrRange.upperBound))"
     /// Sample predictions are recomputed from the current weights this often (seconds of wall time).
     public var digitRefreshSeconds = 3.0
-    /// Gradient-flow figures are measured every this many steps, and at every logged step (1: every step).
-    public var gradientEvery = 1 { didSet { current.gradientEvery = gradientEvery } }
+    /// Gradient-flow figures are measured at every logged step and besides once this many seconds of
+    /// training have passed since the last measured step (0: every step). Measuring every step costs
+    /// LeNet-5 about 2 % of a step (BENCHMARKS.md), so the dashboard samples: about 0.1 ms per 0.25 s (0.04 %).
+    public var gradientSeconds = 0.25 { didSet { current.gradientSeconds = gradientSeconds } }
     private lazy var gradientGroups = GradientGroups(network)
+    private var lastMeasured = -Double.infinity
     /// Bumped by whatever changes a checkpoint's contents at a given step (LR, residual, roll-back).
     private var changes = 0
     /// The step-N checkpoints written at `step` while `changes` was as recorded: an `s` with nothing
@@ -160,6 +163,7 @@ public final class Trainer {
         s.baseLR = Double(config.lr)
         s.batchSize = config.batchSize
         s.layerNames = net.units.map(\.name)
+        s.gradientSeconds = gradientSeconds
         current = s; published = s
         sampleItems = Array(0..<min(24, data.test.count))
     }
@@ -271,7 +275,8 @@ public final class Trainer {
                     continue
                 }
                 let next = current.step + 1
-                optimizer.measure = next % max(1, gradientEvery) == 0 || next % config.logEvery == 0
+                optimizer.measure = next % config.logEvery == 0 || stepStart - lastMeasured >= gradientSeconds
+                if optimizer.measure { lastMeasured = stepStart }
                 optimizer.step()
                 let now = monotonicSeconds()
                 let stepSeconds = now - stepStart

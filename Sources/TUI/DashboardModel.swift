@@ -132,6 +132,8 @@ public struct DashboardModel: Equatable, Sendable {
     /// panel 2 lists the runs and this run's events instead of layer times, and the key bar
     /// shows only the keys that do something.
     public var replay: Bool
+    /// Per-layer gradient flow (panel 2, key g); nil: none measured yet, or none in a run's log.
+    public var gradientFlow: GradientFlowData? = nil
 
     public init(model: String = "", residual: Bool? = nil, state: RunState = .running,
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,

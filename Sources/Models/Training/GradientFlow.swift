@@ -111,3 +111,46 @@ public struct GradientGroups: Sendable {
         return GradientFlow(step: step, layers: layers)
     }
 }
+
+/// Text already in JSON form, written into a metrics line as it is.
+struct RawJSON { var text: String; init(_ t: String) { text = t } }
+
+extension GradientFlow {
+    /// metrics.jsonl's `"grad"` object: one array per figure, aligned with `layers` (input to output;
+    /// JSON objects have no key order, so the layers are a list): `{"layers":[…],"unit":[…],"matrix":[…],
+    /// "grad_norm":[…],"weight_norm":[…],"update_ratio":[…]}`; a layer not in use has null figures.
+    var json: String {
+        func num(_ v: Double, _ l: Figures) -> String { l.inUse && v.isFinite ? String(format: "%.6g", v) : "null" }
+        func str(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let parts = [
+            "\"layers\":[" + layers.map { str($0.name) }.joined(separator: ",") + "]",
+            "\"unit\":[" + layers.map { str($0.unit) }.joined(separator: ",") + "]",
+            "\"matrix\":[" + layers.map { $0.matrix ? "true" : "false" }.joined(separator: ",") + "]",
+            "\"grad_norm\":[" + layers.map { num($0.gradNorm, $0) }.joined(separator: ",") + "]",
+            "\"weight_norm\":[" + layers.map { num($0.weightNorm, $0) }.joined(separator: ",") + "]",
+            "\"update_ratio\":[" + layers.map { num($0.updateRatio, $0) }.joined(separator: ",") + "]",
+        ]
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+
+    /// TensorBoard's `grad_norm/LAYER` and `update_ratio/LAYER` of every layer in use.
+    var tensorBoardScalars: [(String, Double)] {
+        layers.filter(\.inUse).flatMap { [("grad_norm/\($0.name)", $0.gradNorm), ("update_ratio/\($0.name)", $0.updateRatio)] }
+    }
+
+    /// Reads metrics.jsonl's `"grad"` object back (nil: missing or malformed).
+    public init?(json o: [String: Any], step: Int) {
+        guard let names = o["layers"] as? [String], let units = o["unit"] as? [String], units.count == names.count,
+              let g = o["grad_norm"] as? [Any], let w = o["weight_norm"] as? [Any], let r = o["update_ratio"] as? [Any],
+              g.count == names.count, w.count == names.count, r.count == names.count else { return nil }
+        let matrix = (o["matrix"] as? [Bool]) ?? names.map { _ in true }
+        guard matrix.count == names.count else { return nil }
+        self.init(step: step, layers: names.indices.map { i in
+            // A whole number may come back from JSON as an Int.
+            func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
+            let gn = number(g[i]), wn = number(w[i]), ur = number(r[i])
+            return Figures(name: names[i], unit: units[i], gradNorm: gn ?? 0, weightNorm: wn ?? 0, updateRatio: ur ?? .nan,
+                           matrix: matrix[i], inUse: gn != nil)
+        })
+    }
+}
