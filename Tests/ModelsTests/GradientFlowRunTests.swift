@@ -3,8 +3,11 @@ import XCTest
 @testable import Models
 
 /// The textbook lesson as a measurement: the same seeded run of ResNet-18 on MNIST, plain and with its
-/// shortcuts; the plain network's first stage (layer1's two blocks) gets the smaller gradient. Only the
-/// direction is asserted; the figures are printed (the report quotes them).
+/// shortcuts, comparing the first stage's gradient (layer1's two blocks). The textbook expects the plain
+/// network's to fade; measured here (batch norm after every conv, 18 layers) it is the other way round:
+/// the plain first stage gets about twice the residual one's gradient at every step (e.g. 54 vs 25 on
+/// average over these six steps), and the textbook preset's full runs show the same at every logged
+/// step. Only the direction is asserted; the figures are printed.
 final class GradientFlowRunTests: XCTestCase {
     func firstStageNorms(residual: Bool) throws -> [Double] {
         let mnist = TrainerTests.mnist
@@ -27,13 +30,13 @@ final class GradientFlowRunTests: XCTestCase {
         return norms
     }
 
-    func testPlainFirstStageGetsSmallerGradientsThanResidual() throws {
+    func testPlainFirstStageGetsLargerGradientsThanResidual() throws {
         let plain = try firstStageNorms(residual: false), residual = try firstStageNorms(residual: true)
         XCTAssertEqual(plain.count, 6); XCTAssertEqual(residual.count, 6)
         let mp = plain.reduce(0, +) / Double(plain.count), mr = residual.reduce(0, +) / Double(residual.count)
         print(String(format: "first-stage ‖∇W‖ per step, plain: %@; residual: %@; means %.4g vs %.4g (ratio %.3f)",
                      plain.map { String(format: "%.3g", $0) }.joined(separator: " "),
                      residual.map { String(format: "%.3g", $0) }.joined(separator: " "), mp, mr, mp / mr))
-        XCTAssertLessThan(mp, mr, "plain first stage should get the smaller gradient")
+        XCTAssertGreaterThan(mp, mr, "measured: the plain first stage gets the larger gradient (batch norm keeps it from fading)")
     }
 }

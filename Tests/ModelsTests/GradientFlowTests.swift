@@ -107,3 +107,42 @@ final class GradientFlowTests: XCTestCase {
         XCTAssertEqual(block.map(\.name), ["layer3.1.conv1", "layer3.1.bn1", "layer3.1.conv2", "layer3.1.bn2"])
     }
 }
+
+extension GradientFlowTests {
+    /// A training line's "grad" object read back by RunHistory: the same figures (6 significant digits),
+    /// a layer not in use comes back not in use and adds nothing to its unit.
+    func testMetricsLineRoundTrip() throws {
+        let dir = NSTemporaryDirectory() + "gradflow-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = TrainConfig.defaults(for: "resnet18"); c.logEvery = 10
+        let log = RunLog(directory: dir, config: c, stepsPerEpoch: 100)
+        let flow = GradientFlow(step: 10, layers: [
+            .init(name: "layer2.0.conv1", unit: "layer2.0", gradSquares: 4, weightSquares: 9, updateSquares: 9e-6, matrix: true),
+            .init(name: "layer2.0.downsample.0", unit: "layer2.0", gradSquares: 0, weightSquares: 0, updateSquares: 0, matrix: true, inUse: false),
+            .init(name: "fc", unit: "fc", gradSquares: 0.25, weightSquares: 1, updateSquares: 1e-4, matrix: true),
+        ])
+        var s = TrainingSnapshot(model: "resnet18")
+        s.step = 10; s.epoch = 1
+        s.trainLoss = [CurvePoint(step: 10, value: 1)]; s.trainAccuracy = [CurvePoint(step: 10, value: 50)]
+        s.gradients = flow
+        log.handle(.progress(s))
+        s.step = 20; s.gradients = nil   // a line without figures: no "grad"
+        log.handle(.progress(s))
+        let h = try RunHistory(directory: dir)
+        XCTAssertEqual(h.trainLoss.count, 2)
+        let g = try XCTUnwrap(h.gradients.first)
+        XCTAssertEqual(h.gradients.count, 1); XCTAssertEqual(g.step, 10)
+        XCTAssertEqual(g.layers.map(\.name), ["layer2.0.conv1", "layer2.0.downsample.0", "fc"])
+        XCTAssertEqual(g.layers.map(\.inUse), [true, false, true])
+        XCTAssertEqual(g.layers[0].gradNorm, 2, accuracy: 1e-6); XCTAssertEqual(g.layers[0].weightNorm, 3, accuracy: 1e-6)
+        XCTAssertEqual(g.layers[0].updateRatio, 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(g.layers[2].updateRatio, 1e-2, accuracy: 1e-8)
+        XCTAssertEqual(g.units.map(\.name), ["layer2.0", "fc"])
+        XCTAssertEqual(g.units[0].updateRatio, 1e-3, accuracy: 1e-9, "the bypassed projection adds nothing")
+        let events = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("events.out.tfevents") })
+        let tb = try TensorBoardReader.scalars(dir + "/" + events)
+        XCTAssertEqual(tb.first { $0.tag == "grad_norm/fc" }?.value ?? 0, 0.5, accuracy: 1e-6)
+        XCTAssertEqual(tb.first { $0.tag == "update_ratio/layer2.0.conv1" }?.value ?? 0, 1e-3, accuracy: 1e-8)
+        XCTAssertNil(tb.first { $0.tag == "grad_norm/layer2.0.downsample.0" }, "no figure for a layer not in use")
+    }
+}

@@ -32,7 +32,8 @@ public struct GradientFlow: Equatable, Sendable {
         /// From logged norms (metrics.jsonl): the squares back from the norms and the ratio.
         public init(name: String, unit: String, gradNorm: Double, weightNorm: Double, updateRatio: Double, matrix: Bool,
                     inUse: Bool = true) {
-            let u = updateRatio.isFinite ? updateRatio * weightNorm : .nan
+            // A layer not in use (null figures in the log) adds nothing to its unit's sums.
+            let u = updateRatio.isFinite ? updateRatio * weightNorm : 0
             self.init(name: name, unit: unit, gradSquares: gradNorm * gradNorm, weightSquares: weightNorm * weightNorm,
                       updateSquares: u * u, matrix: matrix, inUse: inUse)
         }
