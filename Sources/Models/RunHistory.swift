@@ -25,6 +25,8 @@ public struct RunHistory {
     /// The final test evaluation's matrix (rows true class, columns predicted); nil when the run
     /// did not finish or its log predates the matrix being logged.
     public var confusion: [[Int]]?
+    /// The gradient flow at each logged training step that carries a `"grad"` object (older logs: none).
+    public var gradients: [GradientFlow] = []
     /// Lines that could not be read: a line cut short by a kill (the last one, or one a resumed
     /// run wrote past).
     public var skippedLines = 0
@@ -97,6 +99,7 @@ public struct RunHistory {
             if let p = point("acc") { trainAccuracy.append(p) }
             if let p = point("lr") { learningRate.append(p) }
             if let p = point("samples_per_s") { samplesPerSecond.append(p) }
+            if let g = r["grad"] as? [String: Any], let flow = GradientFlow(json: g, step: step) { gradients.append(flow) }
         case "val":
             if let p = point("loss") { validationLoss.append(p) }
             if let p = point("acc") { validationAccuracy.append(p) }
@@ -121,6 +124,7 @@ extension RunHistory {
         h.validationLoss = cut(validationLoss); h.validationAccuracy = cut(validationAccuracy)
         h.testLoss = cut(testLoss); h.testAccuracy = cut(testAccuracy)
         h.events = events.filter { $0.step <= step }
+        h.gradients = gradients.filter { $0.step <= step }
         return h
     }
 }

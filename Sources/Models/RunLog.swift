@@ -58,9 +58,13 @@ public final class RunLog {
             let n = max(1, s.step - (lastLogged ?? (s.step - s.trainLoss.count)))
             lastLogged = s.step
             let loss = mean(s.trainLoss.suffix(n).map(\.value)), acc = mean(s.trainAccuracy.suffix(n).map(\.value))
-            append([("step", s.step), ("epoch", s.epoch), ("split", "train"), ("loss", loss), ("acc", acc),
-                    ("lr", s.lr), ("samples_per_s", s.samplesPerSecond), ("time", now())])
-            tensorBoard?.scalars([("train/loss", loss), ("train/acc", acc), ("lr", s.lr)], step: s.step)
+            var fields: [(String, Any?)] = [("step", s.step), ("epoch", s.epoch), ("split", "train"), ("loss", loss), ("acc", acc),
+                                            ("lr", s.lr), ("samples_per_s", s.samplesPerSecond), ("time", now())]
+            // The gradient flow measured at this very step (the Trainer measures every logged step).
+            let grad = s.gradients.flatMap { $0.step == s.step ? $0 : nil }
+            if let grad { fields.append(("grad", RawJSON(grad.json))) }
+            append(fields)
+            tensorBoard?.scalars([("train/loss", loss), ("train/acc", acc), ("lr", s.lr)] + (grad?.tensorBoardScalars ?? []), step: s.step)
         case .evaluated(let split, let r, let s):
             append([("step", s.step), ("epoch", s.epoch), ("split", split), ("loss", r.loss), ("acc", r.accuracy)]
                    + (r.top5Accuracy.map { [("top5", $0)] } ?? []) + [("time", now())])
@@ -163,6 +167,7 @@ private func jsonValue(_ v: Any?) -> String {
     case let b as Bool: return b ? "true" : "false"
     case let d as Double: return d.isFinite ? "\(d)" : "null"   // JSON has no NaN or infinity
     case let f as Float: return f.isFinite ? "\(f)" : "null"
+    case let r as RawJSON: return r.text
     case let m as [[Int]]: return "[" + m.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
     default: return "null"
     }

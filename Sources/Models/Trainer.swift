@@ -78,6 +78,10 @@ public struct TrainingSnapshot {
     /// Counts messages, so one repeated word for word still reads as new.
     public var messageSerial = 0
     public var finalTest: EvaluationResult? = nil
+    /// Per-layer gradient and weight norms and update ratios of the newest measured step (GradientFlow.swift).
+    public var gradients: GradientFlow? = nil
+    /// Seconds of training between two measured steps besides every logged step (0: every step).
+    public var gradientSeconds = 0.0
 }
 
 /// What the headless logger hears, on the trainer's queue.
@@ -117,6 +121,12 @@ public final class Trainer {
     public static let lrRangeMessage = "a learning rate must be between \(formatLR(lrRange.lowerBound)) and \(formatLR(lrRange.upperBound))"
     /// Sample predictions are recomputed from the current weights this often (seconds of wall time).
     public var digitRefreshSeconds = 3.0
+    /// Gradient-flow figures are measured at every logged step and besides once this many seconds of
+    /// training have passed since the last measured step (0: every step). Measuring every step costs
+    /// LeNet-5 about 2 % of a step (BENCHMARKS.md), so the dashboard samples: about 0.1 ms per 0.25 s (0.04 %).
+    public var gradientSeconds = 0.25 { didSet { current.gradientSeconds = gradientSeconds } }
+    private lazy var gradientGroups = GradientGroups(network)
+    private var lastMeasured = -Double.infinity
     /// Bumped by whatever changes a checkpoint's contents at a given step (LR, residual, roll-back).
     private var changes = 0
     /// The step-N checkpoints written at `step` while `changes` was as recorded: an `s` with nothing
@@ -171,6 +181,7 @@ public final class Trainer {
         s.classNames = data.spec.classNames
         s.inputShape = data.spec.inputShape
         s.dataset = data.spec.dataset
+        s.gradientSeconds = gradientSeconds
         current = s; published = s
         sampleItems = Array(0..<min(24, data.test.count))
     }
@@ -283,10 +294,16 @@ public final class Trainer {
                     if handleCommands() { stopped = true; break training }
                     continue
                 }
+                let next = current.step + 1
+                optimizer.measure = next % config.logEvery == 0 || stepStart - lastMeasured >= gradientSeconds
+                if optimizer.measure { lastMeasured = stepStart }
                 optimizer.step()
                 let now = monotonicSeconds()
                 let stepSeconds = now - stepStart
                 current.step += 1; current.stepInEpoch = s + 1
+                if optimizer.measure {
+                    current.gradients = gradientGroups.figures(optimizer.measured, inUse: optimizer.parameters.map(\.inUse), step: current.step)
+                }
                 s += 1
                 current.stepsTrained += 1; current.trainingSeconds += stepSeconds
                 windowSamples += b; windowSeconds += stepSeconds
@@ -500,6 +517,7 @@ public final class Trainer {
         for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
         for b in optimizer.buffers.joined() { b.zero() }
         optimizer.steps = optimizer.steps.map { _ in 0 }
+        optimizer.buffersReplaced()
         current.state = .running
         mark("back to initial weights")
     }

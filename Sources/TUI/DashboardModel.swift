@@ -189,6 +189,8 @@ public struct DashboardModel: Equatable, Sendable {
     /// Runs shown by tag (TensorBoard logs, alone or with nntop runs): when not empty the curves
     /// panel shows one chart per selected tag and panel 2 each run's last value per tag.
     public var tagRuns: [TagRun] = []
+    /// Per-layer gradient flow (panel 2, key g); nil: none measured yet, or none in a run's log.
+    public var gradientFlow: GradientFlowData? = nil
 
     public init(model: String = "", residual: Bool? = nil, state: RunState = .running,
                 epoch: Int = 0, epochs: Int = 0, step: Int = 0, totalSteps: Int = 0, etaSeconds: Double? = nil,

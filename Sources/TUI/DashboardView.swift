@@ -14,6 +14,8 @@ public enum Panel: Int, CaseIterable, Sendable {
     }
     /// A finished run has no layer times: its panel 2 lists the runs and the run's events.
     public func title(replay: Bool) -> String { replay && self == .layers ? "Runs" : title }
+    /// Panel 2 says which of its views is on (g switches).
+    public func title(replay: Bool, gradientFlow: Bool) -> String { self == .layers && gradientFlow ? "Gradients" : title(replay: replay) }
     var next: Panel { Panel(rawValue: rawValue % 4 + 1)! }
     var previous: Panel { Panel(rawValue: (rawValue + 2) % 4 + 1)! }
 }
@@ -30,6 +32,8 @@ public struct DashboardUI: Equatable, Sendable {
     public var promptError: String?
     public var confirmQuit = false
     public var sortLayersByTime = false
+    /// Panel 2 shows the gradient flow instead of the layer times (a run's list in `nntop view`): key g.
+    public var showGradientFlow = false
     public var showMistakes = false
     /// The last status message (an action's reply, or the model's status).
     public var message = ""
@@ -122,7 +126,7 @@ public enum DashboardView {
             for p in Panel.allCases {
                 let r = layout.panels[p]!
                 let focused = p == ui.panel
-                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay))", unicode: caps.unicode,
+                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay, gradientFlow: ui.showGradientFlow))", unicode: caps.unicode,
                         style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
                         titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
                 drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
@@ -143,7 +147,7 @@ public enum DashboardView {
     static func drawTabs(into buf: inout CellBuffer, rect: Rect, model: DashboardModel, ui: DashboardUI, caps: RenderCaps) {
         var x = rect.x
         for p in Panel.allCases {
-            let text = " \(p.rawValue) \(p.title(replay: model.replay))" + (p == .digits && ui.showMistakes ? " (mistakes)" : "") + " "
+            let text = " \(p.rawValue) \(p.title(replay: model.replay, gradientFlow: ui.showGradientFlow))" + (p == .digits && ui.showMistakes ? " (mistakes)" : "") + " "
             let st = p == ui.panel ? (caps.hasColor ? Style(fg: .black, bg: .cyan, attrs: .bold) : Style(attrs: [.reverse, .bold])) : Style(attrs: .dim)
             x += buf.put(x: x, y: rect.y, text, style: st, maxWidth: rect.maxX - x)
             x += buf.put(x: x, y: rect.y, " ", maxWidth: rect.maxX - x)
@@ -170,6 +174,9 @@ public enum DashboardView {
         }
         switch p {
         case .curves: drawCurves(model: model, ui: ui, caps: caps, into: &buf, rect: rect)
+        case .layers where ui.showGradientFlow:
+            GradientFlowPanel(data: model.gradientFlow, overlayColors: overlayColors, overlayMarks: overlayMarks)
+                .draw(into: &buf, rect: rect, caps: caps)
         case .layers where model.replay: RunList(model: model).draw(into: &buf, rect: rect, caps: caps)
         case .layers: LayerBars(layers: model.layers, sortByTime: ui.sortLayersByTime).draw(into: &buf, rect: rect, caps: caps)
         case .digits where model.replay:
@@ -369,11 +376,11 @@ public enum DashboardView {
 
     static let keyBarItems: [(String, String)] = [
         ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
-        ("e", "eval"), ("tab", "panel"), ("x", "x axis"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
+        ("e", "eval"), ("tab", "panel"), ("g", "grads"), ("x", "x axis"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
     ]
     /// A viewed run: only the keys that do something without training.
     static let replayKeyBarItems: [(String, String)] = [
-        ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("y", "log"), ("[]", "smooth"),
+        ("x", "steps/epochs"), ("tab", "panel"), ("?", "help"), ("q", "quit"), ("g", "grads"), ("y", "log"), ("[]", "smooth"),
     ]
 
     /// Runs viewed by tag.

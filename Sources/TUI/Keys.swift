@@ -163,6 +163,11 @@ extension DashboardUI {
             message = "x axis: \(xAxis.rawValue)"
             return .none
         case .char("o"): sortLayersByTime.toggle(); return .none
+        case .char("g"):
+            // Panel 2 between its layer times (runs list in view) and the gradient flow, shown at once.
+            showGradientFlow.toggle()
+            panel = .layers
+            return .none
         case .char("y"): logScale.toggle(); return .none
         case .char("["): smoothing = DashboardUI.smoothingStep(from: smoothing, up: false); return .none
         case .char("]"): smoothing = DashboardUI.smoothingStep(from: smoothing, up: true); return .none

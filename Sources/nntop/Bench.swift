@@ -33,6 +33,8 @@ struct Bench: ParsableCommand {
     var convShape: String?
     @Option(name: .customLong("pool"), help: ArgumentHelp("Time one 2×2 max pool instead: N,C,H,W.", visibility: .hidden))
     var poolShape: String?
+    @Flag(name: .customLong("grad-cost"), help: "Time what the gradient-flow figures add to a training step (measured and plain steps interleaved).")
+    var gradCost = false
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
     var micro: Int?
     @Flag(name: .customLong("fill"), help: ArgumentHelp("Time filling one batch of MNIST's training images instead (plain, and with crop,flip).", visibility: .hidden))
@@ -77,6 +79,7 @@ struct Bench: ParsableCommand {
             opt.step()
         }
         for _ in 0..<3 { step() }
+        if gradCost { benchGradientCost(net, opt, x, labels, batch: b); return }
         let t0 = monotonicSeconds()
         for _ in 0..<steps {
             step()

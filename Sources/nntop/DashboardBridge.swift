@@ -13,6 +13,9 @@ final class DashboardBridge {
     let earlier: RunHistory?
     private var smoothedForward: [Double] = [], smoothedBackward: [Double] = []
     private var lastStep = -1
+    private var gradientFlow = GradientFlowTracker()
+    /// The compared runs' gradient flow at their last logged step (--compare), drawn as marks.
+    var overlayGradients: [GradientFlow?] = []
 
     init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
         self.trainer = trainer; self.overlays = overlays; self.runName = runName; self.earlier = earlier
@@ -61,6 +64,10 @@ final class DashboardBridge {
             confusion: s.confusion, status: s.message,
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
         m.statusSerial = s.messageSerial
+        m.gradientFlow = gradientFlow.update(s.gradients, seconds: s.gradientSeconds, now: monotonicSeconds())
+        if let layers = m.gradientFlow?.layers.map(\.name), !overlayGradients.isEmpty {
+            m.gradientFlow?.overlays = GradientFlowDisplay.overlays(overlayGradients, layers: layers)
+        }
         return m
     }
 

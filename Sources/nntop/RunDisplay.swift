@@ -111,6 +111,7 @@ enum RunDisplay {
             confusion: h.confusion, status: notes.joined(separator: "; "),
             stepsPerEpoch: spe, overlays: runs.dropFirst().map(overlay),
             runName: legendName(h), runSummary: summary(h), replay: true)
+            .withGradientFlow(GradientFlowDisplay.replay(runs))
     }
 
     /// The plain-text form of `nntop view` (stdout not a terminal, or --text).
@@ -134,6 +135,10 @@ enum RunDisplay {
             }
             out += "\n"
         }
-        return out
+        return out + GradientFlowDisplay.text(runs)
     }
+}
+
+extension DashboardModel {
+    func withGradientFlow(_ g: GradientFlowData?) -> DashboardModel { var m = self; m.gradientFlow = g; return m }
 }

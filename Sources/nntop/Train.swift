@@ -243,6 +243,7 @@ struct Train: ParsableCommand {
         let name = (runDir as NSString).lastPathComponent
         let bridge = DashboardBridge(trainer: trainer, overlays: compared.map(RunDisplay.overlay),
                                      runName: compared.isEmpty ? "" : "\(name) (this run)", earlier: earlier)
+        bridge.overlayGradients = compared.map(\.gradients.last)
         trainer.start()
         let exit = Dashboard.run(options: display.options,
                                  poll: { bridge.model() }, send: { bridge.send($0) })

@@ -147,3 +147,29 @@ final class TorchReferenceTests: XCTestCase {
     func testResNet18ResidualEvalModeMatchesPyTorch() throws { try checkResNet("resnet18_res_eval") }
     func testResNet18PlainEvalModeMatchesPyTorch() throws { try checkResNet("resnet18_nores_eval") }
 }
+
+extension TorchReferenceTests {
+    /// The gradient-flow figures' ‖∇W‖ per layer against PyTorch's `p.grad.norm()` (the fixture's
+    /// `grad.<name>.stats`[2]), the layer's parameters together: √Σ‖∇p‖², plain and residual.
+    func checkGradientFlow(_ name: String) throws {
+        let f = try fixture(name)
+        let (net, _, _) = try run(f, model: "resnet18")
+        let opt = Optimizer(.momentum, parameters: net.parameters, lr: 0.01, momentum: 0.9)
+        opt.measure = true
+        opt.step()
+        let flow = GradientGroups(net).figures(opt.measured, inUse: opt.parameters.map(\.inUse), step: 1)
+        var torch: [String: Double] = [:]
+        for p in net.parameters where p.inUse {
+            let layer = p.name.split(separator: ".").dropLast().joined(separator: ".")
+            torch[layer, default: 0] += pow(try f.doubles("grad.\(p.name).stats")[2], 2)
+        }
+        XCTAssertEqual(flow.layers.filter(\.inUse).count, torch.count)
+        for l in flow.layers where l.inUse {
+            let expected = try XCTUnwrap(torch[l.name], l.name).squareRoot()
+            XCTAssertEqual(l.gradNorm, expected, accuracy: 1e-4 * expected, "\(name) \(l.name) ‖∇W‖ vs PyTorch")
+        }
+    }
+
+    func testGradientFlowNormsMatchPyTorchResidual() throws { try checkGradientFlow("resnet18_res_train") }
+    func testGradientFlowNormsMatchPyTorchPlain() throws { try checkGradientFlow("resnet18_nores_train") }
+}

@@ -11,6 +11,7 @@ public struct HelpOverlay: Sendable {
         ("tab, 1-4", "panel: 1 curves 2 layers 3 samples 4 confusion"),
         ("m", "samples / mistakes"),
         ("o", "layers: sort by time / model order"),
+        ("g", "layers panel: times / gradient flow"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
         ("x", "curves over steps / epochs"),
@@ -22,6 +23,7 @@ public struct HelpOverlay: Sendable {
     public static let replayEntries: [(keys: String, help: String)] = [
         ("tab, 1-4", "panel: 1 curves 2 runs and events 3 samples 4 matrix"),
         ("x", "curves over steps / epochs"),
+        ("g", "panel 2: runs / gradient flow"),
         ("y", "loss: log / linear scale"),
         ("[  ]", "less / more loss smoothing"),
         ("?, F1", "this help"),

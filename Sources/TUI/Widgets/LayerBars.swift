@@ -30,7 +30,7 @@ public struct LayerBars: Sendable {
         let totalF = layers.reduce(0) { $0 + $1.forwardMs }
         let totalB = layers.reduce(0) { $0 + $1.backwardMs }
         let order = sortByTime ? "by time" : "model order"
-        buf.put(x: rect.x, y: rect.y, "Layer time per step (\(order), o: sort)", style: .bold, maxWidth: rect.width)
+        buf.put(x: rect.x, y: rect.y, "Layer time per step (\(order), o: sort, g: gradients)", style: .bold, maxWidth: rect.width)
         if layers.isEmpty {
             if rect.height >= 2 { buf.put(x: rect.x, y: rect.y + 1, "no layer timings yet", style: .dim) }
             return
