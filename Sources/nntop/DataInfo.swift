@@ -15,8 +15,6 @@ struct DataInfo: ParsableCommand {
     var dataset: String?
     @Option(name: .customLong("image-size"), help: "Resize images to N×N (default: image folders 32, other sets their own size).")
     var imageSize: Int?
-    @Option(help: "Seed of the held-out test split of a single-folder image set.")
-    var seed: UInt64 = 1
 
     func validate() throws {
         if let dataset, DataKind(rawValue: dataset) == nil {
@@ -31,7 +29,7 @@ struct DataInfo: ParsableCommand {
         let tty = isatty(STDERR_FILENO) == 1
         do {
             let d = try DataSource.load(directory: directory, kind: dataset.flatMap(DataKind.init(rawValue:)), imageSize: imageSize,
-                                        seed: seed, progress: { f in
+                                        progress: { f in
                                             if tty { FileHandle.standardError.write(Data(String(format: "\rdecoding %3.0f%%", f * 100).utf8)) }
                                         }, isCancelled: cancel.isSet)
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
