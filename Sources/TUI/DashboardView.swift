@@ -317,7 +317,7 @@ public enum DashboardView {
     }
 
     static let keyBarItems: [(String, String)] = [
-        ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
+        ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("d", "detach"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
         ("e", "eval"), ("tab", "panel"), ("x", "x axis"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
     ]
     /// A viewed run: only the keys that do something without training.

@@ -3,9 +3,10 @@ import Models
 import TUI
 
 /// Maps the Trainer's snapshots to the dashboard's plain values and the dashboard's actions to
-/// Trainer commands: the only code that knows both sides.
+/// Trainer commands: the only code that knows both sides. The same for a run trained in this
+/// process and one attached to over its control socket (`TrainerLink`).
 final class DashboardBridge {
-    let trainer: Trainer
+    let trainer: TrainerLink
     /// Earlier runs drawn behind this one (--compare), and this run's name in their legend.
     let overlays: [OverlayRun]
     let runName: String
@@ -14,7 +15,7 @@ final class DashboardBridge {
     private var smoothedForward: [Double] = [], smoothedBackward: [Double] = []
     private var lastStep = -1
 
-    init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
+    init(trainer: TrainerLink, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
         self.trainer = trainer; self.overlays = overlays; self.runName = runName; self.earlier = earlier
     }
 
@@ -43,7 +44,7 @@ final class DashboardBridge {
             trainLoss: RunDisplay.points(s.trainLoss), trainAcc: RunDisplay.points(s.trainAccuracy),
             valAcc: RunDisplay.points(s.validationAccuracy), testAcc: RunDisplay.points(s.testAccuracy),
             // A training point is one batch; evaluations cover the whole split.
-            accuracySamples: AccuracySamples(train: s.batchSize, validation: trainer.data.validation.count, test: trainer.data.test.count),
+            accuracySamples: AccuracySamples(train: s.batchSize, validation: trainer.validationCount, test: trainer.testCount),
             markers: s.events.map { Marker(step: $0.step, label: $0.label) },
             layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)
@@ -99,7 +100,7 @@ final class DashboardBridge {
             trainer.send(.snapshot)
             return "saving a checkpoint at the next step"
         case .evaluate:
-            guard trainer.data.validation.count > 0 else { return Trainer.noValidationMessage }
+            guard trainer.validationCount > 0 else { return Trainer.noValidationMessage }
             trainer.send(.evaluate)
             return "evaluating on the validation set"
         }

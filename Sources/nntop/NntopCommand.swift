@@ -19,10 +19,15 @@ struct Nntop: ParsableCommand {
           nntop lenet5 --headless          progress lines instead of the dashboard
           nntop runs                       the runs so far, newest first
           nntop view RUN [RUN ...]         finished runs on the dashboard
+          nntop attach [RUN]               the dashboard on a running training
+          nntop ls                         runs; live ones with pid, state, who is attached
+          nntop stop|pause|resume|snap RUN  steer a running training from a script
+          nntop lr RUN 0.01                set a running training's learning rate
           nntop train --help               every training option
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self, View.self],
+        subcommands: [Train.self, Bench.self, Eval.self, Summary.self, Runs.self, View.self, Attach.self,
+                      Stop.self, Pause.self, Resume.self, LR.self, Snap.self],
         defaultSubcommand: Train.self)
 }
 
