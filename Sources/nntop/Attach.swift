@@ -21,6 +21,9 @@ struct Attach: ParsableCommand {
 
     func run() throws {
         let dir = runFolder.map(RunFolders.resolve) ?? RunFolders.pickLive()
+        guard RunLock.isHeld(directory: dir) else {
+            fail("\(dir): not a live run (no training process holds it; nntop view \(dir) shows its log)")
+        }
         guard Dashboard.canRun() else {
             fail("attach needs a terminal (stdin and stdout a TTY, TERM set); nntop view \(dir) --text prints its log")
         }

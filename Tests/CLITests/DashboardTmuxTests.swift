@@ -78,6 +78,8 @@ final class DashboardTmuxTests: XCTestCase {
 
     override func tearDownWithError() throws {
         _ = try? tmux("kill-server")
+        // A dashboard's training process outlives its terminal (by design): ended here by pid.
+        TrainingProcesses.kill(under: workDir)
         try? FileManager.default.removeItem(atPath: workDir)
     }
 
@@ -131,8 +133,12 @@ final class DashboardTmuxTests: XCTestCase {
         // step the pause was, which is the step the paused screen showed (no sleep needed to see it).
         let events = try String(contentsOfFile: "\(workDir!)/runs/\(runs[0])/metrics.jsonl", encoding: .utf8)
             .split(separator: "\n").filter { $0.contains(#""event":"#) && !$0.contains(#""event":"end""#) }
-        let expected = ["pause", "lr 0.1", "snap"].map { #"{"step":\#(pausedAt),"event":"\#($0)","# }
+        // The lr event states the LR that resulted: twice the LR in effect at the pause.
+        let expected = ["pause", "lr ", "snap"].map { #"{"step":\#(pausedAt),"event":"\#($0)"# }
         XCTAssertEqual(events.count, 3, "\(events)")
         for (line, prefix) in zip(events, expected) { XCTAssertTrue(line.hasPrefix(prefix), "\(line) is not \(prefix)…") }
+        if events.count == 3, let r = events[1].range(of: #"lr [0-9.e+-]+"#, options: .regularExpression) {
+            XCTAssertEqual(try XCTUnwrap(Double(events[1][r].dropFirst(3))) / lrBefore, 2, accuracy: 0.01, String(events[1]))
+        }
     }
 }
