@@ -15,7 +15,7 @@ struct Attach: ParsableCommand {
         With no RUN: the only live run in ./runs, or a list of them to pick from.
         """)
 
-    @Argument(help: ArgumentHelp("The run folder (or its name under ./runs).", valueName: "run"))
+    @Argument(help: ArgumentHelp("The run folder (or its name under ./runs).", valueName: "run"), completion: .directory)
     var runFolder: String?
     @OptionGroup var display: DashboardFlags
 

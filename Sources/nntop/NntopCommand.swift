@@ -21,8 +21,8 @@ struct Nntop: ParsableCommand {
           nntop view RUN [RUN ...]         finished runs on the dashboard
           nntop attach [RUN]               the dashboard on a running training
           nntop ls                         runs; live ones with pid, state, who is attached
-          nntop stop|pause|resume|snap RUN  steer a running training from a script
-          nntop lr RUN 0.01                set a running training's learning rate
+          nntop stop RUN                   stop a running training (pause, resume,
+                                           snap and lr RUN 0.01 steer it)
           nntop train --help               every training option
         """,
         version: nntopVersion,

@@ -6,7 +6,7 @@ import Models
 /// socket, for scripts. Each waits (at most --timeout seconds) until the trainer has applied it and
 /// prints the outcome in one line; exit 1 with one line when the run is not live or does not answer.
 struct RunTarget: ParsableArguments {
-    @Argument(help: ArgumentHelp("The run folder (or its name under ./runs).", valueName: "run"))
+    @Argument(help: ArgumentHelp("The run folder (or its name under ./runs).", valueName: "run"), completion: .directory)
     var run: String
     @Option(help: "Seconds to wait for the run to apply the command (an evaluation in progress finishes first).")
     var timeout: Double = 60
