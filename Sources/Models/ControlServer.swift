@@ -89,6 +89,8 @@ public final class ControlServer {
     }
 
     private func serve() {
+        // Its name in top -H and /proc/PID/task/*/comm.
+        if let name = FileHandle(forWritingAtPath: "/proc/thread-self/comm") { name.write(Data("nntop-control".utf8)); try? name.close() }
         var nextTick = now()
         var flushDeadline: Double?
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
