@@ -106,6 +106,8 @@ public enum Dashboard {
                 case .quit:
                     _ = send(.quit)
                     return .quit
+                case .detach:
+                    return .detached
                 }
                 // The key's effect shows at the next frame (at most ~10 frames a second).
             }

@@ -239,4 +239,6 @@ public enum DashboardExit: Equatable, Sendable {
     case terminated
     /// SIGHUP (or the terminal went away)
     case hangup
+    /// `d`: the user left the dashboard on purpose; the run goes on.
+    case detached
 }

@@ -57,12 +57,16 @@ public struct Layout: Equatable, Sendable {
         case tooSmall
         /// One main panel at a time, with a tab row.
         case single
+        /// Two panels side by side, with a tab row: the curves on the left, the chosen panel (the
+        /// layers while the curves are chosen) on the right.
+        case pair
         /// All four panels at once.
         case grid
     }
 
     public static let minWidth = 60, minHeight = 16
     public static let gridWidth = 140, gridHeight = 40
+    public static let pairWidth = 100, pairHeight = 30
 
     public var kind: Kind
     public var header: Rect
@@ -95,6 +99,14 @@ public struct Layout: Equatable, Sendable {
         }
         let tabs = Rect(x: 0, y: 2, width: width, height: 1)
         let main = Rect(x: 0, y: 3, width: width, height: height - 5)
+        if width >= pairWidth && height >= pairHeight {
+            let leftW = width / 2
+            var p: [Panel: Rect] = [.curves: Rect(x: 0, y: main.y, width: leftW, height: main.height)]
+            for panel in Panel.allCases where panel != .curves {
+                p[panel] = Rect(x: leftW, y: main.y, width: width - leftW, height: main.height)
+            }
+            return Layout(kind: .pair, header: header, tabs: tabs, panels: p, status: status, keys: keys)
+        }
         var p: [Panel: Rect] = [:]
         for panel in Panel.allCases { p[panel] = main }
         return Layout(kind: .single, header: header, tabs: tabs, panels: p, status: status, keys: keys)
@@ -122,6 +134,16 @@ public enum DashboardView {
         case .single:
             let r = layout.panels[ui.panel]!
             drawPanel(ui.panel, model: model, ui: ui, caps: caps, into: &buf, rect: r)
+        case .pair:
+            let right: Panel = ui.panel == .curves ? .layers : ui.panel
+            for p in [Panel.curves, right] {
+                let r = layout.panels[p]!
+                let focused = p == ui.panel
+                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay))", unicode: caps.unicode,
+                        style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
+                        titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
+                drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
+            }
         case .grid:
             for p in Panel.allCases {
                 let r = layout.panels[p]!
@@ -375,7 +397,7 @@ public enum DashboardView {
     }
 
     static let keyBarItems: [(String, String)] = [
-        ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
+        ("space", "pause"), ("+/-", "LR"), ("?", "help"), ("q", "quit"), ("d", "detach"), ("l", "set LR"), ("r", "res"), ("s", "snap"),
         ("e", "eval"), ("tab", "panel"), ("g", "grads"), ("x", "x axis"), ("y", "log"), ("[]", "smooth"), ("o", "sort"), ("m", "mistakes"),
     ]
     /// A viewed run: only the keys that do something without training.

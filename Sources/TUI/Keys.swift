@@ -52,6 +52,8 @@ public enum KeyOutcome: Equatable, Sendable {
     case send(DashboardAction)
     /// Leave the dashboard.
     case quit
+    /// Leave the dashboard and let the run go on without it (`d`).
+    case detach
 }
 
 /// Reading a typed learning rate. Only whether it is a number: the app's trainer owns the range of
@@ -82,6 +84,9 @@ public enum LRInputError: Error, Equatable, CustomStringConvertible {
 }
 
 extension DashboardUI {
+    /// What `d` says in `nntop view`.
+    public static let nothingToDetachMessage = "nothing to detach from: view only reads the run's log (q quits)"
+
     /// What a training key (pause, LR, residual, snapshot, evaluate) says in `nntop view`.
     public static let nothingTrainsMessage = "nothing is training here: view only reads the run's log (q quits)"
 
@@ -130,6 +135,9 @@ extension DashboardUI {
                 return .none
             case .char("q"), .char("Q"), .function(10):
                 return .quit
+            case .char("d"):
+                message = DashboardUI.nothingToDetachMessage
+                return .none
             default:
                 break
             }
@@ -145,6 +153,8 @@ extension DashboardUI {
         case .char("r"): return .send(.toggleResidual)
         case .char("s"): return .send(.snapshot)
         case .char("e"): return .send(.evaluate)
+        // Never the same key as stopping: the run goes on, `nntop attach` comes back to it.
+        case .char("d"): return state == .running || state == .paused || state == .diverged ? .detach : .quit
         case .tab: panel = panel.next; return .none
         case .backTab: panel = panel.previous; return .none
         case .char("1"): panel = .curves; return .none

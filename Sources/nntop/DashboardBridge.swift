@@ -3,9 +3,10 @@ import Models
 import TUI
 
 /// Maps the Trainer's snapshots to the dashboard's plain values and the dashboard's actions to
-/// Trainer commands: the only code that knows both sides.
+/// Trainer commands: the only code that knows both sides. The same for a run trained in this
+/// process and one attached to over its control socket (`TrainerLink`).
 final class DashboardBridge {
-    let trainer: Trainer
+    let trainer: TrainerLink
     /// Earlier runs drawn behind this one (--compare), and this run's name in their legend.
     let overlays: [OverlayRun]
     let runName: String
@@ -17,7 +18,7 @@ final class DashboardBridge {
     /// The compared runs' gradient flow at their last logged step (--compare), drawn as marks.
     var overlayGradients: [GradientFlow?] = []
 
-    init(trainer: Trainer, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
+    init(trainer: TrainerLink, overlays: [OverlayRun] = [], runName: String = "", earlier: RunHistory? = nil) {
         self.trainer = trainer; self.overlays = overlays; self.runName = runName; self.earlier = earlier
     }
 
@@ -36,17 +37,13 @@ final class DashboardBridge {
         }
         let stepsPerSecond = s.samplesPerSecond / Double(max(1, s.batchSize))
         let eta = stepsPerSecond > 0 && s.state == .running ? Double(s.totalSteps - s.step) / stepsPerSecond : nil
-        let source = trainer.data.test.source
-        let names = source.classNames
+        let names = s.classNames
         func name(_ i: Int) -> String { names.indices.contains(i) ? names[i] : String(i) }
-        // A prediction's pixels are one test image as stored: channel-planar planes of rows×cols
-        // bytes (MNIST: one 28×28 plane).
+        // A prediction's pixels are one test image as stored: channel-planar planes of height×width bytes.
         func sample(_ d: DigitPrediction) -> SampleImage {
-            let plane = source.rows * source.cols
-            let channels = plane > 0 ? max(1, d.pixels.count / plane) : 1
-            return SampleImage(width: source.cols, height: source.rows, channels: channels, pixels: d.pixels,
-                               label: name(d.label), predicted: name(d.prediction.predicted),
-                               confidence: Double(d.prediction.confidence), correct: d.label == d.prediction.predicted)
+            SampleImage(width: d.width, height: d.height, channels: d.channels, pixels: d.pixels,
+                        label: name(d.label), predicted: name(d.prediction.predicted),
+                        confidence: Double(d.prediction.confidence), correct: d.label == d.prediction.predicted)
         }
         var m = DashboardModel(
             model: s.model, residual: s.residual, state: Self.state(s.state),
@@ -55,7 +52,7 @@ final class DashboardBridge {
             trainLoss: RunDisplay.points(s.trainLoss), trainAcc: RunDisplay.points(s.trainAccuracy),
             valAcc: RunDisplay.points(s.validationAccuracy), testAcc: RunDisplay.points(s.testAccuracy),
             // A training point is one batch; evaluations cover the whole split.
-            accuracySamples: AccuracySamples(train: s.batchSize, validation: trainer.data.validation.count, test: trainer.data.test.count),
+            accuracySamples: AccuracySamples(train: s.batchSize, validation: trainer.validationCount, test: trainer.testCount),
             markers: s.events.map { Marker(step: $0.step, label: $0.label) },
             layers: zip(s.layerNames, zip(smoothedForward, smoothedBackward)).map {
                 LayerTiming(name: $0.0, forwardMs: $0.1.0, backwardMs: $0.1.1)
@@ -64,6 +61,7 @@ final class DashboardBridge {
             confusion: s.confusion, status: s.message,
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
         m.statusSerial = s.messageSerial
+        m.valTop5 = RunDisplay.points(s.validationTop5); m.testTop5 = RunDisplay.points(s.testTop5)
         m.gradientFlow = gradientFlow.update(s.gradients, seconds: s.gradientSeconds, now: monotonicSeconds())
         if let layers = m.gradientFlow?.layers.map(\.name), !overlayGradients.isEmpty {
             m.gradientFlow?.overlays = GradientFlowDisplay.overlays(overlayGradients, layers: layers)
@@ -115,7 +113,7 @@ final class DashboardBridge {
             trainer.send(.snapshot)
             return "saving a checkpoint at the next step"
         case .evaluate:
-            guard trainer.data.validation.count > 0 else { return Trainer.noValidationMessage }
+            guard trainer.validationCount > 0 else { return Trainer.noValidationMessage }
             trainer.send(.evaluate)
             return "evaluating on the validation set"
         }

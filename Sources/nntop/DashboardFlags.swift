@@ -22,7 +22,7 @@ extension DashboardExit {
         case .interrupted: 130
         case .terminated: 143
         case .hangup: 129
-        case .quit: nil
+        case .quit, .detached: nil
         }
     }
 }

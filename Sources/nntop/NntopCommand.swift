@@ -19,10 +19,15 @@ struct Nntop: ParsableCommand {
           nntop lenet5 --headless          progress lines instead of the dashboard
           nntop runs                       the runs so far, newest first
           nntop view RUN [RUN ...]         finished runs on the dashboard
+          nntop attach [RUN]               the dashboard on a running training
+          nntop ls                         runs; live ones with pid, state, who is attached
+          nntop stop RUN                   stop a running training (pause, resume,
+                                           snap and lr RUN 0.01 steer it)
           nntop train --help               every training option
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Predict.self, Summary.self, Runs.self, View.self, DataInfo.self],
+        subcommands: [Train.self, Bench.self, Eval.self, Predict.self, Summary.self, Runs.self, View.self, DataInfo.self,
+                      Attach.self, Stop.self, Pause.self, Resume.self, LR.self, Snap.self],
         defaultSubcommand: Train.self)
 }
 

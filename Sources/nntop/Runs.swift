@@ -8,8 +8,11 @@ struct Runs: ParsableCommand {
         discussion: """
         A run folder holds config.json and metrics.jsonl (see the README). A run whose log has no \
         end line is "running" while its nntop process lives (it holds the folder's run.lock), else \
-        "stopped" (killed); "damaged" is a log with a line that is not a record (nntop view refuses it).
-        """)
+        "stopped" (killed); "damaged" is a log with a line that is not a record (nntop view refuses it). \
+        A live run's state is asked of it over its control socket: running, paused or diverged, its \
+        pid, and the terminals of the dashboards attached to it (nntop attach RUN opens one).
+        """,
+        aliases: ["ls"])
 
     @Argument(help: "The folder holding run folders.")
     var dir: String = "runs"
@@ -27,7 +30,7 @@ struct Runs: ParsableCommand {
             let epochs = r.epochsDone == r.epochsDone.rounded() ? String(format: "%.0f", r.epochsDone)
                                                                   : String(format: "%.1f", r.epochsDone)
             return [r.name, r.config.model, r.config.datasetName, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),
-                    percent(r.testAccuracy), duration(r.wallSeconds), r.state]
+                    percent(r.testAccuracy), duration(r.wallSeconds), r.state == "running" ? liveState(r.path) : r.state]
         }
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
         for row in [header] + rows {
@@ -38,6 +41,15 @@ struct Runs: ParsableCommand {
             }
             print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
+    }
+
+    /// A live run's state as it answers on its control socket: "paused (pid 4242, attached: pts/3)".
+    func liveState(_ dir: String) -> String {
+        guard let st = ControlClient.status(runDir: dir) else {
+            return "running" + (RunLock.holder(directory: dir).map { " (pid \($0))" } ?? "")
+        }
+        let attached = st.attached.isEmpty ? "" : ", attached: " + st.attached.joined(separator: ", ")
+        return "\(st.snapshot.state.rawValue) (pid \(st.run.pid)\(attached))"
     }
 
     /// "on", or how it ended when `r` toggled it mid-run: "on→off", "on→…→on".

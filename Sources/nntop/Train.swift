@@ -166,6 +166,17 @@ struct Train: ParsableCommand {
         _ = processStart   // globals start lazily: pin the start time now
         // A file-size limit (ulimit -f) then fails a write like a full disk does, instead of killing the run.
         signal(SIGXFSZ, SIG_IGN)
+        if !headless && !TrainingProcess.isTrainingProcess && Dashboard.canRun() {
+            // The dashboard: training goes on in a process of its own, this one is its first dashboard.
+            // Every check is the training process's: its refusals come back here as its messages.
+            let compared = RunDisplay.load(compare)
+            let (pid, runDir) = TrainingProcess.launch()
+            let client: ControlClient
+            do { client = try ControlClient(runDir: runDir) } catch { kill(pid, SIGTERM); fail("\(error)") }
+            let name = (runDir as NSString).lastPathComponent
+            AttachedDashboard.run(client, shownDir: runDir, options: display.options, overlays: compared.map(RunDisplay.overlay),
+                                  overlayGradients: compared.map(\.gradients.last), runName: compared.isEmpty ? "" : "\(name) (this run)", trainingProcess: pid)
+        }
         // The checkpoint to resume is read once, and refused before anything else is done.
         let resumeFile = resume.map { path -> SafetensorsFile in
             do { return try SafetensorsFile(path: path) } catch { fail("\(error)") }
@@ -212,59 +223,42 @@ struct Train: ParsableCommand {
         let runLog = RunLog(directory: runDir, config: config, stepsPerEpoch: trainer.latest().stepsPerEpoch)
         let logError = runLog.error
         if let e = logError { FileHandle.standardError.write(Data("nntop: not logging metrics: \(e)\n".utf8)) }
-        if headless || !Dashboard.canRun() {
-            if !compared.isEmpty {
-                FileHandle.standardError.write(Data("nntop: --compare draws on the dashboard only; ignored in headless mode\n".utf8))
-            }
-            let logger = HeadlessLogger(config: config)
-            logger.firstStep = firstStep
-            logger.previousSeconds = runLog.previousSeconds
-            logger.lastCheckpoint = runDir + "/checkpoints/last.safetensors"
-            if resume != nil || weights != nil { print(trainer.latest().message) }
-            trainer.onEvent = { logger.handle($0); runLog.handle($0) }
-            let signals = StopOnSignals(trainer)
-            trainer.start()
-            trainer.wait()
-            if let e = runLog.error, logError == nil { FileHandle.standardError.write(Data("nntop: metrics log stopped: \(e)\n".utf8)) }
-            if let code = signals.exitCode { Foundation.exit(code) }
-            if trainer.latest().state == .diverged { throw ExitCode(3) }
-            return
+        // The training process of a dashboard run: trains as a headless run does, with nobody reading
+        // its output once the dashboard is up, and a diverged run waits for the user as a dashboard's does.
+        let served = TrainingProcess.isTrainingProcess
+        if !compared.isEmpty && !served {
+            FileHandle.standardError.write(Data("nntop: --compare draws on the dashboard only; ignored in headless mode\n".utf8))
         }
-        trainer.onEvent = { runLog.handle($0) }
-        trainer.pauseOnDivergence = true
-        runDashboard(trainer, runDir: runDir, compared: compared, earlier: earlier,
-                     firstStep: firstStep, previousSeconds: runLog.previousSeconds)
-    }
-
-    /// The dashboard on the main thread while the Trainer runs on its queue. Every way out stops
-    /// the trainer at a step boundary and keeps its final weights.
-    func runDashboard(_ trainer: Trainer, runDir: String, compared: [RunHistory] = [], earlier: RunHistory? = nil,
-                      firstStep: Int = 0, previousSeconds: Double = 0) {
-        let name = (runDir as NSString).lastPathComponent
-        let bridge = DashboardBridge(trainer: trainer, overlays: compared.map(RunDisplay.overlay),
-                                     runName: compared.isEmpty ? "" : "\(name) (this run)", earlier: earlier)
-        bridge.overlayGradients = compared.map(\.gradients.last)
+        let logger = HeadlessLogger(config: config)
+        logger.firstStep = firstStep
+        logger.previousSeconds = runLog.previousSeconds
+        logger.lastCheckpoint = runDir + "/checkpoints/last.safetensors"
+        if (resume != nil || weights != nil) && !served { print(trainer.latest().message) }
+        trainer.onEvent = served ? { runLog.handle($0) } : { logger.handle($0); runLog.handle($0) }
+        trainer.pauseOnDivergence = served
+        let signals = StopOnSignals(trainer)
+        // Every run serves its control socket: nntop attach, ls, stop, pause, lr and snap reach it there.
+        let control: ControlServer?
+        do {
+            let server = try ControlServer(
+                runDir: runDir, trainer: trainer, validationCount: trainer.data.validation.count,
+                testCount: trainer.data.test.count, previousSeconds: runLog.previousSeconds, firstStep: firstStep,
+                snapshot: { earlier.map { trainer.latest().continuing($0) } ?? trainer.latest() })
+            server.start()
+            control = server
+        } catch {
+            if served { fail("cannot serve the dashboard: \(error)") }
+            FileHandle.standardError.write(Data("nntop: no control socket (attach, stop, pause, lr, snap cannot reach this run): \(error)\n".utf8))
+            control = nil
+        }
+        if served { TrainingProcess.announceReady(runDir: runDir) }
         trainer.start()
-        let exit = Dashboard.run(options: display.options,
-                                 poll: { bridge.model() }, send: { bridge.send($0) })
-        trainer.send(.stop)
-        trainer.send(.resume)
         trainer.wait()
-        let s = trainer.latest()
-        let last = runDir + "/checkpoints/last.safetensors"
-        let saved = FileManager.default.fileExists(atPath: last) && s.step > 0 ? "; saved \(last)" : ""
-        if exit != .hangup {
-            print(trainingRateLine(s, firstStep: firstStep))
-            if let t = s.finalTest {
-                // Training time (all sessions), not the time spent looking at the finished dashboard.
-                print(String(format: "final test_acc=%.2f%% test_loss=%.4f epochs=%d steps=%d wall=%.1fs",
-                             t.accuracy, t.loss, s.epoch, s.step, previousSeconds + s.elapsedSeconds))
-            } else {
-                print("stopped at epoch \(s.epoch) step \(s.step)/\(s.totalSteps)\(saved)")
-            }
-        }
-        if let code = exit.signalStatus { Foundation.exit(code) }
-        if s.state == .diverged { Foundation.exit(3) }
+        // The attached dashboards get the last update (the final test, the end state) before the socket goes.
+        control?.stop(flush: 2)
+        if let e = runLog.error, logError == nil { FileHandle.standardError.write(Data("nntop: metrics log stopped: \(e)\n".utf8)) }
+        if let code = signals.exitCode { Foundation.exit(code) }
+        if trainer.latest().state == .diverged { throw ExitCode(3) }
     }
 
     /// Refuses, before training, a run folder that would lose or mix up work: a file, a folder that

@@ -86,6 +86,8 @@ final class DashboardTmuxTests: XCTestCase {
 
     override func tearDownWithError() throws {
         _ = try? tmux("kill-server")
+        // A dashboard's training process outlives its terminal (by design): ended here by pid.
+        TrainingProcesses.kill(under: workDir)
         try? FileManager.default.removeItem(atPath: workDir)
     }
 

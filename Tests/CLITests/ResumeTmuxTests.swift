@@ -70,9 +70,15 @@ extension DashboardTmuxTests {
         try waitFor("training") { $0.contains("RUNNING") && (self.step($0) ?? 0) > 5 }
         // nntop itself, not the shell around it (whose command line holds the same words).
         let pg = try NntopBinary.run(["-f", "^\(binary) lenet5 .*--run-dir \(run)"], executable: "/usr/bin/pgrep", timeout: 30)
+        // Two: the dashboard and the training process it started (its child, with the same command line).
         let pids = pg.out.split(separator: "\n").compactMap { pid_t($0) }
-        XCTAssertEqual(pids.count, 1, "pgrep: \(pg.out)")
-        let pid = try XCTUnwrap(pids.first)
+        XCTAssertEqual(pids.count, 2, "pgrep: \(pg.out)")
+        func parent(_ p: pid_t) -> pid_t? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            return stat[stat.index(after: close)...].split(separator: " ").dropFirst(1).first.flatMap { pid_t($0) }
+        }
+        let pid = try XCTUnwrap(pids.first { !pids.contains(parent($0) ?? 0) }, "no dashboard among \(pids)")
         kill(pid, SIGTERM)
         let s = try waitFor("exit and prompt", timeout: 120) { $0.contains("EXIT=") && $0.contains("PROMPT>") }
         XCTAssertTrue(s.contains("EXIT=143"), s)

@@ -39,7 +39,8 @@ final class RunFolderCLITests: XCTestCase {
         XCTAssertTrue(first.process.isRunning, "the run ended before the checks: " + first.out)
 
         // While it trains: `runs` says running, and a second writer is refused in one line.
-        XCTAssertTrue(try runsLine("live").hasSuffix("running"))
+        // A live run answers on its control socket: its state and pid.
+        XCTAssertTrue(try runsLine("live").hasSuffix("running (pid \(first.pid))"))
         let second = try NntopBinary.run(args)
         XCTAssertNotEqual(second.status, 0)
         XCTAssertEqual(second.err.split(separator: "\n").count, 1, second.err)

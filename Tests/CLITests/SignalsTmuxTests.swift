@@ -1,9 +1,10 @@
 import Foundation
+import Models
 import XCTest
 
 /// Signals reaching the dashboard in a real terminal: Ctrl-C stops at a step boundary with the final
-/// weights and a sane terminal; a dropped connection (tmux session killed: SIGHUP) ends the run
-/// cleanly with `last.safetensors` and the metrics' end line.
+/// weights and a sane terminal; a dropped connection (tmux session killed: SIGHUP) closes only the
+/// dashboard: the run trains on until it ends or is stopped.
 extension DashboardTmuxTests {
     func testCtrlCInTheDashboardKeepsTheWeightsAndRestoresTheTerminal() throws {
         let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
@@ -22,7 +23,9 @@ extension DashboardTmuxTests {
         XCTAssertTrue(metrics.contains(#""event":"end","state":"stopped""#), metrics)
     }
 
-    func testDroppedConnectionEndsTheRunCleanlyWithItsWeights() throws {
+    /// The SSH connection drops: the run trains on without a screen (it is a process of its own,
+    /// in its own session), and `nntop stop` later ends it cleanly with its weights and end line.
+    func testDroppedConnectionLeavesTheRunTrainingUntilStopped() throws {
         let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
         let runDir = workDir + "/hup-\(UUID().uuidString)"
         try tmux("new-session", "-d", "-s", "nntop", "-x", "100", "-y", "30",
@@ -31,16 +34,23 @@ extension DashboardTmuxTests {
         // The window and its terminal vanish, as when an SSH connection drops.
         try tmux("kill-session", "-t", "nntop")
         let metricsPath = runDir + "/metrics.jsonl"
-        let end = Date().addingTimeInterval(30)
-        var metrics = ""
-        while Date() < end {
-            metrics = (try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? ""
-            if metrics.contains(#""event":"end""#) { break }
+        let before = try XCTUnwrap(ControlClient.status(runDir: runDir)?.snapshot.step, "the run died with its terminal")
+        let end = Date().addingTimeInterval(60)
+        var later = before
+        while later <= before && Date() < end {
             Thread.sleep(forTimeInterval: 0.1)
+            later = ControlClient.status(runDir: runDir)?.snapshot.step ?? later
         }
+        XCTAssertGreaterThan(later, before, "no step after the terminal went away")
+        XCTAssertFalse(((try? String(contentsOfFile: metricsPath, encoding: .utf8)) ?? "").contains(#""event":"end""#))
+        // A script stops it: the final weights and the end line, as q would.
+        let stop = try NntopBinary.run(["stop", runDir], timeout: 120)
+        XCTAssertEqual(stop.status, 0, stop.err)
+        XCTAssertTrue(stop.out.contains("saved \(runDir)/checkpoints/last.safetensors"), stop.out)
+        let metrics = try String(contentsOfFile: metricsPath, encoding: .utf8)
         XCTAssertTrue(metrics.contains(#""event":"end","state":"stopped""#), metrics)
         XCTAssertTrue(FileManager.default.fileExists(atPath: runDir + "/checkpoints/last.safetensors"))
-        // And the process is gone, not training on without a screen.
+        // And then the process is gone.
         var gone = false
         let deadline = Date().addingTimeInterval(10)
         while !gone && Date() < deadline {
@@ -48,7 +58,7 @@ extension DashboardTmuxTests {
             gone = r.status == 1
             if !gone { Thread.sleep(forTimeInterval: 0.1) }
         }
-        XCTAssertTrue(gone, "nntop still running after its terminal went away")
+        XCTAssertTrue(gone, "nntop still running after nntop stop")
     }
 
     /// A crash while the dashboard owns the terminal still hands the shell a usable one. SIGSEGV

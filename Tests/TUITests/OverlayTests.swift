@@ -23,7 +23,7 @@ final class OverlayTests: XCTestCase {
     }
 
     func render(_ m: DashboardModel, ui: DashboardUI = DashboardUI(), caps: RenderCaps = .full,
-                _ w: Int = 100, _ h: Int = 30) -> CellBuffer {
+                _ w: Int = 99, _ h: Int = 30) -> CellBuffer {   // one panel, the curves at full width (100x30 shows two)
         var b = CellBuffer(width: w, height: h)
         DashboardView.render(model: m, ui: ui, caps: caps, into: &b)
         return b

@@ -36,9 +36,12 @@ final class TagViewTests: XCTestCase {
         return buf
     }
 
-    /// A chart's title row starts with the tag followed by two spaces and its legend.
+    /// A chart's title row starts with the tag followed by two spaces and its legend; only the curves
+    /// panel is read (beside it, from 100×30, panel 2 lists every tag's last value in the same form).
     func chartTitles(_ buf: CellBuffer, _ tags: [String]) -> Set<String> {
-        Set(tags.filter { t in (0..<buf.height).contains { buf.row($0).contains(t + "  ") } })
+        let r = Layout.compute(width: buf.width, height: buf.height).panels[.curves]!
+        let rows = (r.y..<r.y + r.height).map { String(buf.row($0).dropFirst(r.x).prefix(r.width)) }
+        return Set(tags.filter { t in rows.contains { $0.contains(t + "  ") } })
     }
 
     let tags = ["train/loss", "train/acc", "val/loss", "val/acc", "lr", "grad/norm", "grad/max"]

@@ -11,8 +11,8 @@ import Kernels
 /// state_dict names them, minus the last component); a unit is one of the network's timed units (a
 /// ResNet block `layer1.0`, or a layer of its own). Both come from the network's units and parameter
 /// names, never from the model's name.
-public struct GradientFlow: Equatable, Sendable {
-    public struct Figures: Equatable, Sendable {
+public struct GradientFlow: Equatable, Sendable, Codable {
+    public struct Figures: Equatable, Sendable, Codable {
         public var name: String
         /// The network unit (ResNet block) the layer belongs to; a unit's own name for a unit.
         public var unit: String

@@ -17,6 +17,7 @@ public struct HelpOverlay: Sendable {
         ("x", "curves over steps / epochs"),
         ("?, F1", "this help"),
         ("q, F10", "quit (asks first while training)"),
+        ("d", "detach: training goes on; nntop attach comes back"),
     ]
 
     /// `nntop view`: only the keys that do something when nothing trains.
