@@ -18,7 +18,7 @@ struct Eval: ParsableCommand {
     var weights: String
     @Option(help: "Folder with the MNIST idx files, raw or .gz (default: the bundled assets/mnist).")
     var data: String?
-    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcuts, whatever the checkpoint says.")
+    @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcuts, whatever the checkpoint says.")
     var noResidual = false
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.")
     var batchSize: Int = 256
@@ -38,7 +38,7 @@ struct Eval: ParsableCommand {
         guard let net = ModelZoo.make(model) else { fail("unknown model '\(model)'") }
         do { try Checkpoint.load(weights, into: net) } catch { fail("\(error)") }
         if noResidual {
-            guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (resnet18 has)") }
+            guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (\(residualModels) have)") }
             net.residual = false
         }
         let test = loadTest()
