@@ -18,6 +18,8 @@ struct Summary: ParsableCommand {
     var noResidual = false
     @Option(help: "The input shape C,H,W of one sample (default: the model's natural input).")
     var input: String?
+    @Option(help: "Output classes of the last layer.")
+    var classes = 10
 
     /// --input as [C, H, W], or nil when it is not three positive integers.
     var inputShape: [Int]? {
@@ -31,12 +33,13 @@ struct Summary: ParsableCommand {
         guard ModelZoo.names.contains(model) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
         }
+        guard classes > 0 else { throw ValidationError("--classes must be positive") }
         guard inputShape != nil else { throw ValidationError("--input wants C,H,W (three positive integers), not '\(input ?? "")'") }
     }
 
     func run() throws {
         let shape = inputShape!
-        guard let net = ModelZoo.make(model, inChannels: shape[0], residual: !noResidual) else { fail("unknown model '\(model)'") }
+        guard let net = ModelZoo.make(model, inChannels: shape[0], classes: classes, residual: !noResidual) else { fail("unknown model '\(model)'") }
         print(ModelSummary(net, inputShape: shape).table())
     }
 }

@@ -37,7 +37,13 @@ public enum ModelZoo {
                   input: [1, 32, 32], recipe: Recipe(), hasResidualSwitch: false),
         ModelSpec(name: "resnet18", build: { c, k, r in resnet18(inChannels: c, classes: k, residual: r) },
                   input: [1, 32, 32], recipe: .resnet, hasResidualSwitch: true),
-    ]
+    ] + [34, 50, 101, 152].map { d in
+        ModelSpec(name: "resnet\(d)", build: { c, k, r in resnet(depth: d, inChannels: c, classes: k, residual: r) },
+                  input: [3, 224, 224], recipe: .resnet, hasResidualSwitch: true)
+    } + [20, 32, 44, 56, 110].map { d in
+        ModelSpec(name: "resnet\(d)-cifar", build: { c, k, r in cifarResNet(depth: d, inChannels: c, classes: k, residual: r) },
+                  input: [3, 32, 32], recipe: .resnet, hasResidualSwitch: true)
+    }
 
     public static var names: [String] { specs.map(\.name) }
 
