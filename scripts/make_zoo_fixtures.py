@@ -19,7 +19,8 @@ Writes to Tests/ModelsTests/Fixtures/:
 Each case holds logits, loss, grad_heads [P, head] f32 and grad_stats [P, 3] f64 (row i: the i-th of
 named_parameters(), metadata param_names; stats as make_fixtures.py: [sum g_i sin(0.013 i),
 sum g_i cos(0.007 i + 1), |g|]), float32_error [P] f64 (PyTorch float32's own relative error on each
-gradient: the Swift test's tolerance is max(1e-4, 10x it)), weights.<bn>.bias overrides, and in train
+gradient; above 2.5e-5 only in ResNet-50's train-mode cases, whose gradients the Swift test does
+not compare), weights.<bn>.bias overrides, and in train
 mode after_stats [2 x batch norms, 3] f64 (running mean, running var projections per batch norm after
 the step, metadata bn_names). Metadata as make_fixtures.py's ResNet-18 cases, plus in_channels, head,
 input_file and loose_gradients.
@@ -188,8 +189,7 @@ def run_case(tm, name, residual, mode, x):
     assert worst < 1e-5, f"logits too ill-conditioned for a 1e-4 test ({worst:.2e})"
     scale = max(p.grad.norm().item() for p in model.parameters() if p.grad is not None)
     # PyTorch float32's own relative error on each gradient (norm and head), stored as float32_error (f64,
-    # parameter order): the Swift test checks each gradient at max(1e-4, 10x this), so a gradient that no
-    # float32 implementation gets to 1e-4 is checked as tightly as float32 allows, and says so.
+    # parameter order): what says a case is well-conditioned enough for the Swift test's 1e-4.
     errors, loose = [], []
     for (n, p64), (_, p32) in zip(model.named_parameters(), m32.named_parameters()):
         r = 0.0
@@ -201,7 +201,7 @@ def run_case(tm, name, residual, mode, x):
             worst = max(worst, r)
         errors.append(r)
     print(f"  {name} residual={residual} {mode}: PyTorch float32 vs float64, worst relative error {worst:.2e}; "
-          f"{len(loose)} of {len(errors)} gradients above 2.5e-5 (checked at 10x that error)")
+          f"{len(loose)} of {len(errors)} gradients above 2.5e-5 (ResNet-50 train mode: not checked at 1e-4)")
     # Only the train-mode ResNet-50 cases (chaotic, see RELU_OFFSET) may have gradients above 2.5e-5.
     # Only ResNet-50 (train mode chaotic, see RELU_OFFSET; plain eval mode's gradients vanish to 1e-19) may
     # have gradients above 2.5e-5.
