@@ -46,62 +46,19 @@ public struct ModelSummary: Equatable, Sendable {
         model = net.name; residual = net.residual; self.inputShape = inputShape
         var rows: [Row] = []
         var shape = inputShape
-        func add(_ layer: Layer, _ input: [Int], used: Bool = true) -> [Int] {
-            let (row, out) = Self.describe(layer, input: input, used: used)
-            rows.append(row)
-            return out
-        }
+        // Each unit traces the leaves it runs (a block: its main path, its shortcut, its last ReLU).
         for unit in net.units {
-            if let b = unit as? BasicBlock {
-                let input = shape
-                shape = add(b.conv1, shape); shape = add(b.bn1, shape); shape = add(b.relu1, shape)
-                shape = add(b.conv2, shape); shape = add(b.bn2, shape)
-                if let ds = b.downsample {
-                    let s = add(ds.conv, input, used: b.residual)
-                    _ = add(ds.bn, s, used: b.residual)
-                }
-                shape = add(b.relu2, shape)
-            } else {
-                shape = add(unit, shape)
-            }
+            let trace = unit.trace(shape)
+            rows += trace.map(Self.describe)
+            shape = unit.outputShape(for: shape)
         }
         self.rows = rows
     }
 
-    static func describe(_ layer: Layer, input s: [Int], used: Bool) -> (Row, [Int]) {
-        let params = layer.parameters.reduce(0) { $0 + $1.value.count }
-        var row = Row(name: layer.name, kind: "\(type(of: layer))", outputShape: s, parameters: params, macs: 0,
-                      used: used, isView: false)
-        func spatial(_ k: Int, _ stride: Int, _ pad: Int, _ n: Int) -> Int { (n + 2 * pad - k) / stride + 1 }
-        switch layer {
-        case let c as Conv2d:
-            let oh = spatial(c.kernel, c.stride, c.padding, s[1]), ow = spatial(c.kernel, c.stride, c.padding, s[2])
-            row.outputShape = [c.outChannels, oh, ow]
-            row.macs = c.outChannels * oh * ow * c.inChannels * c.kernel * c.kernel
-            row.kind = "Conv2d(\(c.inChannels)→\(c.outChannels), \(c.kernel)×\(c.kernel)"
-                + (c.stride != 1 ? ", s\(c.stride)" : "") + (c.padding != 0 ? ", p\(c.padding)" : "") + ")"
-        case let l as Linear:
-            row.outputShape = [l.outFeatures]
-            row.macs = l.inFeatures * l.outFeatures
-            row.kind = "Linear(\(l.inFeatures)→\(l.outFeatures))"
-        case let b as BatchNorm2d:
-            row.kind = "BatchNorm2d(\(b.channels))"
-        case let p as MaxPool2d:
-            row.outputShape = [s[0], spatial(p.kernel, p.stride, p.padding, s[1]), spatial(p.kernel, p.stride, p.padding, s[2])]
-            row.kind = "MaxPool2d(\(p.kernel)" + (p.stride != p.kernel ? ", s\(p.stride)" : "") + (p.padding != 0 ? ", p\(p.padding)" : "") + ")"
-        case let p as AvgPool2d:
-            row.outputShape = [s[0], spatial(p.kernel, p.stride, p.padding, s[1]), spatial(p.kernel, p.stride, p.padding, s[2])]
-            row.kind = "AvgPool2d(\(p.kernel))"
-        case is GlobalAvgPool:
-            row.outputShape = [s[0]]
-            row.kind = "AdaptiveAvgPool(1)+flatten"
-        case is Flatten:
-            row.outputShape = [s.reduce(1, *)]
-            row.isView = true
-        default:
-            break   // ReLU and other elementwise layers keep the shape
-        }
-        return (row, row.outputShape)
+    static func describe(_ t: LayerTrace) -> Row {
+        Row(name: t.layer.name, kind: t.layer.kind, outputShape: t.output,
+            parameters: t.layer.parameters.reduce(0) { $0 + $1.value.count },
+            macs: t.layer.multiplyAccumulates(for: t.input), used: t.used, isView: t.layer is Flatten)
     }
 
     /// The table `nntop summary` prints.

@@ -16,26 +16,31 @@ public final class Network {
         forwardSeconds = Array(repeating: 0, count: units.count)
         backwardSeconds = forwardSeconds
         units.first?.needsInputGradient = false
+        plan = FusionPlan(units)
     }
 
     public var parameters: [Parameter] { units.flatMap(\.parameters) }
     public var state: [StateEntry] { units.flatMap(\.state) }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-    /// Whether the model has residual connections that can be switched (ResNet), and their state.
+    /// Every leaf layer, in state_dict order (inside blocks too).
+    public var leaves: [Layer] { units.flatMap(\.leaves) }
+
+    /// The blocks whose shortcuts can be switched, anywhere in the layer tree.
+    private lazy var switches: [ResidualSwitch] = units.flatMap(\.subtree).compactMap { $0 as? ResidualSwitch }
+
+    /// Whether the model has residual connections that can be switched (nil: it has none), and their state.
     public var residual: Bool? {
-        get { units.lazy.compactMap { $0 as? BasicBlock }.first?.residual }
+        get { switches.first?.residual }
         set {
             guard let newValue else { return }
-            for case let block as BasicBlock in units { block.residual = newValue }
+            for block in switches { block.residual = newValue }
         }
     }
 
-    /// Units that are a ReLU followed by a max pool: the pool applies the ReLU to its own output
-    /// (MaxPool2d.forwardAfterReLU), saving two passes over the larger tensor; the ReLU's time is 0.
-    private lazy var reluBeforePool: [Bool] = units.indices.map { i in
-        units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d
-    }
+    /// The fused fast paths, found once from the unit list.
+    private let plan: FusionPlan
+    private var reluBeforePool: [Bool] { plan.reluBeforePool }
 
     /// Set when the last forward folded an eval-mode batch norm into the conv before it (the batch
     /// norm layer then holds nothing for a backward pass): its input, for `backward` to rerun.
@@ -49,7 +54,7 @@ public final class Network {
         foldedInput = nil
         while i < units.count {
             let t0 = monotonicSeconds()
-            if fold, let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d {
+            if fold, let (conv, bn) = plan.convThenNorm[i] {
                 // Inference: the batch norm as the conv's epilogue (ResNet's stem; the blocks fold their own).
                 // The time is the conv's; the batch norm's shows as 0.
                 h = conv.forward(h, epilogue: bn.evalScaleShift())
@@ -182,15 +187,42 @@ public final class Network {
             let t0 = monotonicSeconds()
             // A first conv, ReLU and max pool: the conv's gradients straight from the pool's (the time
             // shows as the conv's).
-            if i == 2, reluBeforePool[1], let conv = units[0] as? Conv2d, let pool = units[2] as? MaxPool2d,
-               conv.backward(throughPool: d!, pool) {
-                backwardSeconds[2] = 0
-                backwardSeconds[0] = monotonicSeconds() - t0
+            if let f = plan.inputConvReLUPool, i == f.pool, f.conv.backward(throughPool: d!, f.poolLayer) {
+                backwardSeconds[i] = 0
+                backwardSeconds[f.convIndex] = monotonicSeconds() - t0
                 return
             }
             d = units[i].backward(d!)
             backwardSeconds[i] = monotonicSeconds() - t0
         }
+    }
+}
+
+/// Where a network's units allow a fused fast path, found once from the unit list (never from a
+/// model's name): each path's condition is what makes it compute the same floats as the layers apart.
+struct FusionPlan {
+    /// A ReLU followed by a max pool: the pool applies the ReLU to its own output
+    /// (MaxPool2d.forwardAfterReLU), saving two passes over the larger tensor; the ReLU's time is 0.
+    let reluBeforePool: [Bool]
+    /// A conv followed by a batch norm, by the conv's index: inference folds the norm into the conv's
+    /// epilogue (ResNet's stem; the blocks fold their own).
+    let convThenNorm: [(Conv2d, BatchNorm2d)?]
+    /// The input conv (it needs no input gradient), a ReLU and a max pool: the conv's weight gradient
+    /// straight from the pool's (Conv2d.backward(throughPool:)), ending the backward pass there.
+    let inputConvReLUPool: (conv: Conv2d, convIndex: Int, poolLayer: MaxPool2d, pool: Int)?
+
+    init(_ units: [Layer]) {
+        reluBeforePool = units.indices.map { i in units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d }
+        convThenNorm = units.indices.map { i in
+            guard let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d else { return nil }
+            return (conv, bn)
+        }
+        let relus = reluBeforePool
+        inputConvReLUPool = units.indices.lazy.compactMap { i in
+            guard let conv = units[i] as? Conv2d, !conv.needsInputGradient, i + 2 < units.count, relus[i + 1],
+                  let pool = units[i + 2] as? MaxPool2d else { return nil }
+            return (conv, i, pool, i + 2)
+        }.first
     }
 }
 

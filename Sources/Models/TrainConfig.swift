@@ -50,11 +50,14 @@ public struct TrainConfig: Codable, Equatable {
 
     public init() {}
 
-    /// Per-model defaults that reach the README's accuracies.
+    /// Per-model defaults that reach the README's accuracies: the model's recipe (ModelZoo).
     public static func defaults(for model: String) -> TrainConfig {
         var c = TrainConfig()
         c.model = model
-        if model == "resnet18" { c.epochs = 1; c.lr = 0.05; c.logEvery = 20 }
+        if let r = ModelZoo.spec(model)?.recipe { c.epochs = r.epochs; c.lr = r.lr; c.logEvery = r.logEvery }
         return c
     }
+
+    /// Whether the model's shortcuts can be switched, so `residual` means something for this run.
+    public var hasResidualSwitch: Bool { ModelZoo.spec(model)?.hasResidualSwitch ?? false }
 }

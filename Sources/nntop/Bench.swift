@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed training steps (inference runs a third as many batches of 256).")
     var steps: Int = 30
-    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections.")
+    @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcut connections.")
     var noResidual = false
     @Option(help: ArgumentHelp("One sample's shape, e.g. 3,32,32 for CIFAR (default: 1,32,32).", valueName: "C,H,W"))
     var input: String = "1,32,32"
@@ -106,7 +106,7 @@ struct Bench: ParsableCommand {
                      trainPeakMB, peakResidentMB(), Double(ScratchPool.shared.allocatedFloats) * 4 / 1_048_576))
 
         // Nominal FLOPs (zero-padding taps counted, as PyTorch's FLOP counters do).
-        let fwdFlops = forwardFlops(net, residual: !noResidual, input: shape)
+        let fwdFlops = forwardFlops(net, input: shape)
         let trainFlops = 3 * fwdFlops.total - fwdFlops.first
         let trainG = trainFlops * Double(b) * Double(steps) / trainSeconds / 1e9
         let inferG = fwdFlops.total * inferRate / 1e9
@@ -150,38 +150,11 @@ private func gaussian(_ rng: inout SeededRandom) -> Float {
 
 /// Forward FLOPs per sample of the model's convolutions and linear layers (2 per multiply-add), and
 /// those of its first layer (whose input gradient training skips).
-private func forwardFlops(_ net: Network, residual: Bool, input: [Int]) -> (total: Double, first: Double) {
-    var c = input[0], h = input[1], w = input[2]
-    var total = 0.0, first = 0.0
-    func conv(_ l: Conv2d, _ c: Int, _ h: Int, _ w: Int) -> (Double, Int, Int) {
-        let oh = (h + 2 * l.padding - l.kernel) / l.stride + 1, ow = (w + 2 * l.padding - l.kernel) / l.stride + 1
-        return (2 * Double(l.outChannels * c * l.kernel * l.kernel * oh * ow), oh, ow)
-    }
-    for (i, u) in net.units.enumerated() {
-        var f = 0.0
-        switch u {
-        case let l as Conv2d:
-            let (fl, oh, ow) = conv(l, c, h, w); f = fl; c = l.outChannels; h = oh; w = ow
-        case let l as MaxPool2d:
-            h = (h + 2 * l.padding - l.kernel) / l.stride + 1; w = (w + 2 * l.padding - l.kernel) / l.stride + 1
-        case let l as AvgPool2d:
-            h = (h + 2 * l.padding - l.kernel) / l.stride + 1; w = (w + 2 * l.padding - l.kernel) / l.stride + 1
-        case let blk as BasicBlock:
-            let (f1, oh, ow) = conv(blk.conv1, c, h, w)
-            let (f2, _, _) = conv(blk.conv2, blk.conv1.outChannels, oh, ow)
-            f = f1 + f2
-            if residual, let ds = blk.downsample { f += conv(ds.conv, c, h, w).0 }
-            c = blk.conv2.outChannels; h = oh; w = ow
-        case is GlobalAvgPool:
-            h = 1; w = 1
-        case let l as Linear:
-            f = 2 * Double(l.inFeatures * l.outFeatures)
-        default: break
-        }
-        total += f
-        if i == 0 { first = f }
-    }
-    return (total, first)
+/// Nominal forward FLOPs of one sample of `input` (2 per multiply-accumulate, as the summary counts
+/// them): the whole model's and its first unit's (whose input gradient a training step skips).
+private func forwardFlops(_ net: Network, input: [Int]) -> (total: Double, first: Double) {
+    let first = net.units.first.map { $0.trace(input).filter(\.used).reduce(0) { $0 + $1.layer.multiplyAccumulates(for: $1.input) } } ?? 0
+    return (2 * Double(ModelSummary(net, inputShape: input).totalMACs), 2 * Double(first))
 }
 
 /// `--gemm MxNxK[:tA][:tB]`: milliseconds and GFLOP/s of one GEMM shape, best of 20 (a kernel developer's probe).

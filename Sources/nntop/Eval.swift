@@ -21,7 +21,7 @@ struct Eval: ParsableCommand {
     var data: String?
     @Option(help: "What --data holds: \(DataSets.names.joined(separator: ", ")) (default: the data set the checkpoint was trained on).")
     var dataset: String?
-    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcuts, whatever the checkpoint says.")
+    @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcuts, whatever the checkpoint says.")
     var noResidual = false
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.")
     var batchSize: Int = 256
@@ -43,7 +43,7 @@ struct Eval: ParsableCommand {
         Parallel.maxThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let (net, spec) = loadModel(model, weights: weights)
         if noResidual {
-            guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (resnet18 has)") }
+            guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (\(residualModels) have)") }
             net.residual = false
         }
         let test = loadTest(spec)

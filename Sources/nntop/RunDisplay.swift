@@ -21,14 +21,14 @@ enum RunDisplay {
     static func legendName(_ h: RunHistory) -> String {
         var tags: [String] = []
         if !h.name.contains(h.config.model) { tags.append(h.config.model) }
-        if h.config.model == "resnet18" && !h.config.residual && !h.name.contains("nores") { tags.append("nores") }
+        if h.config.hasResidualSwitch && !h.config.residual && !h.name.contains("nores") { tags.append("nores") }
         return tags.isEmpty ? h.name : "\(h.name) (\(tags.joined(separator: ", ")))"
     }
 
     /// "resnet18 residual off · done · 2/2 epochs · step 40 · best val 97.10% · test 97.35% · 12.3s"
     static func summary(_ h: RunHistory) -> String {
         let s = h.summary
-        var parts = [h.config.model + (h.config.model == "resnet18" ? " residual \(h.config.residual ? "on" : "off")" : ""), s.state]
+        var parts = [h.config.model + (h.config.hasResidualSwitch ? " residual \(h.config.residual ? "on" : "off")" : ""), s.state]
         let epochs = s.epochsDone == s.epochsDone.rounded() ? String(format: "%.0f", s.epochsDone) : String(format: "%.1f", s.epochsDone)
         parts.append("\(epochs)/\(h.config.epochs) epochs")
         parts.append("step \(s.lastStep)")
@@ -88,7 +88,7 @@ enum RunDisplay {
         let h = runs[0], s = h.summary
         // The residual flag the run ended with: its last toggle, else its option.
         let lastToggle = h.events.last { $0.label == "res on" || $0.label == "res off" }
-        let residual = h.config.model == "resnet18" ? (lastToggle.map { $0.label == "res on" } ?? h.config.residual) : nil
+        let residual = h.config.hasResidualSwitch ? (lastToggle.map { $0.label == "res on" } ?? h.config.residual) : nil
         let spe = h.stepsPerEpoch ?? 0
         let st = state(h)
         let total = spe > 0 ? spe * h.config.epochs : s.lastStep

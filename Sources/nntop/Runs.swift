@@ -26,7 +26,7 @@ struct Runs: ParsableCommand {
         guard !runs.isEmpty else { print("no runs in \(dir)"); return }
         let header = ["RUN", "MODEL", "DATA", "RESIDUAL", "EPOCHS", "BEST VAL", "TEST", "WALL", "STATE"]
         let rows = runs.map { r -> [String] in
-            let residual = r.config.model == "resnet18" ? residualColumn(r) : "-"
+            let residual = r.config.hasResidualSwitch ? residualColumn(r) : "-"
             let epochs = r.epochsDone == r.epochsDone.rounded() ? String(format: "%.0f", r.epochsDone)
                                                                   : String(format: "%.1f", r.epochsDone)
             return [r.name, r.config.model, r.config.datasetName, residual, "\(epochs)/\(r.config.epochs)", percent(r.bestValidationAccuracy),

@@ -6,30 +6,39 @@ struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every layer's output shape, parameters and multiply-accumulates, then the totals (like torchsummary + torchstat).",
         discussion: """
-        Shapes are for one sample of --input (default 1×32×32, MNIST's padded digits). MACs count as fvcore does: a conv Cout·OH·OW·Cin·K·K, a linear \
+        Shapes are for one sample of the model's natural input (LeNet-5 and ResNet-18 1×32×32, the \
+        ImageNet ResNets 3×224×224, the CIFAR ResNets 3×32×32) unless --input says otherwise. MACs count as fvcore does: a conv Cout·OH·OW·Cin·K·K, a linear \
         layer in·out, batch norm, ReLU and pooling 0. Activation memory is the float32 bytes of every \
         running layer's output for one sample.
         """)
 
     @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).")
     var model: String = "lenet5"
-    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections: the projection shortcuts show as unused.")
+    @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcut connections: the projection shortcuts show as unused.")
     var noResidual = false
-    @Option(help: ArgumentHelp("One sample's shape, e.g. 3,32,32 for CIFAR (default: 1,32,32).", valueName: "C,H,W"))
-    var input: String = "1,32,32"
-    @Option(parsing: .unconditional, help: "Classes of the model's head (default: 10).")
-    var classes: Int = 10
+    @Option(help: "The input shape C,H,W of one sample (default: the model's natural input).")
+    var input: String?
+    @Option(help: "Output classes of the last layer.")
+    var classes = 10
+
+    /// --input as [C, H, W], or nil when it is not three positive integers.
+    var inputShape: [Int]? {
+        guard let input else { return ModelZoo.spec(model)?.input }
+        let v = input.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 3, v.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return v.map { $0! }
+    }
 
     func validate() throws {
         guard ModelZoo.names.contains(model) else {
             throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
         }
-        _ = try parseInputShape(input)
         guard classes >= 2 && classes <= 100_000 else { throw ValidationError("--classes must be between 2 and 100000 (got \(classes))") }
+        guard inputShape != nil else { throw ValidationError("--input wants C,H,W (three positive integers), not '\(input ?? "")'") }
     }
 
     func run() throws {
-        let shape = try parseInputShape(input)
+        let shape = inputShape!
         guard let net = ModelZoo.make(model, inChannels: shape[0], classes: classes, residual: !noResidual) else { fail("unknown model '\(model)'") }
         print(ModelSummary(net, inputShape: shape).table())
     }

@@ -24,7 +24,7 @@ struct Train: ParsableCommand {
     var weightDecay: Float = 0
     @Option(help: "LR schedule: cosine or constant (default: cosine).")
     var schedule: String?
-    @Flag(name: .customLong("no-residual"), help: "ResNet-18 without its shortcut connections (the plain network).")
+    @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcut connections (the plain network).")
     var noResidual = false
     @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Train on the first N training images only.")
     var trainLimit: Int?
@@ -191,7 +191,7 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         do { trainer = try Trainer(config: config, data: splits) } catch { fail("\(error)") }
         if noResidual && trainer.network.residual == nil {
-            fail("--no-residual: \(config.model) has no residual connections to turn off (resnet18 has)")
+            fail("--no-residual: \(config.model) has no residual connections to turn off (\(residualModels) have)")
         }
         do {
             if let resumeFile { try trainer.resume(from: resumeFile) }
@@ -339,7 +339,7 @@ struct Train: ParsableCommand {
 func runName(_ c: TrainConfig) -> String {
     let f = DateFormatter()
     f.dateFormat = "yyyyMMdd-HHmmss"
-    return "\(f.string(from: processStart))-\(c.model)\(c.residual || c.model != "resnet18" ? "" : "-nores")-\(c.datasetName)"
+    return "\(f.string(from: processStart))-\(c.model)\(c.residual || !c.hasResidualSwitch ? "" : "-nores")-\(c.datasetName)"
 }
 
 /// Headless runs: SIGINT or SIGTERM stops the trainer at the next step boundary (it writes
@@ -374,6 +374,9 @@ final class StopOnSignals {
         }
     }
 }
+
+/// The models whose shortcuts can be switched off, for messages.
+var residualModels: String { ModelZoo.specs.filter(\.hasResidualSwitch).map(\.name).joined(separator: ", ") }
 
 /// "0.05 for lenet5, 0.1 for resnet18", or one value when every model shares it: a default as
 /// `TrainConfig.defaults(for:)` sets it, for the help text.

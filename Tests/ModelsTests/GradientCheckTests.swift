@@ -120,6 +120,27 @@ final class GradientCheckTests: XCTestCase {
         check(block, input: randomTensor([4, 3, 5, 5], &rng), eps: 1e-4, samples: 12, tolerance: 3e-2)
     }
 
+    func testBottleneckWithProjectionResidualOnAndOff() {
+        for residual in [true, false] {
+            var rng = SeededRandom(seed: 11)
+            let block = Bottleneck("layer2.0", 4, width: 2, stride: 2, residual: residual)
+            for layer in [block.conv1, block.conv2, block.conv3, block.downsample!.conv] {
+                for i in 0..<layer.weight.value.count { layer.weight.value[i] = rng.uniform(-0.6, 0.6) }
+            }
+            check(block, input: randomTensor([4, 4, 6, 6], &rng), eps: 1e-4, samples: 12, tolerance: 3e-2)
+        }
+    }
+
+    func testBottleneckIdentityShortcut() {
+        var rng = SeededRandom(seed: 12)
+        let block = Bottleneck("layer1.1", 8, width: 2, stride: 1)
+        XCTAssertNil(block.downsample)
+        for layer in [block.conv1, block.conv2, block.conv3] {
+            for i in 0..<layer.weight.value.count { layer.weight.value[i] = rng.uniform(-0.6, 0.6) }
+        }
+        check(block, input: randomTensor([4, 8, 5, 5], &rng), eps: 1e-4, samples: 12, tolerance: 3e-2)
+    }
+
     func testSoftmaxCrossEntropyGradient() {
         var rng = SeededRandom(seed: 10)
         let b = 3, c = 5

@@ -3,7 +3,7 @@ import XCTest
 @testable import Kernels
 @testable import Models
 
-/// LeNet-5 and ResNet-18 against PyTorch's reference modules (../shared/reference/torch_models.py):
+/// LeNet-5, ResNet-18, ResNet-20 (CIFAR) and ResNet-50 against PyTorch's reference modules (../shared/reference/torch_models.py):
 /// the same weights (from the formula scripts/make_fixtures.py documents, plus the batch-norm biases a
 /// ResNet fixture stores as `weights.<name>`), the same batch, then logits, loss and every parameter
 /// gradient must agree to 1e-4 relative error. The expected values were computed in float64, so this
@@ -68,14 +68,17 @@ final class TorchReferenceTests: XCTestCase {
 
     /// Runs one fixture case: forward, loss, backward; returns the network for gradient checks.
     func run(_ f: SafetensorsFile, model: String) throws -> (Network, logits: [Float], loss: Float) {
-        let net = try XCTUnwrap(ModelZoo.make(model))
+        // make_zoo_fixtures.py keeps a model's input batch in one file its four cases name.
+        let source = try f.metadata["input_file"].map(fixture) ?? f
+        let inputShape = try XCTUnwrap(source.entries["input"]).shape
+        let net = try XCTUnwrap(ModelZoo.make(model, inChannels: inputShape[1]))
         XCTAssertEqual(net.state.map(\.name).joined(separator: ","), f.metadata["state_names"], "state_dict names and order")
         XCTAssertEqual(net.parameters.map(\.name).joined(separator: ","), f.metadata["param_names"])
         try fillFormula(net, overrides: f)
         if let r = net.residual { net.residual = f.metadata["residual"] == "1"; XCTAssertNotEqual(r, net.residual == nil) }
         let training = f.metadata["mode"] == "train"
-        let input = try f.floats("input"), labels = try f.int64s("labels").map { Int32($0) }
-        let x = Tensor(shape: [labels.count, 1, 32, 32], values: input)
+        let input = try source.floats("input"), labels = try source.int64s("labels").map { Int32($0) }
+        let x = Tensor(shape: inputShape, values: input)
         let logits = net.forward(x, training: training)
         let d = Tensor(shape: logits.shape), probs = Tensor(shape: logits.shape)
         let ce = labels.withUnsafeBufferPointer {
@@ -97,12 +100,13 @@ final class TorchReferenceTests: XCTestCase {
         }
     }
 
-    func checkResNet(_ name: String) throws {
+    func checkResNet(_ name: String, model: String = "resnet18", parameters: Int = 11_175_434) throws {
         let f = try fixture(name)
-        let (net, _, _) = try run(f, model: "resnet18")
-        XCTAssertEqual(net.parameterCount, 11_175_434)
+        XCTAssertEqual(f.metadata["model"], model)
+        let (net, _, _) = try run(f, model: model)
+        XCTAssertEqual(net.parameterCount, parameters)
         let scale = try net.parameters.map { try f.doubles("grad.\($0.name).stats")[2] }.max()!
-        if net.name == "resnet18" {
+        do {
             let margin = try XCTUnwrap(f.metadata["margin"].flatMap(Double.init), "fixture records its kink margin")
             XCTAssertGreaterThanOrEqual(margin, 1e-4, "fixture tuned away from ReLU / max-pool kinks")
         }
@@ -141,6 +145,76 @@ final class TorchReferenceTests: XCTestCase {
             }
         }
     }
+
+    /// A make_zoo_fixtures.py case: gradients packed as rows of grad_heads / grad_stats in parameter order,
+    /// each checked at 1e-4 (logits, loss and running statistics too). Except ResNet-50's gradients in
+    /// train mode: batch norm over 8 images makes its 16 bottlenecks chaotic (make_zoo_fixtures.py,
+    /// RELU_OFFSET): PyTorch's own float32 misses them by ~3e-5 (float32_error, some by 1e8), ours by
+    /// 1e-4 to 1e-1 from one test process to the next, so only their logits, loss and running statistics
+    /// are compared (1e-4) and the gradients checked finite. The bottleneck's train-mode backward is
+    /// checked by finite differences (GradientCheckTests) and ResNet-50's backward by the eval cases.
+    func checkZoo(_ name: String, model: String, parameters: Int) throws {
+        let f = try fixture(name)
+        XCTAssertEqual(f.metadata["model"], model)
+        let (net, _, _) = try run(f, model: model)
+        XCTAssertEqual(net.parameterCount, parameters)
+        let margin = try XCTUnwrap(f.metadata["margin"].flatMap(Double.init), "fixture records its kink margin")
+        XCTAssertGreaterThanOrEqual(margin, 1e-4, "fixture tuned away from ReLU / max-pool kinks")
+        let width = try XCTUnwrap(f.metadata["head"].flatMap(Int.init))
+        let heads = try f.floats("grad_heads"), stats = try f.doubles("grad_stats"), errors = try f.doubles("float32_error")
+        XCTAssertEqual(errors.count, net.parameters.count)
+        let scale = stride(from: 2, to: stats.count, by: 3).map { stats[$0] }.max()!
+        let chaotic = model == "resnet50" && f.metadata["mode"] == "train"
+        if !chaotic { XCTAssertTrue(errors.allSatisfy { $0 < 2.5e-5 }, "a well-conditioned case by PyTorch's own float32") }
+        var strict = 0, loose = 0
+        for (i, p) in net.parameters.enumerated() {
+            let g = p.layout.torchOrder(p.grad)
+            let st = Array(stats[(3 * i)..<(3 * i + 3)])
+            var s0 = 0.0, s1 = 0.0, sq = 0.0
+            for (j, v) in g.enumerated() {
+                s0 += Double(v) * sin(0.013 * Double(j)); s1 += Double(v) * cos(0.007 * Double(j) + 1); sq += Double(v) * Double(v)
+            }
+            let norm = sq.squareRoot()
+            if st[2] == 0 { XCTAssertEqual(norm, 0, "\(p.name) should get no gradient"); continue }
+            if f.metadata["mode"] == "train" && st[2] < 1e-7 * scale {
+                XCTAssertLessThan(norm, 1e-5 * scale, "\(p.name) should be ~0"); continue
+            }
+            if chaotic { XCTAssertTrue(g.allSatisfy(\.isFinite), p.name); loose += 1; continue }
+            let tol = 1e-4
+            XCTAssertEqual(norm, st[2], accuracy: tol * st[2], "\(name) \(p.name) norm")
+            XCTAssertEqual(s0, st[0], accuracy: tol * st[2], "\(name) \(p.name) projection 1")
+            XCTAssertEqual(s1, st[1], accuracy: tol * st[2], "\(name) \(p.name) projection 2")
+            let n = min(width, g.count)
+            XCTAssertLessThan(relativeError(Array(g.prefix(n)), Array(heads[(width * i)..<(width * i + n)])), tol, "\(name) \(p.name) head")
+            if tol == 1e-4 { strict += 1 } else { loose += 1 }
+        }
+        print("\(name): \(strict) of \(net.parameters.count) parameter gradients checked at 1e-4, \(loose) only for finiteness (chaotic) (margin \(margin))")
+        if f.metadata["mode"] == "train" {
+            let bns = net.leaves.compactMap { $0 as? BatchNorm2d }
+            XCTAssertEqual(bns.map(\.name).joined(separator: ","), f.metadata["bn_names"])
+            let after = try f.doubles("after_stats")
+            XCTAssertEqual(after.count, bns.count * 6)
+            for (k, t) in bns.flatMap({ [$0.runningMean, $0.runningVar] }).enumerated() {
+                var s0 = 0.0, s1 = 0.0, sq = 0.0
+                for (j, v) in t.array.enumerated() {
+                    s0 += Double(v) * sin(0.013 * Double(j)); s1 += Double(v) * cos(0.007 * Double(j) + 1); sq += Double(v) * Double(v)
+                }
+                XCTAssertEqual(sq.squareRoot(), after[3 * k + 2], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
+                XCTAssertEqual(s0, after[3 * k], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
+                XCTAssertEqual(s1, after[3 * k + 1], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
+            }
+        }
+    }
+
+    // The CIFAR ResNet (batch 4) and ResNet-50 (bottlenecks, a 3-channel stem without bias; batch 8) at 3×32×32.
+    func testResNet20CifarResidualTrainModeMatchesPyTorch() throws { try checkZoo("resnet20-cifar_res_train", model: "resnet20-cifar", parameters: 272_474) }
+    func testResNet20CifarPlainTrainModeMatchesPyTorch() throws { try checkZoo("resnet20-cifar_nores_train", model: "resnet20-cifar", parameters: 272_474) }
+    func testResNet20CifarResidualEvalModeMatchesPyTorch() throws { try checkZoo("resnet20-cifar_res_eval", model: "resnet20-cifar", parameters: 272_474) }
+    func testResNet20CifarPlainEvalModeMatchesPyTorch() throws { try checkZoo("resnet20-cifar_nores_eval", model: "resnet20-cifar", parameters: 272_474) }
+    func testResNet50ResidualTrainModeMatchesPyTorch() throws { try checkZoo("resnet50_res_train", model: "resnet50", parameters: 23_528_522) }
+    func testResNet50PlainTrainModeMatchesPyTorch() throws { try checkZoo("resnet50_nores_train", model: "resnet50", parameters: 23_528_522) }
+    func testResNet50ResidualEvalModeMatchesPyTorch() throws { try checkZoo("resnet50_res_eval", model: "resnet50", parameters: 23_528_522) }
+    func testResNet50PlainEvalModeMatchesPyTorch() throws { try checkZoo("resnet50_nores_eval", model: "resnet50", parameters: 23_528_522) }
 
     func testResNet18ResidualTrainModeMatchesPyTorch() throws { try checkResNet("resnet18_res_train") }
     func testResNet18PlainTrainModeMatchesPyTorch() throws { try checkResNet("resnet18_nores_train") }

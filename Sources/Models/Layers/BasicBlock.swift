@@ -3,7 +3,7 @@ import Kernels
 /// ResNet's basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), the shortcut a 1×1
 /// conv + bn projection when the shape changes. `residual = false` drops the add (the plain network)
 /// but keeps the projection's weights, so it can be switched back on mid-run.
-public final class BasicBlock: Layer {
+public final class BasicBlock: ResidualSwitch {
     public let name: String
     public let conv1: Conv2d, bn1: BatchNorm2d, relu1: ReLU, conv2: Conv2d, bn2: BatchNorm2d, relu2: ReLU
     public let downsample: (conv: Conv2d, bn: BatchNorm2d)?
@@ -31,11 +31,13 @@ public final class BasicBlock: Layer {
         for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual }
     }
 
-    private var layers: [Layer] {
-        [conv1, bn1, conv2, bn2] + (downsample.map { [$0.conv, $0.bn] as [Layer] } ?? [])
+    /// In state_dict order (the ReLUs hold no state) and in the order they run.
+    public var children: [Layer] {
+        [conv1, bn1, relu1, conv2, bn2] + (downsample.map { [$0.conv, $0.bn] as [Layer] } ?? []) + [relu2]
     }
-    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
-    public var state: [StateEntry] { layers.flatMap(\.state) }
+    public func trace(_ input: [Int]) -> [LayerTrace] {
+        shortcutTrace(main: [conv1, bn1, relu1, conv2, bn2], downsample: downsample, residual: residual, out: relu2, input)
+    }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if !training { return fusedEvalForward(x) }
@@ -107,4 +109,18 @@ public final class BasicBlock: Layer {
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
         return dMain
     }
+}
+
+/// The trace of a residual block: the main path from the input, the projection (conv, bn) from the
+/// input too and running only with residuals on, then the ReLU after the add.
+func shortcutTrace(main: [Layer], downsample: (conv: Conv2d, bn: BatchNorm2d)?, residual: Bool, out relu: Layer,
+                   _ input: [Int]) -> [LayerTrace] {
+    var t: [LayerTrace] = [], s = input
+    for l in main { t.append(LayerTrace(l, input: s)); s = l.outputShape(for: s) }
+    if let ds = downsample {
+        t.append(LayerTrace(ds.conv, input: input, used: residual))
+        t.append(LayerTrace(ds.bn, input: ds.conv.outputShape(for: input), used: residual))
+    }
+    t.append(LayerTrace(relu, input: s))
+    return t
 }

@@ -22,6 +22,8 @@ public final class BatchNorm2d: Layer {
          StateEntry(name: qualified(name, "num_batches_tracked"), tensor: batchesTracked, isCounter: true)]
     }
 
+    public var kind: String { "BatchNorm2d(\(channels))" }
+
     private var input: Tensor?, out: Tensor?, dx: Tensor?
     private var trainedForward = false
     private let savedMean: Tensor, savedInvStd: Tensor

@@ -25,6 +25,19 @@ public final class Conv2d: Layer {
         self.bias = bias ? Parameter(name: qualified(name, "bias"), shape: [outChannels]) : nil
     }
 
+    public func outputShape(for s: [Int]) -> [Int] {
+        [outChannels, pooledSide(s[1], kernel: kernel, stride: stride, padding: padding),
+         pooledSide(s[2], kernel: kernel, stride: stride, padding: padding)]
+    }
+    /// Cout·OH·OW·Cin·K·K (zero-padding taps counted, as fvcore does).
+    public func multiplyAccumulates(for s: [Int]) -> Int {
+        outputShape(for: s).reduce(1, *) * inChannels * kernel * kernel
+    }
+    public var kind: String {
+        "Conv2d(\(inChannels)→\(outChannels), \(kernel)×\(kernel)" + (stride != 1 ? ", s\(stride)" : "")
+            + (padding != 0 ? ", p\(padding)" : "") + ")"
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, epilogue: nil) }
 
     /// The forward pass with an inference epilogue (a following eval-mode batch norm folded in).

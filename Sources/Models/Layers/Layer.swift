@@ -74,12 +74,30 @@ public struct StateEntry {
 
 /// A layer with an explicit forward and backward (llm.c / darknet style): forward caches what backward
 /// needs, backward overwrites its parameters' gradients and returns the gradient of its input.
+///
+/// A layer also describes itself, so that everything that walks a model (summary, checkpoints,
+/// initialisation, the residual toggle) works from the layer tree and never from a model's name:
+/// its children (a block's convs, norms, ReLUs), its output shape and multiply-accumulates for an
+/// input shape, and the leaves it runs (`trace`).
 public protocol Layer: AnyObject {
     var name: String { get }
     /// Parameters in state_dict order.
     var parameters: [Parameter] { get }
     /// Parameters and buffers in state_dict order.
     var state: [StateEntry] { get }
+    /// The layers this one is made of, in state_dict order (a leaf has none).
+    var children: [Layer] { get }
+    /// The output shape for one sample of shape `input` (no batch dimension).
+    func outputShape(for input: [Int]) -> [Int]
+    /// Multiply-accumulates of one sample's forward pass, as fvcore counts them (0 for a block: its
+    /// leaves count theirs).
+    func multiplyAccumulates(for input: [Int]) -> Int
+    /// The leaves this layer runs, in execution order, each with its input shape and whether it runs
+    /// at all (a projection shortcut with residuals off does not). A leaf traces itself; a block whose
+    /// children do not simply run one after another (a shortcut, branches) says how they do.
+    func trace(_ input: [Int]) -> [LayerTrace]
+    /// What it is, for the summary: `Conv2d(1→6, 5×5)`.
+    var kind: String { get }
     func forward(_ x: Tensor, training: Bool) -> Tensor
     /// Returns dL/dx, or nil when `needsInputGradient` is false (the network's first layer). May
     /// overwrite `dy` (in-place layers, as PyTorch's inplace=True): the caller must not read it again.
@@ -87,9 +105,53 @@ public protocol Layer: AnyObject {
     var needsInputGradient: Bool { get set }
 }
 
-extension Layer {
-    public var state: [StateEntry] { parameters.map { StateEntry(name: $0.name, tensor: $0.value, isCounter: false, layout: $0.layout) } }
+/// One leaf of a layer's trace: the leaf, the shape it reads for one sample, whether it runs.
+public struct LayerTrace {
+    public let layer: Layer
+    public let input: [Int]
+    public let used: Bool
+    public init(_ layer: Layer, input: [Int], used: Bool = true) { self.layer = layer; self.input = input; self.used = used }
+    public var output: [Int] { layer.outputShape(for: input) }
 }
+
+/// A block whose shortcut connections can be switched off and on at run time (ResNet's blocks):
+/// what `Network.residual` and the dashboard's `r` key look for.
+public protocol ResidualSwitch: Layer {
+    var residual: Bool { get set }
+}
+
+extension Layer {
+    public var children: [Layer] { [] }
+    public var parameters: [Parameter] { children.flatMap(\.parameters) }
+    public var state: [StateEntry] {
+        children.isEmpty ? parameters.map { StateEntry(name: $0.name, tensor: $0.value, isCounter: false, layout: $0.layout) }
+                         : children.flatMap(\.state)
+    }
+    /// Elementwise layers keep the shape; a block's output is its last leaf's.
+    public func outputShape(for input: [Int]) -> [Int] {
+        guard !children.isEmpty else { return input }
+        return trace(input).last(where: \.used)?.output ?? input
+    }
+    public func multiplyAccumulates(for input: [Int]) -> Int { 0 }
+    /// A leaf runs itself; a block by default runs its children one after another.
+    public func trace(_ input: [Int]) -> [LayerTrace] {
+        guard !children.isEmpty else { return [LayerTrace(self, input: input)] }
+        var shape = input
+        return children.flatMap { child -> [LayerTrace] in
+            let t = child.trace(shape)
+            shape = t.last(where: \.used)?.output ?? shape
+            return t
+        }
+    }
+    public var kind: String { "\(type(of: self))" }
+    /// Every leaf under this layer (itself if a leaf), in state_dict order.
+    public var leaves: [Layer] { children.isEmpty ? [self] : children.flatMap(\.leaves) }
+    /// This layer and every layer under it, depth first.
+    public var subtree: [Layer] { [self] + children.flatMap(\.subtree) }
+}
+
+/// (n + 2·pad − k) / stride + 1: a conv's or pool's output side.
+func pooledSide(_ n: Int, kernel: Int, stride: Int, padding: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
 /// Joins a module prefix and a member name the way PyTorch does.
 func qualified(_ prefix: String, _ member: String) -> String { prefix.isEmpty ? member : prefix + "." + member }

@@ -15,6 +15,10 @@ public final class Linear: Layer {
         bias = Parameter(name: qualified(name, "bias"), shape: [outFeatures])
     }
 
+    public func outputShape(for input: [Int]) -> [Int] { [outFeatures] }
+    public func multiplyAccumulates(for input: [Int]) -> Int { inFeatures * outFeatures }
+    public var kind: String { "Linear(\(inFeatures)→\(outFeatures))" }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.count == x.shape[0] * inFeatures, "\(name): input \(x.shape)")
         input = x

@@ -16,6 +16,14 @@ public final class MaxPool2d: Layer {
 
     deinit { argmax?.deallocate() }
 
+    public func outputShape(for s: [Int]) -> [Int] {
+        [s[0], pooledSide(s[1], kernel: kernel, stride: stride, padding: padding),
+         pooledSide(s[2], kernel: kernel, stride: stride, padding: padding)]
+    }
+    public var kind: String {
+        "MaxPool2d(\(kernel)" + (stride != kernel ? ", s\(stride)" : "") + (padding != 0 ? ", p\(padding)" : "") + ")"
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, recordIndices: true) }
 
     /// `recordIndices: false` skips the winners' indices: for inference that reruns the forward pass
@@ -79,6 +87,12 @@ public final class AvgPool2d: Layer {
         self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
     }
 
+    public func outputShape(for s: [Int]) -> [Int] {
+        [s[0], pooledSide(s[1], kernel: kernel, stride: stride, padding: padding),
+         pooledSide(s[2], kernel: kernel, stride: stride, padding: padding)]
+    }
+    public var kind: String { "AvgPool2d(\(kernel))" }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
@@ -105,6 +119,9 @@ public final class GlobalAvgPool: Layer {
 
     public init(_ name: String) { self.name = name }
 
+    public func outputShape(for s: [Int]) -> [Int] { [s[0]] }
+    public var kind: String { "AdaptiveAvgPool(1)+flatten" }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         input = x
         let y = Tensor.reuse(out, [x.shape[0], x.shape[1]]); out = y
@@ -128,6 +145,8 @@ public final class Flatten: Layer {
     private var inputShape: [Int] = []
 
     public init(_ name: String) { self.name = name }
+
+    public func outputShape(for s: [Int]) -> [Int] { [s.reduce(1, *)] }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         inputShape = x.shape

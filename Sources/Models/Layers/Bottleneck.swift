@@ -1,0 +1,98 @@
+import Kernels
+
+/// torchvision's ResNet v1.5 bottleneck: relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x)),
+/// conv1 a 1×1 reduce to `width`, conv2 the 3×3 that carries the stride, conv3 a 1×1 expand to 4·width,
+/// the shortcut a 1×1 conv + bn projection when the shape changes. `residual = false` drops the add but
+/// keeps the projection's weights, so it can be switched back on mid-run.
+public final class Bottleneck: ResidualSwitch {
+    public static let expansion = 4
+    public let name: String
+    public let conv1: Conv2d, bn1: BatchNorm2d, relu1: ReLU, conv2: Conv2d, bn2: BatchNorm2d, relu2: ReLU
+    public let conv3: Conv2d, bn3: BatchNorm2d, relu3: ReLU
+    public let downsample: (conv: Conv2d, bn: BatchNorm2d)?
+    public var residual: Bool {
+        didSet { for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual } }
+    }
+    public var needsInputGradient = true
+
+    public init(_ name: String, _ cin: Int, width: Int, stride: Int, residual: Bool = true) {
+        self.name = name
+        let cout = width * Self.expansion
+        conv1 = Conv2d(qualified(name, "conv1"), cin, width, kernel: 1, bias: false)
+        // bn3's incoming gradient also feeds the shortcut; the other norms' feed nothing else, and
+        // batch norm's backward reads its input, not the output the in-place ReLUs overwrite.
+        bn1 = BatchNorm2d(qualified(name, "bn1"), width, gradientInPlace: true)
+        relu1 = ReLU(qualified(name, "relu1"), inPlace: true)
+        conv2 = Conv2d(qualified(name, "conv2"), width, width, kernel: 3, stride: stride, padding: 1, bias: false)
+        bn2 = BatchNorm2d(qualified(name, "bn2"), width, gradientInPlace: true)
+        relu2 = ReLU(qualified(name, "relu2"), inPlace: true)
+        conv3 = Conv2d(qualified(name, "conv3"), width, cout, kernel: 1, bias: false)
+        bn3 = BatchNorm2d(qualified(name, "bn3"), cout)
+        relu3 = ReLU(qualified(name, "relu3"), inPlace: true)
+        downsample = (stride != 1 || cin != cout)
+            ? (Conv2d(qualified(name, "downsample.0"), cin, cout, kernel: 1, stride: stride, bias: false),
+               BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
+            : nil
+        self.residual = residual
+        for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual }
+    }
+
+    /// In state_dict order (the ReLUs hold no state) and in the order they run.
+    public var children: [Layer] {
+        [conv1, bn1, relu1, conv2, bn2, relu2, conv3, bn3] + (downsample.map { [$0.conv, $0.bn] as [Layer] } ?? []) + [relu3]
+    }
+    public func trace(_ input: [Int]) -> [LayerTrace] {
+        shortcutTrace(main: [conv1, bn1, relu1, conv2, bn2, relu2, conv3, bn3], downsample: downsample,
+                      residual: residual, out: relu3, input)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if !training { return fusedEvalForward(x) }
+        fusedInput = nil
+        return layerForward(x, training: training)
+    }
+
+    // Inference: each conv applies its eval-mode batch norm (folded to scale/shift), the residual add and
+    // the ReLU in its output loop, as BasicBlock does. A backward pass after it first reruns the layers.
+    private var fusedInput: Tensor?
+
+    private func fusedConv(_ conv: Conv2d, _ bn: BatchNorm2d, _ x: Tensor, residual: Tensor?, relu: Bool) -> Tensor {
+        var e = bn.evalScaleShift()
+        e.residual = residual.map { UnsafePointer($0.data) }; e.relu = relu
+        return conv.forward(x, epilogue: e)
+    }
+
+    private func fusedEvalForward(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[1] == conv1.inChannels, "\(name): input \(x.shape)")
+        fusedInput = x
+        let a = fusedConv(conv1, bn1, x, residual: nil, relu: true)
+        let b = fusedConv(conv2, bn2, a, residual: nil, relu: true)
+        var shortcut: Tensor? = nil
+        if residual { shortcut = downsample.map { fusedConv($0.conv, $0.bn, x, residual: nil, relu: false) } ?? x }
+        return fusedConv(conv3, bn3, b, residual: shortcut, relu: true)
+    }
+
+    private func layerForward(_ x: Tensor, training t: Bool) -> Tensor {
+        let a = relu1.forward(bn1.forward(conv1.forward(x, training: t), training: t), training: t)
+        let b = relu2.forward(bn2.forward(conv2.forward(a, training: t), training: t), training: t)
+        let main = bn3.forward(conv3.forward(b, training: t), training: t)
+        guard residual else { return relu3.forward(main, training: t) }
+        // The shortcut is added into bn3's output (its backward does not read it).
+        let shortcut = downsample.map { $0.bn.forward($0.conv.forward(x, training: t), training: t) } ?? x
+        addInPlace(main.data, shortcut.data, count: main.count)
+        return relu3.forward(main, training: t)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor? {
+        if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
+        let dSum = relu3.backward(dy)!
+        let dB = conv3.backward(bn3.backward(dSum)!)!
+        let dA = conv2.backward(bn2.backward(relu2.backward(dB)!)!)!
+        let dMain = conv1.backward(bn1.backward(relu1.backward(dA)!)!)!
+        guard residual else { return dMain }
+        // Summed into conv1's input gradient, which is returned and read by nothing else.
+        let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
+        addInPlace(dMain.data, dShortcut.data, count: dMain.count)
+        return dMain
+    }
+}
