@@ -36,6 +36,8 @@ final class ZooTrainCLITests: XCTestCase {
         return dir
     }()
 
+    override class func tearDown() { try? FileManager.default.removeItem(atPath: tinyMNIST) }
+
     /// The training losses of a short headless run (one line per step), checking it ends cleanly.
     func losses(_ model: String, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [Double] {
         let dir = NSTemporaryDirectory() + "nntop-zoo-cli-\(UUID().uuidString)"
