@@ -41,5 +41,5 @@ final class ZooTrainCLITests: XCTestCase {
     }
 
     func testGoogLeNetTrainsFromTheCommandLine() throws { try trainsWithFallingLoss("googlenet", lr: "0.01") }
-    func testVGG11BatchNormTrainsFromTheCommandLine() throws { try trainsWithFallingLoss("vgg11-bn", lr: "0.01") }
+    func testVGG11BatchNormTrainsFromTheCommandLine() throws { try trainsWithFallingLoss("vgg11-bn", lr: "0.001") }
 }
