@@ -93,7 +93,7 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                 }
                 let pix = q % s.panelsPerUnit
                 let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
-                for (u, t) in taps.enumerated() where mask & (1 << UInt64(t)) != 0 {
+                for (u, t) in taps.enumerated() where mask.contains(t) {
                     cols.prepareTap(t, g)
                     var first = -1
                     var m0 = SIMDMask<SIMD16<Int32>>(), m1 = SIMDMask<SIMD16<Int32>>()

@@ -182,8 +182,7 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     let ku4 = (ku + 3) / 4 * 4, cout4 = (cout + 3) / 4 * 4
     let group = 16
     let partialSize = cout4 * ku4
-    var allTaps: UInt64 = 0
-    for t in taps { allTaps |= 1 << UInt64(t) }
+    let allTaps = TapMask(taps)
     let phaseLayout = PhaseLayout(s)
     // Panels one cache line further apart than their size: a panel of B (ku4 × 128 bytes) or of dy is
     // often a multiple of 4 KB, and dot4x4 reading the same rows of 16 such panels would then map them

@@ -120,7 +120,7 @@ private struct PanelForward {
     /// images], so a tap's k rows, and a kernel row's run of taps, are already one contiguous panel); a
     /// phase-layout image is built at its first panel; an image-major panel packs its slice into bp.
     @inline(__always)
-    func packInput(_ q: Int, _ cols: PanelColumns, mask: UInt64, bp: UnsafeMutablePointer<Float>,
+    func packInput(_ q: Int, _ cols: PanelColumns, mask: TapMask, bp: UnsafeMutablePointer<Float>,
                    xT: UnsafeMutablePointer<Float>) {
         if s.pixelMajor && q % s.panelsPerUnit == 0 {
             let n0 = (q / s.panelsPerUnit) * panelWidth, cp = cin * g.height * g.width
@@ -138,15 +138,15 @@ private struct PanelForward {
     /// Compute: tile = output channels mp·8 ..< mp·8 + 8 of panel q, one tile product per run of
     /// consecutive valid taps (pixel-major: within a kernel row, read in place from xT).
     @inline(__always)
-    func product(_ q: Int, _ mp: Int, mask: UInt64, bp: UnsafeMutablePointer<Float>, xT: UnsafeMutablePointer<Float>,
+    func product(_ q: Int, _ mp: Int, mask: TapMask, bp: UnsafeMutablePointer<Float>, xT: UnsafeMutablePointer<Float>,
                  tile: UnsafeMutablePointer<Float>) {
         let taps = s.taps, pix = q % s.panelsPerUnit
         let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
         var u = 0, brow = 0, first = true
         while u < taps.count {
-            guard mask & (1 << UInt64(taps[u])) != 0 else { u += 1; continue }
+            guard mask.contains(taps[u]) else { u += 1; continue }
             var v = u + 1
-            while v < taps.count && mask & (1 << UInt64(taps[v])) != 0
+            while v < taps.count && mask.contains(taps[v])
                     && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
             let b: UnsafePointer<Float>
             if s.pixelMajor {

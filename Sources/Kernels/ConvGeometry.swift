@@ -4,6 +4,9 @@ import Foundation
 public struct ConvGeometry: Equatable {
     public var batch, inChannels, height, width: Int
     public var outChannels, kernelH, kernelW, stride, padding: Int
+    /// Pools only (nn.MaxPool2d(ceil_mode=True), GoogLeNet's): the output side rounds up, keeping a last
+    /// window that starts inside the input or its left padding (`pooledSide`).
+    public var ceilMode = false
 
     public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int,
                 kernel: Int, stride: Int = 1, padding: Int = 0) {
@@ -12,12 +15,23 @@ public struct ConvGeometry: Equatable {
         self.stride = stride; self.padding = padding
     }
 
-    public var outH: Int { (height + 2 * padding - kernelH) / stride + 1 }
-    public var outW: Int { (width + 2 * padding - kernelW) / stride + 1 }
+    public var outH: Int { pooledSide(height, kernel: kernelH, stride: stride, padding: padding, ceilMode: ceilMode) }
+    public var outW: Int { pooledSide(width, kernel: kernelW, stride: stride, padding: padding, ceilMode: ceilMode) }
     /// Weights per output channel: one per (input channel, kernel row, kernel column).
     public var colRows: Int { inChannels * kernelH * kernelW }
     /// Outputs per output channel: the batch folded into the output pixels.
     public var colCols: Int { batch * outH * outW }
+}
+
+/// A conv's or pool's output side, PyTorch's pooling_output_shape: (n + 2·pad − k) / stride + 1, rounded
+/// down, or with `ceilMode` rounded up unless that last window would start past the input and its
+/// left padding ((out − 1)·stride >= n + pad).
+public func pooledSide(_ n: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool = false) -> Int {
+    let span = n + 2 * padding - kernel
+    guard ceilMode else { return span / stride + 1 }
+    var out = (span + stride - 1) / stride + 1
+    if (out - 1) * stride >= n + padding { out -= 1 }
+    return out
 }
 
 /// Conv weights are kept tap-major, W[ki][kj][co][c], where PyTorch's are [co][c][ki][kj]: each tap's

@@ -42,7 +42,8 @@ struct ConvPanels {
         }
         taps = ConvWeights.activeTaps(g)
         // Which taps a panel needs depends only on its place in its unit (its pixels), not the images.
-        var m = [UInt64](repeating: 0, count: panelsPerUnit)
+        precondition(g.kernelH * g.kernelW <= TapMask.capacity, "kernel \(g.kernelH)×\(g.kernelW): at most \(TapMask.capacity) taps")
+        var m = [TapMask](repeating: TapMask(), count: panelsPerUnit)
         let buf = UnsafeMutableRawPointer.allocate(byteCount: PanelColumns.bytes, alignment: 64)
         defer { buf.deallocate() }
         var cols = PanelColumns(buf)
@@ -50,11 +51,39 @@ struct ConvPanels {
         masks = m
     }
     /// Per panel of a unit: the taps valid for at least one of its columns.
-    private(set) var masks: [UInt64] = []
+    private(set) var masks: [TapMask] = []
 
     /// Units covering images `n`: the images a unit's panels read and write.
     func images(ofUnit u: Int) -> Range<Int> {
         pixelMajor ? (u * panelWidth)..<min(g.batch, (u + 1) * panelWidth) : u..<(u + 1)
+    }
+}
+
+/// A set of a kernel's taps (ki·kw + kj): the taps a panel's columns reach. Four words, so kernels up
+/// to 16×16 (AlexNet's 11×11 has 121 taps); a UInt64 mask silently dropped every tap past the 64th.
+struct TapMask {
+    static let capacity = 256
+    private var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+
+    init() {}
+    init(_ taps: [Int]) { for t in taps { insert(t) } }
+
+    @inline(__always)
+    func contains(_ t: Int) -> Bool {
+        let word = t < 128 ? (t < 64 ? w0 : w1) : (t < 192 ? w2 : w3)
+        return (word >> UInt64(t & 63)) & 1 != 0
+    }
+
+    @inline(__always)
+    mutating func insert(_ t: Int) {
+        precondition(t >= 0 && t < Self.capacity)
+        let bit: UInt64 = 1 << UInt64(t & 63)
+        switch t >> 6 {
+        case 0: w0 |= bit
+        case 1: w1 |= bit
+        case 2: w2 |= bit
+        default: w3 |= bit
+        }
     }
 }
 
@@ -76,21 +105,21 @@ struct PanelColumns {
 
     /// Fills the columns of panel `q` and returns the mask of taps valid for at least one of them
     /// (from `s.masks`: it depends only on the panel's place in its unit).
-    mutating func load(_ q: Int, _ s: ConvPanels) -> UInt64 {
+    mutating func load(_ q: Int, _ s: ConvPanels) -> TapMask {
         fill(q, s)
         return s.masks[q % s.panelsPerUnit]
     }
 
     /// The taps valid for at least one column of panel `q`, computed from the columns.
-    mutating func computeMask(_ q: Int, _ s: ConvPanels) -> UInt64 {
+    mutating func computeMask(_ q: Int, _ s: ConvPanels) -> TapMask {
         fill(q, s)
         let g = s.g
-        var mask: UInt64 = 0
+        var mask = TapMask()
         for t in s.taps {
             let ki = t / g.kernelW, kj = t % g.kernelW
             for j in 0..<count {
                 let iy = iy0[j] + ki, ix = ix0[j] + kj
-                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask |= 1 << UInt64(t); break }
+                if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width { mask.insert(t); break }
             }
         }
         return mask
@@ -165,14 +194,14 @@ struct PhaseLayout {
 /// (Pixel-major panels need no packing: see the forward pass.)
 @inline(__always)
 func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
-                       q: Int, mask: UInt64, into bp: UnsafeMutablePointer<Float>,
+                       q: Int, mask: TapMask, into bp: UnsafeMutablePointer<Float>,
                        phase: (PhaseLayout, UnsafePointer<Float>)? = nil) {
     let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
     var row = 0
     if let (L, ph) = phase {
         // Two 16-float copies per k row (one per output row half of the panel).
         let p0 = (q % s.panelsPerUnit) * panelWidth
-        for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+        for t in s.taps where mask.contains(t) {
             let ki = t / g.kernelW, kj = t % g.kernelW
             for c in 0..<cin {
                 let dst = bp + (row + c) * panelWidth
@@ -192,7 +221,7 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
     // edge columns are masked. Two masked vector copies per k row.
     let contiguous = !s.pixelMajor && st == 1 && g.outW == w && g.outH == g.height
     let total = g.batch * cin * plane
-    for t in s.taps where mask & (1 << UInt64(t)) != 0 {
+    for t in s.taps where mask.contains(t) {
         cols.prepareTap(t, g)
         let off = cols.off, ok = cols.ok
         if contiguous {

@@ -5,7 +5,8 @@ import Foundation
 /// nil skips the indices, for inference that no backward pass will follow.
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax optionalArgmax: UnsafeMutablePointer<Int32>?) {
-    if optionalArgmax == nil && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 {
+    // The 3×3/2 path reads a buffer sized for floor mode's windows: not for ceil mode (GoogLeNet's pools).
+    if optionalArgmax == nil && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 && !g.ceilMode {
         maxPool3x3s2(x: x, g, y: y, argmax: nil)
         return
     }
@@ -15,11 +16,12 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
     let argmax = optionalArgmax ?? UnsafeMutableRawPointer(scratch!.0).bindMemory(to: Int32.self, capacity: g.batch * g.inChannels * g.outH * g.outW)
     let oh = g.outH, ow = g.outW, plane = g.height * g.width
     let kh = g.kernelH, kw = g.kernelW, st = g.stride, pad = g.padding, h = g.height, w = g.width
+    // (Even sides: ceil mode's output is floor mode's.)
     if kh == 2 && kw == 2 && st == 2 && pad == 0 && h % 2 == 0 && w % 2 == 0 {
         maxPool2x2(x: x, g, y: y, argmax: argmax)
         return
     }
-    if kh == 3 && kw == 3 && st == 2 && pad == 1 {
+    if kh == 3 && kw == 3 && st == 2 && pad == 1 && !g.ceilMode {
         maxPool3x3s2(x: x, g, y: y, argmax: argmax)
         return
     }
@@ -34,7 +36,8 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
     }
 }
 
-/// The maximum of one window and its index in the plane: only the taps inside the image, row-major,
+/// The maximum of one window and its index in the plane: only the taps inside the image (a ceil-mode
+/// window may reach past the right or bottom edge), row-major,
 /// first maximum wins (PyTorch's rule); (-inf, -1) for a window wholly in the padding.
 @inline(__always)
 private func maxOfWindow(_ src: UnsafePointer<Float>, top iy0: Int, left ix0: Int, kh: Int, kw: Int,

@@ -38,6 +38,18 @@ public final class Network {
         }
     }
 
+    /// The dropout layers anywhere in the tree (their masks follow `step`).
+    private lazy var dropouts: [Dropout] = units.flatMap(\.subtree).compactMap { $0 as? Dropout }
+
+    /// The training step the next `trainStep` or training `forward` draws its dropout masks for (the
+    /// Trainer sets it before each step; a resumed run sets the step it resumes at).
+    public var step = 0 {
+        didSet { for d in dropouts { d.step = UInt64(step) } }
+    }
+
+    /// The batch index of the first sample this network sees (a replica's slice), for dropout's positions.
+    private func setFirstSample(_ n: Int) { for d in dropouts { d.firstSample = n } }
+
     /// The fused fast paths, found once from the unit list.
     private let plan: FusionPlan
     private var reluBeforePool: [Bool] { plan.reluBeforePool }
@@ -104,8 +116,10 @@ public final class Network {
     /// each slice of the batch through a replica on its own core and add the replicas' gradients.
     public func trainStep(_ x: Tensor, labels: UnsafePointer<Int32>) -> CrossEntropyResult {
         let b = x.shape[0], parts = splitCount(b)
+        setFirstSample(0)
         guard parts > 1 else { return sliceStep(x, labels, gradientBatch: b) }
         prepareReplicas(parts - 1)
+        for (t, r) in replicas.enumerated() { r.step = step; r.setFirstSample(b * (t + 1) / parts) }
         if slicedInput !== x || slices.count != parts {
             let per = x.count / b
             slices = (0..<parts).map { t in

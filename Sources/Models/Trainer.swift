@@ -273,7 +273,9 @@ public final class Trainer {
                 let stepStart = monotonicSeconds()
                 data.train.fill(items: order[s * b..<(s + 1) * b], x: x, labels: labels,
                                 augmentation: augmentation, epoch: epoch, firstPosition: s * b)
-                // Forward, loss and backward (gradients of a diverged step are never applied).
+                // Forward, loss and backward (gradients of a diverged step are never applied); the
+                // step picks the dropout masks, so a resumed run draws the ones it would have.
+                network.step = current.step
                 let ce = network.trainStep(x, labels: labels)
                 guard ce.loss.isFinite && ce.loss < Self.divergedLoss else {
                     current.state = .diverged

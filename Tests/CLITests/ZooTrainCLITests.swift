@@ -7,34 +7,7 @@ import XCTest
 /// short too. The LR is the models' recipe's, except for the ImageNet ResNets, set low enough that
 /// four momentum steps do not overshoot (their recipe is a placeholder).
 final class ZooTrainCLITests: XCTestCase {
-    static let assets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("assets/mnist").path
-
-    /// The first `n` records of an idx file (gzipped), with its count rewritten: a smaller MNIST.
-    static func slice(_ name: String, _ n: Int, recordBytes: Int, headerBytes: Int, into dir: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "gzip -dc '\(assets)/\(name).gz'"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        var head = [UInt8](data.prefix(headerBytes))
-        head[4] = UInt8(n >> 24 & 255); head[5] = UInt8(n >> 16 & 255); head[6] = UInt8(n >> 8 & 255); head[7] = UInt8(n & 255)
-        let body = data.subdata(in: headerBytes..<(headerBytes + n * recordBytes))
-        try (Data(head) + body).write(to: URL(fileURLWithPath: dir + "/" + name))
-    }
-
-    static let tinyMNIST: String = {
-        let dir = NSTemporaryDirectory() + "nntop-tiny-mnist-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try! slice("train-images-idx3-ubyte", 192, recordBytes: 784, headerBytes: 16, into: dir)
-        try! slice("train-labels-idx1-ubyte", 192, recordBytes: 1, headerBytes: 8, into: dir)
-        try! slice("t10k-images-idx3-ubyte", 100, recordBytes: 784, headerBytes: 16, into: dir)
-        try! slice("t10k-labels-idx1-ubyte", 100, recordBytes: 1, headerBytes: 8, into: dir)
-        return dir
-    }()
+    static let tinyMNIST = SmallMNIST.make(train: 192, test: 100)
 
     override class func tearDown() { try? FileManager.default.removeItem(atPath: tinyMNIST) }
 

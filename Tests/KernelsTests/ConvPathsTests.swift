@@ -63,6 +63,16 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 3, cin: 3, cout: 4, h: 5, w: 32, k: 3, s: 2, p: 1, bias: false)
     }
 
+    /// Kernels past 8×8 (more taps than a 64-bit mask held: AlexNet's 11×11 has 121) and strides past 2,
+    /// on both panel layouts: image-major (batch under 16) and pixel-major (batch 16+, <= 64 outputs).
+    func testLargeKernelsAndStrides() {
+        check(batch: 2, cin: 3, cout: 5, h: 31, w: 29, k: 11, s: 4, p: 2, bias: true)
+        check(batch: 17, cin: 2, cout: 4, h: 23, w: 23, k: 11, s: 4, p: 2, bias: true)
+        check(batch: 2, cin: 2, cout: 3, h: 12, w: 13, k: 9, s: 1, p: 4, bias: false)
+        check(batch: 2, cin: 3, cout: 4, h: 11, w: 10, k: 3, s: 3, p: 1, bias: true)
+        check(batch: 16, cin: 33, cout: 9, h: 9, w: 9, k: 5, s: 3, p: 2, bias: false)
+    }
+
     /// The direct method (small stride-1 convs, rows up to 32 wide): two output rows per vector pair
     /// (width ≤ 16) and one row across two vectors (17…32), with and without padding.
     func testDirectConvolution() {

@@ -1,10 +1,10 @@
 import Kernels
 
-/// nn.BatchNorm2d: eps 1e-5, momentum 0.1, affine, tracking running statistics.
+/// nn.BatchNorm2d: eps 1e-5 unless told (GoogLeNet's is 1e-3), momentum 0.1, affine, tracking running statistics.
 public final class BatchNorm2d: Layer {
     public let name: String
     public let channels: Int
-    public let eps: Float = 1e-5, momentum: Float = 0.1
+    public let eps: Float, momentum: Float = 0.1
     public let weight: Parameter, bias: Parameter
     public let runningMean: Tensor, runningVar: Tensor
     /// num_batches_tracked (a float holds exact integers up to 2^24 batches).
@@ -22,13 +22,14 @@ public final class BatchNorm2d: Layer {
          StateEntry(name: qualified(name, "num_batches_tracked"), tensor: batchesTracked, isCounter: true)]
     }
 
-    public var kind: String { "BatchNorm2d(\(channels))" }
+    public var kind: String { "BatchNorm2d(\(channels)" + (eps != 1e-5 ? ", eps \(eps)" : "") + ")" }
 
     private var input: Tensor?, out: Tensor?, dx: Tensor?
     private var trainedForward = false
     private let savedMean: Tensor, savedInvStd: Tensor
 
-    public init(_ name: String, _ channels: Int, gradientInPlace: Bool = false) {
+    public init(_ name: String, _ channels: Int, eps: Float = 1e-5, gradientInPlace: Bool = false) {
+        self.eps = eps
         self.gradientInPlace = gradientInPlace
         self.name = name; self.channels = channels
         weight = Parameter(name: qualified(name, "weight"), shape: [channels])

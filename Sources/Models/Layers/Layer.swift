@@ -150,8 +150,5 @@ extension Layer {
     public var subtree: [Layer] { [self] + children.flatMap(\.subtree) }
 }
 
-/// (n + 2·pad − k) / stride + 1: a conv's or pool's output side.
-func pooledSide(_ n: Int, kernel: Int, stride: Int, padding: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
-
 /// Joins a module prefix and a member name the way PyTorch does.
 func qualified(_ prefix: String, _ member: String) -> String { prefix.isEmpty ? member : prefix + "." + member }

@@ -1,27 +1,29 @@
 import Kernels
 
-/// nn.MaxPool2d / F.max_pool2d (square window; stride defaults to the window).
+/// nn.MaxPool2d / F.max_pool2d (square window; stride defaults to the window; ceil_mode as GoogLeNet's).
 public final class MaxPool2d: Layer {
     public let name: String
     public let kernel, stride, padding: Int
+    public let ceilMode: Bool
     public var needsInputGradient = true
     public var parameters: [Parameter] { [] }
     private var geometry: ConvGeometry?, input: Tensor?
     private var out: Tensor?, dx: Tensor?
     private var argmax: UnsafeMutablePointer<Int32>?, argmaxCount = 0
 
-    public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0) {
+    public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
         self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+        self.ceilMode = ceilMode
     }
 
     deinit { argmax?.deallocate() }
 
     public func outputShape(for s: [Int]) -> [Int] {
-        [s[0], pooledSide(s[1], kernel: kernel, stride: stride, padding: padding),
-         pooledSide(s[2], kernel: kernel, stride: stride, padding: padding)]
+        [s[0], pooledSide(s[1], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode),
+         pooledSide(s[2], kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)]
     }
     public var kind: String {
-        "MaxPool2d(\(kernel)" + (stride != kernel ? ", s\(stride)" : "") + (padding != 0 ? ", p\(padding)" : "") + ")"
+        "MaxPool2d(\(kernel)" + (stride != kernel ? ", s\(stride)" : "") + (padding != 0 ? ", p\(padding)" : "") + (ceilMode ? ", ceil" : "") + ")"
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, recordIndices: true) }
@@ -29,8 +31,9 @@ public final class MaxPool2d: Layer {
     /// `recordIndices: false` skips the winners' indices: for inference that reruns the forward pass
     /// before any backward (Network's folded evaluation), the stem's pool then only takes maxima.
     func forward(_ x: Tensor, training: Bool, recordIndices: Bool) -> Tensor {
-        let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
+        var g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
+        g.ceilMode = ceilMode
         geometry = g; input = x
         let y = Tensor.reuse(out, [g.batch, g.inChannels, g.outH, g.outW]); out = y
         if argmaxCount != y.count {

@@ -37,13 +37,21 @@ public enum ModelZoo {
                   input: [1, 32, 32], recipe: Recipe(), hasResidualSwitch: false),
         ModelSpec(name: "resnet18", build: { c, k, r in resnet18(inChannels: c, classes: k, residual: r) },
                   input: [1, 32, 32], recipe: .resnet, hasResidualSwitch: true),
+        ModelSpec(name: "alexnet", build: { c, k, _ in alexnet(inChannels: c, classes: k) },
+                  input: [3, 224, 224], recipe: .resnet, hasResidualSwitch: false),
     ] + [34, 50, 101, 152].map { d in
         ModelSpec(name: "resnet\(d)", build: { c, k, r in resnet(depth: d, inChannels: c, classes: k, residual: r) },
                   input: [3, 224, 224], recipe: .resnet, hasResidualSwitch: true)
     } + [20, 32, 44, 56, 110].map { d in
         ModelSpec(name: "resnet\(d)-cifar", build: { c, k, r in cifarResNet(depth: d, inChannels: c, classes: k, residual: r) },
                   input: [3, 32, 32], recipe: .resnet, hasResidualSwitch: true)
-    }
+    } + [11, 13, 16, 19].flatMap { d in [false, true].map { bn in
+        ModelSpec(name: "vgg\(d)" + (bn ? "-bn" : ""), build: { c, k, _ in vgg(d, batchNorm: bn, inChannels: c, classes: k) },
+                  input: [3, 224, 224], recipe: .resnet, hasResidualSwitch: false)
+    } } + [
+        ModelSpec(name: "googlenet", build: { c, k, _ in googlenet(inChannels: c, classes: k) },
+                  input: [3, 224, 224], recipe: .resnet, hasResidualSwitch: false),
+    ]
 
     public static var names: [String] { specs.map(\.name) }
 
@@ -56,6 +64,7 @@ public enum ModelZoo {
         let net = spec.build(inChannels, classes, residual)
         var rng = SeededRandom(seed: seed)
         initialize(net, rng: &rng)
+        for case let d as Dropout in net.units.flatMap(\.subtree) { d.seed = seed }
         // Batch norm needs the whole batch's statistics: only models without it are split across cores.
         if !net.leaves.contains(where: { $0 is BatchNorm2d }) {
             net.makeReplica = { make(name, inChannels: inChannels, classes: classes, residual: residual, seed: seed)! }
