@@ -21,12 +21,10 @@ struct Summary: ParsableCommand {
     @Option(help: "Output classes of the last layer.")
     var classes = 10
 
-    /// --input as [C, H, W], or nil when it is not three positive integers.
+    /// --input as [C, H, W] (the model's natural input when not given), nil when malformed.
     var inputShape: [Int]? {
         guard let input else { return ModelZoo.spec(model)?.input }
-        let v = input.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard v.count == 3, v.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        return v.map { $0! }
+        return try? parseInputShape(input)
     }
 
     func validate() throws {
@@ -34,7 +32,7 @@ struct Summary: ParsableCommand {
             throw ValidationError("unknown model '\(model)'; choose one of: \(ModelZoo.names.joined(separator: ", "))")
         }
         guard classes >= 2 && classes <= 100_000 else { throw ValidationError("--classes must be between 2 and 100000 (got \(classes))") }
-        guard inputShape != nil else { throw ValidationError("--input wants C,H,W (three positive integers), not '\(input ?? "")'") }
+        if let input { _ = try parseInputShape(input) }
     }
 
     func run() throws {
