@@ -23,12 +23,8 @@ public final class BasicBlock: ResidualSwitch {
         conv2 = Conv2d(qualified(name, "conv2"), cout, cout, kernel: 3, stride: 1, padding: 1, bias: false)
         bn2 = BatchNorm2d(qualified(name, "bn2"), cout)
         relu2 = ReLU(qualified(name, "relu2"), inPlace: true)
-        downsample = (stride != 1 || cin != cout)
-            ? (Conv2d(qualified(name, "downsample.0"), cin, cout, kernel: 1, stride: stride, bias: false),
-               BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
-            : nil
+        downsample = projectionShortcut(name, cin, cout, stride: stride, residual: residual)
         self.residual = residual
-        for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual }
     }
 
     /// In state_dict order (the ReLUs hold no state) and in the order they run.
@@ -109,6 +105,18 @@ public final class BasicBlock: ResidualSwitch {
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
         return dMain
     }
+}
+
+/// A residual block's projection shortcut (torchvision's `downsample`: a 1×1 conv and a batch norm)
+/// where the block changes the stride or the channels, else nil; its parameters take part only with
+/// residuals on.
+func projectionShortcut(_ name: String, _ cin: Int, _ cout: Int, stride: Int, residual: Bool) -> (conv: Conv2d, bn: BatchNorm2d)? {
+    guard stride != 1 || cin != cout else { return nil }
+    let ds = (conv: Conv2d(qualified(name, "downsample.0"), cin, cout, kernel: 1, stride: stride, bias: false),
+              // Its gradient feeds nothing else.
+              bn: BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
+    for p in ds.conv.parameters + ds.bn.parameters { p.inUse = residual }
+    return ds
 }
 
 /// The trace of a residual block: the main path from the input, the projection (conv, bn) from the

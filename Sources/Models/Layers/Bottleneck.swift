@@ -29,12 +29,8 @@ public final class Bottleneck: ResidualSwitch {
         conv3 = Conv2d(qualified(name, "conv3"), width, cout, kernel: 1, bias: false)
         bn3 = BatchNorm2d(qualified(name, "bn3"), cout)
         relu3 = ReLU(qualified(name, "relu3"), inPlace: true)
-        downsample = (stride != 1 || cin != cout)
-            ? (Conv2d(qualified(name, "downsample.0"), cin, cout, kernel: 1, stride: stride, bias: false),
-               BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
-            : nil
+        downsample = projectionShortcut(name, cin, cout, stride: stride, residual: residual)
         self.residual = residual
-        for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual }
     }
 
     /// In state_dict order (the ReLUs hold no state) and in the order they run.
