@@ -16,7 +16,8 @@ enum DataSets {
     /// Reads the data set. A single-folder image set holds out its test images with a fixed seed (not
     /// the run's), so `eval` and every run on that folder test on the same images. `testOnly` callers
     /// (eval, predict) use `test`.
-    static func load(dataset: String, directory: String?, imageSize: Int?, testOnly: Bool = false) throws -> Loaded {
+    static func load(dataset: String, directory: String?, imageSize: Int?, testOnly: Bool = false,
+                     progress: ((Double) -> Void)? = nil) throws -> Loaded {
         guard let dir = directory ?? (dataset == "mnist" ? MNIST.defaultDirectory() : nil) else {
             throw DataError(dataset == "mnist"
                 ? "cannot find the bundled assets/mnist; run from the repository or pass --data DIR (a folder with the four MNIST idx files)"
@@ -27,7 +28,7 @@ enum DataSets {
             let test = try MNIST.loadTest(directory: dir)
             return Loaded(train: test, test: test, description: "")
         }
-        let loaded = try DataSource.load(directory: dir, kind: DataKind(rawValue: dataset), imageSize: imageSize)
+        let loaded = try DataSource.load(directory: dir, kind: DataKind(rawValue: dataset), imageSize: imageSize, progress: progress)
         return Loaded(train: loaded.train, test: loaded.test, description: loaded.description)
     }
 }

@@ -327,7 +327,15 @@ struct Train: ParsableCommand {
 
     func loadData(_ config: TrainConfig) -> DataSplits {
         do {
-            let loaded = try DataSets.load(dataset: config.datasetName, directory: data, imageSize: config.imageSize)
+            // Decoding that takes more than a second says how far it is, a line per 10 % on stderr (a
+            // dashboard run's training process passes them on until its dashboard is up).
+            var shown = 0
+            let loaded = try DataSets.load(dataset: config.datasetName, directory: data, imageSize: config.imageSize) { f in
+                let tenths = Int(f * 10)
+                guard tenths > shown else { return }
+                shown = tenths
+                FileHandle.standardError.write(Data("nntop: decoding \(data ?? "the data"): \(tenths * 10)%\n".utf8))
+            }
             // What --data held, in one line on stderr (apart from the progress lines).
             if data != nil, !loaded.description.isEmpty, headless || !Dashboard.canRun() { FileHandle.standardError.write(Data((loaded.description + "\n").utf8)) }
             return try DataSplits(train: loaded.train, test: loaded.test, validationSize: config.valSize,
