@@ -155,7 +155,8 @@ final class DataSourceTests: XCTestCase {
         let d = try DataSource.load(directory: dir, imageSize: 3)
         XCTAssertEqual(d.kind, .folder)
         XCTAssertEqual(d.train.classNames, ["apple", "pear"])
-        XCTAssertEqual(d.train.labels, [0, 0, 1, 1]); XCTAssertEqual(d.test.labels, [0, 1])
+        // Training images come in a fixed mixed order (as MNIST's files hold theirs); the test set in class order.
+        XCTAssertEqual(d.train.labels.sorted(), [0, 0, 1, 1]); XCTAssertEqual(d.test.labels, [0, 1])
         XCTAssertEqual(d.train.channels, 3); XCTAssertEqual(d.test.channels, 3)
         XCTAssertEqual(d.train.rows, 3); XCTAssertEqual(d.train.cols, 3)
         XCTAssert(d.description.hasPrefix("data: image folder, 4 train / 2 test, 3×3×3, 2 classes"), d.description)
@@ -163,9 +164,21 @@ final class DataSourceTests: XCTestCase {
         // The grey image sits in R, G and B alike, resized from the script's known pixels.
         let grey = try XCTUnwrap(try expected("png")["grey8.png"])
         let want = Resize.planes(grey.pixels.map(UInt8.init), planes: 1, width: 3, height: 2, toWidth: 3, toHeight: 3)
-        for c in 0..<3 { XCTAssertEqual(Array(d.train.images[c * 9..<(c + 1) * 9]), want, "plane \(c)") }
+        let images = (0..<d.train.count).map { Array(d.train.images[$0 * 27..<($0 + 1) * 27]) }
+        XCTAssertTrue(images.contains(want + want + want), "no training image is the grey one in every plane")
         let rgb = try XCTUnwrap(try expected("png")["rgb.png"])
-        XCTAssertEqual(Array(d.train.images[27..<54]), Resize.planes(rgb.pixels.map(UInt8.init), planes: 3, width: 3, height: 2, toWidth: 3, toHeight: 3))
+        XCTAssertTrue(images.contains(Resize.planes(rgb.pixels.map(UInt8.init), planes: 3, width: 3, height: 2, toWidth: 3, toHeight: 3)))
+    }
+
+    /// A folder is read class by class; its training images are mixed so that --val-size's last N
+    /// (and --train-limit's first N) hold every class, not only the last one or two.
+    func testFolderTrainingImagesAreMixedAcrossClasses() throws {
+        for c in ["a", "b", "c"] { for k in 0..<6 { try copy("png/grey8.png", to: "train/\(c)/\(k).png") } }
+        try copy("png/grey8.png", to: "test/a/x.png")
+        let d = try DataSource.load(directory: dir, imageSize: 2)
+        XCTAssertEqual(d.train.labels.sorted(), [Int32](repeating: 0, count: 6) + [Int32](repeating: 1, count: 6) + [Int32](repeating: 2, count: 6))
+        XCTAssertEqual(Set(d.train.labels.suffix(6)).count, 3, "the last six: \(d.train.labels)")
+        XCTAssertEqual(try DataSource.load(directory: dir, imageSize: 2).train.labels, d.train.labels, "the order is fixed")
     }
 
     func testGreyOnlyFolderIsOneChannel() throws {

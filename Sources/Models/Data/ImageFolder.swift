@@ -66,6 +66,10 @@ public enum ImageFolder {
             testSource = .heldOut(fraction: testFraction, seed: seed)
         }
 
+        // The training images in one fixed mixed order, as MNIST's and CIFAR's files hold theirs: read
+        // class by class, --val-size's last N (and --train-limit's first N) would be one or two classes.
+        var mixing = SeededRandom(seed: 0x5EED_F01D)
+        trainIndices.shuffle(using: &mixing)
         let decoded = try decodeAll(files.map(\.path), side: imageSize, progress: progress, isCancelled: isCancelled)
         let labels = files.map(\.label)
         func subset(_ idx: [Int]) -> ImageSet {
