@@ -218,6 +218,12 @@ def build_model(tm, model_name, residual, mode, dtype, overrides=None):
         n = sum(p.numel() for p in model.parameters())
         assert n == RESNET18_PARAMS, f"ResNet18 has {n} parameters, expected {RESNET18_PARAMS}"
         model.set_residual(residual)
+    return finish_model(model, mode, dtype, overrides)
+
+
+def finish_model(model, mode, dtype, overrides=None):
+    """The formula's weights, then the stored overrides (tuned batch-norm biases) over them, in train or
+    eval mode, in `dtype`: how every fixture script prepares a reference module."""
     init_deterministic(model)
     if overrides:
         sd = model.state_dict()

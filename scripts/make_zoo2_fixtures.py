@@ -123,15 +123,7 @@ def use_formula_dropout(model):
 def build(tm, name, in_channels, mode, dtype, overrides=None):
     torch.manual_seed(0)
     model = use_formula_dropout(tm.build(name, in_channels=in_channels, num_classes=CLASSES))
-    mf.init_deterministic(model)
-    if overrides:
-        sd = model.state_dict()
-        for k, v in overrides.items():
-            assert sd[k].shape == v.shape and v.dtype == torch.float32, k
-            sd[k] = v
-        model.load_state_dict(sd, strict=True)
-    model.train(mode == "train")
-    return model.to(dtype)
+    return mf.finish_model(model, mode, dtype, overrides)
 
 
 def make_input(shape):

@@ -65,15 +65,7 @@ def build_model(tm, name, residual, mode, dtype, overrides=None):
     model = tm.build(name, CHANNELS, 10, residual)
     n = sum(p.numel() for p in model.parameters())
     assert n == MODELS[name][1], f"{name} has {n} parameters"
-    mf.init_deterministic(model)
-    if overrides:
-        sd = model.state_dict()
-        for k, v in overrides.items():
-            assert sd[k].shape == v.shape and v.dtype == torch.float32, k
-            sd[k] = v
-        model.load_state_dict(sd, strict=True)
-    model.train(mode == "train")
-    return model.to(dtype)
+    return mf.finish_model(model, mode, dtype, overrides)
 
 
 def relu_bns(model):

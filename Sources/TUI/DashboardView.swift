@@ -136,23 +136,9 @@ public enum DashboardView {
             drawPanel(ui.panel, model: model, ui: ui, caps: caps, into: &buf, rect: r)
         case .pair:
             let right: Panel = ui.panel == .curves ? .layers : ui.panel
-            for p in [Panel.curves, right] {
-                let r = layout.panels[p]!
-                let focused = p == ui.panel
-                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay))", unicode: caps.unicode,
-                        style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
-                        titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
-                drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
-            }
+            for p in [Panel.curves, right] { drawFramed(p, layout.panels[p]!, model: model, ui: ui, caps: caps, into: &buf) }
         case .grid:
-            for p in Panel.allCases {
-                let r = layout.panels[p]!
-                let focused = p == ui.panel
-                buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay, gradientFlow: ui.showGradientFlow))", unicode: caps.unicode,
-                        style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
-                        titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
-                drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
-            }
+            for p in Panel.allCases { drawFramed(p, layout.panels[p]!, model: model, ui: ui, caps: caps, into: &buf) }
         case .tooSmall:
             break
         }
@@ -394,6 +380,16 @@ public enum DashboardView {
             msg = model.state == .done ? "training finished; q quits" : "training diverged; q quits"
         }
         if !msg.isEmpty { buf.put(x: rect.x + 1, y: y, msg, style: caps.fg(.cyan), maxWidth: rect.width - 1) }
+    }
+
+    /// A panel in its frame (pair and grid layouts): the chosen one's frame highlighted, its title
+    /// saying what it shows (panel 2: layer times or gradient flow).
+    static func drawFramed(_ p: Panel, _ r: Rect, model: DashboardModel, ui: DashboardUI, caps: RenderCaps, into buf: inout CellBuffer) {
+        let focused = p == ui.panel
+        buf.box(r, title: "\(p.rawValue) \(p.title(replay: model.replay, gradientFlow: ui.showGradientFlow))", unicode: caps.unicode,
+                style: focused ? caps.fg(.cyan, .bold) : Style(attrs: .dim),
+                titleStyle: focused ? caps.fg(.cyan, .bold) : .bold)
+        drawPanel(p, model: model, ui: ui, caps: caps, into: &buf, rect: r.inset(1))
     }
 
     static let keyBarItems: [(String, String)] = [
