@@ -42,29 +42,8 @@ public final class Optimizer {
     public func step() {
         for i in parameters.indices where parameters[i].inUse { steps[i] += 1 }
         if measure && measured.count != parameters.count { measured = Array(repeating: UpdateSums(), count: parameters.count) }
-        if kind != .adam && measure {
-            measuredSGDStep()
-            return
-        }
         if kind != .adam {
-            // SGD and momentum: one SIMD pass (Kernels/Optimizers.swift) over each core's share of every
-            // parameter, so the whole update is one fork/join (LeNet's 10 tensors, ResNet's 62).
-            let ranges = parameters.indices.map { parameters[$0].inUse ? updatedRanges($0) : [] }
-            let total = ranges.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
-            let chunks = Parallel.chunkCount(total, grain: 1 << 14)
-            Parallel.run(chunks) { t in
-                Parallel.serial {
-                    for (i, p) in parameters.enumerated() {
-                        for r in ranges[i] {
-                            let lo = r.lowerBound + r.count * t / chunks, hi = r.lowerBound + r.count * (t + 1) / chunks
-                            sgdUpdate(weights: p.value.data + lo, grads: p.grad.data + lo,
-                                      buffer: kind == .sgd ? nil : buffers[i][0].data + lo,
-                                      count: hi - lo, lr: lr, momentum: momentum, weightDecay: weightDecay,
-                                      nesterov: kind == .nesterov)
-                        }
-                    }
-                }
-            }
+            sgdStep()
             return
         }
         guard measure else { Parallel.forEach(parameters.count) { i in _ = adamUpdate(i) }; return }
@@ -74,14 +53,16 @@ public final class Optimizer {
         }
     }
 
-    /// `step()` for SGD and momentum with `measure` set: the same split, each chunk's sums of squares
-    /// kept apart and added once the fork/join is over. Idle ranges are not updated; their weights'
-    /// squares are added so that the weight norm covers the whole tensor.
-    private func measuredSGDStep() {
+    /// SGD and momentum: one SIMD pass (Kernels/Optimizers.swift) over each core's share of every
+    /// parameter, so the whole update is one fork/join (LeNet's 10 tensors, ResNet's 62). With `measure`
+    /// set, each chunk's sums of squares are kept apart and added once the fork/join is over; idle ranges
+    /// are not updated, and their weights' squares are added so that the weight norm covers the whole tensor.
+    private func sgdStep() {
         let ranges = parameters.indices.map { parameters[$0].inUse ? updatedRanges($0) : [] }
         let total = ranges.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
         let chunks = Parallel.chunkCount(total, grain: 1 << 14), n = parameters.count
-        if partialSums.count != chunks * n { partialSums = Array(repeating: UpdateSums(), count: chunks * n) }
+        let measure = self.measure
+        if measure && partialSums.count != chunks * n { partialSums = Array(repeating: UpdateSums(), count: chunks * n) }
         partialSums.withUnsafeMutableBufferPointer { partial in
             let partial = partial
             Parallel.run(chunks) { t in
@@ -90,16 +71,23 @@ public final class Optimizer {
                         var s = UpdateSums()
                         for r in ranges[i] {
                             let lo = r.lowerBound + r.count * t / chunks, hi = r.lowerBound + r.count * (t + 1) / chunks
-                            s += sgdUpdateMeasured(weights: p.value.data + lo, grads: p.grad.data + lo,
-                                                   buffer: kind == .sgd ? nil : buffers[i][0].data + lo,
-                                                   count: hi - lo, lr: lr, momentum: momentum, weightDecay: weightDecay,
-                                                   nesterov: kind == .nesterov)
+                            let buffer = kind == .sgd ? nil : buffers[i][0].data + lo
+                            if measure {
+                                s += sgdUpdateMeasured(weights: p.value.data + lo, grads: p.grad.data + lo, buffer: buffer,
+                                                       count: hi - lo, lr: lr, momentum: momentum, weightDecay: weightDecay,
+                                                       nesterov: kind == .nesterov)
+                            } else {
+                                sgdUpdate(weights: p.value.data + lo, grads: p.grad.data + lo, buffer: buffer,
+                                          count: hi - lo, lr: lr, momentum: momentum, weightDecay: weightDecay,
+                                          nesterov: kind == .nesterov)
+                            }
                         }
-                        partial[t * n + i] = s
+                        if measure { partial[t * n + i] = s }
                     }
                 }
             }
         }
+        guard measure else { return }
         for (i, p) in parameters.enumerated() {
             var s = UpdateSums()
             for t in 0..<chunks { s += partialSums[t * n + i] }
