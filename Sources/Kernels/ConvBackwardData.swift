@@ -59,7 +59,6 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
     // Image-major panels with stride 1 and "same" padding add masked vector rows straight into dx.
     let dyLen = s.pixelMajor ? cout * p * panelWidth : 0, dxLen = s.pixelMajor ? cin * plane * panelWidth : 0
     let contiguous = !s.pixelMajor && g.stride == 1 && g.outW == g.width && g.outH == g.height
-    let total = g.batch * cin * plane
     unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
                scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen, dynamic: true) { _, units, buf in
         var cols = PanelColumns(buf)
@@ -99,8 +98,12 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                     var m0 = SIMDMask<SIMD16<Int32>>(), m1 = SIMDMask<SIMD16<Int32>>()
                     if contiguous {
                         let p0 = pix * panelWidth, n = q / s.panelsPerUnit
-                        let f = n * cin * plane + p0 + (t / g.kernelW - g.padding) * g.width + (t % g.kernelW - g.padding)
-                        if f >= 0 && f + (cin - 1) * plane + panelWidth <= total {
+                        // The 32-float read-modify-write must stay inside this unit's own image: its
+                        // masked lanes rewrite what they read, which would race with the unit of a
+                        // neighbouring image (small maps, e.g. ResNet-50's 2×2 layer3 at 32×32 input).
+                        let image = n * cin * plane
+                        let f = image + p0 + (t / g.kernelW - g.padding) * g.width + (t % g.kernelW - g.padding)
+                        if f >= image && f + (cin - 1) * plane + panelWidth <= image + cin * plane {
                             first = f
                             for j in 0..<16 { m0[j] = cols.ok[j]; m1[j] = cols.ok[j + 16] }
                         }

@@ -147,12 +147,14 @@ final class TorchReferenceTests: XCTestCase {
     }
 
     /// A make_zoo_fixtures.py case: gradients packed as rows of grad_heads / grad_stats in parameter order,
-    /// each checked at 1e-4 (logits, loss and running statistics too). Except ResNet-50's gradients in
-    /// train mode: batch norm over 8 images makes its 16 bottlenecks chaotic (make_zoo_fixtures.py,
-    /// RELU_OFFSET): PyTorch's own float32 misses them by ~3e-5 (float32_error, some by 1e8), ours by
-    /// 1e-4 to 1e-1 from one test process to the next, so only their logits, loss and running statistics
-    /// are compared (1e-4) and the gradients checked finite. The bottleneck's train-mode backward is
-    /// checked by finite differences (GradientCheckTests) and ResNet-50's backward by the eval cases.
+    /// each checked at 1e-4 (logits, loss and running statistics too). Except some of ResNet-50's gradients
+    /// in train mode: batch norm over 8 images on 1×1 and 2×2 maps makes its bottlenecks ill-conditioned
+    /// (make_zoo_fixtures.py, RELU_OFFSET), so a parameter whose gradient PyTorch's own float32 misses by
+    /// 2.5e-5 or more (float32_error, some by 1e8) is only checked finite; the rest (81 of 161 with the
+    /// shortcuts, 8 without) at 1e-4. (The "1e-4 to 1e-1 from one process to the next" once seen here was
+    /// a race in convBackwardData, ConvPathsTests.testSmallMapDataGradientIsTheSameOnEveryThread.) The
+    /// bottleneck's train-mode backward is checked by finite differences (GradientCheckTests) and
+    /// ResNet-50's whole backward by the eval cases.
     func checkZoo(_ name: String, model: String, parameters: Int) throws {
         let f = try fixture(name)
         XCTAssertEqual(f.metadata["model"], model)
@@ -179,7 +181,7 @@ final class TorchReferenceTests: XCTestCase {
             if f.metadata["mode"] == "train" && st[2] < 1e-7 * scale {
                 XCTAssertLessThan(norm, 1e-5 * scale, "\(p.name) should be ~0"); continue
             }
-            if chaotic { XCTAssertTrue(g.allSatisfy(\.isFinite), p.name); loose += 1; continue }
+            if chaotic && errors[i] >= 2.5e-5 { XCTAssertTrue(g.allSatisfy(\.isFinite), p.name); loose += 1; continue }
             let tol = 1e-4
             XCTAssertEqual(norm, st[2], accuracy: tol * st[2], "\(name) \(p.name) norm")
             XCTAssertEqual(s0, st[0], accuracy: tol * st[2], "\(name) \(p.name) projection 1")
