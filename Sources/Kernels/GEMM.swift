@@ -1,13 +1,20 @@
 import Foundation
 
 // Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, op(A) m×k, op(B) k×n.
-// Each 6×32 tile is six rows of the register tile (TileProduct.swift): 12 accumulators, 2 B loads and
-// 6 broadcasts per k. It reads a panel in place when the operand's k rows already hold the panel's
-// 6 (transposed A) or 32 (untransposed B) values side by side, as in both of a linear layer's
-// backward GEMMs; other panels, and partial ones, are packed into zero-padded copies first.
+// Each 8×32 tile is the register tile (TileProduct.swift): 16 accumulators, 2 B loads and 8 broadcasts
+// per k. The depth is cut into blocks of `gemmKC` so a column panel of B (kc × 32 floats) stays in L1
+// while a row block of A panels (`gemmMC` rows) passes it, and that A block stays in L2 while the B
+// panels pass; unblocked, a 9216-deep linear layer streamed both panels from memory per tile (135
+// GFLOP/s where the register tile does 230 per core, BENCHMARKS.md). A panel is read in place when the
+// operand's k rows already hold its 8 (transposed A) or 32 (untransposed B) values side by side, as in
+// both of a linear layer's backward GEMMs; other panels, and partial ones, are packed first (A once,
+// B per depth block into the task's own buffer). Every tile of C is summed by one task in a fixed
+// order of blocks: the same result on any number of threads.
 
-let gemmMR = 6
+let gemmMR = 8
 let gemmNR = 32
+let gemmKC = 192
+let gemmMC = 32 * gemmMR
 
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -20,54 +27,64 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let mPanels = (m + gemmMR - 1) / gemmMR, nPanels = (n + gemmNR - 1) / gemmNR
     // Whole panels read in place: [k][m] rows of a transposed A, [k][n] rows of an untransposed B.
     let directA = transA ? m / gemmMR : 0, directB = transB ? 0 : n / gemmNR
-    let pa = ScratchPool.shared.take(mPanels * gemmMR * k)
-    let pb = ScratchPool.shared.take(nPanels * gemmNR * k)
-    defer { ScratchPool.shared.give(pa); ScratchPool.shared.give(pb) }
-    let packedA = pa.0, packedB = pb.0
+    let pa = ScratchPool.shared.take((mPanels - directA) * gemmMR * k)
+    defer { ScratchPool.shared.give(pa) }
+    let packedA = pa.0
 
-    // Pack A: panel p holds rows p*MR..<p*MR+MR, laid out [k][MR].
-    Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
-        if p < directA { return }
-        let dst = packedA + p * gemmMR * k
+    // Pack A: panel p (p >= directA) holds rows p*MR..<p*MR+MR, laid out [k][MR]; a depth block is a slice.
+    Parallel.forEach(mPanels - directA, grain: max(1, 16384 / max(1, k * gemmMR))) { i in
+        let p = directA + i, dst = packedA + i * gemmMR * k
         let rows = min(gemmMR, m - p * gemmMR)
         for r in 0..<gemmMR {
-            let i = p * gemmMR + r
+            let row = p * gemmMR + r
             if r >= rows { for kk in 0..<k { dst[kk * gemmMR + r] = 0 }; continue }
-            if transA { for kk in 0..<k { dst[kk * gemmMR + r] = a[kk * lda + i] } }
-            else { let src = a + i * lda; for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] } }
+            if transA { for kk in 0..<k { dst[kk * gemmMR + r] = a[kk * lda + row] } }
+            else { let src = a + row * lda; for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] } }
         }
     }
-    // Pack B: panel q holds columns q*NR..<q*NR+NR, laid out [k][NR].
-    Parallel.forEach(nPanels, grain: max(1, 16384 / max(1, k * gemmNR))) { q in
-        if q < directB { return }
-        let dst = packedB + q * gemmNR * k
+    // Work items: (row block, column panel), row-block-major so a task's next item reuses the A block.
+    let panelsPerBlock = gemmMC / gemmMR
+    let mBlocks = (mPanels + panelsPerBlock - 1) / panelsPerBlock
+    let items = mBlocks * nPanels
+    let flopsPerItem = 2 * min(m, gemmMC) * gemmNR * k
+    let tasks = Parallel.chunkCount(items, grain: max(1, 400_000 / flopsPerItem))
+    let pb = ScratchPool.shared.take(tasks * gemmKC * gemmNR)
+    defer { ScratchPool.shared.give(pb) }
+    Parallel.dynamic(items, tasks: tasks) { t, item in
+        let mb = item / nPanels, q = item % nPanels
+        let buf = pb.0 + t * gemmKC * gemmNR
         let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
-        if transB {
-            for cc in 0..<gemmNR {
-                if cc >= cols { for kk in 0..<k { dst[kk * gemmNR + cc] = 0 }; continue }
-                let src = b + (j0 + cc) * ldb
-                for kk in 0..<k { dst[kk * gemmNR + cc] = src[kk] }
+        var k0 = 0
+        while k0 < k {
+            let kc = min(gemmKC, k - k0)
+            let bp: UnsafePointer<Float>, bStride: Int
+            if q < directB {
+                bp = b + k0 * ldb + j0; bStride = ldb
+            } else {
+                if transB {
+                    for cc in 0..<gemmNR {
+                        if cc >= cols { for kk in 0..<kc { buf[kk * gemmNR + cc] = 0 }; continue }
+                        let src = b + (j0 + cc) * ldb + k0
+                        for kk in 0..<kc { buf[kk * gemmNR + cc] = src[kk] }
+                    }
+                } else {
+                    for kk in 0..<kc {
+                        let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
+                        for cc in 0..<cols { d[cc] = src[cc] }
+                        for cc in cols..<gemmNR { d[cc] = 0 }
+                    }
+                }
+                bp = UnsafePointer(buf); bStride = gemmNR
             }
-        } else {
-            for kk in 0..<k {
-                let src = b + kk * ldb + j0, d = dst + kk * gemmNR
-                for cc in 0..<cols { d[cc] = src[cc] }
-                for cc in cols..<gemmNR { d[cc] = 0 }
+            for p in (mb * panelsPerBlock)..<min(mPanels, (mb + 1) * panelsPerBlock) {
+                let ap = p < directA ? (a + k0 * lda + p * gemmMR, lda)
+                    : (UnsafePointer(packedA + (p - directA) * gemmMR * k + k0 * gemmMR), gemmMR)
+                microkernel(k: kc, a: ap.0, aStride: ap.1, b: bp, bStride: bStride,
+                            c: c + p * gemmMR * ldc + j0, ldc: ldc,
+                            rows: min(gemmMR, m - p * gemmMR), cols: cols,
+                            alpha: alpha, beta: k0 == 0 ? beta : 1)
             }
-        }
-    }
-    // Tiles in column-panel-major order so consecutive tiles of a thread share a B panel.
-    let tiles = mPanels * nPanels
-    let flopsPerTile = gemmMR * gemmNR * k
-    Parallel.ranges(tiles, grain: max(1, 200_000 / flopsPerTile)) { range in
-        for t in range {
-            let q = t / mPanels, p = t % mPanels
-            let ap = p < directA ? (a + p * gemmMR, lda) : (UnsafePointer(packedA + p * gemmMR * k), gemmMR)
-            let bp = q < directB ? (b + q * gemmNR, ldb) : (UnsafePointer(packedB + q * gemmNR * k), gemmNR)
-            microkernel(k: k, a: ap.0, aStride: ap.1, b: bp.0, bStride: bp.1,
-                        c: c + p * gemmMR * ldc + q * gemmNR, ldc: ldc,
-                        rows: min(gemmMR, m - p * gemmMR), cols: min(gemmNR, n - q * gemmNR),
-                        alpha: alpha, beta: beta)
+            k0 += kc
         }
     }
 }

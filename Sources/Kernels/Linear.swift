@@ -6,7 +6,9 @@ public func linearForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     // Dot products along i: x's and the weight's rows both run along i, so nothing is packed or
     // transposed (the packed GEMM transposed all of fc1's 400×120 weight each call: slower, see BENCHMARKS.md).
     // Rows that end in a partial vector (fc2's 120, fc3's 84) stay with the GEMM.
-    guard inFeatures % 16 == 0 else {
+    // Wide layers (AlexNet's and VGG's 9216/25088 × 4096) go to the GEMM as well: there the dot products
+    // re-read a 4×in block of x and of W per 16 outputs and ran at 20 GFLOP/s (BENCHMARKS.md).
+    guard inFeatures % 16 == 0 && inFeatures * outFeatures < 1 << 20 else {
         gemm(transB: true, m: batch, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: weight, ldb: inFeatures,
              c: y, ldc: outFeatures)
         if let bias {

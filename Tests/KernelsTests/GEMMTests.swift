@@ -2,7 +2,8 @@ import XCTest
 @testable import Kernels
 
 /// The GEMM against a plain triple loop in double precision, for every transpose and odd sizes
-/// that exercise the partial tiles of the 6×32 microkernel.
+/// that exercise the partial tiles of the 8×32 register tile, several depth blocks (k past 192, a
+/// partial last one) and several row blocks (m past 256).
 final class GEMMTests: XCTestCase {
     func naive(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
                _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int) -> [Float] {
@@ -23,7 +24,7 @@ final class GEMMTests: XCTestCase {
 
     func testAllTransposesAndEdgeSizes() {
         var rng = SeededRandom(seed: 7)
-        for (m, n, k) in [(1, 1, 1), (6, 32, 8), (7, 33, 5), (13, 70, 19), (64, 100, 3), (5, 3, 300)] {
+        for (m, n, k) in [(1, 1, 1), (6, 32, 8), (7, 33, 5), (13, 70, 19), (64, 100, 3), (5, 3, 300), (270, 65, 401)] {
             for ta in [false, true] {
                 for tb in [false, true] {
                     for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, -0.25)] {
@@ -52,7 +53,7 @@ final class GEMMTests: XCTestCase {
 
     func testThreadCountDoesNotChangeResults() {
         var rng = SeededRandom(seed: 3)
-        let m = 50, n = 90, k = 40
+        let m = 300, n = 90, k = 400
         let a = (0..<m * k).map { _ in rng.uniform(-1, 1) }, b = (0..<k * n).map { _ in rng.uniform(-1, 1) }
         func run(_ threads: Int) -> [Float] {
             let saved = Parallel.maxThreads; defer { Parallel.maxThreads = saved }
