@@ -2,19 +2,19 @@ import Foundation
 
 // Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, op(A) m×k, op(B) k×n.
 // Each 8×32 tile is the register tile (TileProduct.swift): 16 accumulators, 2 B loads and 8 broadcasts
-// per k. The depth is cut into blocks of `gemmKC` so a column panel of B (kc × 32 floats) stays in L1
-// while a row block of A panels (`gemmMC` rows) passes it, and that A block stays in L2 while the B
-// panels pass; unblocked, a 9216-deep linear layer streamed both panels from memory per tile (135
-// GFLOP/s where the register tile does 230 per core, BENCHMARKS.md). A panel is read in place when the
+// per k. The depth is cut into blocks of `gemmKC` and the work into (row block, column group) items (see
+// below) so each operand sits in the cache level it is reused from; unblocked, a 9216-deep linear layer
+// streamed both panels from memory for every tile (BENCHMARKS.md). A panel is read in place when the
 // operand's k rows already hold its 8 (transposed A) or 32 (untransposed B) values side by side, as in
 // both of a linear layer's backward GEMMs; other panels, and partial ones, are packed first (A once,
-// B per depth block into the task's own buffer). Every tile of C is summed by one task in a fixed
-// order of blocks: the same result on any number of threads.
+// B per depth block into the task's own buffer). Every tile of C is summed by one item in a fixed
+// order of depth blocks: the same result on any number of threads.
 
 let gemmMR = 8
 let gemmNR = 32
 let gemmKC = 192
 let gemmMC = 32 * gemmMR
+let gemmNG = 16
 
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -42,47 +42,51 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             else { let src = a + row * lda; for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] } }
         }
     }
-    // Work items: (row block, column panel), row-block-major so a task's next item reuses the A block.
+    // Work items: (row block, group of `gemmNG` column panels), handed out in order to whichever task
+    // asks next. An item walks depth block by depth block, its panels, then the block's A panels: its C
+    // (at most 256 × 512 floats) stays in L2 across the depth blocks, the A block (mc × kc) in L2 across
+    // its panels, the packed B panel (kc × 32) in L1 across the A panels; B is read once per row block.
     let panelsPerBlock = gemmMC / gemmMR
-    let mBlocks = (mPanels + panelsPerBlock - 1) / panelsPerBlock
-    let items = mBlocks * nPanels
-    let flopsPerItem = 2 * min(m, gemmMC) * gemmNR * k
+    let mBlocks = (mPanels + panelsPerBlock - 1) / panelsPerBlock, groups = (nPanels + gemmNG - 1) / gemmNG
+    let items = mBlocks * groups
+    let flopsPerItem = 2 * min(m, gemmMC) * min(n, gemmNG * gemmNR) * k
     let tasks = Parallel.chunkCount(items, grain: max(1, 400_000 / flopsPerItem))
     let pb = ScratchPool.shared.take(tasks * gemmKC * gemmNR)
     defer { ScratchPool.shared.give(pb) }
     Parallel.dynamic(items, tasks: tasks) { t, item in
-        let mb = item / nPanels, q = item % nPanels
         let buf = pb.0 + t * gemmKC * gemmNR
-        let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
+        let mb = item / groups, g0 = (item % groups) * gemmNG
+        let panels = g0..<min(nPanels, g0 + gemmNG)
         var k0 = 0
         while k0 < k {
             let kc = min(gemmKC, k - k0)
-            let bp: UnsafePointer<Float>, bStride: Int
-            if q < directB {
-                bp = b + k0 * ldb + j0; bStride = ldb
-            } else {
-                if transB {
-                    for cc in 0..<gemmNR {
-                        if cc >= cols { for kk in 0..<kc { buf[kk * gemmNR + cc] = 0 }; continue }
-                        let src = b + (j0 + cc) * ldb + k0
-                        for kk in 0..<kc { buf[kk * gemmNR + cc] = src[kk] }
-                    }
+            for q in panels {
+                let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
+                let bp: UnsafePointer<Float>, bStride: Int
+                if q < directB {
+                    bp = b + k0 * ldb + j0; bStride = ldb
                 } else {
-                    for kk in 0..<kc {
-                        let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
-                        for cc in 0..<cols { d[cc] = src[cc] }
-                        for cc in cols..<gemmNR { d[cc] = 0 }
+                    if transB {
+                        // 16×16 blocks through registers: packed one float at a time, this transpose
+                        // took a third of a batch-64 linear layer's time.
+                        transposeBlockIn(b + j0 * ldb + k0, count: cols, stride: ldb, len: kc, buf, lanes: gemmNR)
+                    } else {
+                        for kk in 0..<kc {
+                            let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
+                            for cc in 0..<cols { d[cc] = src[cc] }
+                            for cc in cols..<gemmNR { d[cc] = 0 }
+                        }
                     }
+                    bp = UnsafePointer(buf); bStride = gemmNR
                 }
-                bp = UnsafePointer(buf); bStride = gemmNR
-            }
-            for p in (mb * panelsPerBlock)..<min(mPanels, (mb + 1) * panelsPerBlock) {
-                let ap = p < directA ? (a + k0 * lda + p * gemmMR, lda)
-                    : (UnsafePointer(packedA + (p - directA) * gemmMR * k + k0 * gemmMR), gemmMR)
-                microkernel(k: kc, a: ap.0, aStride: ap.1, b: bp, bStride: bStride,
-                            c: c + p * gemmMR * ldc + j0, ldc: ldc,
-                            rows: min(gemmMR, m - p * gemmMR), cols: cols,
-                            alpha: alpha, beta: k0 == 0 ? beta : 1)
+                for p in (mb * panelsPerBlock)..<min(mPanels, (mb + 1) * panelsPerBlock) {
+                    let ap = p < directA ? (a + k0 * lda + p * gemmMR, lda)
+                        : (UnsafePointer(packedA + (p - directA) * gemmMR * k + k0 * gemmMR), gemmMR)
+                    microkernel(k: kc, a: ap.0, aStride: ap.1, b: bp, bStride: bStride,
+                                c: c + p * gemmMR * ldc + j0, ldc: ldc,
+                                rows: min(gemmMR, m - p * gemmMR), cols: cols,
+                                alpha: alpha, beta: k0 == 0 ? beta : 1)
+                }
             }
             k0 += kc
         }

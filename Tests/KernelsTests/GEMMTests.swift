@@ -3,7 +3,7 @@ import XCTest
 
 /// The GEMM against a plain triple loop in double precision, for every transpose and odd sizes
 /// that exercise the partial tiles of the 8×32 register tile, several depth blocks (k past 192, a
-/// partial last one) and several row blocks (m past 256).
+/// partial last one), several row blocks (m past 256) and column groups (n past 512).
 final class GEMMTests: XCTestCase {
     func naive(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
                _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int) -> [Float] {
@@ -24,7 +24,7 @@ final class GEMMTests: XCTestCase {
 
     func testAllTransposesAndEdgeSizes() {
         var rng = SeededRandom(seed: 7)
-        for (m, n, k) in [(1, 1, 1), (6, 32, 8), (7, 33, 5), (13, 70, 19), (64, 100, 3), (5, 3, 300), (270, 65, 401)] {
+        for (m, n, k) in [(1, 1, 1), (6, 32, 8), (7, 33, 5), (13, 70, 19), (64, 100, 3), (5, 3, 300), (270, 65, 401), (20, 530, 200)] {
             for ta in [false, true] {
                 for tb in [false, true] {
                     for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, -0.25)] {
