@@ -50,6 +50,43 @@ final class ConvPathsTests: XCTestCase {
         if bias { for i in 0..<cout { XCTAssertEqual(dB[i], Float(edB[i]), accuracy: tol, "dB[\(i)]", file: file, line: line) } }
     }
 
+    /// The inference epilogue (folded batch norm, then a residual, then ReLU) applied as the conv stores
+    /// equals the conv followed by those maps as separate float operations, on every forward path: direct
+    /// 6-row and 8-row tiles (with a partial last tile), image-major panels (whole and partial), pixel-major.
+    func testEpilogueEqualsTheSeparateMapsOnEveryPath() {
+        let shapes: [(batch: Int, cin: Int, cout: Int, h: Int, k: Int, s: Int, p: Int)] = [
+            (3, 3, 12, 9, 3, 1, 1),     // direct, 6-row tiles, rows of 9: partial 64-wide tiles
+            (2, 3, 16, 32, 3, 1, 1),    // direct, 8-row tiles (ResNet-20's stem)
+            (2, 8, 9, 7, 3, 2, 1),      // image-major panels, scattered stores
+            (2, 70, 8, 8, 3, 1, 1),     // image-major, whole panels
+            (17, 8, 13, 4, 3, 1, 1)]    // pixel-major
+        for sh in shapes {
+            let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
+                                 kernel: sh.k, stride: sh.s, padding: sh.p)
+            let x = random(sh.batch * sh.cin * sh.h * sh.h), wt = random(sh.cout * sh.cin * sh.k * sh.k), b = random(sh.cout)
+            let n = sh.batch * sh.cout * g.outH * g.outW, plane = g.outH * g.outW
+            let scale = random(sh.cout), shift = random(sh.cout), res = random(n)
+            for (withResidual, relu) in [(false, true), (true, true), (true, false)] {
+                var plain = [Float](repeating: .nan, count: n), fused = plain
+                convForward(x: x, weight: wt, bias: b, geometry: g, y: &plain)
+                scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sf in res.withUnsafeBufferPointer { r in
+                    let e = ConvEpilogue(scale: sc.baseAddress!, shift: sf.baseAddress!, residual: withResidual ? r.baseAddress! : nil,
+                                         relu: relu)
+                    convForward(x: x, weight: wt, bias: b, geometry: g, y: &fused, epilogue: e)
+                } } }
+                var differing = 0
+                for i in 0..<n {
+                    let co = (i / plane) % sh.cout
+                    var v = plain[i] * scale[co] + shift[co]
+                    if withResidual { v = v + res[i] }
+                    if relu && v < 0 { v = 0 }
+                    if fused[i] != v { differing += 1 }
+                }
+                XCTAssertEqual(differing, 0, "\(g) residual \(withResidual) relu \(relu): outputs unlike the separate maps")
+            }
+        }
+    }
+
     /// dx of image-major panels on maps smaller than a panel (ResNet-50's 2×2 and 4×4 at 32×32 input, batch
     /// under 16): each image's unit must write only its own image. Its masked 32-float rows once reached
     /// into the neighbour's dx and wrote back what they had read, losing the neighbour's sums now and then
