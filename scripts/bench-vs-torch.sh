@@ -2,13 +2,16 @@
 # nntop vs PyTorch on this machine, measured in one run: for each round and each case, runs
 # `nntop bench` and ../shared/reference/torch_bench.py back to back (interleaved, so drift hits
 # both), then prints each figure's median over the rounds, the ratio of those medians, and the median
-# of the per-round ratios (each from two back-to-back runs: the more robust figure on a busy machine).
+# of the per-round ratios (each from two back-to-back runs: the more robust figure on a busy machine),
+# then the same as a markdown table for BENCHMARKS.md with both sides' peak memory of a training run.
 #
-# Usage: scripts/bench-vs-torch.sh [MODEL...]      (default: lenet5 resnet18 resnet18-nores)
-#   MODEL may be lenet5, resnet18, or resnet18-nores (ResNet-18 with --no-residual).
-# Env: ROUNDS (3), STEPS (30), THREADS (all cores), BATCH (64), NNTOP (binary; built if unset),
-#      NNTOP_BASE (an older binary, run in the same rounds just before NNTOP: before/after ratios),
-#      PYTHON (python3). PyTorch: pip install 'torch==2.13.0+cpu' (the local CPU wheel).
+# Usage: scripts/bench-vs-torch.sh [CASE...]      (default: lenet5 resnet18 resnet18-nores)
+#   CASE is MODEL[:C,H,W][@BATCH][-nores], e.g. resnet20-cifar:3,32,32, resnet50:3,224,224@16,
+#   resnet18-nores (ResNet-18 with --no-residual); `zoo` stands for the zoo table of issue #18.
+# Env: ROUNDS (3), STEPS (30), THREADS (all cores), BATCH (64, unless the case says), NNTOP (binary;
+#      built if unset), NNTOP_BASE (an older binary, run in the same rounds just before NNTOP:
+#      before/after ratios), MEMORY (1: also each side's peak RSS of a training run), PYTHON (python3).
+#      PyTorch: pip install 'torch==2.13.0+cpu' (the local CPU wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}; STEPS=${STEPS:-30}; BATCH=${BATCH:-64}; THREADS=${THREADS:-$(nproc)}
@@ -18,22 +21,39 @@ if [[ -z "${NNTOP:-}" ]]; then
   swift build -c release --product nntop >&2
   NNTOP=.build/release/nntop
 fi
-cases=("$@"); [[ ${#cases[@]} -eq 0 ]] && cases=(lenet5 resnet18 resnet18-nores)
+zoo=(resnet20-cifar:3,32,32 resnet56-cifar:3,32,32 resnet50:3,32,32 googlenet:3,32,32 vgg16-bn:3,32,32
+     alexnet:3,64,64 resnet50:3,224,224@16 resnet18)
+cases=()
+for c in "$@"; do if [[ $c == zoo ]]; then cases+=("${zoo[@]}"); else cases+=("$c"); fi; done
+[[ ${#cases[@]} -eq 0 ]] && cases=(lenet5 resnet18 resnet18-nores)
+MEMORY=${MEMORY:-1}
+# parse CASE into: model, input option, batch, residual flag
+parse() {
+  local c=$1
+  flag=(); [[ $c == *-nores ]] && { flag=(--no-residual); c=${c%-nores}; }
+  batch=$BATCH; [[ $c == *@* ]] && { batch=${c##*@}; c=${c%@*}; }
+  input=(); [[ $c == *:* ]] && { input=(--input "${c#*:}"); c=${c%%:*}; }
+  model=$c
+}
 "$PYTHON" -c 'import torch' 2>/dev/null || { echo "PyTorch missing: pip install 'torch==2.13.0+cpu'" >&2; exit 1; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for ((r = 1; r <= ROUNDS; r++)); do
   for c in "${cases[@]}"; do
-    model=${c%-nores}; flag=(); [[ $c == *-nores ]] && flag=(--no-residual)
-    echo "round $r/$ROUNDS: $c" >&2
+    parse "$c"; echo "round $r/$ROUNDS: $c" >&2
     if [[ -n "${NNTOP_BASE:-}" ]]; then
-      "$NNTOP_BASE" bench "$model" --batch-size "$BATCH" --threads "$THREADS" --steps "$STEPS" --no-peak "${flag[@]}" \
+      "$NNTOP_BASE" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
         | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }' >> "$tmp/base"
     fi
-    "$NNTOP" bench "$model" --batch-size "$BATCH" --threads "$THREADS" --steps "$STEPS" --no-peak "${flag[@]}" \
-      | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }' >> "$tmp/nntop"
-    "$PYTHON" "$TORCH_BENCH" "$model" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS" "${flag[@]}" \
+    "$NNTOP" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
+      | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }
+                                 /^peak memory/ { print c, "rss", $5, r }' >> "$tmp/nntop"
+    "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$STEPS" "${input[@]}" "${flag[@]}" \
       | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, $3, $4, r }' >> "$tmp/torch"
+    if [[ $MEMORY == 1 && $r == 1 ]]; then
+      "$PYTHON" scripts/torch_train_rss.py "$model" --batch "$batch" --threads "$THREADS" "${input[@]}" "${flag[@]}" \
+        | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, "rss", $4, r }' >> "$tmp/torch"
+    fi
   done
 done
 
@@ -48,13 +68,29 @@ ratios() {   # file: median, ratio of medians to torch's, median of per-round ra
                                  $1 == c && $2 == f && t[$4] > 0 { print $3 / t[$4] }' "$tmp/torch" "$file" | median)
   printf '%12.1f %12.1f %7.2fx %11.2fx' "$n" "$t" "$(awk -v n="$n" -v t="$t" 'BEGIN { print n / t }')" "$pr"
 }
-printf '%-16s %-6s %12s %12s %8s %12s' case figure "nntop/s" "torch/s" ratio "per-round"
+printf '%-24s %-6s %12s %12s %8s %12s' case figure "nntop/s" "torch/s" ratio "per-round"
 [[ -n "${NNTOP_BASE:-}" ]] && printf '   %12s %8s %12s' "base/s" ratio "per-round"
 echo
 for c in "${cases[@]}"; do
   for f in train infer; do
-    printf '%-16s %-6s ' "$c" "$f"; ratios "$tmp/nntop" "$c" "$f"
+    printf '%-24s %-6s ' "$c" "$f"; ratios "$tmp/nntop" "$c" "$f"
     [[ -n "${NNTOP_BASE:-}" ]] && { printf '   '; ratios "$tmp/base" "$c" "$f" | awk '{ printf "%12s %8s %12s", $1, $3, $4 }'; }
     echo
   done
 done
+
+if [[ $MEMORY == 1 ]]; then
+  echo
+  echo "| case | nntop train/s | torch train/s | ratio | nntop infer/s | torch infer/s | ratio | nntop train RSS | torch train RSS |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for c in "${cases[@]}"; do
+    row="| $c"
+    for f in train infer; do
+      read -r n t _ pr < <(ratios "$tmp/nntop" "$c" "$f"; echo) || true
+      row+=" | $n | $t | ${pr}"
+    done
+    nm=$(awk -v c="$c" '$1 == c && $2 == "rss" { print $3 }' "$tmp/nntop" | median)
+    tm=$(awk -v c="$c" '$1 == c && $2 == "rss" { print $3 }' "$tmp/torch" | median)
+    echo "$row | $nm MB | $tm MB |"
+  done
+fi
