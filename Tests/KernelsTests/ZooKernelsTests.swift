@@ -16,6 +16,10 @@ final class ZooKernelsTests: XCTestCase {
             adaptiveAvgPoolForward(x: x, planes: 1, height: 5, width: 7, outH: oh, outW: ow, y: &y)
             XCTAssertEqual(y, want, "\(oh)×\(ow)")
         }
+        // A 1×1 map (AlexNet and VGG on small images) repeats each plane's one value over the bins.
+        var y = [Float](repeating: .nan, count: 3 * 6)
+        adaptiveAvgPoolForward(x: [2, -1, 0.5], planes: 3, height: 1, width: 1, outH: 2, outW: 3, y: &y)
+        XCTAssertEqual(y, [2, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, -1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
     }
 
     /// The backward is the forward's adjoint: <dy, forward(x)> = <backward(dy), x> for random x, dy,
