@@ -5,9 +5,8 @@ import Foundation
 /// nil skips the indices, for inference that no backward pass will follow.
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax optionalArgmax: UnsafeMutablePointer<Int32>?) {
-    // The 3×3/2 path reads a buffer sized for floor mode's windows: not for ceil mode (GoogLeNet's pools).
-    if optionalArgmax == nil && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 && !g.ceilMode {
-        maxPool3x3s2(x: x, g, y: y, argmax: nil)
+    if bufferedMaxPoolApplies(g) {
+        maxPoolBuffered(x: x, g, y: y, argmax: optionalArgmax)
         return
     }
     // The other paths always record indices (into scratch when the caller wants none).
@@ -19,10 +18,6 @@ public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y:
     // (Even sides: ceil mode's output is floor mode's.)
     if kh == 2 && kw == 2 && st == 2 && pad == 0 && h % 2 == 0 && w % 2 == 0 {
         maxPool2x2(x: x, g, y: y, argmax: argmax)
-        return
-    }
-    if kh == 3 && kw == 3 && st == 2 && pad == 1 && !g.ceilMode {
-        maxPool3x3s2(x: x, g, y: y, argmax: argmax)
         return
     }
     Parallel.forEach(g.batch * g.inChannels, grain: max(1, 4096 / max(1, plane))) { nc in
@@ -101,62 +96,77 @@ private func maxPool2x2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMut
     }
 }
 
-/// 3×3 windows, stride 2, padding 1 (ResNet's stem), 16 outputs of a row at a time. Each plane is first
-/// copied into a -inf bordered buffer split into even and odd padded columns, so a window row's three
-/// taps for 16 neighbouring outputs are three unit-stride loads (E[ox], O[ox], E[ox + 1]). Taps are
-/// compared row-major with `>` from -inf: the first maximum wins, as in the general loop, for every
-/// finite input; a window of -inf (or NaN) points at its centre, which is always inside the image.
-private func maxPool3x3s2(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
-                          argmax: UnsafeMutablePointer<Int32>?) {
+/// Square windows of up to 16×16 at stride 1 or 2, any padding below the window, floor or ceil mode:
+/// ResNet's stem (3/2/1), AlexNet's (3/2/0), GoogLeNet's (3/2 ceil, 3/1/1 ceil in every inception block).
+func bufferedMaxPoolApplies(_ g: ConvGeometry) -> Bool {
+    g.kernelH == g.kernelW && g.kernelW <= 16 && (g.stride == 1 || g.stride == 2) && g.padding < g.kernelW
+        && !(g.kernelW == 2 && g.stride == 2 && g.padding == 0 && g.height % 2 == 0 && g.width % 2 == 0)
+}
+
+/// `bufferedMaxPoolApplies`' windows, 16 outputs of a row at a time. Each plane is first copied into a
+/// -inf bordered buffer (the padding, and the rows and columns a ceil-mode window reaches past the
+/// image) whose columns are split by their phase modulo the stride, so a window tap's 16 neighbouring
+/// outputs are one unit-stride load. Taps are compared row-major with `>`: the first maximum wins, as
+/// in the scalar loop, for every finite input; a window holding only -inf (or NaN) keeps the index of
+/// its first tap inside the image, as the scalar loop does. (Scalar, per output, these windows took a
+/// quarter of GoogLeNet's forward pass, BENCHMARKS.md.)
+private func maxPoolBuffered(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                             argmax: UnsafeMutablePointer<Int32>?) {
     let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, planes = g.batch * g.inChannels
-    // Padded row R = input row R - 1; E[j] holds input column 2j - 1, O[j] column 2j.
-    let half = (ow + 1 + 16 + 15) / 16 * 16, rowLen = 2 * half, per = (h + 2) * rowLen
+    let k = g.kernelW, st = g.stride, pad = g.padding
+    // Padded row R is input row R - pad, padded column J input column J - pad; phase f holds the padded
+    // columns J ≡ f (mod stride) at J / stride. Rows and columns past the last window, and 16 lanes of
+    // overrun, stay -inf.
+    let rows = max((oh - 1) * st + k, h + pad)
+    let phaseLen = ((ow + 16 + (k - 1) / st + 1) + 15) / 16 * 16, rowLen = st * phaseLen, per = rows * rowLen
     let chunks = Parallel.chunkCount(planes, grain: max(1, 4096 / max(1, plane)))
     let buf = ScratchPool.shared.take(chunks * per + 16)
     defer { ScratchPool.shared.give(buf) }
     var lane = SIMD16<Int32>()
-    for i in 0..<16 { lane[i] = Int32(2 * i) }
-    let lanes = lane, minusInf = SIMD16<Float>(repeating: -.infinity)
+    for i in 0..<16 { lane[i] = Int32(st * i) }
+    let lanes = lane, minusInf = SIMD16<Float>(repeating: -.infinity), zeros = SIMD16<Int32>()
     Parallel.run(chunks) { c in
-        let pad = buf.0 + c * per
-        pad.update(repeating: -.infinity, count: per)
+        let padded = buf.0 + c * per
+        padded.update(repeating: -.infinity, count: per)
         for nc in (planes * c / chunks)..<(planes * (c + 1) / chunks) {
             let src = x + nc * plane, dst = y + nc * oh * ow, am = argmax.map { $0 + nc * oh * ow }
             for r in 0..<h {
-                let e = pad + (r + 1) * rowLen, o = e + half, s = src + r * w
+                let row = padded + (r + pad) * rowLen, s = src + r * w
+                if st == 1 { copyFloats(row + pad, s, w); continue }
+                // 16 input columns at a time: with even padding the even ones land in phase 0 and the odd
+                // ones in phase 1, both from (ix + pad) / 2; with odd padding the other way round, the
+                // odd ones one further on.
+                let (evenTo, oddTo) = pad & 1 == 0 ? (row, row + phaseLen) : (row + phaseLen, row + 1)
                 var ix = 0
                 while ix + 16 <= w {
-                    let v = load16(s + ix)
-                    UnsafeMutableRawPointer(o + ix >> 1).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(e + ix >> 1 + 1).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                    let v = load16(s + ix), j = (ix + pad) >> 1
+                    UnsafeMutableRawPointer(evenTo + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(oddTo + j).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
                     ix += 16
                 }
-                while ix < w { if ix & 1 == 0 { o[ix >> 1] = s[ix] } else { e[(ix + 1) >> 1] = s[ix] }; ix += 1 }
+                while ix < w { let J = ix + pad; row[(J & 1) * phaseLen + J >> 1] = s[ix]; ix += 1 }
             }
             for oy in 0..<oh {
+                let top = oy * st - pad, firstRow = max(0, top)
                 var ox = 0
                 while ox < ow {
                     var best = minusInf
-                    var idx = lanes &+ Int32(2 * oy * w + 2 * ox)          // the centre tap
-                    for ki in 0..<3 {
-                        let e = pad + (2 * oy + ki) * rowLen + ox, o = e + half
-                        let base = lanes &+ Int32((2 * oy + ki - 1) * w + 2 * ox - 1)
-                        guard am != nil else {
-                            // (`pointwiseMax` is an out-of-line generic call here, 20× slower.)
-                            var v = load16(e); best.replace(with: v, where: v .> best)
-                            v = load16(o); best.replace(with: v, where: v .> best)
-                            v = load16(e + 1); best.replace(with: v, where: v .> best)
-                            continue
+                    // The first tap inside the image of each lane's window.
+                    var left = lanes &+ Int32(ox * st - pad)
+                    left.replace(with: zeros, where: left .< zeros)
+                    var idx = left &+ Int32(firstRow * w)
+                    for ki in 0..<k {
+                        let prow = padded + (oy * st + ki) * rowLen
+                        let base = lanes &+ Int32((top + ki) * w + ox * st - pad)
+                        for kj in 0..<k {
+                            let v = load16(prow + (kj % st) * phaseLen + ox + kj / st)
+                            let m = v .> best
+                            best.replace(with: v, where: m)
+                            if am != nil { idx.replace(with: base &+ Int32(kj), where: m) }
                         }
-                        var v = load16(e), m = v .> best
-                        best.replace(with: v, where: m); idx.replace(with: base, where: m)
-                        v = load16(o); m = v .> best
-                        best.replace(with: v, where: m); idx.replace(with: base &+ 1, where: m)
-                        v = load16(e + 1); m = v .> best
-                        best.replace(with: v, where: m); idx.replace(with: base &+ 2, where: m)
                     }
                     let n = min(16, ow - ox)
-                    for i in 0..<n { dst[oy * ow + ox + i] = best[i] }
+                    if n == 16 { store16(best, dst + oy * ow + ox) } else { for i in 0..<n { dst[oy * ow + ox + i] = best[i] } }
                     if let am { for i in 0..<n { am[oy * ow + ox + i] = idx[i] } }
                     ox += 16
                 }

@@ -33,6 +33,38 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// The buffered path (square windows up to 16, stride 1 or 2, any padding below the window, floor and
+    /// ceil mode): odd and even paddings (the two column splits), rows shorter and longer than 16 outputs,
+    /// ceil-mode windows past the edge, ties, and -inf inputs (a window of only -inf keeps its first tap).
+    func testBufferedMaxPoolMatchesDefinition() {
+        var rng = SeededRandom(seed: 21)
+        var cases = 0
+        for k in [1, 2, 3, 5, 11] {
+            for st in [1, 2] {
+                for pad in Set([0, k / 2, (k - 1) / 2]).sorted() {
+                    for ceil in [false, true] {
+                        for (h, w) in [(7, 9), (12, 37), (k, k)] {
+                            var g = ConvGeometry(batch: 2, inChannels: 2, height: h, width: w, outChannels: 2, kernel: k,
+                                                 stride: st, padding: pad)
+                            g.ceilMode = ceil
+                            guard bufferedMaxPoolApplies(g), g.outH > 0, g.outW > 0 else { continue }
+                            let x = (0..<4 * h * w).map { i -> Float in
+                                i % 13 == 5 ? -.infinity : Float(Int(rng.uniform(-3, 3)))
+                            }
+                            assertMatchesDefinition(x, g)
+                            cases += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(cases, 80)
+        // A plane of -inf only: every window's index is its first tap inside the image.
+        var g = ConvGeometry(batch: 1, inChannels: 1, height: 6, width: 6, outChannels: 1, kernel: 3, stride: 2, padding: 1)
+        g.ceilMode = true
+        assertMatchesDefinition([Float](repeating: -.infinity, count: 36), g)
+    }
+
     func testMaxPool2x2MatchesDefinition() {
         var rng = SeededRandom(seed: 9)
         for (n, c, h, w) in [(2, 3, 6, 40), (3, 2, 28, 28), (1, 1, 10, 10), (2, 4, 4, 64)] {
