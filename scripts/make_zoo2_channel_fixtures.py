@@ -44,7 +44,6 @@ in train mode, batch norm over the batch on inception5's 1x1 maps (4 of 173, up 
 mode fc.weight (6.4e-5): its gradient sum_n dlogits_n x features_n cancels, the pooled features of
 the 32 images sharing a large common part while sum_n dlogits_n = 0.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -160,31 +159,19 @@ def candidates(v, rms, need):
 
 
 class ChannelTuner:
-    """The F.relu replacement of one tuning pass (see the module docstring). relu_need[k]: the margin
-    ReLU call k needs, relative to its input's RMS; pool_need[bn name]: the absolute top-two gap the
-    pools after that batch norm's ReLU need."""
+    """The ReLU-input transform of one tuning pass (see the module docstring), run inside a z2.Probe
+    (which tells the batch norm or linear layer that ran last). relu_need[k]: the margin ReLU call k
+    needs, relative to its input's RMS; pool_need[bn name]: the absolute top-two gap the pools after
+    that batch norm's ReLU need."""
 
     def __init__(self, model, chains, relu_need, pool_need):
         self.model, self.chains, self.relu_need, self.pool_need = model, chains, relu_need, pool_need
-        self.signs, self.shifts, self.failures, self.last, self.k = {}, {}, [], None, 0
-
-    def __enter__(self):
-        self.hooks = [m.register_forward_hook(lambda mod, i, o, n=n: setattr(self, "last", n))
-                      for n, m in self.model.named_modules() if isinstance(m, (nn.BatchNorm2d, nn.Linear))]
-        self.orig, tuner = F.relu, self
-
-        def relu(x, *a, **k):
-            return tuner.orig(tuner.tune(x), *a, **k)
-        F.relu = relu
-        return self
-
-    def __exit__(self, *exc):
-        F.relu = self.orig
-        for h in self.hooks:
-            h.remove()
+        self.signs, self.shifts, self.failures, self.k = {}, {}, [], 0
+        self.probe = z2.Probe(model, transform=self.tune)
+        self.orig = F.relu   # the real one: the probe replaces F.relu while it runs
 
     def tune(self, x):
-        owner = self.last
+        owner = self.probe.last
         m = self.model.get_submodule(owner)
         need = self.relu_need[self.k] * z2.rms(x)
         self.k += 1
@@ -269,7 +256,8 @@ def tune(tm, name, shape, mode, x):
         new_pool = {o: max(by_name[names[id(m)]] for m in ms) for o, ms in chains.items() if ms}
         pool_need = new_pool if pool_need is None else {o: max(pool_need[o], v) for o, v in new_pool.items()}
         model.load_state_dict(original)
-        with torch.no_grad(), ChannelTuner(model, chains, relu_need, pool_need) as t:
+        t = ChannelTuner(model, chains, relu_need, pool_need)
+        with torch.no_grad(), t.probe:
             model(x.double())
         overrides = {}
         sd = dict(original)
@@ -326,48 +314,19 @@ def run_model(tm, name, shape, batch, kind):
         # Only GoogLeNet (see CASES and the module docstring) may have a few: the Swift test checks those
         # finite only.
         assert not loose or (name == "googlenet" and len(loose) <= 5), loose
-        out[f"{mode}.logits"] = logits64.detach().float().contiguous()
-        out[f"{mode}.loss"] = loss64.detach().float().reshape(1)
+        z2.store_mode(out, meta, mode, model, logits64, loss64, overrides, relu, pool, err)
         out[f"{mode}.float32_error"] = torch.tensor(errors, dtype=torch.float64)
-        for n, p in model.named_parameters():
-            g = p.grad.detach()
-            out[f"{mode}.grad.{n}.head"] = g.flatten()[:z2.HEAD].float().clone().contiguous()
-            out[f"{mode}.grad.{n}.stats"] = mf.grad_stats(g)
-        for k, v in overrides.items():
-            out[f"{mode}.weights.{k}"] = v.clone()
-        if mode == "train":
-            for prefix, m in model.named_modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    out[f"train.after.{prefix}.running_mean"] = m.running_mean.detach().float().clone()
-                    out[f"train.after.{prefix}.running_var"] = m.running_var.detach().float().clone()
-        flipped = sum(int((v < 0).sum()) for k, v in overrides.items() if k.endswith(".weight"))
-        meta[f"{mode}.overrides"] = ",".join(overrides)
-        meta[f"{mode}.sign_flips"] = str(flipped)
-        meta[f"{mode}.margin"] = f"{reached:.3g}"
-        meta[f"{mode}.margin_relu"] = f"{relu:.3g}"
-        meta[f"{mode}.margin_maxpool"] = f"{pool:.3g}"
-        meta[f"{mode}.float32_error_relu"] = f"{err:.3g}"
+        meta[f"{mode}.sign_flips"] = str(sum(int((v < 0).sum()) for k, v in overrides.items() if k.endswith(".weight")))
         meta[f"{mode}.margin_over_float32_error"] = f"{ratio:.3g}"
         meta[f"{mode}.loose_gradients"] = str(len(loose))
         meta[f"{mode}.float32_error_gradients_max"] = f"{max(errors):.3g}"
-        meta["state_names"] = ",".join(model.state_dict().keys())
-        meta["param_names"] = ",".join(n for n, _ in model.named_parameters())
     for key, t in out.items():
         assert torch.isfinite(t.double()).all(), key
     return out, meta
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reference", default=str(REPO.parent / "shared" / "reference"))
-    ap.add_argument("--out", default=str(REPO / "Tests" / "ModelsTests" / "Fixtures"))
-    ap.add_argument("--only", help="one of the models")
-    args = ap.parse_args()
-    sys.path.insert(0, args.reference)
-    import torch_models as tm
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    out_dir = Path(args.out)
+    args, tm, out_dir = z2.setup(__doc__.split("\n")[0], "one of the models")
     for name, shape, batch, kind in CASES:
         if args.only and name != args.only:
             continue
