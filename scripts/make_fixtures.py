@@ -530,7 +530,7 @@ INTEROP_WEIGHTS = "torch_resnet18_state_dict.safetensors.gz"
 INTEROP_LOGITS = "torch_resnet18_logits.safetensors"
 
 
-def interop_state(model):
+def interop_state(model, period=PERIOD):
     sd = model.state_dict()
     new = {}
     for k, (name, t) in enumerate(sd.items()):
@@ -538,7 +538,7 @@ def interop_state(model):
             new[name] = torch.full_like(t, 7)
             continue
         numel = t.numel()
-        b = np.resize(hashed_uniform(min(numel, PERIOD), k + 1000), numel)
+        b = np.resize(hashed_uniform(min(numel, period), k + 1000), numel)
         module = model.get_submodule(name.rsplit(".", 1)[0])
         new[name] = torch.from_numpy(deterministic_value(name, module, k, tuple(t.shape), b=b).copy())
     return new

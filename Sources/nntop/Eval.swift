@@ -8,7 +8,8 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a checkpoint on a data set's test images: per-class accuracy, confusion matrix, loss, top-5.",
         discussion: """
         The weights can be any nntop checkpoint or a PyTorch state_dict saved with \
-        safetensors.torch.save_file(model.state_dict(), path) (read as an MNIST model). An nntop \
+        safetensors.torch.save_file(model.state_dict(), path) (fed as --dataset's test images are: \
+        their channels and classes, the data set's normalization; an MNIST model without --dataset). An nntop \
         checkpoint says which data set, input size, classes and normalization it was trained with: \
         the test images are fed the same way. The last line reads test_acc=98.91% test_loss=0.0345 n=10000.
         """)
@@ -41,7 +42,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         Parallel.maxThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let (net, spec) = loadModel(model, weights: weights)
+        let (net, spec) = loadModel(model, weights: weights, bareSpec: dataset.map { name in { try bareStateDictSpec(name) } })
         if noResidual {
             guard net.residual != nil else { fail("--no-residual: \(model) has no residual connections to turn off (\(residualModels) have)") }
             net.residual = false
@@ -49,6 +50,13 @@ struct Eval: ParsableCommand {
         let test = loadTest(spec)
         let r = Evaluator.evaluate(net, test, batchSize: batchSize, keepMistakes: 0)
         print(report(r, residual: net.residual, classNames: spec.classNames))
+    }
+
+    /// A bare state_dict (PyTorch's, no nntop metadata) says nothing of its data: --dataset's test images
+    /// say it (their channels and classes; the data set's normalization, else their own statistics).
+    func bareStateDictSpec(_ name: String) throws -> ImageSpec {
+        let test = try DataSets.load(dataset: name, directory: data, imageSize: nil, testOnly: true).test
+        return try ImageSpec.make(dataset: name, images: test, statistics: { ChannelStatistics.of(test, items: Array(0..<test.count)) })
     }
 
     /// Only the test images (the training set is not needed), fed as the checkpoint was trained.
@@ -103,12 +111,15 @@ struct Eval: ParsableCommand {
 }
 
 /// Reads a checkpoint for inference: the model built for the classes and input channels it was
-/// trained on (its metadata; MNIST's when it has none), with its weights. One line and exit 1 on
-/// any problem.
-func loadModel(_ model: String, weights: String) -> (Network, ImageSpec) {
+/// trained on (its metadata; when it has none, `bareSpec`'s, else MNIST's), with its weights. One line
+/// and exit 1 on any problem.
+func loadModel(_ model: String, weights: String, bareSpec: (() throws -> ImageSpec)? = nil) -> (Network, ImageSpec) {
     let file: SafetensorsFile
     do { file = try SafetensorsFile(path: weights) } catch { fail("\(error)") }
-    let spec = Checkpoint.spec(of: file)
+    var spec = Checkpoint.spec(of: file)
+    if file.metadata["data"] == nil, file.metadata["model"] == nil, let bareSpec {
+        do { spec = try bareSpec() } catch { fail("\(error)") }
+    }
     guard let net = ModelZoo.make(model, inChannels: spec.channels, classes: spec.classes) else { fail("unknown model '\(model)'") }
     do { try Checkpoint.load(file: file, into: net) } catch { fail("\(error)") }
     return (net, spec)

@@ -3,14 +3,16 @@ import XCTest
 @testable import Kernels
 @testable import Models
 
-/// AlexNet (VGG-11-bn and GoogLeNet to follow) against PyTorch's reference modules, fixtures written by
-/// scripts/make_zoo2_fixtures.py: the weight formula of the LeNet-5/ResNet-18 fixtures (plus the tuned
-/// biases each mode stores as `<mode>.weights.<name>`), one batch of 4, then logits, loss, every
+/// AlexNet, VGG-11-bn and GoogLeNet against PyTorch's reference modules, fixtures written by
+/// scripts/make_zoo2_fixtures.py (AlexNet) and scripts/make_zoo2_channel_fixtures.py (VGG-11-bn, GoogLeNet):
+/// the weight formula of the LeNet-5/ResNet-18 fixtures (plus the tuned batch-norm weights and biases each
+/// mode stores as `<mode>.weights.<name>`), one batch (4 images; GoogLeNet 32), then logits, loss, every
 /// parameter gradient (its first 64 values, norm and two projections) and the batch norms' running
 /// statistics must agree at 1e-4 relative error, in train and eval mode. Train mode's dropout draws
 /// nntop's masks on both sides (the script drives PyTorch with nntop's formula at the seed and step in
 /// its metadata). Cases are tuned so every ReLU input is >= 1e-4 from its kink and every max-pool
-/// top-two gap >= 2e-5 (relative to the tensor's RMS; at least 10x PyTorch float32's error there).
+/// top-two gap >= 2e-5 (relative to the tensor's RMS; at least 10x PyTorch float32's error there, or,
+/// where the fixture records `margin_over_float32_error`, at least 10x its error on each tensor).
 final class ZooReferenceTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -85,10 +87,22 @@ final class ZooReferenceTests: XCTestCase {
             let m = { (key: String) in f.metadata["\(mode).\(key)"].flatMap(Double.init) ?? -1 }
             XCTAssertGreaterThanOrEqual(m("margin_relu"), 1e-4, "\(mode) ReLU margin")
             XCTAssertGreaterThanOrEqual(m("margin_maxpool"), 2e-5, "\(mode) max-pool margin")
-            XCTAssertGreaterThanOrEqual(m("margin"), 10 * m("float32_error_relu"), "\(mode) margin over float32's error")
+            if f.metadata["\(mode).margin_over_float32_error"] != nil {
+                XCTAssertGreaterThanOrEqual(m("margin_over_float32_error"), 10, "\(mode) each tensor's margin over float32's error")
+            } else {
+                XCTAssertGreaterThanOrEqual(m("margin"), 10 * m("float32_error_relu"), "\(mode) margin over float32's error")
+            }
         }
         let labels = try f.int64s("labels").map { Int32($0) }
-        let x = Tensor(shape: [labels.count] + shape, values: try f.floats("input"))
+        let x: Tensor
+        if f.entries["input"] != nil {
+            x = Tensor(shape: [labels.count] + shape, values: try f.floats("input"))
+        } else {
+            // make_zoo2_channel_fixtures.py's formula input: f32(hashed_uniform(i, k)) * f32(sqrt 3).
+            let k = try XCTUnwrap(f.metadata["input_hash_k"].flatMap { Int($0) }, "an input tensor or its formula")
+            let n = labels.count * shape.reduce(1, *)
+            x = Tensor(shape: [labels.count] + shape, values: (0..<n).map { TorchReferenceTests.hashedUniform($0, k) * Float(1.7320508) })
+        }
         for mode in ["train", "eval"] {
             let net = try XCTUnwrap(ModelZoo.make(model, inChannels: shape[0], classes: 10, seed: seed))
             XCTAssertEqual(net.state.map(\.name).joined(separator: ","), f.metadata["state_names"], "state_dict names and order")
@@ -106,20 +120,32 @@ final class ZooReferenceTests: XCTestCase {
             XCTAssertEqual(Double(ce.loss), loss, accuracy: 1e-4 * abs(loss), "\(model) \(mode) loss")
             net.backward(d)
             let scale = try net.parameters.map { try f.doubles("\(mode).grad.\($0.name).stats")[2] }.max()!
-            var checked = 0
-            for p in net.parameters {
+            // PyTorch float32's own relative error on each gradient (parameter order), where the fixture
+            // records it: as checkZoo does for ResNet-50's train mode, a gradient PyTorch's float32 misses
+            // by 2.5e-5 or more is only checked finite, and the fixture says how many (loose_gradients): GoogLeNet's
+            // 4 of 173 in train mode (inception5's 1×1 maps, up to 3.4e-5) and fc.weight in eval mode (6.4e-5).
+            let float32Errors = f.entries["\(mode).float32_error"] != nil ? try f.doubles("\(mode).float32_error") : []
+            if !float32Errors.isEmpty { XCTAssertEqual(float32Errors.count, net.parameters.count) }
+            var checked = 0, loose = 0
+            for (i, p) in net.parameters.enumerated() {
                 let g = p.layout.torchOrder(p.grad), want = try f.doubles("\(mode).grad.\(p.name).stats")
                 let head = try f.floats("\(mode).grad.\(p.name).head")
                 let got = stats(g)
                 // A conv bias before a train-mode batch norm has a true gradient of 0: ours must be noise.
                 if mode == "train" && want[2] < 1e-7 * scale { XCTAssertLessThan(got[2], 1e-5 * scale, p.name); continue }
+                if float32Errors.indices.contains(i) && float32Errors[i] >= 2.5e-5 {
+                    XCTAssertTrue(g.allSatisfy(\.isFinite), p.name); loose += 1; continue
+                }
                 XCTAssertEqual(got[2], want[2], accuracy: 1e-4 * want[2], "\(model) \(mode) \(p.name) norm")
                 XCTAssertEqual(got[0], want[0], accuracy: 1e-4 * want[2], "\(model) \(mode) \(p.name) projection 1")
                 XCTAssertEqual(got[1], want[1], accuracy: 1e-4 * want[2], "\(model) \(mode) \(p.name) projection 2")
                 XCTAssertLessThan(relativeError(Array(g.prefix(head.count)), head), 1e-4, "\(model) \(mode) \(p.name) head")
                 checked += 1
             }
-            print("\(model) \(mode): \(checked) of \(net.parameters.count) parameter gradients checked at 1e-4 (margin \(f.metadata["\(mode).margin"] ?? "?"))")
+            XCTAssertEqual(String(loose), f.metadata["\(mode).loose_gradients"] ?? "0", "\(model) \(mode) gradients PyTorch's float32 misses")
+            XCTAssertLessThanOrEqual(loose, 5, "only a few gradients may be checked for finiteness only")
+            print("\(model) \(mode): \(checked) of \(net.parameters.count) parameter gradients checked at 1e-4, \(loose) only finite "
+                  + "(PyTorch's own float32 misses them by >= 2.5e-5) (margin \(f.metadata["\(mode).margin"] ?? "?"))")
             if mode == "train" {
                 for case let bn as BatchNorm2d in net.leaves {
                     XCTAssertLessThan(relativeError(bn.runningMean.array, try f.floats("train.after.\(bn.name).running_mean")), 1e-4, bn.name)
@@ -130,8 +156,8 @@ final class ZooReferenceTests: XCTestCase {
     }
 
     func testAlexNetMatchesPyTorch() throws { try check("alexnet") }
-    // VGG-11-bn and GoogLeNet: `check("vgg11-bn")`, `check("googlenet")` once make_zoo2_fixtures.py
-    // writes their files (its kink tuning does not settle for them yet: see the script's CASES).
+    func testVGG11BNMatchesPyTorch() throws { try check("vgg11-bn") }
+    func testGoogLeNetMatchesPyTorch() throws { try check("googlenet") }
 
     /// Parameters and MACs of every model of this part against PyTorch's (counted with forward hooks by
     /// make_zoo2_fixtures.py into zoo2_counts.json): at 3×224×224 with 1000 classes, and at the fixtures' shapes.
