@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per step (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Learning rate at the start (\(Trainer.lrRangeMessage); the cosine schedule decays it to 0) (default: \(defaultsHelp(\.lr))).")
+    @Option(parsing: .unconditional, help: "The base learning rate, which --schedule scales (\(Trainer.lrRangeMessage)) (default: \(defaultsHelp(\.lr))).")
     var lr: Float?
     @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
     var optimizer: String?
@@ -22,8 +22,17 @@ struct Train: ParsableCommand {
     var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.")
     var weightDecay: Float = 0
-    @Option(help: "LR schedule: cosine or constant (default: cosine).")
+    @Option(help: ArgumentHelp("LR schedule: cosine, step or constant (default: cosine; step when --milestones is given).",
+        discussion: "cosine decays the LR to 0 by the run's end (after the warmup, if any); step multiplies it by --gamma at each of --milestones; constant keeps it. A change by hand (+, -, l, nntop lr RUN) sets the LR in effect from the next step and the schedule goes on from there, scaled: each later step's LR is yours times how much the schedule has moved since (the cosine still decays it, a milestone still multiplies it by γ, a warmup still raises it). A resumed run continues its schedule exactly."))
     var schedule: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("--schedule step's milestones, in epochs (fractional allowed), increasing: the first step after each uses the LR times --gamma.",
+        discussion: "The Keras tutorial's 80,120,160,180; He et al.'s 32k and 48k iterations at 391 steps per epoch: 81.85,122.76.",
+        valueName: "e1,e2,..."))
+    var milestones: String?
+    @Option(parsing: .unconditional, help: "--schedule step's factor at each milestone, in (0, 1] (default: 0.1).")
+    var gamma: Float?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Linear warmup over the first N epochs (fractional allowed), for any schedule: the first step uses the LR over the warmup's step count, rising to the full LR at its end (default: 0, none).", valueName: "epochs"))
+    var warmup: Double?
     @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcut connections (the plain network).")
     var noResidual = false
     @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Train on the first N training images only.")
@@ -88,7 +97,13 @@ struct Train: ParsableCommand {
             throw ValidationError("unknown dataset '\(dataset)'; choose one of: \(DataKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let imageSize, !(1...4096).contains(imageSize) { throw ValidationError("--image-size must be between 1 and 4096 (got \(imageSize))") }
-        if let schedule, !["cosine", "constant"].contains(schedule) { throw ValidationError("--schedule must be cosine or constant") }
+        if let schedule, LRSchedule.Kind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant (got \(schedule))") }
+        if let milestones { do { _ = try LRSchedule.parseMilestones(milestones) } catch { throw ValidationError("\(error)") } }
+        if milestones != nil, let schedule, schedule != "step" { throw ValidationError("--milestones are --schedule step's; --schedule \(schedule) has none") }
+        if milestones == nil, schedule == "step" { throw ValidationError("--schedule step needs --milestones, e.g. --milestones 80,120") }
+        if let gamma, !(gamma > 0 && gamma <= 1) { throw ValidationError("--gamma must be in (0, 1] (got \(gamma))") }
+        if gamma != nil, milestones == nil { throw ValidationError("--gamma is --schedule step's factor at its --milestones: give those too") }
+        if let warmup, !(warmup >= 0 && warmup.isFinite) { throw ValidationError("--warmup must be 0 or more epochs (got \(warmup))") }
         if let preset, preset != "textbook" { throw ValidationError("unknown preset '\(preset)'; the one preset is: textbook") }
         if let stopAtAcc, !(stopAtAcc > 0 && stopAtAcc <= 100) { throw ValidationError("--stop-at-acc must be a percentage in (0, 100] (got \(stopAtAcc))") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be a positive number (got \(epochs))") }
@@ -123,6 +138,12 @@ struct Train: ParsableCommand {
         if let batchSize { c.batchSize = batchSize }
         if let optimizer { c.optimizer = optimizer }
         if let schedule { c.schedule = schedule }
+        if let milestones {
+            c.schedule = "step"
+            c.milestones = try! LRSchedule.parseMilestones(milestones)
+            c.gamma = gamma ?? 0.1
+        }
+        if let warmup { c.warmup = warmup }
         if let valSize { c.valSize = valSize }
         if let trainLimit { c.trainLimit = trainLimit }
         c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
@@ -147,6 +168,10 @@ struct Train: ParsableCommand {
         if let dataset, dataset != c.datasetName { fail("\(path): a run on \(c.datasetName), not \(dataset); a resumed run keeps its data") }
         if imageSize != nil || mean != nil || std != nil || augment != nil || pad != nil {
             fail("\(path): --image-size, --mean, --std, --augment and --pad are the run's own: a resumed run keeps the checkpoint's")
+        }
+        // The schedule too: a resumed run continues it exactly (an LR change by hand: nntop lr RUN, or the keys).
+        if schedule != nil || milestones != nil || gamma != nil || warmup != nil {
+            fail("\(path): --schedule, --milestones, --gamma and --warmup are the run's own: a resumed run continues the checkpoint's schedule")
         }
         c.threads = threadCount
         applySchedulingOptions(to: &c)

@@ -174,7 +174,8 @@ public final class Trainer {
         s.stepsPerEpoch = data.train.count / config.batchSize
         s.totalSteps = s.stepsPerEpoch * config.epochs
         s.threads = config.threads
-        s.lr = Double(config.lr)
+        // The LR the first step uses (a warmup starts below --lr).
+        s.lr = Double(config.lr * LRSchedule(config, stepsPerEpoch: s.stepsPerEpoch).factor(step: 0))
         s.baseLR = Double(config.lr)
         s.batchSize = config.batchSize
         s.layerNames = net.units.map(\.name)
@@ -214,16 +215,18 @@ public final class Trainer {
     private func publish() { lock.lock(); published = current; lock.unlock() }
     private func emit(_ e: TrainerEvent) { onEvent?(e) }
 
-    /// The schedule's factor for the step after `step` steps: 1 for a constant schedule.
-    private func scheduleFactor(step: Int) -> Float {
-        guard config.schedule == "cosine", current.totalSteps > 0 else { return 1 }
-        return 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
-    }
+    /// The run's LR schedule (LRSchedule.swift): a factor per step, from the step count alone.
+    public var schedule: LRSchedule { LRSchedule(config, stepsPerEpoch: current.stepsPerEpoch) }
+
+    /// The schedule's factor for the step after `step` steps.
+    private func scheduleFactor(step: Int) -> Float { schedule.factor(step: step) }
 
     private func scheduledLR(step: Int) -> Float { baseLR * scheduleFactor(step: step) }
 
     /// Makes `lr` the LR in effect from the next step (if `lrRange` allows it); the schedule goes on
-    /// from it, so its base becomes `lr` over the schedule's current factor.
+    /// from it, so its base becomes `lr` over the schedule's current factor: every later step's LR is
+    /// `lr` times how much the schedule has moved since (a milestone still multiplies it by γ, the
+    /// cosine still decays it, a warmup still raises it: `lr` at 10 % of the warmup ends it at 10 × `lr`).
     private func setLR(_ lr: Float) {
         let old = scheduledLR(step: current.step)
         guard lr.isFinite, Self.lrRange.contains(lr) else {
@@ -231,7 +234,14 @@ public final class Trainer {
             return
         }
         let f = scheduleFactor(step: current.step)
-        baseLR = f > 0 ? lr / f : lr
+        let base = f > 0 ? lr / f : lr
+        // A warmup (or a γ above 1) raises the LR later: the LR it would reach is held to the range too.
+        let peak = base * schedule.peakFactor(from: current.step)
+        guard peak.isFinite, peak <= Self.lrRange.upperBound * (1 + 1e-6) else {
+            current.message = "LR \(formatLR(lr)) refused: the schedule would raise it to \(formatLR(peak)) later, and \(Self.lrRangeMessage) (LR stays \(formatLR(old)))"
+            return
+        }
+        baseLR = base
         current.baseLR = Double(baseLR)
         optimizer.lr = lr
         current.lr = Double(lr)
@@ -582,6 +592,7 @@ public final class Trainer {
         startEpoch = e; startStepInEpoch = s
         current.step = step; current.epoch = e; current.stepInEpoch = s
         if let lr = meta["base_lr"].flatMap(Float.init) { baseLR = lr; current.baseLR = Double(lr) }
+        current.lr = Double(scheduledLR(step: step))
         if let best = meta["best_val_acc"].flatMap(Double.init) { bestValidationAccuracy = best }
         current.residual = network.residual
         current.message = "resumed from \(path) at step \(step)"
