@@ -464,7 +464,8 @@ public final class Trainer {
         }
         if r.accuracy > bestValidationAccuracy {
             bestValidationAccuracy = r.accuracy
-            save("best.safetensors", label: nil)
+            // The weights alone (Keras' save_weights_only): PyTorch's load_state_dict takes it bare.
+            save("best.safetensors", label: nil, weightsOnly: true)
         }
         refreshDigits()
         publish()
@@ -515,10 +516,16 @@ public final class Trainer {
         let residual = network.residual
         if let path = lastGoodCheckpoint {
             do {
-                let meta = try Checkpoint.load(path, into: network, optimizer: optimizer)
+                // best.safetensors holds the weights only: the optimizer's state then starts afresh.
+                let file: SafetensorsFile
+                do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+                let full = Checkpoint.hasOptimizerState(file)
+                let meta = try Checkpoint.load(file: file, into: network, optimizer: full ? optimizer : nil)
+                if !full { resetOptimizerState() }
                 network.residual = residual
                 current.state = .running
                 mark("back to \(meta["step"].map { "step \($0)" } ?? (path as NSString).lastPathComponent)")
+                if !full { current.message += " (\((path as NSString).lastPathComponent) holds weights only: the optimizer state starts afresh)" }
             } catch {
                 current.message = "cannot go back to \(path): \(error); q quits"
             }
@@ -527,11 +534,16 @@ public final class Trainer {
         guard let fresh = ModelZoo.make(config.model, inChannels: data.spec.channels, classes: data.spec.classes,
                                         residual: residual ?? true, seed: config.seed) else { return }
         for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
+        resetOptimizerState()
+        current.state = .running
+        mark("back to initial weights")
+    }
+
+    /// Momentum and Adam's moments back to zero, as at a run's start.
+    private func resetOptimizerState() {
         for b in optimizer.buffers.joined() { b.zero() }
         optimizer.steps = optimizer.steps.map { _ in 0 }
         optimizer.buffersReplaced()
-        current.state = .running
-        mark("back to initial weights")
     }
 
     /// Everything a resumed run needs besides the tensors.
@@ -546,7 +558,7 @@ public final class Trainer {
     /// Writes a checkpoint atomically; a failure (disk full, folder not writable) becomes a message
     /// and training goes on with the earlier checkpoints intact.
     @discardableResult
-    private func save(_ file: String, label: String?) -> Bool {
+    private func save(_ file: String, label: String?, weightsOnly: Bool = false) -> Bool {
         guard let dir = checkpointDirectory else {
             if label != nil { current.message = "no checkpoint folder for this run" }
             return false
@@ -554,7 +566,7 @@ public final class Trainer {
         let path = (dir as NSString).appendingPathComponent(file)
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Checkpoint.save(network, optimizer: optimizer, metadata: checkpointMetadata(), to: path)
+            try Checkpoint.save(network, optimizer: weightsOnly ? nil : optimizer, metadata: checkpointMetadata(), to: path)
             lastGoodCheckpoint = path
             if let label { mark(label) }
             if label != nil || file.hasPrefix("step-") {
@@ -582,6 +594,10 @@ public final class Trainer {
     public func resume(from file: SafetensorsFile) throws {
         let path = file.path
         try Checkpoint.checkFits(file, spec: data.spec)
+        // Refused rather than resumed with fresh momentum: a resumed run computes what an unbroken one does.
+        guard Checkpoint.hasOptimizerState(file) else {
+            throw CheckpointError("\(path): holds the weights only, no optimizer state (best.safetensors and nntop export's files are weights-only): --resume needs the run's last.safetensors or a step-N checkpoint; --weights \(path) starts a new run from these weights")
+        }
         let meta = try Checkpoint.load(file: file, into: network, optimizer: optimizer)
         guard let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
               let inEpoch = meta["step_in_epoch"].flatMap(Int.init) else {
