@@ -92,4 +92,5 @@ public struct LRSchedule: Equatable, Sendable {
     }
 }
 
-func formatEpochs(_ e: Double) -> String { String(format: "%g", e) }
+/// An epoch count as given: 7, 0.5, 91.1681 (no rounding to six digits, no trailing .0).
+func formatEpochs(_ e: Double) -> String { e == e.rounded() && abs(e) < 1e15 ? String(Int(e)) : "\(e)" }
