@@ -173,13 +173,13 @@ _nntop() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    train|bench|eval|predict|summary|runs|view|data|attach|stop|pause|resume|lr|snap|help)
+    train|bench|eval|predict|summary|export|runs|view|data|attach|stop|pause|resume|lr|snap|help)
         # Offer subcommand argument completions
         "_nntop_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'train bench eval predict summary runs view data attach stop pause resume lr snap help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'train bench eval predict summary export runs view data attach stop pause resume lr snap help' -- "${cur}"))
         ;;
     esac
 }
@@ -188,7 +188,7 @@ _nntop_train() {
     repeating_flags=()
     non_repeating_flags=(--no-residual --headless --ascii --no-color --version -h --help)
     repeating_options=(--compare)
-    non_repeating_options=(--epochs --batch-size --lr --optimizer --momentum --weight-decay --schedule --train-limit --val-size --eval-every --log-every --threads --seed --data --dataset --image-size --mean --std --augment --pad --preset --stop-at-acc --run-dir --save-every --resume --weights)
+    non_repeating_options=(--epochs --batch-size --lr --optimizer --momentum --weight-decay --schedule --milestones --gamma --warmup --train-limit --val-size --eval-every --log-every --threads --seed --data --dataset --image-size --mean --std --augment --pad --preset --stop-at-acc --run-dir --save-every --resume --weights)
     __nntop_offer_flags_options 1
 
     # Offer option value completions
@@ -212,6 +212,15 @@ _nntop_train() {
         return
         ;;
     '--schedule')
+        return
+        ;;
+    '--milestones')
+        return
+        ;;
+    '--gamma')
+        return
+        ;;
+    '--warmup')
         return
         ;;
     '--train-limit')
@@ -368,6 +377,14 @@ _nntop_summary() {
         return
         ;;
     esac
+}
+
+_nntop_export() {
+    repeating_flags=()
+    non_repeating_flags=(--force --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __nntop_offer_flags_options 2
 }
 
 _nntop_runs() {

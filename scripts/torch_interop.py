@@ -24,6 +24,14 @@ Usage, from the repository root:
         images and prints `torch test_acc=98.91% test_loss=0.0345 n=10000`. Compare with
         `nntop eval MODEL --weights CKPT`.
 
+    python3 scripts/torch_interop.py strict CKPT [CKPT ...]
+        Weights-only files (best.safetensors, `nntop export`'s output) load BARE, as a PyTorch user
+        loads a state_dict: model.load_state_dict(load_file(CKPT), strict=True), nothing filtered,
+        into torch_models.build(model, channels, classes, residual) from the file's metadata (any model
+        of the zoo, any data set); then one forward pass on zeros of the file's input shape. Prints
+        `strict ok CKPT: MODEL, N tensors, logits [1, K]` per file; exits 1 at the first that fails
+        (a file with optimizer tensors fails: unexpected keys).
+
     python3 scripts/torch_interop.py summary MODEL [--no-residual]
         The numbers Tests/ModelsTests/SummaryTests.swift expects, derived in PyTorch from the reference
         modules: forward hooks on every leaf module (Conv2d, BatchNorm2d, MaxPool2d, Linear) plus
@@ -145,6 +153,28 @@ def check(args):
           + (f" residual={meta.get('residual')}" if name == "resnet18" else ""))
 
 
+def strict(args):
+    import json
+    for path in args.ckpt:
+        with safe_open(path, "pt") as f:
+            meta = f.metadata() or {}
+        name = meta.get("model")
+        if name not in torch_models.MODELS:
+            sys.exit(f"torch_interop: {path}: model {name!r} unknown")
+        spec = json.loads(meta["data"]) if "data" in meta else {"channels": 1, "height": 32, "width": 32,
+                                                                "classNames": [str(i) for i in range(10)]}
+        model = torch_models.build(name, spec["channels"], len(spec["classNames"]), meta.get("residual", "1") != "0")
+        state = load_file(path)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            sys.exit(f"torch_interop: {path}: strict load failed: {e}")
+        model.eval()
+        with torch.no_grad():
+            logits = model(torch.zeros(1, spec["channels"], spec["height"], spec["width"]))
+        print(f"strict ok {path}: {name}, {len(state)} tensors, logits {list(logits.shape)}")
+
+
 def summary(args):
     import torch.nn as nn
     model = torch_models.MODELS[args.model]()
@@ -213,12 +243,16 @@ def main():
     c.add_argument("ckpt")
     c.add_argument("--data", default=None)
     c.add_argument("--model", default=None)
+    t = sub.add_parser("strict")
+    t.add_argument("ckpt", nargs="+")
     s = sub.add_parser("summary")
     s.add_argument("model", choices=sorted(torch_models.MODELS))
     s.add_argument("--no-residual", action="store_true")
     args = p.parse_args()
     if args.cmd == "summary":
         return summary(args)
+    if args.cmd == "strict":
+        return strict(args)
     args.data = args.data or default_data()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     {"make-fixture": make_fixture, "check": check}[args.cmd](args)

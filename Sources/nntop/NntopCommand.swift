@@ -26,7 +26,7 @@ struct Nntop: ParsableCommand {
           nntop train --help               every training option
         """,
         version: nntopVersion,
-        subcommands: [Train.self, Bench.self, Eval.self, Predict.self, Summary.self, Runs.self, View.self, DataInfo.self,
+        subcommands: [Train.self, Bench.self, Eval.self, Predict.self, Summary.self, Export.self, Runs.self, View.self, DataInfo.self,
                       Attach.self, Stop.self, Pause.self, Resume.self, LR.self, Snap.self],
         defaultSubcommand: Train.self)
 }

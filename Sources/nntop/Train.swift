@@ -14,16 +14,25 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Images per step (default: 64).")
     var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Learning rate at the start (\(Trainer.lrRangeMessage); the cosine schedule decays it to 0) (default: \(defaultsHelp(\.lr))).")
+    @Option(parsing: .unconditional, help: "The base learning rate, which the LR schedule scales (\(Trainer.lrRangeMessage)) (default: \(defaultsHelp(\.lr))).")
     var lr: Float?
     @Option(help: "sgd, momentum, nesterov or adam (default: momentum).")
     var optimizer: String?
-    @Option(parsing: .unconditional, help: "Momentum for momentum and nesterov.")
-    var momentum: Float = 0.9
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.")
-    var weightDecay: Float = 0
-    @Option(help: "LR schedule: cosine or constant (default: cosine).")
+    @Option(parsing: .unconditional, help: "Momentum for momentum and nesterov (default: 0.9).")
+    var momentum: Float?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay (default: 0).")
+    var weightDecay: Float?
+    @Option(help: ArgumentHelp("LR schedule: cosine, step or constant (default: cosine; step when --milestones is given).",
+        discussion: "cosine decays the LR to 0 by the run's end (after the warmup, if any); step multiplies it by --gamma at each of --milestones; constant keeps it. A change by hand (+, -, l, nntop lr RUN) sets the LR in effect from the next step and the schedule goes on from there, scaled: each later step's LR is yours times how much the schedule has moved since (the cosine still decays it, a milestone still multiplies it by γ, a warmup still raises it). A resumed run continues its schedule exactly."))
     var schedule: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("--schedule step's milestones, in epochs (fractional allowed), increasing: the first step after each uses the LR times --gamma.",
+        discussion: "The Keras tutorial's 80,120,160,180. He et al.'s 32k and 48k iterations are 32000/S and 48000/S epochs at S steps per epoch: 81.8414,122.7621 at 391, 91.1681,136.7521 at 351 (--preset he2016: 45,000 images, batch 128).",
+        valueName: "e1,e2,..."))
+    var milestones: String?
+    @Option(parsing: .unconditional, help: "--schedule step's factor at each milestone, in (0, 1] (default: 0.1).")
+    var gamma: Float?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Linear warmup over the first N epochs (fractional allowed), for any schedule: the first step uses the LR over the warmup's step count, rising to the full LR at its end (default: 0, none).", valueName: "epochs"))
+    var warmup: Double?
     @Flag(name: .customLong("no-residual"), help: "A ResNet without its shortcut connections (the plain network).")
     var noResidual = false
     @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Train on the first N training images only.")
@@ -56,7 +65,8 @@ struct Train: ParsableCommand {
     var augment: String?
     @Option(parsing: .unconditional, help: "Zero padding, in pixels on each side, before --augment crop's random crop (default: 4).")
     var pad: Int?
-    @Option(help: "Option preset: textbook (1,000 training images, 200 validation, 5 epochs, plain SGD at LR 0.005, batch 64); options given too override it.")
+    @Option(help: ArgumentHelp("Option preset, for any model: \(TrainPreset.names.joined(separator: ", ")); options given too override it.",
+        discussion: TrainPreset.all.map { "\($0.name): \($0.summary). Sets \($0.options)." }.joined(separator: "\n")))
     var preset: String?
     @Option(name: .customLong("stop-at-acc"), parsing: .unconditional, help: "End the run once test accuracy (checked at each evaluation) reaches this percentage: time-to-accuracy in one command.")
     var stopAtAcc: Double?
@@ -88,14 +98,20 @@ struct Train: ParsableCommand {
             throw ValidationError("unknown dataset '\(dataset)'; choose one of: \(DataKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let imageSize, !(1...4096).contains(imageSize) { throw ValidationError("--image-size must be between 1 and 4096 (got \(imageSize))") }
-        if let schedule, !["cosine", "constant"].contains(schedule) { throw ValidationError("--schedule must be cosine or constant") }
-        if let preset, preset != "textbook" { throw ValidationError("unknown preset '\(preset)'; the one preset is: textbook") }
+        if let schedule, LRSchedule.Kind(rawValue: schedule) == nil { throw ValidationError("--schedule must be cosine, step or constant (got \(schedule))") }
+        if let milestones { do { _ = try LRSchedule.parseMilestones(milestones) } catch { throw ValidationError("\(error)") } }
+        if milestones != nil, let schedule, schedule != "step" { throw ValidationError("--milestones are --schedule step's; --schedule \(schedule) has none") }
+        if milestones == nil, schedule == "step", preset.flatMap(TrainPreset.named)?.milestones == nil { throw ValidationError("--schedule step needs --milestones, e.g. --milestones 80,120") }
+        if let gamma, !(gamma > 0 && gamma <= 1) { throw ValidationError("--gamma must be in (0, 1] (got \(gamma))") }
+        if gamma != nil, milestones == nil, preset.flatMap(TrainPreset.named)?.milestones == nil || (schedule ?? "step") != "step" { throw ValidationError("--gamma is --schedule step's factor at its --milestones: give those too") }
+        if let warmup, !(warmup >= 0 && warmup.isFinite) { throw ValidationError("--warmup must be 0 or more epochs (got \(warmup))") }
+        if let preset, TrainPreset.named(preset) == nil { throw ValidationError("unknown preset '\(preset)'; choose one of: \(TrainPreset.names.joined(separator: ", "))") }
         if let stopAtAcc, !(stopAtAcc > 0 && stopAtAcc <= 100) { throw ValidationError("--stop-at-acc must be a percentage in (0, 100] (got \(stopAtAcc))") }
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be a positive number (got \(epochs))") }
         if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive number (got \(batchSize))") }
         if let lr, !(lr.isFinite && Trainer.lrRange.contains(lr)) { throw ValidationError("--lr \(formatLR(lr)) refused: \(Trainer.lrRangeMessage)") }
-        guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
-        guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
+        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1) (got \(momentum))") }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) { throw ValidationError("--weight-decay must be 0 or more (got \(weightDecay))") }
         if let threads, !(threads > 0 && threads <= 256) { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
         if let trainLimit, trainLimit <= 0 { throw ValidationError("--train-limit must be a positive number (got \(trainLimit))") }
         if let valSize, valSize < 0 { throw ValidationError("--val-size must be 0 or more (got \(valSize))") }
@@ -114,23 +130,24 @@ struct Train: ParsableCommand {
 
     func makeConfig() -> TrainConfig {
         var c = TrainConfig.defaults(for: model)
-        if preset == "textbook" {
-            // The textbook experiment's scale: small data, plain SGD, so a comparison runs in a minute or two.
-            c.trainLimit = 1000; c.valSize = 200; c.epochs = 5; c.optimizer = "sgd"; c.lr = 0.005
-            c.batchSize = 64; c.schedule = "constant"; c.logEvery = 5
-        }
+        c.dataset = DataSets.kind(dataset: dataset, directory: data)
+        preset.flatMap(TrainPreset.named)?.apply(to: &c)
         if let lr { c.lr = lr }
         if let batchSize { c.batchSize = batchSize }
         if let optimizer { c.optimizer = optimizer }
-        if let schedule { c.schedule = schedule }
+        if let schedule, schedule != c.schedule { c.schedule = schedule; c.milestones = nil; c.gamma = nil }
+        if let milestones { c.schedule = "step"; c.milestones = try! LRSchedule.parseMilestones(milestones) }
+        if c.schedule == "step" { c.gamma = gamma ?? c.gamma ?? 0.1 }
+        if let warmup { c.warmup = warmup }
         if let valSize { c.valSize = valSize }
         if let trainLimit { c.trainLimit = trainLimit }
-        c.momentum = momentum; c.weightDecay = weightDecay; c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
+        if let momentum { c.momentum = momentum }
+        if let weightDecay { c.weightDecay = weightDecay }
+        c.residual = !noResidual; c.stopAtAccuracy = stopAtAcc
         c.threads = threadCount; c.seed = seed
-        c.dataset = DataSets.kind(dataset: dataset, directory: data)
-        c.imageSize = imageSize
+        if let imageSize { c.imageSize = imageSize }
         c.mean = mean.flatMap(parseFloats); c.std = std.flatMap(parseFloats)
-        c.augment = augment.map { try! Augmentation.parse($0) } ?? (["cifar10", "cifar100"].contains(c.datasetName) ? Augmentation.names : [])
+        c.augment = augment.map { try! Augmentation.parse($0) } ?? c.augment ?? (["cifar10", "cifar100"].contains(c.datasetName) ? Augmentation.names : [])
         c.pad = pad ?? 4
         applySchedulingOptions(to: &c)
         return c
@@ -147,6 +164,10 @@ struct Train: ParsableCommand {
         if let dataset, dataset != c.datasetName { fail("\(path): a run on \(c.datasetName), not \(dataset); a resumed run keeps its data") }
         if imageSize != nil || mean != nil || std != nil || augment != nil || pad != nil {
             fail("\(path): --image-size, --mean, --std, --augment and --pad are the run's own: a resumed run keeps the checkpoint's")
+        }
+        // The schedule too: a resumed run continues it exactly (an LR change by hand: nntop lr RUN, or the keys).
+        if schedule != nil || milestones != nil || gamma != nil || warmup != nil {
+            fail("\(path): --schedule, --milestones, --gamma and --warmup are the run's own: a resumed run continues the checkpoint's schedule")
         }
         c.threads = threadCount
         applySchedulingOptions(to: &c)

@@ -123,7 +123,9 @@ public enum ImageFolder {
                 sizes.withUnsafeMutableBufferPointer { sz in
                     isPNG.withUnsafeMutableBufferPointer { png in
                         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                            for i in c * per..<min(n, (c + 1) * per) {
+                            // The last chunks can start past the end (n = 48 on 2 cores: 32 chunks of 2).
+                            let items = min(n, c * per)..<min(n, (c + 1) * per)
+                            for i in items {
                                 lock.lock(); let stop = firstError != nil; lock.unlock()
                                 if stop { return }
                                 if isCancelled?() == true { lock.lock(); firstError = firstError ?? LoadCancelled(); lock.unlock(); return }
@@ -144,7 +146,7 @@ public enum ImageFolder {
                                 }
                             }
                             lock.lock()
-                            done += min(n, (c + 1) * per) - c * per
+                            done += items.count
                             let elapsed = Date().timeIntervalSince(start)
                             // Only a decode that takes more than a second reports, about ten times a second.
                             if let progress, elapsed > 1, elapsed - lastReport >= 0.1 { lastReport = elapsed; progress(Double(done) / Double(n)) }

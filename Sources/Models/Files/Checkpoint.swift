@@ -10,8 +10,31 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// Checkpoints as safetensors with PyTorch's state_dict names and dtypes (float32 tensors,
 /// num_batches_tracked as int64), so `safetensors.torch.load_file` + `load_state_dict(strict=True)`
 /// reads them. Optimizer state goes in `optimizer.<parameter>.<buffer>` tensors (PyTorch's buffer
-/// names), the run's position and options in `__metadata__`.
+/// names), the run's position and options in `__metadata__`. A weights-only checkpoint
+/// (best.safetensors, `nntop export`'s) has no optimizer tensors and no `optimizer` metadata, so
+/// `model.load_state_dict(load_file(path))` takes it bare.
 public enum Checkpoint {
+    /// Whether a checkpoint holds optimizer state to resume from: nntop writes the optimizer's kind
+    /// (even plain SGD's, which has no tensors) into every checkpoint that has it.
+    public static func hasOptimizerState(_ file: SafetensorsFile) -> Bool { file.metadata["optimizer"] != nil }
+
+    /// Writes `source`'s weights alone to `path` (atomically): every tensor but the `optimizer.` ones,
+    /// byte for byte, and the metadata but the optimizer's kind. Refuses a file with nothing else.
+    public static func exportWeights(_ source: SafetensorsFile, to path: String) throws -> (kept: Int, dropped: Int) {
+        let kept = source.names.filter { !$0.hasPrefix("optimizer.") }
+        guard !kept.isEmpty else { throw CheckpointError("\(source.path): holds no weights (\(source.names.isEmpty ? "no tensors" : "only optimizer state"))") }
+        var w = SafetensorsWriter()
+        for name in kept {
+            let e = source.entries[name]!
+            w.add(name, dtype: e.dtype, shape: e.shape, bytes: source.rawBytes(name))
+        }
+        var meta = source.metadata
+        meta["optimizer"] = nil
+        w.metadata = meta
+        try w.write(to: path)
+        return (kept.count, source.names.count - kept.count)
+    }
+
     static func bufferNames(_ kind: OptimizerKind) -> [String] {
         switch kind {
         case .sgd: []

@@ -85,6 +85,12 @@ public struct SafetensorsFile {
         }
     }
 
+    /// The tensor's bytes as stored (little-endian, its dtype).
+    public func rawBytes(_ name: String) -> Data {
+        guard let e = entries[name] else { return Data() }
+        return bytes.subdata(in: dataStart + e.range.lowerBound..<dataStart + e.range.upperBound)
+    }
+
     /// The tensor's values as float64 (exact for F64 tensors).
     public func doubles(_ name: String) throws -> [Double] {
         guard let e = entries[name] else { throw FormatError(description: "\(path): no tensor named \(name)") }
@@ -127,6 +133,12 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, shape: [Int], tensor: Tensor, layout: ParameterLayout = .torch) {
         precondition(shape.reduce(1, *) == tensor.count, "\(name): shape \(shape) for \(tensor.count) floats")
         tensors.append((name, .f32, shape, .tensor(tensor, layout)))
+    }
+
+    /// A tensor's stored bytes as they are (a copy of another file's tensor).
+    public mutating func add(_ name: String, dtype: SafetensorsFile.DType, shape: [Int], bytes: Data) {
+        precondition(shape.reduce(1, *) * dtype.size == bytes.count, "\(name): \(bytes.count) bytes for shape \(shape) of \(dtype.rawValue)")
+        tensors.append((name, dtype, shape, .bytes(bytes)))
     }
 
     public mutating func add(_ name: String, shape: [Int], int64s: [Int64]) {

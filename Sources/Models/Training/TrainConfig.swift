@@ -11,8 +11,14 @@ public struct TrainConfig: Codable, Equatable {
     public var optimizer = "momentum"
     public var momentum: Float = 0.9
     public var weightDecay: Float = 0
-    /// "constant" or "cosine" (decays the LR to 0 over the run, from whatever LR is set).
+    /// "constant", "cosine" (decays the LR to 0 over the run, from whatever LR is set) or "step"
+    /// (multiplies it by `gamma` at each of `milestones`): LRSchedule.swift.
     public var schedule = "cosine"
+    /// The step schedule's epochs (fractional allowed) and factor; linear warmup in epochs for any
+    /// schedule. Optional so that configs written before these existed still read (as none, 0.1, none).
+    public var milestones: [Double]? = nil
+    public var gamma: Float? = nil
+    public var warmup: Double? = nil
     public var residual = true
     public var trainLimit: Int? = nil
     public var valSize = 5000

@@ -174,7 +174,8 @@ public final class Trainer {
         s.stepsPerEpoch = data.train.count / config.batchSize
         s.totalSteps = s.stepsPerEpoch * config.epochs
         s.threads = config.threads
-        s.lr = Double(config.lr)
+        // The LR the first step uses (a warmup starts below --lr).
+        s.lr = Double(config.lr * LRSchedule(config, stepsPerEpoch: s.stepsPerEpoch).factor(step: 0))
         s.baseLR = Double(config.lr)
         s.batchSize = config.batchSize
         s.layerNames = net.units.map(\.name)
@@ -214,16 +215,18 @@ public final class Trainer {
     private func publish() { lock.lock(); published = current; lock.unlock() }
     private func emit(_ e: TrainerEvent) { onEvent?(e) }
 
-    /// The schedule's factor for the step after `step` steps: 1 for a constant schedule.
-    private func scheduleFactor(step: Int) -> Float {
-        guard config.schedule == "cosine", current.totalSteps > 0 else { return 1 }
-        return 0.5 * (1 + cos(Float.pi * Float(step) / Float(current.totalSteps)))
-    }
+    /// The run's LR schedule (LRSchedule.swift): a factor per step, from the step count alone.
+    public var schedule: LRSchedule { LRSchedule(config, stepsPerEpoch: current.stepsPerEpoch) }
+
+    /// The schedule's factor for the step after `step` steps.
+    private func scheduleFactor(step: Int) -> Float { schedule.factor(step: step) }
 
     private func scheduledLR(step: Int) -> Float { baseLR * scheduleFactor(step: step) }
 
     /// Makes `lr` the LR in effect from the next step (if `lrRange` allows it); the schedule goes on
-    /// from it, so its base becomes `lr` over the schedule's current factor.
+    /// from it, so its base becomes `lr` over the schedule's current factor: every later step's LR is
+    /// `lr` times how much the schedule has moved since (a milestone still multiplies it by γ, the
+    /// cosine still decays it, a warmup still raises it: `lr` at 10 % of the warmup ends it at 10 × `lr`).
     private func setLR(_ lr: Float) {
         let old = scheduledLR(step: current.step)
         guard lr.isFinite, Self.lrRange.contains(lr) else {
@@ -231,7 +234,14 @@ public final class Trainer {
             return
         }
         let f = scheduleFactor(step: current.step)
-        baseLR = f > 0 ? lr / f : lr
+        let base = f > 0 ? lr / f : lr
+        // A warmup (or a γ above 1) raises the LR later: the LR it would reach is held to the range too.
+        let peak = base * schedule.peakFactor(from: current.step)
+        guard peak.isFinite, peak <= Self.lrRange.upperBound * (1 + 1e-6) else {
+            current.message = "LR \(formatLR(lr)) refused: the schedule would raise it to \(formatLR(peak)) later, and \(Self.lrRangeMessage) (LR stays \(formatLR(old)))"
+            return
+        }
+        baseLR = base
         current.baseLR = Double(baseLR)
         optimizer.lr = lr
         current.lr = Double(lr)
@@ -454,7 +464,8 @@ public final class Trainer {
         }
         if r.accuracy > bestValidationAccuracy {
             bestValidationAccuracy = r.accuracy
-            save("best.safetensors", label: nil)
+            // The weights alone (Keras' save_weights_only): PyTorch's load_state_dict takes it bare.
+            save("best.safetensors", label: nil, weightsOnly: true)
         }
         refreshDigits()
         publish()
@@ -505,10 +516,16 @@ public final class Trainer {
         let residual = network.residual
         if let path = lastGoodCheckpoint {
             do {
-                let meta = try Checkpoint.load(path, into: network, optimizer: optimizer)
+                // best.safetensors holds the weights only: the optimizer's state then starts afresh.
+                let file: SafetensorsFile
+                do { file = try SafetensorsFile(path: path) } catch { throw CheckpointError("\(error)") }
+                let full = Checkpoint.hasOptimizerState(file)
+                let meta = try Checkpoint.load(file: file, into: network, optimizer: full ? optimizer : nil)
+                if !full { resetOptimizerState() }
                 network.residual = residual
                 current.state = .running
                 mark("back to \(meta["step"].map { "step \($0)" } ?? (path as NSString).lastPathComponent)")
+                if !full { current.message += " (\((path as NSString).lastPathComponent) holds weights only: the optimizer state starts afresh)" }
             } catch {
                 current.message = "cannot go back to \(path): \(error); q quits"
             }
@@ -517,11 +534,16 @@ public final class Trainer {
         guard let fresh = ModelZoo.make(config.model, inChannels: data.spec.channels, classes: data.spec.classes,
                                         residual: residual ?? true, seed: config.seed) else { return }
         for (mine, initial) in zip(network.state, fresh.state) { mine.tensor.copy(from: initial.tensor) }
+        resetOptimizerState()
+        current.state = .running
+        mark("back to initial weights")
+    }
+
+    /// Momentum and Adam's moments back to zero, as at a run's start.
+    private func resetOptimizerState() {
         for b in optimizer.buffers.joined() { b.zero() }
         optimizer.steps = optimizer.steps.map { _ in 0 }
         optimizer.buffersReplaced()
-        current.state = .running
-        mark("back to initial weights")
     }
 
     /// Everything a resumed run needs besides the tensors.
@@ -536,7 +558,7 @@ public final class Trainer {
     /// Writes a checkpoint atomically; a failure (disk full, folder not writable) becomes a message
     /// and training goes on with the earlier checkpoints intact.
     @discardableResult
-    private func save(_ file: String, label: String?) -> Bool {
+    private func save(_ file: String, label: String?, weightsOnly: Bool = false) -> Bool {
         guard let dir = checkpointDirectory else {
             if label != nil { current.message = "no checkpoint folder for this run" }
             return false
@@ -544,7 +566,7 @@ public final class Trainer {
         let path = (dir as NSString).appendingPathComponent(file)
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Checkpoint.save(network, optimizer: optimizer, metadata: checkpointMetadata(), to: path)
+            try Checkpoint.save(network, optimizer: weightsOnly ? nil : optimizer, metadata: checkpointMetadata(), to: path)
             lastGoodCheckpoint = path
             if let label { mark(label) }
             if label != nil || file.hasPrefix("step-") {
@@ -572,6 +594,10 @@ public final class Trainer {
     public func resume(from file: SafetensorsFile) throws {
         let path = file.path
         try Checkpoint.checkFits(file, spec: data.spec)
+        // Refused rather than resumed with fresh momentum: a resumed run computes what an unbroken one does.
+        guard Checkpoint.hasOptimizerState(file) else {
+            throw CheckpointError("\(path): holds the weights only, no optimizer state (best.safetensors and nntop export's files are weights-only): --resume needs the run's last.safetensors or a step-N checkpoint; --weights \(path) starts a new run from these weights")
+        }
         let meta = try Checkpoint.load(file: file, into: network, optimizer: optimizer)
         guard let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
               let inEpoch = meta["step_in_epoch"].flatMap(Int.init) else {
@@ -582,6 +608,7 @@ public final class Trainer {
         startEpoch = e; startStepInEpoch = s
         current.step = step; current.epoch = e; current.stepInEpoch = s
         if let lr = meta["base_lr"].flatMap(Float.init) { baseLR = lr; current.baseLR = Double(lr) }
+        current.lr = Double(scheduledLR(step: step))
         if let best = meta["best_val_acc"].flatMap(Double.init) { bestValidationAccuracy = best }
         current.residual = network.residual
         current.message = "resumed from \(path) at step \(step)"
