@@ -59,7 +59,7 @@ done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads $THREADS, batch $BATCH, $STEPS steps, median of $ROUNDS rounds"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads $THREADS, batch $BATCH (or the case's @N), $STEPS steps, median of $ROUNDS rounds"
 ratios() {   # file: median, ratio of medians to torch's, median of per-round ratios
   local file=$1 c=$2 f=$3 n t pr
   n=$(awk -v c="$c" -v f="$f" '$1 == c && $2 == f { print $3 }' "$file" | median)

@@ -102,12 +102,17 @@ public final class Network {
 
     deinit { sliceResults.deallocate() }
 
+    /// Parameters above which `splitCount` keeps the batch whole.
+    nonisolated(unsafe) static var largestSplitModel = 4_000_000
+
     /// How many slices `trainStep` cuts a batch of `batch` into. Only models without batch norm are
     /// split (a batch norm would see half-batch statistics, which PyTorch's model does not), and only
     /// with slices big enough to keep a core busy: LeNet-5's ops are too short to pay for a fork/join
     /// each (BENCHMARKS.md has their times), so one fork/join per step beats one per op.
+    /// Not models whose weights are large: each replica holds a gradient of every parameter (AlexNet's
+    /// 57 M: 228 MB more than PyTorch's whole run), and their wide layers split well op by op.
     func splitCount(_ batch: Int) -> Int {
-        guard makeReplica != nil, !Parallel.isSerial else { return 1 }
+        guard makeReplica != nil, !Parallel.isSerial, parameterCount <= Network.largestSplitModel else { return 1 }
         return max(1, min(Parallel.maxThreads, batch / 16, 64))
     }
 
