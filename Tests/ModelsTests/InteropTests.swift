@@ -82,13 +82,6 @@ final class ResNetInteropTests: XCTestCase {
         return try SafetensorsFile(data: Data(raw), path: path)
     }
 
-    func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
-        var num = 0.0, den = 0.0
-        for (x, y) in zip(a, b) { num += Double(x - y) * Double(x - y); den += Double(y) * Double(y) }
-        return (num / den).squareRoot()
-    }
-
     func testPyTorchResNet18StateDictLoadsStrictlyAndPredictsAsPyTorch() throws {
         let f = try torchFile()
         let expected = try SafetensorsFile(path: Self.fixtures.appendingPathComponent("torch_resnet18_logits.safetensors").path)

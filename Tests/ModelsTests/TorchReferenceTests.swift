@@ -59,13 +59,6 @@ final class TorchReferenceTests: XCTestCase {
         }
     }
 
-    func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
-        var num = 0.0, den = 0.0
-        for (x, y) in zip(a, b) { num += Double(x - y) * Double(x - y); den += Double(y) * Double(y) }
-        return den == 0 ? num.squareRoot() : (num / den).squareRoot()
-    }
-
     /// Runs one fixture case: forward, loss, backward; returns the network for gradient checks.
     func run(_ f: SafetensorsFile, model: String) throws -> (Network, logits: [Float], loss: Float) {
         // make_zoo_fixtures.py keeps a model's input batch in one file its four cases name.
@@ -115,11 +108,7 @@ final class TorchReferenceTests: XCTestCase {
             let g = p.layout.torchOrder(p.grad)
             let head = try f.floats("grad.\(p.name).head")
             let stats = try f.doubles("grad.\(p.name).stats")
-            var s0 = 0.0, s1 = 0.0, sq = 0.0
-            for (i, v) in g.enumerated() {
-                s0 += Double(v) * sin(0.013 * Double(i)); s1 += Double(v) * cos(0.007 * Double(i) + 1); sq += Double(v) * Double(v)
-            }
-            let norm = sq.squareRoot()
+            let got = projections(g), (s0, s1, norm) = (got[0], got[1], got[2])
             // Unused shortcut projections (residual off) have no gradient in PyTorch: zeros in the fixture.
             if stats[2] == 0 { XCTAssertEqual(norm, 0, "\(p.name) should get no gradient"); continue }
             // The stem's bias feeds a train-mode batch norm, which cancels it: its true gradient is 0, and
@@ -172,11 +161,7 @@ final class TorchReferenceTests: XCTestCase {
         for (i, p) in net.parameters.enumerated() {
             let g = p.layout.torchOrder(p.grad)
             let st = Array(stats[(3 * i)..<(3 * i + 3)])
-            var s0 = 0.0, s1 = 0.0, sq = 0.0
-            for (j, v) in g.enumerated() {
-                s0 += Double(v) * sin(0.013 * Double(j)); s1 += Double(v) * cos(0.007 * Double(j) + 1); sq += Double(v) * Double(v)
-            }
-            let norm = sq.squareRoot()
+            let got = projections(g), (s0, s1, norm) = (got[0], got[1], got[2])
             if st[2] == 0 { XCTAssertEqual(norm, 0, "\(p.name) should get no gradient"); continue }
             if f.metadata["mode"] == "train" && st[2] < 1e-7 * scale {
                 XCTAssertLessThan(norm, 1e-5 * scale, "\(p.name) should be ~0"); continue
@@ -197,11 +182,8 @@ final class TorchReferenceTests: XCTestCase {
             let after = try f.doubles("after_stats")
             XCTAssertEqual(after.count, bns.count * 6)
             for (k, t) in bns.flatMap({ [$0.runningMean, $0.runningVar] }).enumerated() {
-                var s0 = 0.0, s1 = 0.0, sq = 0.0
-                for (j, v) in t.array.enumerated() {
-                    s0 += Double(v) * sin(0.013 * Double(j)); s1 += Double(v) * cos(0.007 * Double(j) + 1); sq += Double(v) * Double(v)
-                }
-                XCTAssertEqual(sq.squareRoot(), after[3 * k + 2], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
+                let got = projections(t.array), (s0, s1, norm) = (got[0], got[1], got[2])
+                XCTAssertEqual(norm, after[3 * k + 2], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
                 XCTAssertEqual(s0, after[3 * k], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
                 XCTAssertEqual(s1, after[3 * k + 1], accuracy: 1e-4 * after[3 * k + 2], "\(bns[k / 2].name) running stats")
             }

@@ -48,34 +48,6 @@ final class ZooReferenceTests: XCTestCase {
         }
     }
 
-    /// [Σ g_i sin(0.013 i), Σ g_i cos(0.007 i + 1), |g|] in double; the angles advance by rotation,
-    /// re-seeded every 4096 elements (a debug build would spend minutes in sin and cos for VGG's 100 M).
-    func stats(_ g: [Float]) -> [Double] {
-        var s0 = 0.0, s1 = 0.0, sq = 0.0
-        let (ca, sa, cb, sb) = (cos(0.013), sin(0.013), cos(0.007), sin(0.007))
-        g.withUnsafeBufferPointer { g in
-            var i = 0
-            while i < g.count {
-                var (s, c) = (sin(0.013 * Double(i)), cos(0.013 * Double(i)))
-                var (u, v) = (sin(0.007 * Double(i) + 1), cos(0.007 * Double(i) + 1))
-                for j in i..<min(g.count, i + 4096) {
-                    let x = Double(g[j])
-                    s0 += x * s; s1 += x * v; sq += x * x
-                    (s, c) = (s * ca + c * sa, c * ca - s * sa)
-                    (u, v) = (u * cb + v * sb, v * cb - u * sb)
-                }
-                i += 4096
-            }
-        }
-        return [s0, s1, sq.squareRoot()]
-    }
-
-    func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        var num = 0.0, den = 0.0
-        for (x, y) in zip(a, b) { num += Double(x - y) * Double(x - y); den += Double(y) * Double(y) }
-        return den == 0 ? num.squareRoot() : (num / den).squareRoot()
-    }
-
     func check(_ model: String) throws {
         let f = try SafetensorsFile(path: Self.fixtures.appendingPathComponent("zoo2_\(model).safetensors").path)
         let shape = try XCTUnwrap(f.metadata["input_shape"]).split(separator: ",").map { Int($0)! }
@@ -130,7 +102,7 @@ final class ZooReferenceTests: XCTestCase {
             for (i, p) in net.parameters.enumerated() {
                 let g = p.layout.torchOrder(p.grad), want = try f.doubles("\(mode).grad.\(p.name).stats")
                 let head = try f.floats("\(mode).grad.\(p.name).head")
-                let got = stats(g)
+                let got = projections(g)
                 // A conv bias before a train-mode batch norm has a true gradient of 0: ours must be noise.
                 if mode == "train" && want[2] < 1e-7 * scale { XCTAssertLessThan(got[2], 1e-5 * scale, p.name); continue }
                 if float32Errors.indices.contains(i) && float32Errors[i] >= 2.5e-5 {
