@@ -9,6 +9,9 @@ public final class Tensor {
     /// Set for a view: the tensor whose memory this one reads (kept alive, never freed here).
     private let base: Tensor?
 
+    /// The tensor that owns this one's memory: itself, or the one a view (of a view) reads.
+    public var storage: Tensor { base?.storage ?? self }
+
     /// A reshaped view of `base`'s memory (e.g. flatten), no copy.
     public init(view base: Tensor, shape: [Int]) {
         precondition(shape.reduce(1, *) == base.count, "view \(shape) of \(base.shape)")

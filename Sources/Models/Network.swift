@@ -17,7 +17,11 @@ public final class Network {
         backwardSeconds = forwardSeconds
         units.first?.needsInputGradient = false
         plan = FusionPlan(units)
+        for layer in units.flatMap(\.subtree) { (layer as? GradientBufferUser)?.gradientBuffers = gradientBuffers }
     }
+
+    /// The input-gradient buffers every layer of this network takes its dx from (one set per replica).
+    public let gradientBuffers = GradientBuffers()
 
     public var parameters: [Parameter] { units.flatMap(\.parameters) }
     public var state: [StateEntry] { units.flatMap(\.state) }
@@ -209,11 +213,16 @@ public final class Network {
             if let f = plan.inputConvReLUPool, i == f.pool, f.conv.backward(throughPool: d!, f.poolLayer) {
                 backwardSeconds[i] = 0
                 backwardSeconds[f.convIndex] = monotonicSeconds() - t0
+                gradientBuffers.give(d)
                 return
             }
-            d = units[i].backward(d!)
+            let next = units[i].backward(d!)
+            // The gradient just read goes back for the layers below, unless the unit returned it (in place).
+            gradientBuffers.give(d, keeping: [next])
+            d = next
             backwardSeconds[i] = monotonicSeconds() - t0
         }
+        gradientBuffers.give(d)
     }
 }
 

@@ -2,12 +2,13 @@ import Kernels
 
 /// nn.AdaptiveAvgPool2d((outH, outW)): any input side to a fixed output side with PyTorch's bins
 /// (Kernels/AdaptiveAvgPool.swift): VGG's 7×7 and AlexNet's 6×6 before their classifiers.
-public final class AdaptiveAvgPool2d: Layer {
+public final class AdaptiveAvgPool2d: Layer, GradientBufferUser {
     public let name: String
     public let outH, outW: Int
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [] }
-    private var input: Tensor?, out: Tensor?, dx: Tensor?
+    private var input: Tensor?, out: Tensor?
 
     public init(_ name: String, _ outH: Int, _ outW: Int) { self.name = name; self.outH = outH; self.outW = outW }
 
@@ -25,7 +26,7 @@ public final class AdaptiveAvgPool2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, input.shape); dx = d
+        let d = gradientBuffer(input.shape)
         adaptiveAvgPoolBackward(dy: dy.data, planes: input.shape[0] * input.shape[1], height: input.shape[2],
                                 width: input.shape[3], outH: outH, outW: outW, dx: d.data)
         return d

@@ -3,7 +3,7 @@ import Kernels
 /// ResNet's basic block: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), the shortcut a 1×1
 /// conv + bn projection when the shape changes. `residual = false` drops the add (the plain network)
 /// but keeps the projection's weights, so it can be switched back on mid-run.
-public final class BasicBlock: ResidualSwitch {
+public final class BasicBlock: ResidualSwitch, GradientBufferUser {
     public let name: String
     public let conv1: Conv2d, bn1: BatchNorm2d, relu1: ReLU, conv2: Conv2d, bn2: BatchNorm2d, relu2: ReLU
     public let downsample: (conv: Conv2d, bn: BatchNorm2d)?
@@ -11,6 +11,7 @@ public final class BasicBlock: ResidualSwitch {
         didSet { for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual } }
     }
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
 
     public init(_ name: String, _ cin: Int, _ cout: Int, stride: Int, residual: Bool = true) {
         self.name = name
@@ -97,12 +98,18 @@ public final class BasicBlock: ResidualSwitch {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
+        // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
+        // that lie in it, are the caller's).
         let dSum = relu2.backward(dy)!
-        let dMain = conv1.backward(bn1.backward(relu1.backward(conv2.backward(bn2.backward(dSum)!)!)!)!)!
+        let d2 = bn2.backward(dSum)!
+        let d1 = conv2.backward(d2)!; release(d2, keeping: dy)
+        let d0 = bn1.backward(relu1.backward(d1)!)!
+        let dMain = conv1.backward(d0)!; release(d0, keeping: dy)
         guard residual else { return dMain }
         // Summed into conv1's input gradient, which is returned and read by nothing else.
         let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
+        release(dShortcut, keeping: dy)
         return dMain
     }
 }

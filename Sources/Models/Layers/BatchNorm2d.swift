@@ -1,7 +1,7 @@
 import Kernels
 
 /// nn.BatchNorm2d: eps 1e-5 unless told (GoogLeNet's is 1e-3), momentum 0.1, affine, tracking running statistics.
-public final class BatchNorm2d: Layer {
+public final class BatchNorm2d: Layer, GradientBufferUser {
     public let name: String
     public let channels: Int
     public let eps: Float, momentum: Float = 0.1
@@ -10,6 +10,7 @@ public final class BatchNorm2d: Layer {
     /// num_batches_tracked (a float holds exact integers up to 2^24 batches).
     public let batchesTracked = Tensor(shape: [])
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     /// Writes the input gradient over the incoming gradient (each element is read before it is
     /// written, channel by channel): for callers that never read that gradient again.
     public var gradientInPlace = false
@@ -24,7 +25,7 @@ public final class BatchNorm2d: Layer {
 
     public var kind: String { "BatchNorm2d(\(channels)" + (eps != 1e-5 ? ", eps \(eps)" : "") + ")" }
 
-    private var input: Tensor?, out: Tensor?, dx: Tensor?
+    private var input: Tensor?, out: Tensor?
     private var trainedForward = false
     private let savedMean: Tensor, savedInvStd: Tensor
 
@@ -73,8 +74,7 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
-        let d = gradientInPlace ? dy : Tensor.reuse(dx, input.shape)
-        dx = gradientInPlace ? nil : d
+        let d = gradientInPlace ? dy : gradientBuffer(input.shape)
         if trainedForward {
             batchNormBackward(dy: dy.data, x: input.data, s: shape(input), gamma: weight.value.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, dGamma: weight.grad.data,

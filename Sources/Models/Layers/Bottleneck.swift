@@ -4,7 +4,7 @@ import Kernels
 /// conv1 a 1×1 reduce to `width`, conv2 the 3×3 that carries the stride, conv3 a 1×1 expand to 4·width,
 /// the shortcut a 1×1 conv + bn projection when the shape changes. `residual = false` drops the add but
 /// keeps the projection's weights, so it can be switched back on mid-run.
-public final class Bottleneck: ResidualSwitch {
+public final class Bottleneck: ResidualSwitch, GradientBufferUser {
     public static let expansion = 4
     public let name: String
     public let conv1: Conv2d, bn1: BatchNorm2d, relu1: ReLU, conv2: Conv2d, bn2: BatchNorm2d, relu2: ReLU
@@ -14,6 +14,7 @@ public final class Bottleneck: ResidualSwitch {
         didSet { for p in downsample.map({ $0.conv.parameters + $0.bn.parameters }) ?? [] { p.inUse = residual } }
     }
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
 
     public init(_ name: String, _ cin: Int, width: Int, stride: Int, residual: Bool = true) {
         self.name = name
@@ -81,14 +82,20 @@ public final class Bottleneck: ResidualSwitch {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
+        // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
+        // that lie in it, are the caller's).
         let dSum = relu3.backward(dy)!
-        let dB = conv3.backward(bn3.backward(dSum)!)!
-        let dA = conv2.backward(bn2.backward(relu2.backward(dB)!)!)!
-        let dMain = conv1.backward(bn1.backward(relu1.backward(dA)!)!)!
+        let d3 = bn3.backward(dSum)!
+        let dB = conv3.backward(d3)!; release(d3, keeping: dy)
+        let d2 = bn2.backward(relu2.backward(dB)!)!
+        let dA = conv2.backward(d2)!; release(d2, keeping: dy)
+        let d1 = bn1.backward(relu1.backward(dA)!)!
+        let dMain = conv1.backward(d1)!; release(d1, keeping: dy)
         guard residual else { return dMain }
         // Summed into conv1's input gradient, which is returned and read by nothing else.
         let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
+        release(dShortcut, keeping: dy)
         return dMain
     }
 }

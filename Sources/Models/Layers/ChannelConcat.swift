@@ -3,20 +3,19 @@ import Kernels
 /// Branches that each read the block's input, their outputs concatenated along channels in order
 /// (torch.cat(..., 1)): GoogLeNet's Inception block. The backward splits dy into each branch's
 /// channels and sums the branches' input gradients.
-public final class ChannelConcat: Layer {
+public final class ChannelConcat: Layer, GradientBufferUser {
     public let name: String
     public let branches: [Layer]
     public var children: [Layer] { branches }
     public var needsInputGradient = true
-    private var out: Tensor?, dx: Tensor?
-    private var branchGradients: [Tensor?]
+    public var gradientBuffers: GradientBuffers?
+    private var out: Tensor?
     /// Each branch's output channels in the last forward.
     private var branchChannels: [Int] = []
 
     public init(_ name: String, branches: [Layer]) {
         precondition(!branches.isEmpty, "\(name): no branches")
         self.name = name; self.branches = branches
-        branchGradients = Array(repeating: nil, count: branches.count)
     }
 
     public func outputShape(for s: [Int]) -> [Int] {
@@ -49,15 +48,15 @@ public final class ChannelConcat: Layer {
         for (i, branch) in branches.enumerated() {
             let c = branchChannels[i]
             // Each branch gets its own buffer: its layers may overwrite the gradient they are given.
-            let part = Tensor.reuse(branchGradients[i], [n, c, h, w]); branchGradients[i] = part
+            let part = gradientBuffer([n, c, h, w])
             copyChannelsOut(dy.data, batch: n, channels: c, plane: h * w, total: total, offset: offset, into: part.data)
             offset += c
-            guard let d = branch.backward(part), needsInputGradient else { continue }
-            if let sum { addInPlace(sum.data, d.data, count: sum.count) }
-            else {
-                let s = Tensor.reuse(dx, d.shape); dx = s
-                s.copy(from: d); sum = s
-            }
+            let d = branch.backward(part)
+            // The first branch's gradient becomes the sum; the others are added to it and given back.
+            if !needsInputGradient { release(d) }
+            else if let d, let s = sum { addInPlace(s.data, d.data, count: s.count); release(d, keeping: s) }
+            else { sum = d }
+            release(part, keeping: sum)
         }
         precondition(offset == total, "\(name): branches give \(offset) channels of \(total)")
         return needsInputGradient ? sum : nil

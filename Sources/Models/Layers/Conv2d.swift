@@ -2,17 +2,18 @@ import Kernels
 
 /// nn.Conv2d (square kernel, optional bias), with no im2col buffer: the paths each pass takes are
 /// tabled in Kernels/ConvForward.swift, ConvBackwardData.swift and ConvBackwardWeights.swift.
-public final class Conv2d: Layer {
+public final class Conv2d: Layer, GradientBufferUser {
     public let name: String
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter          // shape [out, in, k, k] (PyTorch's), kept tap-major in memory
     public let bias: Parameter?           // [out]
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
     private var input: Tensor?
     private var geometry: ConvGeometry?
-    private var out: Tensor?, dx: Tensor?
+    private var out: Tensor?
     /// The geometry whose idle taps the last backward zeroed in `weight.grad` (they stay zero after).
     private var idleZeroedFor: ConvGeometry?
 
@@ -88,7 +89,7 @@ public final class Conv2d: Layer {
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?
-        if needsInputGradient { result = Tensor.reuse(dx, input.shape); dx = result }
+        if needsInputGradient { result = gradientBuffer(input.shape) }
         // Idle taps' dW is zeroed by the first backward of each map size and stays zero.
         let zeroed = noteIdleTaps(g)
         convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,

@@ -4,10 +4,11 @@ import Kernels
 /// 1/(1-p); in evaluation the identity. The mask is a pure function of the model's seed, this layer's
 /// name, the training step and the element's place in the batch (Kernels/Dropout.swift), so resuming
 /// at step s draws the masks an unbroken run would, and so does a batch split across replicas.
-public final class Dropout: Layer {
+public final class Dropout: Layer, GradientBufferUser {
     public let name: String
     public let p: Float
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [] }
     /// The run's seed (set by ModelZoo.make).
     public var seed: UInt64 = 0
@@ -17,7 +18,7 @@ public final class Dropout: Layer {
     /// Each layer's masks differ: FNV-1a of its name.
     public let salt: UInt64
 
-    private var out: Tensor?, dx: Tensor?, mask: Tensor?
+    private var out: Tensor?, mask: Tensor?
     private var trained = false
 
     public init(_ name: String, p: Float = 0.5) {
@@ -42,7 +43,7 @@ public final class Dropout: Layer {
     public func backward(_ dy: Tensor) -> Tensor? {
         guard trained && p > 0 else { return dy }
         guard let mask else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, dy.shape); dx = d
+        let d = gradientBuffer(dy.shape)
         dropoutBackward(dy: dy.data, mask: mask.data, count: dy.count, dx: d.data)
         return d
     }

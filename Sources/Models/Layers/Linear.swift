@@ -1,13 +1,14 @@
 import Kernels
 
 /// nn.Linear: weight [out, in], bias [out].
-public final class Linear: Layer {
+public final class Linear: Layer, GradientBufferUser {
     public let name: String
     public let inFeatures, outFeatures: Int
     public let weight: Parameter, bias: Parameter
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [weight, bias] }
-    private var input: Tensor?, out: Tensor?, dx: Tensor?
+    private var input: Tensor?, out: Tensor?
 
     public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int) {
         self.name = name; self.inFeatures = inFeatures; self.outFeatures = outFeatures
@@ -31,7 +32,7 @@ public final class Linear: Layer {
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
         var d: Tensor?
-        if needsInputGradient { d = Tensor.reuse(dx, input.shape); dx = d }
+        if needsInputGradient { d = gradientBuffer(input.shape) }
         linearBackward(dy: dy.data, x: input.data, weight: weight.value.data, batch: input.shape[0],
                        inFeatures: inFeatures, outFeatures: outFeatures, dWeight: weight.grad.data,
                        dBias: bias.grad.data, dx: d?.data)

@@ -1,14 +1,15 @@
 import Kernels
 
 /// nn.MaxPool2d / F.max_pool2d (square window; stride defaults to the window; ceil_mode as GoogLeNet's).
-public final class MaxPool2d: Layer {
+public final class MaxPool2d: Layer, GradientBufferUser {
     public let name: String
     public let kernel, stride, padding: Int
     public let ceilMode: Bool
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [] }
     private var geometry: ConvGeometry?, input: Tensor?
-    private var out: Tensor?, dx: Tensor?
+    private var out: Tensor?
     private var argmax: UnsafeMutablePointer<Int32>?, argmaxCount = 0
 
     public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
@@ -70,7 +71,7 @@ public final class MaxPool2d: Layer {
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input, let argmax, let out else { preconditionFailure("\(name): backward before forward") }
         precondition(indicesRecorded, "\(name): backward after a forward that kept no indices")
-        let d = Tensor.reuse(dx, input.shape); dx = d
+        let d = gradientBuffer(input.shape)
         maxPoolBackward(dy: dy.data, argmax: argmax, geometry: g, dx: d.data,
                         reluOutput: reluApplied ? UnsafePointer(out.data) : nil)
         return d
@@ -78,13 +79,14 @@ public final class MaxPool2d: Layer {
 }
 
 /// nn.AvgPool2d with count_include_pad=True.
-public final class AvgPool2d: Layer {
+public final class AvgPool2d: Layer, GradientBufferUser {
     public let name: String
     public let kernel, stride, padding: Int
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [] }
     private var geometry: ConvGeometry?, input: Tensor?
-    private var out: Tensor?, dx: Tensor?
+    private var out: Tensor?
 
     public init(_ name: String, kernel: Int, stride: Int? = nil, padding: Int = 0) {
         self.name = name; self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
@@ -107,18 +109,20 @@ public final class AvgPool2d: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, input.shape); dx = d
+        let d = gradientBuffer(input.shape)
         avgPoolBackward(dy: dy.data, geometry: g, dx: d.data)
         return d
     }
 }
 
 /// F.adaptive_avg_pool2d(x, 1) followed by flatten: [N, C, H, W] -> [N, C].
-public final class GlobalAvgPool: Layer {
+public final class GlobalAvgPool: Layer, GradientBufferUser {
     public let name: String
     public var needsInputGradient = true
     public var parameters: [Parameter] { [] }
-    private var input: Tensor?, out: Tensor?, dx: Tensor?
+    private var input: Tensor?, out: Tensor?
+
+    public var gradientBuffers: GradientBuffers?
 
     public init(_ name: String) { self.name = name }
 
@@ -134,7 +138,7 @@ public final class GlobalAvgPool: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let input else { preconditionFailure("\(name): backward before forward") }
-        let d = Tensor.reuse(dx, input.shape); dx = d
+        let d = gradientBuffer(input.shape)
         globalAvgPoolBackward(dy: dy.data, planes: dy.count, planeSize: input.count / dy.count, dx: d.data)
         return d
     }

@@ -1,13 +1,14 @@
 import Kernels
 
-public final class ReLU: Layer {
+public final class ReLU: Layer, GradientBufferUser {
     public let name: String
     public var needsInputGradient = true
+    public var gradientBuffers: GradientBuffers?
     public var parameters: [Parameter] { [] }
     /// Overwrites its input in the forward pass and its incoming gradient in the backward pass
     /// (PyTorch's inplace=True): for a caller that never reads either again, two buffers fewer.
     public var inPlace = false
-    private var out: Tensor?, dx: Tensor?
+    private var out: Tensor?
 
     public init(_ name: String, inPlace: Bool = false) { self.name = name; self.inPlace = inPlace }
 
@@ -19,7 +20,7 @@ public final class ReLU: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let out else { preconditionFailure("\(name): backward before forward") }
-        let d = inPlace ? dy : Tensor.reuse(dx, out.shape); dx = inPlace ? nil : d
+        let d = inPlace ? dy : gradientBuffer(out.shape)
         reluBackward(dy: dy.data, y: out.data, count: out.count, dx: d.data)
         return d
     }

@@ -2,10 +2,11 @@ import Kernels
 
 /// nn.Sequential: layers run one after another (an Inception branch, GoogLeNet's BasicConv2d chain).
 /// Its name is the module's prefix; the children carry their full state_dict names.
-public final class Sequential: Layer {
+public final class Sequential: Layer, GradientBufferUser {
     public let name: String
     public let layers: [Layer]
     public var children: [Layer] { layers }
+    public var gradientBuffers: GradientBuffers?
 
     public init(_ name: String, _ layers: [Layer]) {
         precondition(!layers.isEmpty, "\(name): an empty Sequential")
@@ -27,6 +28,7 @@ public final class Sequential: Layer {
         for layer in layers.reversed() {
             guard let g = d else { return nil }
             d = layer.backward(g)
+            release(g, keeping: d, dy)
         }
         return d
     }
