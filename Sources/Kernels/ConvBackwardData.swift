@@ -12,8 +12,8 @@ import Foundation
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |
-// | panelConvBackwardData, pixel-major    | <= 64 output pixels and batch >= 16 (`ConvPanels`)     | ResNet-18 layer1-4    |
-// | panelConvBackwardData, image-major    | otherwise (stride 1 "same" padding adds masked vector  | batches under 16      |
+// | panelConvBackwardData, pixel-major    | <= 64 output pixels, fuller panels (`pixelMajorFills`) | ResNet-18 layer1-4    |
+// | panelConvBackwardData, image-major    | otherwise (stride 1 "same" padding adds masked vector  | ResNet-50 224 layer4  |
 // |                                       | rows, other shapes scatter)                            |                       |
 //
 // A model's first conv needs no dx (LeNet-5's conv1, ResNet-18's stem) and never comes here.

@@ -34,7 +34,7 @@ struct ConvPanels {
     init(_ g: ConvGeometry) {
         self.g = g
         pixels = g.outH * g.outW
-        pixelMajor = pixels <= 64 && g.batch >= 16
+        pixelMajor = Self.pixelMajorFills(g)
         if pixelMajor {
             units = (g.batch + panelWidth - 1) / panelWidth; panelsPerUnit = pixels
         } else {
@@ -52,6 +52,21 @@ struct ConvPanels {
     }
     /// Per panel of a unit: the taps valid for at least one of its columns.
     private(set) var masks: [TapMask] = []
+
+    /// Whether pixel-major panels (images of one pixel) keep the cores busier than image-major ones
+    /// (pixels of one image), maps of 64 pixels or fewer only: the share of each layout's panel columns
+    /// that are real outputs, times the share of cores its units keep busy (a unit runs on one core).
+    /// ResNet-50's 7×7 layer4 at batch 16: pixel-major fills half of one unit, one core's worth;
+    /// image-major 49 of 64 columns, on every core (BENCHMARKS.md has the figures).
+    static func pixelMajorFills(_ g: ConvGeometry) -> Bool {
+        let pixels = g.outH * g.outW
+        guard pixels <= 64 else { return false }
+        func fill(_ columns: Int, units: Int) -> Double {
+            let panels = (columns + panelWidth - 1) / panelWidth
+            return Double(columns) / Double(panels * panelWidth) * min(1, Double(units) / Double(Parallel.maxThreads))
+        }
+        return fill(g.batch, units: (g.batch + panelWidth - 1) / panelWidth) >= fill(pixels, units: g.batch)
+    }
 
     /// Units covering images `n`: the images a unit's panels read and write.
     func images(ofUnit u: Int) -> Range<Int> {

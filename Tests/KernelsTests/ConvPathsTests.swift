@@ -59,7 +59,7 @@ final class ConvPathsTests: XCTestCase {
             (2, 3, 16, 32, 3, 1, 1),    // direct, 8-row tiles (ResNet-20's stem)
             (2, 8, 9, 7, 3, 2, 1),      // image-major panels, scattered stores
             (2, 70, 8, 8, 3, 1, 1),     // image-major, whole panels
-            (17, 8, 13, 4, 3, 1, 1)]    // pixel-major
+            (64, 8, 13, 4, 3, 1, 1)]    // pixel-major
         for sh in shapes {
             let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
                                  kernel: sh.k, stride: sh.s, padding: sh.p)
@@ -130,13 +130,13 @@ final class ConvPathsTests: XCTestCase {
     }
 
     /// Kernels past 8×8 (more taps than a 64-bit mask held: AlexNet's 11×11 has 121) and strides past 2,
-    /// on both panel layouts: image-major (batch under 16) and pixel-major (batch 16+, <= 64 outputs).
+    /// on both panel layouts: image-major (few images) and pixel-major (enough images to fill its panels).
     func testLargeKernelsAndStrides() {
         check(batch: 2, cin: 3, cout: 5, h: 31, w: 29, k: 11, s: 4, p: 2, bias: true)
-        check(batch: 17, cin: 2, cout: 4, h: 23, w: 23, k: 11, s: 4, p: 2, bias: true)
+        check(batch: 64, cin: 2, cout: 4, h: 23, w: 23, k: 11, s: 4, p: 2, bias: true)
         check(batch: 2, cin: 2, cout: 3, h: 12, w: 13, k: 9, s: 1, p: 4, bias: false)
         check(batch: 2, cin: 3, cout: 4, h: 11, w: 10, k: 3, s: 3, p: 1, bias: true)
-        check(batch: 16, cin: 33, cout: 9, h: 9, w: 9, k: 5, s: 3, p: 2, bias: false)
+        check(batch: 33, cin: 33, cout: 9, h: 9, w: 9, k: 5, s: 3, p: 2, bias: false)
     }
 
     /// The direct method (small stride-1 convs, rows up to 32 wide): two output rows per vector pair
@@ -155,13 +155,33 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 3, cin: 2, cout: 32, h: 9, w: 7, k: 5, s: 1, p: 2, bias: false)
     }
 
+    /// Pixel-major panels (32 images' same pixel) where they fill more of their columns on more cores
+    /// than image-major ones (one image's pixels); the shapes the layout tests above mean for each.
+    func testPanelLayoutIsTheFullerOne() {
+        let saved = Parallel.maxThreads; defer { Parallel.maxThreads = saved }
+        Parallel.maxThreads = 2
+        func pixelMajor(_ b: Int, _ h: Int, k: Int = 3, s: Int = 1, p: Int = 1) -> Bool {
+            ConvPanels(ConvGeometry(batch: b, inChannels: 8, height: h, width: h, outChannels: 8, kernel: k, stride: s, padding: p)).pixelMajor
+        }
+        XCTAssertFalse(pixelMajor(16, 7), "ResNet-50 224's layer4 at batch 16: one half-full pixel-major unit, one core")
+        XCTAssertTrue(pixelMajor(64, 7), "7×7 at batch 64: two full pixel-major units")
+        XCTAssertTrue(pixelMajor(16, 1), "1×1 maps: an image-major panel holds one real column of 32")
+        XCTAssertFalse(pixelMajor(16, 4), "4×4 at batch 16: image-major panels half full on both cores")
+        XCTAssertTrue(pixelMajor(32, 4), "4×4 at batch 32: as full either way, pixel-major")
+        XCTAssertFalse(pixelMajor(64, 9), "81 outputs: image-major")
+        XCTAssertTrue(pixelMajor(64, 23, k: 11, s: 4, p: 2))
+        XCTAssertTrue(pixelMajor(33, 9, k: 5, s: 3, p: 2))
+        XCTAssertTrue(pixelMajor(17, 1) && pixelMajor(33, 2) && pixelMajor(20, 2, s: 2) && pixelMajor(34, 2) && pixelMajor(20, 4, s: 2))
+        XCTAssertFalse(pixelMajor(2, 8) || pixelMajor(8, 4), "few images: image-major")
+    }
+
     func testPixelMajorPanelsAndSkippedTaps() {
         // 1×1 maps (centre tap only), 2×2 maps (four taps per pixel), stride 2 onto 1×1, 1×1 projection.
         check(batch: 17, cin: 8, cout: 13, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
         check(batch: 33, cin: 4, cout: 7, h: 2, w: 2, k: 3, s: 1, p: 1, bias: false)
         check(batch: 20, cin: 5, cout: 6, h: 2, w: 2, k: 3, s: 2, p: 1, bias: true)
         check(batch: 40, cin: 6, cout: 9, h: 4, w: 4, k: 1, s: 2, p: 0, bias: false)
-        check(batch: 16, cin: 3, cout: 8, h: 4, w: 4, k: 3, s: 1, p: 1, bias: true)
+        check(batch: 64, cin: 3, cout: 8, h: 4, w: 4, k: 3, s: 1, p: 1, bias: true)
         // Cin a multiple of 32: dW skips the k panels of taps outside the image, pixel by pixel.
         check(batch: 34, cin: 32, cout: 8, h: 2, w: 2, k: 3, s: 1, p: 1, bias: false)
         check(batch: 20, cin: 64, cout: 5, h: 4, w: 4, k: 3, s: 2, p: 1, bias: false)
