@@ -70,14 +70,14 @@ public final class Network {
         foldedInput = nil
         while i < units.count {
             let t0 = monotonicSeconds()
-            if fold, let (conv, bn) = plan.convThenNorm[i] {
-                // Inference: the batch norm as the conv's epilogue (ResNet's stem; the blocks fold their own).
-                // The time is the conv's; the batch norm's shows as 0.
-                h = conv.forward(h, epilogue: bn.evalScaleShift())
+            if fold, let f = evalFold(units, at: i) {
+                // Inference: the batch norm (and ReLU) as the conv's epilogue (ResNet's stem, VGG-bn; the
+                // blocks fold their own). The time is the conv's; the others show as 0.
+                h = f.conv.forward(h, epilogue: f.epilogue)
                 foldedInput = x
                 forwardSeconds[i] = monotonicSeconds() - t0
-                forwardSeconds[i + 1] = 0
-                i += 2
+                for j in (i + 1)..<(i + f.count) { forwardSeconds[j] = 0 }
+                i += f.count
                 continue
             } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
                 forwardSeconds[i] = 0
@@ -232,19 +232,12 @@ struct FusionPlan {
     /// A ReLU followed by a max pool: the pool applies the ReLU to its own output
     /// (MaxPool2d.forwardAfterReLU), saving two passes over the larger tensor; the ReLU's time is 0.
     let reluBeforePool: [Bool]
-    /// A conv followed by a batch norm, by the conv's index: inference folds the norm into the conv's
-    /// epilogue (ResNet's stem; the blocks fold their own).
-    let convThenNorm: [(Conv2d, BatchNorm2d)?]
     /// The input conv (it needs no input gradient), a ReLU and a max pool: the conv's weight gradient
     /// straight from the pool's (Conv2d.backward(throughPool:)), ending the backward pass there.
     let inputConvReLUPool: (conv: Conv2d, convIndex: Int, poolLayer: MaxPool2d, pool: Int)?
 
     init(_ units: [Layer]) {
         reluBeforePool = units.indices.map { i in units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d }
-        convThenNorm = units.indices.map { i in
-            guard let conv = units[i] as? Conv2d, i + 1 < units.count, let bn = units[i + 1] as? BatchNorm2d else { return nil }
-            return (conv, bn)
-        }
         let relus = reluBeforePool
         inputConvReLUPool = units.indices.lazy.compactMap { i in
             guard let conv = units[i] as? Conv2d, !conv.needsInputGradient, i + 2 < units.count, relus[i + 1],

@@ -20,10 +20,29 @@ public final class Sequential: Layer, GradientBufferUser {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        layers.reduce(x) { $1.forward($0, training: training) }
+        fusedInput = nil
+        guard !training else { return layers.reduce(x) { $1.forward($0, training: true) } }
+        // Inference: each conv with its batch norm and ReLU in one pass (GoogLeNet's BasicConv2d).
+        var h = x, i = 0
+        while i < layers.count {
+            if let f = evalFold(layers, at: i) {
+                h = f.conv.forward(h, epilogue: f.epilogue)
+                fusedInput = x
+                i += f.count
+            } else {
+                h = layers[i].forward(h, training: false)
+                i += 1
+            }
+        }
+        return h
     }
 
+    /// Set by an inference forward that folded layers (which then hold nothing for a backward pass):
+    /// its input, for `backward` to rerun the layers one by one.
+    private var fusedInput: Tensor?
+
     public func backward(_ dy: Tensor) -> Tensor? {
+        if let x = fusedInput { fusedInput = nil; _ = layers.reduce(x) { $1.forward($0, training: false) } }
         var d: Tensor? = dy
         for layer in layers.reversed() {
             guard let g = d else { return nil }

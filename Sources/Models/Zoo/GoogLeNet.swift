@@ -28,7 +28,7 @@ extension ModelZoo {
     private static func basicConv(_ name: String, _ cin: Int, _ cout: Int, kernel: Int, stride: Int = 1,
                                   padding: Int = 0) -> [Layer] {
         [Conv2d(name + ".conv", cin, cout, kernel: kernel, stride: stride, padding: padding, bias: false),
-         BatchNorm2d(name + ".bn", cout, eps: 1e-3), ReLU(name + ".relu")]
+         BatchNorm2d(name + ".bn", cout, eps: 1e-3), ReLU(name + ".relu", inPlace: true)]
     }
 
     /// Four branches concatenated along channels: 1×1; 1×1 then 3×3; 1×1 then 3×3 (torchvision's "5×5"

@@ -5,7 +5,7 @@ extension ModelZoo {
     static func resnet18(inChannels: Int, classes: Int, residual: Bool) -> Network {
         // The stem's bn1 writes its input gradient over the max pool's, which nothing else reads.
         var units: [Layer] = [Conv2d("conv1", inChannels, 64, kernel: 7, stride: 2, padding: 3, bias: true),
-                              BatchNorm2d("bn1", 64, gradientInPlace: true), ReLU("relu"), MaxPool2d("maxpool", kernel: 3, stride: 2, padding: 1)]
+                              BatchNorm2d("bn1", 64, gradientInPlace: true), ReLU("relu", inPlace: true), MaxPool2d("maxpool", kernel: 3, stride: 2, padding: 1)]
         var cin = 64
         for (i, (cout, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)].enumerated() {
             units.append(BasicBlock("layer\(i + 1).0", cin, cout, stride: stride, residual: residual))
@@ -26,7 +26,7 @@ extension ModelZoo {
         let counts: [Int] = [34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]][depth]!
         let bottleneck = depth >= 50
         var units: [Layer] = [Conv2d("conv1", inChannels, 64, kernel: 7, stride: 2, padding: 3, bias: false),
-                              BatchNorm2d("bn1", 64, gradientInPlace: true), ReLU("relu"),
+                              BatchNorm2d("bn1", 64, gradientInPlace: true), ReLU("relu", inPlace: true),
                               MaxPool2d("maxpool", kernel: 3, stride: 2, padding: 1)]
         var cin = 64
         for (i, (width, n)) in zip([64, 128, 256, 512], counts).enumerated() {
@@ -52,7 +52,7 @@ extension ModelZoo {
         precondition((depth - 2) % 6 == 0, "CIFAR ResNet depth \(depth) is not 6n+2")
         let n = (depth - 2) / 6
         var units: [Layer] = [Conv2d("conv1", inChannels, 16, kernel: 3, stride: 1, padding: 1, bias: false),
-                              BatchNorm2d("bn1", 16, gradientInPlace: true), ReLU("relu")]
+                              BatchNorm2d("bn1", 16, gradientInPlace: true), ReLU("relu", inPlace: true)]
         var cin = 16
         for (i, (cout, stride)) in [(16, 1), (32, 2), (64, 2)].enumerated() {
             for j in 0..<n {

@@ -19,13 +19,13 @@ extension ModelZoo {
             if v == 0 { units.append(MaxPool2d("features.\(i)", kernel: 2, stride: 2)); continue }
             units.append(Conv2d("features.\(i)", cin, v, kernel: 3, padding: 1))
             if batchNorm { units.append(BatchNorm2d("features.\(i + 1)", v)) }
-            units.append(ReLU("features.\(units.count)"))
+            units.append(ReLU("features.\(units.count)", inPlace: true))
             cin = v
         }
         units += [
             AdaptiveAvgPool2d("avgpool", 7, 7), Flatten("flatten"),
-            Linear("classifier.0", 512 * 7 * 7, 4096), ReLU("classifier.1"), Dropout("classifier.2", p: 0.5),
-            Linear("classifier.3", 4096, 4096), ReLU("classifier.4"), Dropout("classifier.5", p: 0.5),
+            Linear("classifier.0", 512 * 7 * 7, 4096), ReLU("classifier.1", inPlace: true), Dropout("classifier.2", p: 0.5),
+            Linear("classifier.3", 4096, 4096), ReLU("classifier.4", inPlace: true), Dropout("classifier.5", p: 0.5),
             Linear("classifier.6", 4096, classes),
         ]
         return Network(name: "vgg\(depth)" + (batchNorm ? "-bn" : ""), units: units, classes: classes)
