@@ -6,7 +6,8 @@ import Foundation
 public func maxPoolForward(x: UnsafePointer<Float>, geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>,
                            argmax optionalArgmax: UnsafeMutablePointer<Int32>?) {
     if bufferedMaxPoolApplies(g) {
-        maxPoolBuffered(x: x, g, y: y, argmax: optionalArgmax)
+        if g.outW < 16 { maxPoolAcrossPlanes(x: x, g, y: y, argmax: optionalArgmax) }
+        else { maxPoolBuffered(x: x, g, y: y, argmax: optionalArgmax) }
         return
     }
     // The other paths always record indices (into scratch when the caller wants none).
@@ -170,6 +171,53 @@ private func maxPoolBuffered(x: UnsafePointer<Float>, _ g: ConvGeometry, y: Unsa
                     if let am { for i in 0..<n { am[oy * ow + ox + i] = idx[i] } }
                     ox += 16
                 }
+            }
+        }
+    }
+}
+
+/// `bufferedMaxPoolApplies`' windows on maps whose output rows are narrower than a vector (GoogLeNet's
+/// pools at 32×32 input: 8×8 down to 1×1, where a row vector was mostly idle lanes and a plane's
+/// scalar copy cost more than its maxima): 16 planes side by side. Each group of 16 planes is
+/// transposed to [pixel][16]; a window's taps inside the image are the same for every lane, so each
+/// tap is one load, and a lane's first tap inside the image starts its index, as in the buffered path.
+private func maxPoolAcrossPlanes(x: UnsafePointer<Float>, _ g: ConvGeometry, y: UnsafeMutablePointer<Float>,
+                                 argmax: UnsafeMutablePointer<Int32>?) {
+    let oh = g.outH, ow = g.outW, h = g.height, w = g.width, plane = h * w, outPlane = oh * ow
+    let k = g.kernelW, st = g.stride, pad = g.padding, planes = g.batch * g.inChannels, groups = (planes + 15) / 16
+    let per = plane * 16 + outPlane * 32
+    let chunks = Parallel.chunkCount(groups, grain: max(1, 256 / max(1, plane)))
+    let buf = ScratchPool.shared.take(chunks * per + 16)
+    defer { ScratchPool.shared.give(buf) }
+    Parallel.run(chunks) { c in
+        let t = buf.0 + c * per, best = t + plane * 16
+        let index = UnsafeMutableRawPointer(best + outPlane * 16).bindMemory(to: Int32.self, capacity: outPlane * 16)
+        for grp in (groups * c / chunks)..<(groups * (c + 1) / chunks) {
+            let p0 = grp * 16, n = min(16, planes - p0)
+            transposeBlockIn(x + p0 * plane, count: n, stride: plane, len: plane, t, dstStride: 16, lanes: 16)
+            for oy in 0..<oh {
+                let top = oy * st - pad, kiLo = max(0, -top), kiHi = min(k, h - top)
+                for ox in 0..<ow {
+                    let left = ox * st - pad, kjLo = max(0, -left), kjHi = min(k, w - left)
+                    var m = SIMD16<Float>(repeating: -.infinity)
+                    var idx = SIMD16<Int32>(repeating: Int32((top + kiLo) * w + left + kjLo))
+                    for ki in kiLo..<max(kiLo, kiHi) {
+                        let row = (top + ki) * w + left
+                        for kj in kjLo..<max(kjLo, kjHi) {
+                            let v = load16(t + (row + kj) * 16), wins = v .> m
+                            m.replace(with: v, where: wins)
+                            if argmax != nil { idx.replace(with: SIMD16(repeating: Int32(row + kj)), where: wins) }
+                        }
+                    }
+                    let o = oy * ow + ox
+                    store16(m, best + o * 16)
+                    if argmax != nil { UnsafeMutableRawPointer(index + o * 16).storeBytes(of: idx, as: SIMD16<Int32>.self) }
+                }
+            }
+            for l in 0..<n {
+                let dst = y + (p0 + l) * outPlane
+                for o in 0..<outPlane { dst[o] = best[o * 16 + l] }
+                if let am = argmax.map({ $0 + (p0 + l) * outPlane }) { for o in 0..<outPlane { am[o] = index[o * 16 + l] } }
             }
         }
     }

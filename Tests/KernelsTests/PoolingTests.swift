@@ -103,6 +103,23 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// Maps whose output rows are narrower than 16 go 16 planes at a time: GoogLeNet's pools at 32×32
+    /// input (3/2 ceil on 8×8, 3/1/1 ceil on 8×8 down to 1×1), ResNet's stem pool on 8×8, AlexNet's 3/2
+    /// on 7×7; plane counts that leave a partial group; ties and -inf inputs.
+    func testSmallMapMaxPoolMatchesDefinition() {
+        var rng = SeededRandom(seed: 22)
+        for (planes, h, k, st, pad, ceil) in [(37, 8, 3, 2, 0, true), (16, 8, 3, 1, 1, true), (33, 4, 3, 1, 1, true),
+                                              (5, 2, 3, 1, 1, true), (17, 1, 3, 1, 1, true), (19, 8, 3, 2, 1, false),
+                                              (20, 7, 3, 2, 0, false), (3, 13, 3, 1, 1, false), (18, 5, 2, 2, 0, true)] {
+            var g = ConvGeometry(batch: 1, inChannels: planes, height: h, width: h, outChannels: planes, kernel: k,
+                                 stride: st, padding: pad)
+            g.ceilMode = ceil
+            XCTAssertTrue(bufferedMaxPoolApplies(g) && g.outW < 16, "\(g)")
+            let x = (0..<planes * h * h).map { i -> Float in i % 11 == 3 ? -.infinity : Float(Int(rng.uniform(-3, 3))) }
+            assertMatchesDefinition(x, g)
+        }
+    }
+
     /// The 3×3 stride-2 padding-1 path (ResNet's stem) against the general definition, ties included.
     func testMaxPool3x3Stride2Padding1MatchesDefinition() {
         var rng = SeededRandom(seed: 10)
