@@ -28,6 +28,10 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
         upsample(dxs.0, g, into: dx)
         return
     }
+    if conv3x3Applies(g) {
+        conv3x3BackwardData(dy: dy, weight: weight, geometry: g, dx: dx)
+        return
+    }
     if directConvApplies(g) && directConvBackwardDataApplies(g) {
         directConvBackwardData(dy: dy, weight: weight, geometry: g, dx: dx)
         return

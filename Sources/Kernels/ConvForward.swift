@@ -36,6 +36,10 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
         convForward(x: xs.0, weight: weight, bias: bias, geometry: sg, y: y, epilogue: epilogue)
         return
     }
+    if conv3x3Applies(g) {
+        conv3x3Forward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue)
+        return
+    }
     if directConvApplies(g) {
         directConvForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue)
         return

@@ -58,8 +58,10 @@ final class ConvPathsTests: XCTestCase {
             (3, 3, 12, 9, 3, 1, 1),     // direct, 6-row tiles, rows of 9: partial 64-wide tiles
             (2, 3, 16, 32, 3, 1, 1),    // direct, 8-row tiles (ResNet-20's stem)
             (2, 8, 9, 7, 3, 2, 1),      // image-major panels, scattered stores
-            (2, 70, 8, 8, 3, 1, 1),     // image-major, whole panels
-            (64, 8, 13, 4, 3, 1, 1)]    // pixel-major
+            (2, 70, 8, 8, 5, 1, 2),     // image-major, whole panels
+            (64, 8, 13, 4, 3, 1, 1),    // pixel-major
+            (3, 8, 9, 8, 3, 1, 1),      // transformed 3×3: four tile rows per group, a half-empty last block
+            (2, 16, 16, 32, 3, 1, 1)]   // transformed 3×3: one tile row per group
         for sh in shapes {
             let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
                                  kernel: sh.k, stride: sh.s, padding: sh.p)
@@ -113,6 +115,19 @@ final class ConvPathsTests: XCTestCase {
             var differing = 0
             for _ in 0..<200 where dx(serial: false) != reference { differing += 1 }
             XCTAssertEqual(differing, 0, "\(h)×\(h) maps, \(cin) channels: threaded runs that differ from the serial one")
+        }
+    }
+
+    /// The 3×3 stride-1 convolution in the transformed domain (Conv3x3.swift) and its dx: maps 8, 16 and 32
+    /// wide (four, two and one tile rows per 16-lane group), taller and shorter maps than wide, an odd
+    /// number of groups (a block's second half empty), output channels past a multiple of 8, with and
+    /// without bias.
+    func testTransformedThreeByThree() {
+        for (b, cin, cout, h, w) in [(3, 8, 9, 8, 8), (2, 16, 16, 32, 32), (1, 12, 20, 16, 16), (2, 9, 8, 24, 8),
+                                     (1, 8, 17, 4, 16), (2, 8, 8, 10, 32)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertTrue(conv3x3Applies(g), "\(g) should take the transformed path")
+            check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
     }
 

@@ -1,0 +1,240 @@
+import Foundation
+
+// The 3×3, stride-1, padding-1 convolution (the CIFAR ResNets', VGG's and the basic blocks' convs) and
+// its input gradient, computed in Winograd's F(2×2, 3×3) transformed domain (Lavin & Gray 2015): each
+// 2×2 block of outputs costs 16 products per (input, output) channel instead of 36. Per 2×2 output
+// tile of 32 images side by side:
+//
+//     V[ξ][c] = Bᵀ d[c] B          the tile's 4×4 input window, per input channel
+//     M[ξ]    = U[ξ] · V[ξ]         16 products of (out × in) by (in × 32 images): the 8×32 tile product
+//     y       = Aᵀ M A              2×2 outputs per output channel
+//
+// with U[ξ][o][c] = G g[o][c] Gᵀ computed once per call. Bᵀ and Aᵀ hold only 0 and ±1, G halves: the
+// float error stays at the direct sums' level (checked against the definition and PyTorch at 1e-4).
+// Images go through the pixel-major layout ([pixel][channel][32 images], `transposeToPixelChannel`),
+// so a window's loads are whole vectors for any map size.
+
+/// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
+/// output the input's size), maps of at least 4×4 (smaller ones waste most of a tile), at least 8
+/// channels on each side, and 32-image units at least three-quarters full.
+nonisolated(unsafe) let conv3x3Off = ProcessInfo.processInfo.environment["NO3X3"] != nil
+func conv3x3Applies(_ g: ConvGeometry) -> Bool {
+    if conv3x3Off { return false }
+    let w = g.width, rowsPerGroup = 32 / max(1, w)
+    return g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
+        && (w == 8 || w == 16 || w == 32) && g.height % (2 * rowsPerGroup) == 0
+        && g.inChannels >= 8 && g.outChannels >= 8
+}
+
+/// y = conv(x, W) + bias (+ epilogue) for a geometry `conv3x3Applies` takes; W tap-major (`ConvWeights`).
+func conv3x3Forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                    geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    let cin = g.inChannels, cout = g.outChannels
+    winogradConv(x: x, inChannels: cin, outChannels: cout, batch: g.batch, height: g.height, width: g.width,
+                 weight: weight, adjoint: false, bias: bias, y: y, epilogue: epilogue)
+}
+
+/// dx of `conv3x3Forward`, overwritten: the same convolution of dy with W's taps reversed and its
+/// channels swapped (a stride-1 "same" conv's adjoint).
+func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                         dx: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels
+    winogradConv(x: dy, inChannels: cout, outChannels: cin, batch: g.batch, height: g.height, width: g.width,
+                 weight: weight, adjoint: true, bias: nil, y: dx, epilogue: nil)
+}
+
+/// The F(2×2, 3×3) convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
+/// the filter of output o and input c read from W as the forward's (`adjoint` false: W[t][o][c]) or as
+/// its adjoint's (W[8 − t][c][o]).
+///
+/// Columns are tiles: a group is 16 tiles of one image (G = 32 / w whole tile rows, one per lane), a
+/// block two groups side by side, the 32 columns of the 8×32 tile product. A tile row's window rows
+/// are two runs of 2·tilesW floats of the zero-bordered image, split into even and odd columns; its
+/// 2×2 outputs, interleaved, are G whole output rows. No transposes: the images cross memory once.
+private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
+                          height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
+                          bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    let plane = h * w, oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr
+    let tilesW = w / 2, rowsPerGroup = 16 / tilesW, groupsPerImage = (h / 2) / rowsPerGroup
+    let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
+    let uLen = 16 * oPanels * cin * mr
+    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3)
+    let vLen = 16 * cin * panelWidth, mLen = 16 * oRows * panelWidth
+    let perTask = (vLen + mLen + 2 * L.size + 15) / 16 * 16
+    let tasks = Parallel.chunkCount(blocks, grain: 1)
+    let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let u = buf.0
+
+    // U: [ξ][oPanel][c][8], ξ = 4·a + b of G g Gᵀ, zero rows past cout.
+    Parallel.forEach(oPanels * cin, grain: max(1, 4096 / (16 * mr))) { i in
+        let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr
+        for r in 0..<mr {
+            let o = op * mr + r, dst = u + (op * cin + c) * mr + r
+            if o >= cout { for xi in 0..<16 { dst[xi * xiStride] = 0 }; continue }
+            let g: (Int) -> Float = adjoint
+                ? { t in weight[((8 - t) * cin + c) * cout + o] }     // this conv's (o, c) is the forward's (c, o)
+                : { t in weight[(t * cout + o) * cin + c] }
+            filterTransform(g) { xi, val in dst[xi * xiStride] = val }
+        }
+    }
+
+    Parallel.run(tasks) { task in
+        let v = u + uLen + task * perTask, m = v + vLen
+        // Each half of a block reads its image from its own bordered copy, refilled when the image changes.
+        let padded = [m + mLen, m + mLen + L.size]
+        var held = [-1, -1]
+        L.clear(padded[0]); L.clear(padded[1])
+        for block in (blocks * task / tasks)..<(blocks * (task + 1) / tasks) {
+            let used = min(2, groups - 2 * block)
+            for half in 0..<used {
+                let group = 2 * block + half, n = group / groupsPerImage
+                if held[half] != n { L.fill(x + n * cin * plane, padded[half]); held[half] = n }
+                let ty0 = (group % groupsPerImage) * rowsPerGroup
+                for c in 0..<cin {
+                    let pc = UnsafePointer(padded[half] + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
+                    inputTransform(pc, rowLen: L.rowLen, width: w, into: v + c * panelWidth + 16 * half, rowStride: cin * panelWidth)
+                }
+            }
+            if used == 1 { for xi in 0..<16 { for c in 0..<cin { zeroFloats(v + (xi * cin + c) * panelWidth + 16, 16) } } }
+            for xi in 0..<16 {
+                for op in 0..<oPanels {
+                    microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * cin * panelWidth,
+                              m + (xi * oRows + op * mr) * panelWidth, accumulate: false)
+                }
+            }
+            for half in 0..<used {
+                let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
+                for o in 0..<cout {
+                    var out = outputTransform(m + o * panelWidth + 16 * half, rowStride: oRows * panelWidth)
+                    let b = SIMD16<Float>(repeating: bias?[o] ?? 0)
+                    @inline(__always) func map(_ v: SIMD16<Float>) -> SIMD16<Float> {
+                        var val = v + b
+                        if let e = epilogue {
+                            val = val * SIMD16<Float>(repeating: e.scale[o]) + SIMD16<Float>(repeating: e.shift[o])
+                            if e.relu && e.residual == nil { val = val.replacing(with: SIMD16<Float>(), where: val .< SIMD16<Float>()) }
+                        }
+                        return val
+                    }
+                    out = (map(out.0), map(out.1), map(out.2), map(out.3))
+                    // Output rows 2(ty0 + g) + dy for g < rowsPerGroup: Y(dy, 0) and Y(dy, 1) interleaved.
+                    let yo = y + (n * cout + o) * plane + 2 * ty0 * w
+                    storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: w, epilogue: epilogue, yBase: y)
+                    storeRows(interleave(out.2, out.3), yo + w, rowStride: 2 * w, width: w, epilogue: epilogue, yBase: y)
+                }
+            }
+        }
+    }
+}
+
+/// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d, plus
+/// the epilogue's residual at the same place (then its ReLU).
+@inline(__always)
+private func storeRows(_ rows: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int,
+                       epilogue: ConvEpilogue?, yBase: UnsafeMutablePointer<Float>) {
+    @inline(__always) func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        var val = v
+        if let e = epilogue, let res = e.residual {
+            val = val + load16(res + (p - yBase))
+            if e.relu { val = val.replacing(with: SIMD16<Float>(), where: val .< SIMD16<Float>()) }
+        }
+        store16(val, p)
+    }
+    @inline(__always) func put8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        var val = v
+        if let e = epilogue, let res = e.residual {
+            val = val + UnsafeRawPointer(res + (p - yBase)).loadUnaligned(as: SIMD8<Float>.self)
+            if e.relu { val = val.replacing(with: SIMD8<Float>(), where: val .< SIMD8<Float>()) }
+        }
+        UnsafeMutableRawPointer(p).storeBytes(of: val, as: SIMD8<Float>.self)
+    }
+    switch width {
+    case 32: put(rows.0, d); put(rows.1, d + 16)
+    case 16: put(rows.0, d); put(rows.1, d + rowStride)
+    default:
+        put8(rows.0.lowHalf, d); put8(rows.0.highHalf, d + rowStride)
+        put8(rows.1.lowHalf, d + 2 * rowStride); put8(rows.1.highHalf, d + 3 * rowStride)
+    }
+}
+
+/// (a0 b0 a1 b1 … a7 b7, a8 b8 … a15 b15).
+@inline(__always) private func interleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+    (SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]),
+     SIMD16(a[8], b[8], a[9], b[9], a[10], b[10], a[11], b[11], a[12], b[12], a[13], b[13], a[14], b[14], a[15], b[15]))
+}
+
+/// 32 floats: the first 2·tilesW = width floats of 32 / width rows rowLen apart from p.
+@inline(__always)
+private func windowRows(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+    @inline(__always) func l8(_ q: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD8<Float>.self) }
+    switch width {
+    case 32: return (load16(p), load16(p + 16))
+    case 16: return (load16(p), load16(p + 2 * rowLen))
+    default: return (SIMD16(lowHalf: l8(p), highHalf: l8(p + 2 * rowLen)), SIMD16(lowHalf: l8(p + 4 * rowLen), highHalf: l8(p + 6 * rowLen)))
+    }
+}
+
+/// (G g Gᵀ)[a][b] into put(4a + b, ·) for the 3×3 filter g[i][j] = tap(3i + j),
+/// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+@inline(__always)
+private func filterTransform(_ tap: (Int) -> Float, into put: (Int, Float) -> Void) {
+    @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
+        (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
+    }
+    // Columns of G g, then each of its four rows times Gᵀ.
+    let c0 = gt(tap(0), tap(3), tap(6)), c1 = gt(tap(1), tap(4), tap(7)), c2 = gt(tap(2), tap(5), tap(8))
+    @inline(__always) func row(_ a: Int, _ r: (Float, Float, Float, Float)) {
+        put(4 * a, r.0); put(4 * a + 1, r.1); put(4 * a + 2, r.2); put(4 * a + 3, r.3)
+    }
+    row(0, gt(c0.0, c1.0, c2.0)); row(1, gt(c0.1, c1.1, c2.1)); row(2, gt(c0.2, c1.2, c2.2)); row(3, gt(c0.3, c1.3, c2.3))
+}
+
+/// Bᵀ (a, b, c, d) with Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
+@inline(__always)
+private func bt(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>)
+    -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    (a - c, b + c, c - b, b - d)
+}
+
+/// V = Bᵀ d B for one channel of a group's 16 tiles, into v[ξ · rowStride ..< +16] (ξ = 4i + j). p is
+/// the bordered image's row 2·ty0 (the window's first row) for the group's first tile row; tile (g, tx)
+/// reads d[r][s] = p[(2g + r) · rowLen + 2tx + s].
+@inline(__always)
+private func inputTransform(_ p: UnsafePointer<Float>, rowLen: Int, width: Int, into v: UnsafeMutablePointer<Float>,
+                            rowStride: Int) {
+    // Row r of every tile's window: columns 0, 1 (from p) and 2, 3 (from p + 2), split even/odd.
+    @inline(__always) func row(_ r: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let a = windowRows(p + r * rowLen, rowLen: rowLen, width: width), b = windowRows(p + r * rowLen + 2, rowLen: rowLen, width: width)
+        let e0 = deinterleave(a.0, a.1), e2 = deinterleave(b.0, b.1)
+        return (e0.0, e0.1, e2.0, e2.1)
+    }
+    let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
+    // Columns of Bᵀ d: t_s = Bᵀ (d[0][s], …, d[3][s]).
+    let t0 = bt(d0.0, d1.0, d2.0, d3.0), t1 = bt(d0.1, d1.1, d2.1, d3.1)
+    let t2 = bt(d0.2, d1.2, d2.2, d3.2), t3 = bt(d0.3, d1.3, d2.3, d3.3)
+    @inline(__always) func put(_ i: Int, _ r: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)) {
+        let base = v + 4 * i * rowStride
+        store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride); store16(r.3, base + 3 * rowStride)
+    }
+    // Row i of (Bᵀ d) B = Bᵀ applied to row i of Bᵀ d.
+    put(0, bt(t0.0, t1.0, t2.0, t3.0)); put(1, bt(t0.1, t1.1, t2.1, t3.1))
+    put(2, bt(t0.2, t1.2, t2.2, t3.2)); put(3, bt(t0.3, t1.3, t2.3, t3.3))
+}
+
+/// Aᵀ (a, b, c, d) with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
+@inline(__always)
+private func at(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+    (a + b + c, b - c - d)
+}
+
+/// Aᵀ M A for 16 tiles, M[ξ] the 16 floats at m + ξ · rowStride: outputs (0,0), (0,1), (1,0), (1,1).
+@inline(__always)
+private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
+    -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    @inline(__always) func mm(_ k: Int) -> SIMD16<Float> { load16(m + k * rowStride) }
+    // Columns of Aᵀ M, then Aᵀ on each of its two rows.
+    let s0 = at(mm(0), mm(4), mm(8), mm(12)), s1 = at(mm(1), mm(5), mm(9), mm(13))
+    let s2 = at(mm(2), mm(6), mm(10), mm(14)), s3 = at(mm(3), mm(7), mm(11), mm(15))
+    let r0 = at(s0.0, s1.0, s2.0, s3.0), r1 = at(s0.1, s1.1, s2.1, s3.1)
+    return (r0.0, r0.1, r1.0, r1.1)
+}
