@@ -72,10 +72,10 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
         for r in 0..<mr {
             let o = op * mr + r, dst = u + (op * cin + c) * mr + r
             if o >= cout { for xi in 0..<16 { dst[xi * xiStride] = 0 }; continue }
-            let g: (Int) -> Float = adjoint
-                ? { t in weight[((8 - t) * cin + c) * cout + o] }     // this conv's (o, c) is the forward's (c, o)
-                : { t in weight[(t * cout + o) * cin + c] }
-            filterTransform(g) { xi, val in dst[xi * xiStride] = val }
+            // Tap t of this conv's filter (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
+            let base = adjoint ? weight + c * cout + o : weight + o * cin + c
+            let tapStride = adjoint ? -cin * cout : cout * cin, first = adjoint ? 8 : 0
+            filterTransform { t in base[(first * cin * cout) + t * tapStride] } into: { xi, val in dst[xi * xiStride] = val }
         }
     }
 
@@ -106,54 +106,62 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
                 for o in 0..<cout {
-                    var out = outputTransform(m + o * panelWidth + 16 * half, rowStride: oRows * panelWidth)
-                    let b = SIMD16<Float>(repeating: bias?[o] ?? 0)
-                    @inline(__always) func map(_ v: SIMD16<Float>) -> SIMD16<Float> {
-                        var val = v + b
-                        if let e = epilogue {
-                            val = val * SIMD16<Float>(repeating: e.scale[o]) + SIMD16<Float>(repeating: e.shift[o])
-                            if e.relu && e.residual == nil { val = val.replacing(with: SIMD16<Float>(), where: val .< SIMD16<Float>()) }
-                        }
-                        return val
-                    }
-                    out = (map(out.0), map(out.1), map(out.2), map(out.3))
+                    let out = outputTransform(m + o * panelWidth + 16 * half, rowStride: oRows * panelWidth)
+                    let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
                     // Output rows 2(ty0 + g) + dy for g < rowsPerGroup: Y(dy, 0) and Y(dy, 1) interleaved.
                     let yo = y + (n * cout + o) * plane + 2 * ty0 * w
-                    storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: w, epilogue: epilogue, yBase: y)
-                    storeRows(interleave(out.2, out.3), yo + w, rowStride: 2 * w, width: w, epilogue: epilogue, yBase: y)
+                    map.storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: w)
+                    map.storeRows(interleave(out.2, out.3), yo + w, rowStride: 2 * w, width: w)
                 }
             }
         }
     }
 }
 
-/// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d, plus
-/// the epilogue's residual at the same place (then its ReLU).
-@inline(__always)
-private func storeRows(_ rows: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int,
-                       epilogue: ConvEpilogue?, yBase: UnsafeMutablePointer<Float>) {
-    @inline(__always) func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-        var val = v
-        if let e = epilogue, let res = e.residual {
-            val = val + load16(res + (p - yBase))
-            if e.relu { val = val.replacing(with: SIMD16<Float>(), where: val .< SIMD16<Float>()) }
-        }
-        store16(val, p)
+/// What happens to one output channel's values on their way into y: the bias, then the epilogue's
+/// affine map, residual and ReLU, as the same float operations as the separate passes.
+private struct OutputMap {
+    let b: SIMD16<Float>, scale: SIMD16<Float>, shift: SIMD16<Float>
+    let affine: Bool, relu: Bool, residual: UnsafePointer<Float>?, y: UnsafePointer<Float>
+
+    @inline(__always)
+    init(channel o: Int, bias: UnsafePointer<Float>?, epilogue: ConvEpilogue?, y: UnsafePointer<Float>) {
+        b = SIMD16<Float>(repeating: bias?[o] ?? 0); affine = epilogue != nil; relu = epilogue?.relu ?? false
+        scale = SIMD16<Float>(repeating: epilogue?.scale[o] ?? 1); shift = SIMD16<Float>(repeating: epilogue?.shift[o] ?? 0)
+        residual = epilogue?.residual; self.y = y
     }
-    @inline(__always) func put8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-        var val = v
-        if let e = epilogue, let res = e.residual {
-            val = val + UnsafeRawPointer(res + (p - yBase)).loadUnaligned(as: SIMD8<Float>.self)
-            if e.relu { val = val.replacing(with: SIMD8<Float>(), where: val .< SIMD8<Float>()) }
+
+    /// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d.
+    @inline(__always)
+    func storeRows(_ rows: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int) {
+        var v0 = rows.0 + b, v1 = rows.1 + b
+        if affine { v0 = v0 * scale + shift; v1 = v1 * scale + shift }
+        switch width {
+        case 32: put(v0, d); put(v1, d + 16)
+        case 16: put(v0, d); put(v1, d + rowStride)
+        default:
+            // Two 8-float rows per vector: through a 16-float staging pair, stored 8 at a time.
+            put8(v0, d, d + rowStride); put8(v1, d + 2 * rowStride, d + 3 * rowStride)
         }
-        UnsafeMutableRawPointer(p).storeBytes(of: val, as: SIMD8<Float>.self)
     }
-    switch width {
-    case 32: put(rows.0, d); put(rows.1, d + 16)
-    case 16: put(rows.0, d); put(rows.1, d + rowStride)
-    default:
-        put8(rows.0.lowHalf, d); put8(rows.0.highHalf, d + rowStride)
-        put8(rows.1.lowHalf, d + 2 * rowStride); put8(rows.1.highHalf, d + 3 * rowStride)
+
+    @inline(__always) private func finish(_ v: SIMD16<Float>, residual r: SIMD16<Float>?) -> SIMD16<Float> {
+        var val = v
+        if let r { val = val + r }
+        if relu { val = val.replacing(with: SIMD16<Float>(), where: val .< SIMD16<Float>()) }
+        return val
+    }
+
+    @inline(__always) private func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        store16(finish(v, residual: residual.map { load16($0 + (UnsafePointer(p) - y)) }), p)
+    }
+
+    @inline(__always) private func put8(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
+        @inline(__always) func l8(_ a: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(a).loadUnaligned(as: SIMD8<Float>.self) }
+        let r = residual.map { SIMD16(lowHalf: l8($0 + (UnsafePointer(p) - y)), highHalf: l8($0 + (UnsafePointer(q) - y))) }
+        let val = finish(v, residual: r)
+        UnsafeMutableRawPointer(p).storeBytes(of: val.lowHalf, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(q).storeBytes(of: val.highHalf, as: SIMD8<Float>.self)
     }
 }
 
@@ -237,4 +245,167 @@ private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
     let s2 = at(mm(2), mm(6), mm(10), mm(14)), s3 = at(mm(3), mm(7), mm(11), mm(15))
     let r0 = at(s0.0, s1.0, s2.0, s3.0), r1 = at(s0.1, s1.1, s2.1, s3.1)
     return (r0.0, r0.1, r1.0, r1.1)
+}
+
+// MARK: - The weight gradient
+
+/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies`, with input and output
+/// channels in whole vectors of 16 (the channels-last transposes' blocks).
+func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
+    conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
+}
+
+/// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of
+/// Z[ξ][o] · V[ξ][c], Z = A dY Aᵀ the tile's 2×2 output gradient spread back (the adjoint of y = Aᵀ M A)
+/// and V = Bᵀ d B its input window as in the forward. 16 sums over the batch's tiles per (o, c) instead
+/// of 9 over its pixels. Each image is first laid out channels-last ([pixel][channel]), so V and Z
+/// are built 16 input and 8 output channels to a vector, rows [ξ][tile][channel] that the 8×32 (or
+/// 8×16) tile product reads with the tiles as its depth.
+func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                            dWeight: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, h = g.height, w = g.width, plane = h * w
+    let tilesW = w / 2, tiles = (h / 2) * tilesW
+    // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small.
+    let perChunk = max(1, min(g.batch, 64 / tiles)), chunks = (g.batch + perChunk - 1) / perChunk
+    let depth = perChunk * tiles, uLen = 16 * cout * cin
+    let vLen = 16 * depth * cin, zLen = 16 * depth * cout
+    let dytLen = plane * cout
+    let perTask = (plane * cin + dytLen + vLen + zLen + uLen + cin + 15) / 16 * 16
+    let tasks = Parallel.chunkCount(chunks, grain: 1)
+    let buf = ScratchPool.shared.take(tasks * perTask + 16)
+    defer { ScratchPool.shared.give(buf) }
+    Parallel.run(tasks) { task in
+        let xt = buf.0 + task * perTask, dyt = xt + plane * cin, v = dyt + dytLen, z = v + vLen
+        let du = z + zLen, zeros = du + uLen
+        zeroFloats(du, uLen); zeroFloats(zeros, cin)
+        for chunk in (chunks * task / tasks)..<(chunks * (task + 1) / tasks) {
+            let n0 = chunk * perChunk, count = min(perChunk, g.batch - n0)
+            if count < perChunk { zeroFloats(v, vLen); zeroFloats(z, zLen) }
+            for k in 0..<count {
+                let n = n0 + k
+                transposeBlockIn(x + n * cin * plane, count: cin, stride: plane, len: plane, xt, dstStride: cin, lanes: cin)
+                transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
+                for ty in 0..<(h / 2) {
+                    for tx in 0..<tilesW {
+                        let t = k * tiles + ty * tilesW + tx
+                        windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin,
+                                        into: v + t * cin, rowStride: depth * cin)
+                        gradientTransform(dyt + (2 * ty * w + 2 * tx) * cout, rowLen: w * cout, channels: cout,
+                                          into: z + t * cout, rowStride: depth * cout)
+                    }
+                }
+            }
+            // dU[ξ] += Z[ξ]ᵀ V[ξ] over the chunk's tiles.
+            for xi in 0..<16 {
+                let zx = UnsafePointer(z + xi * depth * cout), vx = UnsafePointer(v + xi * depth * cin), ux = du + xi * cout * cin
+                for o0 in Swift.stride(from: 0, to: cout, by: mr) {
+                    var c0 = 0
+                    while c0 + 32 <= cin {
+                        var tile = RegisterTile()
+                        tile.add(depth: depth, rows: 8, a: zx + o0, aStride: cout) { vx + $0 * cin + c0 }
+                        tile.forEachRow(8) { r, s0, s1 in
+                            let d = ux + (o0 + r) * cin + c0
+                            store16(load16(d) + s0, d); store16(load16(d + 16) + s1, d + 16)
+                        }
+                        c0 += 32
+                    }
+                    if c0 < cin { outerTile8x16(depth, zx + o0, aStride: cout, vx + c0, bStride: cin, ux + o0 * cin + c0, ldc: cin) }
+                }
+            }
+        }
+    }
+    // The tasks' sums in task order, then dW = Gᵀ dU G per (o, c).
+    Parallel.forEach(cout * cin, grain: 256) { oc in
+        let first = buf.0 + plane * cin + dytLen + vLen + zLen
+        @inline(__always) func sum(_ xi: Int) -> Float {
+            var acc = first[xi * cout * cin + oc]
+            for task in 1..<max(1, tasks) { acc += first[task * perTask + xi * cout * cin + oc] }
+            return acc
+        }
+        let s = (0..<16).map(sum)
+        let o = oc / cin, c = oc % cin
+        @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> (Float, Float, Float) {
+            (a + 0.5 * b + 0.5 * c, 0.5 * b - 0.5 * c, 0.5 * b + 0.5 * c + d)
+        }
+        // Rows a of dU G, then Gᵀ down each of its three columns.
+        let e0 = gt(s[0], s[1], s[2], s[3]), e1 = gt(s[4], s[5], s[6], s[7])
+        let e2 = gt(s[8], s[9], s[10], s[11]), e3 = gt(s[12], s[13], s[14], s[15])
+        let c0 = gt(e0.0, e1.0, e2.0, e3.0), c1 = gt(e0.1, e1.1, e2.1, e3.1), c2 = gt(e0.2, e1.2, e2.2, e3.2)
+        @inline(__always) func put(_ i: Int, _ j: Int, _ val: Float) { dWeight[((3 * i + j) * cout + o) * cin + c] = val }
+        put(0, 0, c0.0); put(1, 0, c0.1); put(2, 0, c0.2)
+        put(0, 1, c1.0); put(1, 1, c1.1); put(2, 1, c1.2)
+        put(0, 2, c2.0); put(1, 2, c2.1); put(2, 2, c2.2)
+    }
+}
+
+/// V = Bᵀ d B of tile (ty, tx) for every channel, 16 at a time, from the channels-last image xt (zeros
+/// outside it), into v[ξ · rowStride + channel].
+@inline(__always)
+private func windowTransform(_ xt: UnsafePointer<Float>, _ zeros: UnsafePointer<Float>, ty: Int, tx: Int, h: Int, w: Int,
+                             channels: Int, into v: UnsafeMutablePointer<Float>, rowStride: Int) {
+    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { src in
+        for r in 0..<4 {
+            let iy = 2 * ty - 1 + r
+            for s in 0..<4 {
+                let ix = 2 * tx - 1 + s
+                src[4 * r + s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xt + (iy * w + ix) * channels : zeros
+            }
+        }
+        var c = 0
+        while c < channels {
+            @inline(__always) func d(_ k: Int) -> SIMD16<Float> { load16(src[k] + c) }
+            let t0 = bt(d(0), d(4), d(8), d(12)), t1 = bt(d(1), d(5), d(9), d(13))
+            let t2 = bt(d(2), d(6), d(10), d(14)), t3 = bt(d(3), d(7), d(11), d(15))
+            @inline(__always) func put(_ i: Int, _ r: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)) {
+                let base = v + 4 * i * rowStride + c
+                store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride); store16(r.3, base + 3 * rowStride)
+            }
+            put(0, bt(t0.0, t1.0, t2.0, t3.0)); put(1, bt(t0.1, t1.1, t2.1, t3.1))
+            put(2, bt(t0.2, t1.2, t2.2, t3.2)); put(3, bt(t0.3, t1.3, t2.3, t3.3))
+            c += 16
+        }
+    }
+}
+
+/// Z = A dY Aᵀ (A = [[1, 0], [1, 1], [1, −1], [0, −1]]) for every output channel, 8 at a time: dY the
+/// 2×2 outputs of the channels-last gradient at p (rows rowLen apart), into z[ξ · rowStride + channel].
+@inline(__always)
+private func gradientTransform(_ p: UnsafePointer<Float>, rowLen: Int, channels: Int, into z: UnsafeMutablePointer<Float>,
+                               rowStride: Int) {
+    @inline(__always) func a(_ u0: SIMD8<Float>, _ u1: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        (u0, u0 + u1, u0 - u1, -u1)
+    }
+    @inline(__always) func l8(_ q: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD8<Float>.self) }
+    var o = 0
+    while o < channels {
+        // Columns j of A dY, then A applied along each of its four rows.
+        let q0 = a(l8(p + o), l8(p + rowLen + o)), q1 = a(l8(p + channels + o), l8(p + rowLen + channels + o))
+        @inline(__always) func put(_ i: Int, _ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+            let base = z + 4 * i * rowStride + o
+            UnsafeMutableRawPointer(base).storeBytes(of: r.0, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(base + rowStride).storeBytes(of: r.1, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(base + 2 * rowStride).storeBytes(of: r.2, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(base + 3 * rowStride).storeBytes(of: r.3, as: SIMD8<Float>.self)
+        }
+        put(0, a(q0.0, q1.0)); put(1, a(q0.1, q1.1)); put(2, a(q0.2, q1.2)); put(3, a(q0.3, q1.3))
+        o += 8
+    }
+}
+
+/// c[r][0..<16] (rows ldc apart) += Σ_d a[d·aStride + r] · b[d·bStride ..< +16] for r < 8.
+@inline(never)
+private func outerTile8x16(_ depth: Int, _ a: UnsafePointer<Float>, aStride: Int, _ b: UnsafePointer<Float>, bStride: Int,
+                           _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+    var ap = a, bp = b
+    for _ in 0..<depth {
+        let bv = load16(bp)
+        c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
+        c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
+        c4.addProduct(SIMD16(repeating: ap[4]), bv); c5.addProduct(SIMD16(repeating: ap[5]), bv)
+        c6.addProduct(SIMD16(repeating: ap[6]), bv); c7.addProduct(SIMD16(repeating: ap[7]), bv)
+        ap += aStride; bp += bStride
+    }
+    @inline(__always) func add(_ r: Int, _ v: SIMD16<Float>) { store16(load16(c + r * ldc) + v, c + r * ldc) }
+    add(0, c0); add(1, c1); add(2, c2); add(3, c3); add(4, c4); add(5, c5); add(6, c6); add(7, c7)
 }

@@ -37,6 +37,10 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         return
     }
     if let dBias { biasGradient(dy: dy, g, dBias: dBias) }
+    if conv3x3WeightsApply(g) {
+        conv3x3BackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight)
+        return
+    }
     if directConvApplies(g) {
         if directConvOuterApplies(g) { directConvBackwardWeightsOuter(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight) }

@@ -222,6 +222,17 @@ private func benchConv(_ spec: String) {
     let bx = time { convBackwardData(dy: y.data, weight: w.data, geometry: g, dx: dx.data) }
     print(String(format: "conv %@: fwd %.3f ms, dW %.3f ms, dx %.3f ms (nominal %.1f MFLOP each; fwd %.0f GFLOP/s)",
                  spec, f, bw, bx, flops / 1e6, flops / f / 1e6))
+    // The same calls on copies of x, y and dx cycled through 64 MB, as a network's layers meet them: out of cache.
+    let copies = max(2, 64 << 20 / (4 * (x.count + y.count + dx.count)))
+    let xs = (0..<copies).map { _ in Tensor(shape: [x.count]) }, ys = (0..<copies).map { _ in Tensor(shape: [y.count]) }
+    let dxs = (0..<copies).map { _ in Tensor(shape: [x.count]) }
+    for i in 0..<copies { xs[i].data.update(from: x.data, count: x.count); ys[i].data.update(from: y.data, count: y.count) }
+    var i = 0
+    func cold(_ f: (Int) -> Void) -> Double { bestOf20 { f(i % copies); i += 1 } }
+    let cf = cold { convForward(x: xs[$0].data, weight: w.data, bias: nil, geometry: g, y: ys[$0].data) }
+    let cw = cold { convBackwardWeights(dy: ys[$0].data, x: xs[$0].data, geometry: g, dWeight: dw.data, dBias: nil) }
+    let cx = cold { convBackwardData(dy: ys[$0].data, weight: w.data, geometry: g, dx: dxs[$0].data) }
+    print(String(format: "  out of cache (%d copies): fwd %.3f ms, dW %.3f ms, dx %.3f ms", copies, cf, cw, cx))
 }
 
 /// `--fill`: microseconds to fill one training batch from MNIST (the data side of every step), without

@@ -131,6 +131,18 @@ final class ConvPathsTests: XCTestCase {
         }
     }
 
+    /// The weight gradient in the transformed domain: input channels in vectors of 16 (one, two, three:
+    /// the 8×32 and 8×16 tile products), chunks of several images on small maps with a partial last
+    /// chunk, one image per chunk on large ones, maps shorter than wide.
+    func testTransformedThreeByThreeWeightGradient() {
+        for (b, cin, cout, h, w) in [(3, 16, 16, 8, 8), (5, 32, 16, 8, 8), (2, 48, 32, 16, 16), (1, 16, 48, 4, 16),
+                                     (2, 16, 16, 32, 32)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertTrue(conv3x3WeightsApply(g), "\(g) should take the transformed weight gradient")
+            check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
+        }
+    }
+
     func testImageMajorPanels() {
         check(batch: 2, cin: 3, cout: 4, h: 5, w: 6, k: 3, s: 1, p: 1, bias: true)
         check(batch: 3, cin: 2, cout: 7, h: 9, w: 9, k: 5, s: 1, p: 0, bias: true)
