@@ -1,25 +1,24 @@
 import Foundation
 
-// The 3×3, stride-1, padding-1 convolution (the CIFAR ResNets', VGG's and the basic blocks' convs) and
-// its input gradient, computed in Winograd's F(2×2, 3×3) transformed domain (Lavin & Gray 2015): each
-// 2×2 block of outputs costs 16 products per (input, output) channel instead of 36. Per 2×2 output
-// tile of 32 images side by side:
+// The 3×3, stride-1, padding-1 convolution (the CIFAR ResNets', VGG's and the basic blocks' convs), its
+// input gradient and its weight gradient, computed in Winograd's F(2×2, 3×3) transformed domain (Lavin &
+// Gray 2015): each 2×2 block of outputs costs 16 products per (input, output) channel instead of 36.
+// For a tile of 2×2 outputs:
 //
-//     V[ξ][c] = Bᵀ d[c] B          the tile's 4×4 input window, per input channel
-//     M[ξ]    = U[ξ] · V[ξ]         16 products of (out × in) by (in × 32 images): the 8×32 tile product
+//     V[ξ][c] = Bᵀ d[c] B          the tile's 4×4 input window, per input channel (ξ < 16)
+//     M[ξ]    = U[ξ] · V[ξ]         16 products of (out × in) by (in × tiles): the 8×32 tile product
 //     y       = Aᵀ M A              2×2 outputs per output channel
 //
-// with U[ξ][o][c] = G g[o][c] Gᵀ computed once per call. Bᵀ and Aᵀ hold only 0 and ±1, G halves: the
-// float error stays at the direct sums' level (checked against the definition and PyTorch at 1e-4).
-// Images go through the pixel-major layout ([pixel][channel][32 images], `transposeToPixelChannel`),
-// so a window's loads are whole vectors for any map size.
+// with U[ξ][o][c] = G g[o][c] Gᵀ computed once per call. Bᵀ and Aᵀ hold only 0 and ±1 and G halves, so
+// the float error stays at the direct sums' level (ConvPathsTests checks it against the definition,
+// TorchReferenceTests the models against PyTorch at 1e-4). The input gradient is the same convolution
+// with the filters turned round; the weight gradient sums Z = A dY Aᵀ times V over the tiles and maps
+// the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
-/// output the input's size), maps of at least 4×4 (smaller ones waste most of a tile), at least 8
-/// channels on each side, and 32-image units at least three-quarters full.
-nonisolated(unsafe) let conv3x3Off = ProcessInfo.processInfo.environment["NO3X3"] != nil
+/// output the input's size), maps 8, 16 or 32 wide whose height holds whole 16-tile groups, at least 8
+/// channels on each side. Smaller maps fill too little of a tile group; wider ones are not written yet.
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
-    if conv3x3Off { return false }
     let w = g.width, rowsPerGroup = 32 / max(1, w)
     return g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
         && (w == 8 || w == 16 || w == 32) && g.height % (2 * rowsPerGroup) == 0
@@ -59,7 +58,10 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = 16 * oPanels * cin * mr
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3)
-    let vLen = 16 * cin * panelWidth, mLen = 16 * oRows * panelWidth
+    // ξ rows 16 floats longer than their data: at multiples of 4 KB apart the 16 rows a transform writes
+    // (and the tile product reads) would share one set of L1 lines.
+    let vXi = cin * panelWidth + 16, mXi = oRows * panelWidth + 16
+    let vLen = 16 * vXi, mLen = 16 * mXi
     let perTask = (vLen + mLen + 2 * L.size + 15) / 16 * 16
     let tasks = Parallel.chunkCount(blocks, grain: 1)
     let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
@@ -93,20 +95,20 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
                     let pc = UnsafePointer(padded[half] + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
-                    inputTransform(pc, rowLen: L.rowLen, width: w, into: v + c * panelWidth + 16 * half, rowStride: cin * panelWidth)
+                    inputTransform(pc, rowLen: L.rowLen, width: w, into: v + c * panelWidth + 16 * half, rowStride: vXi)
                 }
             }
-            if used == 1 { for xi in 0..<16 { for c in 0..<cin { zeroFloats(v + (xi * cin + c) * panelWidth + 16, 16) } } }
+            if used == 1 { for xi in 0..<16 { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
             for xi in 0..<16 {
                 for op in 0..<oPanels {
-                    microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * cin * panelWidth,
-                              m + (xi * oRows + op * mr) * panelWidth, accumulate: false)
+                    microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * vXi, m + xi * mXi + op * mr * panelWidth,
+                              accumulate: false)
                 }
             }
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
                 for o in 0..<cout {
-                    let out = outputTransform(m + o * panelWidth + 16 * half, rowStride: oRows * panelWidth)
+                    let out = outputTransform(m + o * panelWidth + 16 * half, rowStride: mXi)
                     let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
                     // Output rows 2(ty0 + g) + dy for g < rowsPerGroup: Y(dy, 0) and Y(dy, 1) interleaved.
                     let yo = y + (n * cout + o) * plane + 2 * ty0 * w
@@ -268,7 +270,9 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small.
     let perChunk = max(1, min(g.batch, 64 / tiles)), chunks = (g.batch + perChunk - 1) / perChunk
     let depth = perChunk * tiles, uLen = 16 * cout * cin
-    let vLen = 16 * depth * cin, zLen = 16 * depth * cout
+    // ξ rows padded as in the forward (at 4 KB multiples apart their stores would share L1 sets).
+    let vXi = depth * cin + 16, zXi = depth * cout + 16
+    let vLen = 16 * vXi, zLen = 16 * zXi
     let dytLen = plane * cout
     let perTask = (plane * cin + dytLen + vLen + zLen + uLen + cin + 15) / 16 * 16
     let tasks = Parallel.chunkCount(chunks, grain: 1)
@@ -289,15 +293,15 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                     for tx in 0..<tilesW {
                         let t = k * tiles + ty * tilesW + tx
                         windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin,
-                                        into: v + t * cin, rowStride: depth * cin)
+                                        into: v + t * cin, rowStride: vXi)
                         gradientTransform(dyt + (2 * ty * w + 2 * tx) * cout, rowLen: w * cout, channels: cout,
-                                          into: z + t * cout, rowStride: depth * cout)
+                                          into: z + t * cout, rowStride: zXi)
                     }
                 }
             }
             // dU[ξ] += Z[ξ]ᵀ V[ξ] over the chunk's tiles.
             for xi in 0..<16 {
-                let zx = UnsafePointer(z + xi * depth * cout), vx = UnsafePointer(v + xi * depth * cin), ux = du + xi * cout * cin
+                let zx = UnsafePointer(z + xi * zXi), vx = UnsafePointer(v + xi * vXi), ux = du + xi * cout * cin
                 for o0 in Swift.stride(from: 0, to: cout, by: mr) {
                     var c0 = 0
                     while c0 + 32 <= cin {

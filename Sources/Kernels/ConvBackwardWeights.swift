@@ -13,6 +13,8 @@ import Foundation
 // | *convBackwardWeights:*                |                                                        |                       |
 // | the subsampled conv's dW, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again                    |                                                        |                       |
+// | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3    |
+// |                                       | whole vectors of 16                                    |                       |
 // | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |
 // |                                       | (5×5, Cout a multiple of 16)                           |                       |
 // | directConvBackwardWeights             | `directConvApplies`, otherwise                         | LeNet-5 conv1 without |
