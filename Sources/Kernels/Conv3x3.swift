@@ -81,20 +81,27 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
         }
     }
 
-    Parallel.run(tasks) { task in
+    // Each half of a block reads its image from its own bordered copy (a task's two), refilled when the
+    // image changes. Items (an image's blocks, or one block of two images) go to whichever task asks
+    // next: a core that runs slower this minute takes fewer.
+    let held = UnsafeMutablePointer<Int>.allocate(capacity: 2 * tasks)
+    held.initialize(repeating: -1, count: 2 * tasks)
+    defer { held.deallocate() }
+    for task in 0..<tasks { L.clear(u + uLen + task * perTask + vLen + mLen); L.clear(u + uLen + task * perTask + vLen + mLen + L.size) }
+    let blocksPerItem = max(1, groupsPerImage / 2), items = (blocks + blocksPerItem - 1) / blocksPerItem
+    Parallel.dynamic(items, tasks: tasks) { task, item in
         let v = u + uLen + task * perTask, m = v + vLen
-        // Each half of a block reads its image from its own bordered copy, refilled when the image changes.
-        let padded = [m + mLen, m + mLen + L.size]
-        var held = [-1, -1]
-        L.clear(padded[0]); L.clear(padded[1])
-        for block in (blocks * task / tasks)..<(blocks * (task + 1) / tasks) {
+        let padded = (m + mLen, m + mLen + L.size), held = held + 2 * task
+        for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
             let used = min(2, groups - 2 * block)
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage
-                if held[half] != n { L.fill(x + n * cin * plane, padded[half]); held[half] = n }
+                // Both halves of an image's block read the first copy.
+                let own = half == 0 || held[0] != n, image = own && half == 1 ? padded.1 : padded.0
+                if own && held[half] != n { L.fill(x + n * cin * plane, image); held[half] = n }
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
-                    let pc = UnsafePointer(padded[half] + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
+                    let pc = UnsafePointer(image + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
                     inputTransform(pc, rowLen: L.rowLen, width: w, into: v + c * panelWidth + 16 * half, rowStride: vXi)
                 }
             }
