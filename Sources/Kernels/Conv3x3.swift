@@ -336,7 +336,8 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             for task in 1..<max(1, tasks) { acc += first[task * perTask + xi * cout * cin + oc] }
             return acc
         }
-        let s = (0..<16).map(sum)
+        let s = SIMD16<Float>(sum(0), sum(1), sum(2), sum(3), sum(4), sum(5), sum(6), sum(7),
+                              sum(8), sum(9), sum(10), sum(11), sum(12), sum(13), sum(14), sum(15))
         let o = oc / cin, c = oc % cin
         @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> (Float, Float, Float) {
             (a + 0.5 * b + 0.5 * c, 0.5 * b - 0.5 * c, 0.5 * b + 0.5 * c + d)
