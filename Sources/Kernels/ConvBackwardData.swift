@@ -89,6 +89,13 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                         let src = dyT + (co * p + pix) * panelWidth, dst = dyP + co * panelWidth
                         store16(load16(src), dst); store16(load16(src + 16), dst + 16)
                     }
+                } else if cols.count == panelWidth {
+                    // A whole image-major panel: 32 consecutive pixels of one image (gathered one float
+                    // at a time, they took half of a 1×1 conv's input gradient).
+                    let src = dy + cols.yOff[0]
+                    for co in 0..<cout {
+                        store16(load16(src + co * p), dyP + co * panelWidth); store16(load16(src + co * p + 16), dyP + co * panelWidth + 16)
+                    }
                 } else {
                     for co in 0..<cout {
                         let src = dy + co * p, dst = dyP + co * panelWidth
@@ -96,7 +103,7 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                     }
                 }
                 let pix = q % s.panelsPerUnit
-                let iy0 = (pix / g.outW) * g.stride - g.padding, ix0 = (pix % g.outW) * g.stride - g.padding
+                let iy0 = (pix / s.outW) * g.stride - g.padding, ix0 = (pix % s.outW) * g.stride - g.padding
                 for (u, t) in taps.enumerated() where mask.contains(t) {
                     cols.prepareTap(t, g)
                     var first = -1

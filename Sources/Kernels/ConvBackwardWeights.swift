@@ -100,13 +100,30 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
         transposeBlockIn(x + (img * cin + c0) * pin, count: count, stride: pin, len: pin,
                          xB + (kp * pin * n + img) * panelWidth, dstStride: n * panelWidth)
     }
-    Parallel.forEach(coPanels * n, grain: max(1, 4096 / max(1, pout * mr))) { i in
-        let cp = i / n, img = i % n, co0 = cp * mr, count = min(mr, cout - co0)
-        let src = dy + (img * cout + co0) * pout
-        for p in 0..<pout {
-            let dst = dyB + ((cp * pout + p) * n + img) * mr
-            for r in 0..<count { dst[r] = src[r * pout + p] }
-            for r in count..<mr { dst[r] = 0 }
+    // Two panels of 8 output channels at a time, 16 pixels through a register transpose (one float at a
+    // time, this was a third of a 1×1 conv's weight gradient at 56×56).
+    let pairs = (coPanels + 1) / 2
+    Parallel.forEach(pairs * n, grain: max(1, 4096 / max(1, pout * 2 * mr))) { i in
+        let pair = i / n, img = i % n, co0 = pair * 2 * mr, count = min(2 * mr, cout - co0)
+        let src = dy + (img * cout + co0) * pout, second = 2 * pair + 1 < coPanels
+        @inline(__always) func dst(_ panel: Int, _ p: Int) -> UnsafeMutablePointer<Float> {
+            dyB + (((2 * pair + panel) * pout + p) * n + img) * mr
+        }
+        let full = pout / 16 * 16
+        var p0 = 0
+        while p0 < full {
+            var m = Block16 { r in r < count ? load16(src + r * pout + p0) : SIMD16<Float>() }
+            m.transpose()
+            m.forEachRow { k, v in
+                UnsafeMutableRawPointer(dst(0, p0 + k)).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+                if second { UnsafeMutableRawPointer(dst(1, p0 + k)).storeBytes(of: v.highHalf, as: SIMD8<Float>.self) }
+            }
+            p0 += 16
+        }
+        for p in full..<pout {
+            for panel in 0..<(second ? 2 : 1) {
+                for r in 0..<mr { let ch = panel * mr + r; dst(panel, p)[r] = ch < count ? src[ch * pout + p] : 0 }
+            }
         }
     }
     // The output rows and columns each tap reaches inside the image (a tap in `s.taps` reaches some).

@@ -26,6 +26,7 @@ struct ConvPanels {
     let g: ConvGeometry
     let pixelMajor: Bool
     let pixels: Int          // outH * outW
+    let outW: Int            // g.outW, computed once
     let units: Int           // images (image-major) or blocks of 32 images (pixel-major)
     let panelsPerUnit: Int
     let taps: [Int]          // taps (ki * kw + kj) valid for some output pixel, ascending
@@ -33,7 +34,7 @@ struct ConvPanels {
 
     init(_ g: ConvGeometry) {
         self.g = g
-        pixels = g.outH * g.outW
+        outW = g.outW; pixels = g.outH * outW
         pixelMajor = Self.pixelMajorFills(g)
         if pixelMajor {
             units = (g.batch + panelWidth - 1) / panelWidth; panelsPerUnit = pixels
@@ -141,7 +142,7 @@ struct PanelColumns {
     }
 
     private mutating func fill(_ q: Int, _ s: ConvPanels) {
-        let g = s.g, unit = q / s.panelsPerUnit, i = q % s.panelsPerUnit, ow = g.outW
+        let g = s.g, unit = q / s.panelsPerUnit, i = q % s.panelsPerUnit, ow = s.outW
         if s.pixelMajor {
             let n0 = unit * panelWidth
             count = min(panelWidth, g.batch - n0)
@@ -151,10 +152,12 @@ struct PanelColumns {
         } else {
             let p0 = i * panelWidth
             count = min(panelWidth, s.pixels - p0)
+            // Row and column stepped along, not divided out per column.
+            var oy = p0 / ow, ox = p0 % ow
             for j in 0..<count {
-                let p = p0 + j
-                n[j] = unit; yOff[j] = unit * g.outChannels * s.pixels + p
-                iy0[j] = (p / ow) * g.stride - g.padding; ix0[j] = (p % ow) * g.stride - g.padding
+                n[j] = unit; yOff[j] = unit * g.outChannels * s.pixels + p0 + j
+                iy0[j] = oy * g.stride - g.padding; ix0[j] = ox * g.stride - g.padding
+                ox += 1; if ox == ow { ox = 0; oy += 1 }
             }
         }
     }
