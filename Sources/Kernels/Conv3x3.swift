@@ -16,13 +16,31 @@ import Foundation
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
-/// output the input's size), maps 8, 16 or 32 wide whose height holds whole 16-tile groups, at least 8
-/// channels on each side. Smaller maps fill too little of a tile group; wider ones are not written yet.
+/// output the input's size), at least 8 channels on each side, on a map the transformed path computes
+/// as one 8, 16 or 32 wide whose height holds whole 16-tile groups (`TransformedMap`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
-    let w = g.width, rowsPerGroup = 32 / max(1, w)
-    return g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
-        && (w == 8 || w == 16 || w == 32) && g.height % (2 * rowsPerGroup) == 0
-        && g.inChannels >= 8 && g.outChannels >= 8
+    g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
+        && g.inChannels >= 8 && g.outChannels >= 8 && TransformedMap(height: g.height, width: g.width).map { map in
+            // On a zero-extended map, only where that measured faster than the direct paths: 128 channels
+            // at 28×28 (1.3×), not 256 at 14×14 (no faster) or 512 at 7×7 (slower).
+            map.width == g.width && map.height == g.height || g.inChannels * g.outChannels <= 128 * 128
+        } == true
+}
+
+/// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
+/// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
+/// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
+/// stored. Smaller maps fill too little of a group; wider ones are not written yet.
+struct TransformedMap {
+    let width: Int, height: Int
+    var tilesW: Int { width / 2 }
+    var rowsPerGroup: Int { 16 / tilesW }
+    init?(height h: Int, width w: Int) {
+        guard let vw = [8, 16, 32].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) else { return nil }
+        let groupRows = 2 * (32 / vw), vh = (h + groupRows - 1) / groupRows * groupRows
+        guard h == vh || (vw >= 16 && 4 * h >= 3 * vh) else { return nil }
+        width = vw; height = vh
+    }
 }
 
 /// y = conv(x, W) + bias (+ epilogue) for a geometry `conv3x3Applies` takes; W tap-major (`ConvWeights`).
@@ -53,11 +71,12 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
                           height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
                           bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    let map = TransformedMap(height: h, width: w)!, vw = map.width
     let plane = h * w, oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr
-    let tilesW = w / 2, rowsPerGroup = 16 / tilesW, groupsPerImage = (h / 2) / rowsPerGroup
+    let tilesW = map.tilesW, rowsPerGroup = map.rowsPerGroup, groupsPerImage = (map.height / 2) / rowsPerGroup
     let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = 16 * oPanels * cin * mr
-    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3)
+    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (map.height, vw))
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
     let vLen = 16 * vXi, mLen = 16 * mXi
     let perTask = (vLen + mLen + 2 * L.size + 15) / 16 * 16
@@ -100,7 +119,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
                     let pc = UnsafePointer(image + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
-                    inputTransform(pc, rowLen: L.rowLen, width: w, into: v + c * panelWidth + 16 * half, rowStride: vXi)
+                    inputTransform(pc, rowLen: L.rowLen, width: vw, into: v + c * panelWidth + 16 * half, rowStride: vXi)
                 }
             }
             if used == 1 { for xi in 0..<16 { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
@@ -112,13 +131,15 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             }
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
+                // Output rows 2(ty0 + g) + dy for g < rowsPerGroup, those inside the map.
+                let rows0 = min(rowsPerGroup, max(0, (h - 2 * ty0 + 1) / 2)), rows1 = min(rowsPerGroup, max(0, (h - 2 * ty0) / 2))
                 for o in 0..<cout {
                     let out = outputTransform(m + o * panelWidth + 16 * half, rowStride: mXi)
                     let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
-                    // Output rows 2(ty0 + g) + dy for g < rowsPerGroup: Y(dy, 0) and Y(dy, 1) interleaved.
+                    // Y(dy, 0) and Y(dy, 1) interleaved.
                     let yo = y + (n * cout + o) * plane + 2 * ty0 * w
-                    map.storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: w)
-                    map.storeRows(interleave(out.2, out.3), yo + w, rowStride: 2 * w, width: w)
+                    map.storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: vw, columns: w, rows: rows0)
+                    map.storeRows(interleave(out.2, out.3), yo + w, rowStride: 2 * w, width: vw, columns: w, rows: rows1)
                 }
             }
         }
@@ -138,11 +159,31 @@ private struct OutputMap {
         residual = epilogue?.residual; self.y = y
     }
 
-    /// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d.
+    /// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d:
+    /// the first `columns` floats of the first `rows` of them (the others lie outside a zero-extended map).
     @inline(__always)
-    func storeRows(_ rows: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int) {
-        var v0 = rows.0 + b, v1 = rows.1 + b
+    func storeRows(_ vs: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int,
+                   columns: Int, rows: Int) {
+        var v0 = vs.0 + b, v1 = vs.1 + b
         if affine { v0 = v0 * scale + shift; v1 = v1 * scale + shift }
+        guard columns == width && rows == 32 / width else {
+            // A zero-extended map's edge: a vector that is one run inside one row as usual, the rest
+            // float by float (the same operations as `finish`). v1 is row 0's second half (32 wide) or row 1.
+            let whole0 = width >= 16 && columns >= 16 && rows >= 1
+            let whole1 = width == 32 ? columns == 32 && rows >= 1 : width == 16 && columns == 16 && rows >= 2
+            if whole0 { put(v0, d) }
+            if whole1 { put(v1, width == 32 ? d + 16 : d + rowStride) }
+            for f in 0..<32 where !(f < 16 ? whole0 : whole1) {
+                let row = f / width, col = f % width
+                guard row < rows && col < columns else { continue }
+                let q = d + row * rowStride + col
+                var val = f < 16 ? v0[f] : v1[f - 16]
+                if let residual { val = val + residual[UnsafePointer(q) - y] }
+                if relu && val < 0 { val = 0 }
+                q.pointee = val
+            }
+            return
+        }
         switch width {
         case 32: put(v0, d); put(v1, d + 16)
         case 16: put(v0, d); put(v1, d + rowStride)
@@ -264,10 +305,11 @@ private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
 
 // MARK: - The weight gradient
 
-/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies`, with input and output
-/// channels in whole vectors of 16 (the channels-last transposes' blocks).
+/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
+/// extension, with input and output channels in whole vectors of 16 (the channels-last transposes' blocks).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
+        && TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of

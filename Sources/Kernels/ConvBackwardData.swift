@@ -9,7 +9,8 @@ import Foundation
 // |---------------------------------------|--------------------------------------------------------|-----------------------|
 // | the subsampled conv's dx, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again, then upsampled    |                                                        |                       |
-// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3Applies`                                       | ResNet-20 layer1-3    |
+// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3Applies`                                       | ResNet-20 layer1-3,   |
+// |                                       |                                                        | ResNet-50 224 layer2  |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |

@@ -324,10 +324,12 @@ struct DirectLayout {
     let rowLen: Int          // padded row length: w + 2 pad rounded up so every 32-float load fits
     let rows: Int            // padded rows (+1 of slack)
     var size: Int { c * rows * rowLen }
-    init(c: Int, h: Int, w: Int, pad: Int, k: Int) {
+    /// `room`: the map the reads span when it is larger than the image (zeros past the image's edge).
+    init(c: Int, h: Int, w: Int, pad: Int, k: Int, room: (h: Int, w: Int)? = nil) {
         self.c = c; self.h = h; self.w = w; self.pad = pad; self.k = k
-        rowLen = max(w + 2 * pad, k - 1 + 32)
-        rows = h + 2 * pad + 1
+        let (rh, rw) = room ?? (h, w)
+        rowLen = max(max(w, rw) + 2 * pad, k - 1 + 32)
+        rows = max(h, rh) + 2 * pad + 1
     }
     /// Copies one image [c][h][w] into the bordered buffer. Only the image's own positions are written,
     /// so a buffer zeroed once (`clear`) keeps its zero border for every image copied into it.
