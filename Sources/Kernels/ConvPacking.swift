@@ -217,16 +217,19 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
     let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
     var row = 0
     if let (L, ph) = phase {
-        // Two 16-float copies per k row (one per output row half of the panel).
-        let p0 = (q % s.panelsPerUnit) * panelWidth
+        // Two 16-float copies per k row (one per output row half of the panel). The halves' rows and
+        // columns are worked out once per panel (per copy, with a computed outW, they cost more than
+        // the stem's tile products).
+        let p0 = (q % s.panelsPerUnit) * panelWidth, ow = s.outW
+        let inside = (p0 < s.pixels, p0 + 16 < s.pixels)
+        let at = ((p0 / ow, p0 % ow), ((p0 + 16) / ow, (p0 + 16) % ow))
         for t in s.taps where mask.contains(t) {
             let ki = t / g.kernelW, kj = t % g.kernelW
             for c in 0..<cin {
                 let dst = bp + (row + c) * panelWidth
                 for half in 0..<2 {
-                    let p = p0 + 16 * half
-                    if p >= s.pixels { store16(SIMD16<Float>(), dst + 16 * half); continue }
-                    let oy = p / g.outW, ox0 = p % g.outW
+                    guard half == 0 ? inside.0 : inside.1 else { store16(SIMD16<Float>(), dst + 16 * half); continue }
+                    let (oy, ox0) = half == 0 ? at.0 : at.1
                     let src = ph + ((c * L.rows + 2 * oy + ki) * 2 + (kj & 1)) * L.pw + ox0 + (kj >> 1)
                     store16(load16(src), dst + 16 * half)
                 }
