@@ -150,7 +150,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                     var ox = ox0
                     while ox < ox1 {
                         let ix = ox * g.stride - g.padding + kj
-                        microTile(run * n, a + (oy * g.outW + ox) * n * mr, b + (iy * g.width + ix) * n * panelWidth,
+                        microTile(run * n, a + (oy * s.outW + ox) * n * mr, b + (iy * g.width + ix) * n * panelWidth,
                                   tile, accumulate: !first)
                         first = false; ox += run
                     }
