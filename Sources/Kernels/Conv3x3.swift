@@ -21,8 +21,8 @@ import Foundation
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
         && g.inChannels >= 8 && g.outChannels >= 8 && TransformedMap(height: g.height, width: g.width).map { map in
-            // On a zero-extended map, only where that measured faster than the direct paths: 128 channels
-            // at 28×28 (1.3×), not 256 at 14×14 (no faster) or 512 at 7×7 (slower).
+            // On a zero-extended map, only where that measured faster than the direct paths (128 channels
+            // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
             map.width == g.width && map.height == g.height || g.inChannels * g.outChannels <= 128 * 128
         } == true
 }
@@ -30,7 +30,8 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
 /// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
-/// stored. Smaller maps fill too little of a group; wider ones are not written yet.
+/// stored (7×7 as 8×8 ran slower than direct). Smaller maps fill too little of a group; wider ones are
+/// not written yet.
 struct TransformedMap {
     let width: Int, height: Int
     var tilesW: Int { width / 2 }
@@ -71,12 +72,12 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
                           height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
                           bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
-    let map = TransformedMap(height: h, width: w)!, vw = map.width
+    let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
     let plane = h * w, oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr
-    let tilesW = map.tilesW, rowsPerGroup = map.rowsPerGroup, groupsPerImage = (map.height / 2) / rowsPerGroup
+    let rowsPerGroup = tiled.rowsPerGroup, groupsPerImage = (tiled.height / 2) / rowsPerGroup
     let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = 16 * oPanels * cin * mr
-    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (map.height, vw))
+    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw))
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
     let vLen = 16 * vXi, mLen = 16 * mXi
     let perTask = (vLen + mLen + 2 * L.size + 15) / 16 * 16
