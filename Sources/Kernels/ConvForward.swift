@@ -155,7 +155,7 @@ private struct PanelForward {
                     && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
             let b: UnsafePointer<Float>
             if s.pixelMajor {
-                // (Only here: a computed outW and four divisions per tile were a tenth of a 1×1 conv's time.)
+                // Pixel-major only: image-major panels never read these (computed per tile for them, they were a tenth of a 1×1 conv's time).
                 let pix = q % s.panelsPerUnit, ow = s.outW
                 let iy0 = (pix / ow) * g.stride - g.padding, ix0 = (pix % ow) * g.stride - g.padding
                 let t = taps[u], e = (iy0 + t / g.kernelW) * g.width + ix0 + t % g.kernelW
