@@ -18,7 +18,7 @@ import Foundation
 // | directConvForward, 8×32 tiles         | `directConvApplies`, other Cout                        | LeNet-5 conv2         |
 // | panelConvForward: y = bias            | no tap reaches the image                               |                       |
 // | panelConvForward, pixel-major         | <= 64 output pixels, fuller panels (`pixelMajorFills`) | ResNet-18 layer1-4    |
-// | panelConvForward, image-major, phase  | stride 2, output rows a multiple of 16 (`PhaseLayout`) | ResNet-18 stem        |
+// | panelConvForward, image-major, phase  | stride >= 2 (`PhaseLayout`)                            | ResNet stems, AlexNet |
 // | panelConvForward, image-major         | otherwise                                              | ResNet-50 224 layer4  |
 //
 // Both apply an epilogue as they store.

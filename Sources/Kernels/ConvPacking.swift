@@ -179,28 +179,53 @@ struct PanelColumns {
     }
 }
 
-/// Stride-2 image-major convs with output rows a multiple of 16 wide (ResNet's stem): one image, zero
-/// padded and split into even and odd columns, so that a tap's 16 outputs of a row read 16
-/// consecutive floats of one phase: [c][padded row][phase][pw].
+/// Strided image-major convs (the stems, AlexNet's 11×11 stride 4, ResNet-50's stride-2 3×3s): one
+/// image, zero padded and split into its `stride` column phases, [c][padded row][phase][pw], so a tap's
+/// outputs along an output row read consecutive floats of one phase and a panel is packed with vector
+/// copies, one per run of up to 16 outputs of a row, instead of a gather per column (which cost AlexNet's
+/// stem more than its tile products: BENCHMARKS.md).
 struct PhaseLayout {
-    let rows: Int, pw: Int, cin: Int, h: Int, w: Int, pad: Int
+    let rows, pw, stride, cin, h, w, pad: Int
+    /// Floats before the layout proper: a run that starts past column 16 of a panel row is loaded from
+    /// up to 16 floats before its first source float.
+    static let front = 16
     init?(_ s: ConvPanels) {
         let g = s.g
-        guard !s.pixelMajor, g.stride == 2, g.outW % 16 == 0 else { return nil }
-        cin = g.inChannels; h = g.height; w = g.width; pad = g.padding
+        guard !s.pixelMajor, g.stride >= 2 else { return nil }
+        cin = g.inChannels; h = g.height; w = g.width; pad = g.padding; stride = g.stride
         rows = g.height + 2 * g.padding
-        pw = max((g.width + 2 * g.padding + 1) / 2, g.outW + (g.kernelW - 1) / 2) + 1
+        // Every padded column, and a 16-float load from any run's start (at most output column outW − 1,
+        // plus (kw − 1) / stride for the tap).
+        pw = max((g.width + 2 * g.padding + stride - 1) / stride, g.outW - 1 + (g.kernelW - 1) / stride + 16)
     }
-    var size: Int { cin * rows * 2 * pw }
-    func build(_ image: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
-        dst.update(repeating: 0, count: size)
-        for c in 0..<cin {
-            for r in 0..<h {
-                let src = image + (c * h + r) * w
-                let even = dst + ((c * rows + r + pad) * 2) * pw, odd = even + pw
-                for col in 0..<w {
-                    let pc = col + pad
-                    if pc & 1 == 0 { even[pc >> 1] = src[col] } else { odd[pc >> 1] = src[col] }
+    var size: Int { Self.front + cin * rows * stride * pw }
+    /// Offset of padded row `r`, phase `ph` of channel `c` (from the layout proper).
+    @inline(__always) func row(_ c: Int, _ r: Int, _ ph: Int) -> Int { ((c * rows + r) * stride + ph) * pw }
+    /// Panel q's runs: up to 16 consecutive outputs of one output row each, copied as one vector from
+    /// panel column j[i] on, whose first source float (for tap (0, 0) of channel 0) is at offset[i].
+    /// Returns the runs and the panel's columns.
+    func runs(_ q: Int, _ s: ConvPanels, j: UnsafeMutablePointer<Int>, offset: UnsafeMutablePointer<Int>) -> (Int, Int) {
+        let ow = s.outW, p0 = (q % s.panelsPerUnit) * panelWidth, columns = min(panelWidth, s.pixels - p0)
+        var count = 0, col = 0, oy = p0 / ow, ox = p0 % ow
+        while col < columns {
+            let len = min(16, ow - ox, columns - col)
+            j[count] = col; offset[count] = row(0, stride * oy, 0) + ox; count += 1
+            col += len; ox += len
+            if ox == ow { ox = 0; oy += 1 }
+        }
+        return (count, columns)
+    }
+    func build(_ image: UnsafePointer<Float>, _ buf: UnsafeMutablePointer<Float>) {
+        buf.update(repeating: 0, count: size)
+        let dst = buf + Self.front
+        for ph in 0..<stride {
+            // Phase ph holds padded columns i·stride + ph, image columns i·stride + ph − pad.
+            let i0 = max(0, (pad - ph + stride - 1) / stride), i1 = min(pw, (w + pad - ph + stride - 1) / stride)
+            guard i0 < i1 else { continue }
+            for c in 0..<cin {
+                for r in 0..<h {
+                    let src = image + (c * h + r) * w + i0 * stride + ph - pad, d = dst + row(c, r + pad, ph)
+                    for i in i0..<i1 { d[i] = src[(i - i0) * stride] }
                 }
             }
         }
@@ -216,25 +241,30 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
                        phase: (PhaseLayout, UnsafePointer<Float>)? = nil) {
     let g = s.g, plane = g.height * g.width, cin = g.inChannels, w = g.width, st = g.stride
     var row = 0
-    if let (L, ph) = phase {
-        // Two 16-float copies per k row (one per output row half of the panel). The halves' rows and
-        // columns are worked out once per panel (per copy, with a computed outW, they cost more than
-        // the stem's tile products).
-        let p0 = (q % s.panelsPerUnit) * panelWidth, ow = s.outW
-        let inside = (p0 < s.pixels, p0 + 16 < s.pixels)
-        let at = ((p0 / ow, p0 % ow), ((p0 + 16) / ow, (p0 + 16) % ow))
-        for t in s.taps where mask.contains(t) {
-            let ki = t / g.kernelW, kj = t % g.kernelW
-            for c in 0..<cin {
-                let dst = bp + (row + c) * panelWidth
-                for half in 0..<2 {
-                    guard half == 0 ? inside.0 : inside.1 else { store16(SIMD16<Float>(), dst + 16 * half); continue }
-                    let (oy, ox0) = half == 0 ? at.0 : at.1
-                    let src = ph + ((c * L.rows + 2 * oy + ki) * 2 + (kj & 1)) * L.pw + ox0 + (kj >> 1)
-                    store16(load16(src), dst + 16 * half)
+    if let (L, buf) = phase {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * panelWidth) { tmp in
+            let runJ = tmp.baseAddress!, runOffset = runJ + panelWidth
+            let (runs, columns) = L.runs(q, s, j: runJ, offset: runOffset)
+            let ph = buf + PhaseLayout.front, chanStride = L.rows * st * L.pw
+            let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            for t in s.taps where mask.contains(t) {
+                let ki = t / g.kernelW, kj = t % g.kernelW, tapOff = L.row(0, ki, kj % st) + kj / st
+                for c in 0..<cin {
+                    let dst = bp + (row + c) * panelWidth, src = ph + tapOff + c * chanStride
+                    for i in 0..<runs {
+                        let j = runJ[i], from = src + runOffset[i]
+                        if j <= 16 {
+                            store16(load16(from), dst + j)      // its spill past the run is the next run's to write
+                        } else {
+                            // Columns 16 ..< j are earlier runs': kept, the rest loaded from j − 16 floats back.
+                            let keep = lanes .< SIMD16<Int32>(repeating: Int32(j - 16))
+                            store16(load16(from - (j - 16)).replacing(with: load16(dst + 16), where: keep), dst + 16)
+                        }
+                    }
+                    for j in columns..<panelWidth { dst[j] = 0 }
                 }
+                row += cin
             }
-            row += cin
         }
         return
     }

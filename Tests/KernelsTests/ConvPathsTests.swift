@@ -156,10 +156,15 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 1, cin: 1, cout: 6, h: 12, w: 12, k: 5, s: 1, p: 0, bias: true)
         // Too many input taps for the direct method: panels with masked contiguous rows (stride 1, same padding).
         check(batch: 2, cin: 64, cout: 9, h: 9, w: 7, k: 3, s: 1, p: 1, bias: false)
-        // Stride 2 with output rows a multiple of 16: panels packed from even/odd column phases
-        // (the second shape ends in a half-full panel).
+        // Strided: panels packed from the image's column phases in runs of up to 16 outputs of a row
+        // (`PhaseLayout`). Rows a multiple of 16 (the second shape ends in a half-full panel); rows of
+        // 11 (runs starting past column 16, blended into the panel row); rows of 28 (ResNet-50's stride-2
+        // 3×3 at 56×56); AlexNet's stem at 64×64 (rows of 15, a last panel of one column).
         check(batch: 2, cin: 2, cout: 9, h: 8, w: 32, k: 7, s: 2, p: 3, bias: true)
         check(batch: 3, cin: 3, cout: 4, h: 5, w: 32, k: 3, s: 2, p: 1, bias: false)
+        check(batch: 2, cin: 3, cout: 5, h: 21, w: 22, k: 3, s: 2, p: 1, bias: true)
+        check(batch: 1, cin: 4, cout: 8, h: 56, w: 56, k: 3, s: 2, p: 1, bias: false)
+        check(batch: 2, cin: 3, cout: 9, h: 64, w: 64, k: 11, s: 4, p: 2, bias: true)
     }
 
     /// Kernels past 8×8 (more taps than a 64-bit mask held: AlexNet's 11×11 has 121) and strides past 2,
