@@ -186,19 +186,18 @@ struct PanelColumns {
 /// stem more than its tile products: BENCHMARKS.md).
 struct PhaseLayout {
     let rows, pw, stride, cin, h, w, pad: Int
-    /// Floats before the layout proper: a run that starts past column 16 of a panel row is loaded from
-    /// up to 16 floats before its first source float.
-    static let front = 16
+    /// Floats before and after the layout proper: a run is loaded as 16 floats from its first source
+    /// float, or up to 16 before it when it starts past column 16 of a panel row. What such a load reads
+    /// past the run (the next phase row's floats) lands in columns another run or the zeroing overwrites.
+    static let slack = 16
     init?(_ s: ConvPanels) {
         let g = s.g
         guard !s.pixelMajor, g.stride >= 2 else { return nil }
         cin = g.inChannels; h = g.height; w = g.width; pad = g.padding; stride = g.stride
         rows = g.height + 2 * g.padding
-        // Every padded column, and a 16-float load from any run's start (at most output column outW − 1,
-        // plus (kw − 1) / stride for the tap).
-        pw = max((g.width + 2 * g.padding + stride - 1) / stride, g.outW - 1 + (g.kernelW - 1) / stride + 16)
+        pw = (g.width + 2 * g.padding + stride - 1) / stride
     }
-    var size: Int { Self.front + cin * rows * stride * pw }
+    var size: Int { 2 * Self.slack + cin * rows * stride * pw }
     /// Offset of padded row `r`, phase `ph` of channel `c` (from the layout proper).
     @inline(__always) func row(_ c: Int, _ r: Int, _ ph: Int) -> Int { ((c * rows + r) * stride + ph) * pw }
     /// Panel q's runs: up to 16 consecutive outputs of one output row each, copied as one vector from
@@ -217,15 +216,15 @@ struct PhaseLayout {
     }
     func build(_ image: UnsafePointer<Float>, _ buf: UnsafeMutablePointer<Float>) {
         buf.update(repeating: 0, count: size)
-        let dst = buf + Self.front
-        for ph in 0..<stride {
-            // Phase ph holds padded columns i·stride + ph, image columns i·stride + ph − pad.
-            let i0 = max(0, (pad - ph + stride - 1) / stride), i1 = min(pw, (w + pad - ph + stride - 1) / stride)
-            guard i0 < i1 else { continue }
-            for c in 0..<cin {
-                for r in 0..<h {
-                    let src = image + (c * h + r) * w + i0 * stride + ph - pad, d = dst + row(c, r + pad, ph)
-                    for i in i0..<i1 { d[i] = src[(i - i0) * stride] }
+        let dst = buf + Self.slack
+        for c in 0..<cin {
+            for r in 0..<h {
+                let src = image + (c * h + r) * w
+                for ph in 0..<stride {
+                    // Phase ph holds padded columns i·stride + ph, image columns i·stride + ph − pad.
+                    let i0 = max(0, (pad - ph + stride - 1) / stride), i1 = min(pw, (w + pad - ph + stride - 1) / stride)
+                    let s0 = src + i0 * stride + ph - pad, d = dst + row(c, r + pad, ph)
+                    for i in i0..<i1 { d[i] = s0[(i - i0) * stride] }
                 }
             }
         }
@@ -245,12 +244,16 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * panelWidth) { tmp in
             let runJ = tmp.baseAddress!, runOffset = runJ + panelWidth
             let (runs, columns) = L.runs(q, s, j: runJ, offset: runOffset)
-            let ph = buf + PhaseLayout.front, chanStride = L.rows * st * L.pw
+            let ph = buf + PhaseLayout.slack, chanStride = L.rows * st * L.pw
             let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            // Two whole runs (rows a multiple of 16 wide: the ResNet stems): two copies, no loop.
+            let halves = runs == 2 && columns == panelWidth && runJ[1] == 16
+            let (o0, o1) = (runOffset[0], runOffset[1])
             for t in s.taps where mask.contains(t) {
                 let ki = t / g.kernelW, kj = t % g.kernelW, tapOff = L.row(0, ki, kj % st) + kj / st
                 for c in 0..<cin {
                     let dst = bp + (row + c) * panelWidth, src = ph + tapOff + c * chanStride
+                    if halves { store16(load16(src + o0), dst); store16(load16(src + o1), dst + 16); continue }
                     for i in 0..<runs {
                         let j = runJ[i], from = src + runOffset[i]
                         if j <= 16 {
