@@ -146,6 +146,9 @@ public struct DashboardModel: Equatable, Sendable {
     public var etaSeconds: Double?
     public var lr: Double
     public var samplesPerSecond: Double
+    /// `samplesPerSecond` is a finished run's average over all its steps (the header says "avg"), not the
+    /// latest window's, which is 0 once nothing trains.
+    public var samplesPerSecondIsAverage = false
     public var threads: Int
     public var trainLoss: [SeriesPoint]
     /// Accuracies in percent.

@@ -61,6 +61,10 @@ final class DashboardBridge {
             confusion: s.confusion, status: s.message,
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
         m.statusSerial = s.messageSerial
+        // A finished run's header keeps its throughput: the average over the steps this process trained.
+        if (s.state == .done || s.state == .stopped) && s.stepsTrained > 0 {
+            m.samplesPerSecond = s.trainingSamplesPerSecond; m.samplesPerSecondIsAverage = true
+        }
         m.valTop5 = RunDisplay.points(s.validationTop5); m.testTop5 = RunDisplay.points(s.testTop5)
         m.gradientFlow = gradientFlow.update(s.gradients, seconds: s.gradientSeconds, now: monotonicSeconds())
         if let layers = m.gradientFlow?.layers.map(\.name), !overlayGradients.isEmpty {

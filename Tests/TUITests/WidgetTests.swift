@@ -88,6 +88,19 @@ final class WidgetTests: XCTestCase {
         XCTAssertEqual(Double(filled) / Double(filled + empty), 0.2468, accuracy: 0.03)
     }
 
+    /// A finished run's throughput is its average, labelled so; a live one's is not.
+    func testHeaderLabelsARunAverage() {
+        var m = Fixtures.model(state: .done)
+        m.samplesPerSecondIsAverage = true
+        var b = CellBuffer(width: 100, height: 2)
+        Header(model: m).draw(into: &b, rect: b.bounds, caps: .full)
+        XCTAssertTrue(b.contains("4321 samples/s avg"), b.text)
+        var live = CellBuffer(width: 100, height: 2)
+        Header(model: Fixtures.model()).draw(into: &live, rect: live.bounds, caps: .full)
+        XCTAssertTrue(live.contains("4321 samples/s"), live.text)
+        XCTAssertFalse(live.contains("avg"), live.text)
+    }
+
     func testNarrowHeaderKeepsTheEssentials() {
         var b = CellBuffer(width: 60, height: 2)
         Header(model: Fixtures.model()).draw(into: &b, rect: b.bounds, caps: .full)

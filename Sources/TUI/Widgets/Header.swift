@@ -49,8 +49,8 @@ public struct Header: Sendable {
         parts.append(("epoch " + ep, "ep " + ep, .plain))
         let lr = "LR " + Fmt.lr(m.lr)
         parts.append((lr, lr, Style(fg: caps.hasColor ? .yellow : .default, attrs: .bold)))
-        let rate = Fmt.rate(m.samplesPerSecond)
-        parts.append((rate + " samples/s", rate + "/s", .plain))
+        let rate = Fmt.rate(m.samplesPerSecond), avg = m.samplesPerSecondIsAverage ? " avg" : ""
+        parts.append((rate + " samples/s" + avg, rate + "/s" + avg, .plain))
         let longW = parts.reduce(0) { $0 + 2 + displayWidth($1.0) }
         let short = x + longW > rect.maxX
         for (long, brief, st) in parts {
