@@ -248,7 +248,7 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
             let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
             // Two whole runs (rows a multiple of 16 wide: the ResNet stems): two copies, no loop.
             let halves = runs == 2 && columns == panelWidth && runJ[1] == 16
-            let (o0, o1) = (runOffset[0], runOffset[1])
+            let o0 = runOffset[0], o1 = halves ? runOffset[1] : 0
             for t in s.taps where mask.contains(t) {
                 let ki = t / g.kernelW, kj = t % g.kernelW, tapOff = L.row(0, ki, kj % st) + kj / st
                 for c in 0..<cin {
