@@ -62,7 +62,7 @@ final class DashboardBridge {
             stepsPerEpoch: s.stepsPerEpoch, overlays: overlays, runName: runName)
         m.statusSerial = s.messageSerial
         // A finished run's header keeps its throughput: the average over the steps this process trained.
-        if (s.state == .done || s.state == .stopped) && s.stepsTrained > 0 {
+        if m.state == .done && s.stepsTrained > 0 {
             m.samplesPerSecond = s.trainingSamplesPerSecond; m.samplesPerSecondIsAverage = true
         }
         m.valTop5 = RunDisplay.points(s.validationTop5); m.testTop5 = RunDisplay.points(s.testTop5)
