@@ -14,6 +14,9 @@ import Foundation
 // TorchReferenceTests the models against PyTorch at 1e-4). The input gradient is the same convolution
 // with the filters turned round; the weight gradient sums Z = A dY Aᵀ times V over the tiles and maps
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
+//
+// On maps exactly 16 or 32 wide with 32 to 128 channels, the forward and input gradient take F(4×4, 3×3)
+// instead: 6×6 windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
 /// output the input's size), at least 8 channels on each side, on a map the transformed path computes
@@ -34,8 +37,6 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 /// not written yet.
 struct TransformedMap {
     let width: Int, height: Int
-    var tilesW: Int { width / 2 }
-    var rowsPerGroup: Int { 16 / tilesW }
     init?(height h: Int, width w: Int) {
         guard let vw = [8, 16, 32].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) else { return nil }
         let groupRows = 2 * (32 / vw), vh = (h + groupRows - 1) / groupRows * groupRows
@@ -61,43 +62,59 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                  weight: weight, adjoint: true, bias: nil, y: dx, epilogue: nil)
 }
 
-/// The F(2×2, 3×3) convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
+/// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
+/// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
+/// (16 or 8 rows), with 32 to 128 channels each side. Under 32 the products are too few to pay for the
+/// larger transforms (ResNet-20's layer1 ran no faster in training, slower in inference); past 128 it was
+/// not measured (VGG's 256 are on 8×8 maps). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
+func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
+    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0) && min(cin, cout) >= 32 && max(cin, cout) <= 128
+}
+
+/// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
 /// the filter of output o and input c read from W as the forward's (`adjoint` false: W[t][o][c]) or as
-/// its adjoint's (W[8 − t][c][o]).
+/// its adjoint's (W[8 − t][c][o]), in F(2×2, 3×3) or F(4×4, 3×3) tiles (`largeTilesApply`).
 ///
-/// Columns are tiles: a group is 16 tiles of one image (G = 32 / w whole tile rows, one per lane), a
-/// block two groups side by side, the 32 columns of the 8×32 tile product. A tile row's window rows
-/// are two runs of 2·tilesW floats of the zero-bordered image, split into even and odd columns; its
-/// 2×2 outputs, interleaved, are G whole output rows. No transposes: the images cross memory once.
+/// Columns are tiles: a group is 16 tiles of one image (whole tile rows, one tile per lane), a block
+/// two groups side by side, the 32 columns of the 8×32 tile product. F(2×2): a tile row's window rows
+/// are two runs of 2·tilesW floats of the zero-bordered image, split into even and odd columns; its 2×2
+/// outputs, interleaved, are whole output rows. F(4×4): the same with the runs split four ways (the
+/// columns 4tx + s, s < 4, and s = 4, 5 one tile on). No transposes: the images cross memory once.
 private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
                           height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
                           bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
     let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
+    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
+    let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
     let plane = h * w, oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr
-    let rowsPerGroup = tiled.rowsPerGroup, groupsPerImage = (tiled.height / 2) / rowsPerGroup
+    let rowsPerGroup = 16 / (vw / tile), groupsPerImage = (tiled.height / tile) / rowsPerGroup
     let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
-    let uLen = 16 * oPanels * cin * mr
+    let uLen = xis * oPanels * cin * mr
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw))
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
-    let vLen = 16 * vXi, mLen = 16 * mXi
-    let perTask = (vLen + mLen + 2 * L.size + 15) / 16 * 16
+    let vLen = xis * vXi, mLen = xis * mXi, stageLen = 36 * 16
+    let perTask = (vLen + mLen + 2 * L.size + stageLen + 15) / 16 * 16
     let blocksPerItem = max(1, groupsPerImage / 2), items = (blocks + blocksPerItem - 1) / blocksPerItem
     let tasks = Parallel.chunkCount(items, grain: 1)
     let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
     defer { ScratchPool.shared.give(buf) }
     let u = buf.0
 
-    // U: [ξ][oPanel][c][8], ξ = 4·a + b of G g Gᵀ, zero rows past cout.
-    Parallel.forEach(oPanels * cin, grain: max(1, 4096 / (16 * mr))) { i in
-        let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr
-        for r in 0..<mr {
-            let o = op * mr + r, dst = u + (op * cin + c) * mr + r
-            if o >= cout { for xi in 0..<16 { dst[xi * xiStride] = 0 }; continue }
-            // Tap t of this conv's filter (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
-            let base = adjoint ? weight + c * cout + o : weight + o * cin + c
-            let tapStride = adjoint ? -cin * cout : cout * cin, first = adjoint ? 8 : 0
-            filterTransform { t in base[(first * cin * cout) + t * tapStride] } into: { xi, val in dst[xi * xiStride] = val }
+    // U: [ξ][oPanel][c][8], ξ = (tile + 2)·a + b of G g Gᵀ, zero rows past cout; a panel's 8 filters at once.
+    Parallel.forEach(oPanels * cin, grain: max(1, 512 / xis)) { i in
+        let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr, dst = u + (op * cin + c) * mr
+        let rows = min(mr, cout - op * mr)
+        // Tap t of this conv's filters (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
+        let tap = { (t: Int) -> SIMD8<Float> in
+            var v = SIMD8<Float>()
+            for r in 0..<rows {
+                let o = op * mr + r
+                v[r] = adjoint ? weight[((8 - t) * cin + c) * cout + o] : weight[(t * cout + o) * cin + c]
+            }
+            return v
         }
+        let put = { (xi: Int, v: SIMD8<Float>) in UnsafeMutableRawPointer(dst + xi * xiStride).storeBytes(of: v, as: SIMD8<Float>.self) }
+        if large { filterTransform4(tap, into: put) } else { filterTransform(tap, into: put) }
     }
 
     // Each half of a block reads its image from its own bordered copy (a task's two), refilled when the
@@ -109,7 +126,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     for task in 0..<tasks { L.clear(u + uLen + task * perTask + vLen + mLen); L.clear(u + uLen + task * perTask + vLen + mLen + L.size) }
     Parallel.dynamic(items, tasks: tasks) { task, item in
         let v = u + uLen + task * perTask, m = v + vLen
-        let padded = (m + mLen, m + mLen + L.size), held = held + 2 * task
+        let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + 2 * L.size, held = held + 2 * task
         for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
             let used = min(2, groups - 2 * block)
             for half in 0..<used {
@@ -119,12 +136,13 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 if own && held[half] != n { L.fill(x + n * cin * plane, image); held[half] = n }
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
-                    let pc = UnsafePointer(image + c * L.rows * L.rowLen + 2 * ty0 * L.rowLen)
-                    inputTransform(pc, rowLen: L.rowLen, width: vw, into: v + c * panelWidth + 16 * half, rowStride: vXi)
+                    let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen), vc = v + c * panelWidth + 16 * half
+                    if large { inputTransform4(pc, rowLen: L.rowLen, width: vw, stage: stage, into: vc, rowStride: vXi) }
+                    else { inputTransform(pc, rowLen: L.rowLen, width: vw, into: vc, rowStride: vXi) }
                 }
             }
-            if used == 1 { for xi in 0..<16 { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
-            for xi in 0..<16 {
+            if used == 1 { for xi in 0..<xis { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
+            for xi in 0..<xis {
                 for op in 0..<oPanels {
                     microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * vXi, m + xi * mXi + op * mr * panelWidth,
                               accumulate: false)
@@ -132,6 +150,19 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             }
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
+                if large {
+                    for o in 0..<cout {
+                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
+                        let yo = y + (n * cout + o) * plane + 4 * ty0 * w
+                        // Output row dy of each tile row: 32 wide, two tile rows 4 rows apart; 16 wide, four.
+                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
+                            let row = yo + dy * w
+                            map.storeRows((r.0, r.1), row, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+                            map.storeRows((r.2, r.3), row + (128 / vw) * w, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+                        }
+                    }
+                    continue
+                }
                 // Output rows 2(ty0 + g) + dy for g < rowsPerGroup, those inside the map.
                 let rows0 = min(rowsPerGroup, max(0, (h - 2 * ty0 + 1) / 2)), rows1 = min(rowsPerGroup, max(0, (h - 2 * ty0) / 2))
                 for o in 0..<cout {
@@ -239,16 +270,17 @@ private func windowRows(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> (
 /// set of L1 lines (the weight gradient of 16 channels at 32×32 took 1.87 ms instead of 0.62).
 private func transformRowStride(_ floats: Int) -> Int { floats + 16 }
 
-/// (G g Gᵀ)[a][b] into put(4a + b, ·) for the 3×3 filter g[i][j] = tap(3i + j),
+/// (G g Gᵀ)[a][b] into put(4a + b, ·) for the 3×3 filters g[i][j] = tap(3i + j), one per lane,
 /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
 @inline(__always)
-private func filterTransform(_ tap: (Int) -> Float, into put: (Int, Float) -> Void) {
-    @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
+private func filterTransform(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD8<Float>) -> Void) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func gt(_ a: V, _ b: V, _ c: V) -> (V, V, V, V) {
         (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
     }
     // Columns of G g, then each of its four rows times Gᵀ.
     let c0 = gt(tap(0), tap(3), tap(6)), c1 = gt(tap(1), tap(4), tap(7)), c2 = gt(tap(2), tap(5), tap(8))
-    @inline(__always) func row(_ a: Int, _ r: (Float, Float, Float, Float)) {
+    @inline(__always) func row(_ a: Int, _ r: (V, V, V, V)) {
         put(4 * a, r.0); put(4 * a + 1, r.1); put(4 * a + 2, r.2); put(4 * a + 3, r.3)
     }
     row(0, gt(c0.0, c1.0, c2.0)); row(1, gt(c0.1, c1.1, c2.1)); row(2, gt(c0.2, c1.2, c2.2)); row(3, gt(c0.3, c1.3, c2.3))
@@ -302,6 +334,118 @@ private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
     let s2 = at(mm(2), mm(6), mm(10), mm(14)), s3 = at(mm(3), mm(7), mm(11), mm(15))
     let r0 = at(s0.0, s1.0, s2.0, s3.0), r1 = at(s0.1, s1.1, s2.1, s3.1)
     return (r0.0, r0.1, r1.0, r1.1)
+}
+
+// MARK: - F(4×4, 3×3)
+//
+// Bᵀ, G and Aᵀ of the interpolation points 0, ±1, ±2 (Lavin & Gray 2015). Their entries up to 8 make the
+// float error larger than F(2×2)'s, still well inside the tests' bounds (ConvPathsTests, and the models
+// against PyTorch at 1e-4).
+
+typealias Six = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+
+/// Bᵀ d for Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0],
+/// [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]].
+@inline(__always)
+private func bt6(_ d: Six) -> Six {
+    let four = SIMD16<Float>(repeating: 4), minusFive = SIMD16<Float>(repeating: -5), two = SIMD16<Float>(repeating: 2)
+    let s34 = d.3 + d.4, s12 = d.1 + d.2, m43 = d.4 - d.3, m12 = d.1 - d.2, m42 = d.4 - d.2, m31 = d.3 - d.1
+    return (d.4.addingProduct(minusFive, d.2).addingProduct(four, d.0),
+            s34.addingProduct(-four, s12), m43.addingProduct(four, m12),
+            m42.addingProduct(two, m31), m42.addingProduct(-two, m31),
+            d.5.addingProduct(minusFive, d.3).addingProduct(four, d.1))
+}
+
+/// Aᵀ m for Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]].
+@inline(__always)
+private func at6(_ m: Six) -> Four {
+    let a = m.1 + m.2, b = m.1 - m.2, c = m.3 + m.4, d = m.3 - m.4
+    return (m.0 + a + c, b.addingProduct(SIMD16(repeating: 2), d), a.addingProduct(SIMD16(repeating: 4), c),
+            b.addingProduct(SIMD16(repeating: 8), d) + m.5)
+}
+
+/// (G g Gᵀ)[a][b] into put(6a + b, ·) for the 3×3 filters g[i][j] = tap(3i + j), one per lane,
+/// G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]].
+@inline(__always)
+private func filterTransform4(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD8<Float>) -> Void) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func g6(_ a: V, _ b: V, _ c: V) -> (V, V, V, V, V, V) {
+        let s = a + c, q = a * (1 / 24) + c * (1 / 6), d = b * (1 / 12)
+        return (a * 0.25, (s + b) * (-1 / 6), (s - b) * (-1 / 6), q + d, q - d, c)
+    }
+    // Columns of G g, then each of its six rows times Gᵀ.
+    let c0 = g6(tap(0), tap(3), tap(6)), c1 = g6(tap(1), tap(4), tap(7)), c2 = g6(tap(2), tap(5), tap(8))
+    @inline(__always) func row(_ a: Int, _ r: (V, V, V, V, V, V)) {
+        put(6 * a, r.0); put(6 * a + 1, r.1); put(6 * a + 2, r.2); put(6 * a + 3, r.3); put(6 * a + 4, r.4); put(6 * a + 5, r.5)
+    }
+    row(0, g6(c0.0, c1.0, c2.0)); row(1, g6(c0.1, c1.1, c2.1)); row(2, g6(c0.2, c1.2, c2.2))
+    row(3, g6(c0.3, c1.3, c2.3)); row(4, g6(c0.4, c1.4, c2.4)); row(5, g6(c0.5, c1.5, c2.5))
+}
+
+/// The four vectors of a group's runs at p, as `inputTransform4` reads them: 32 wide, two tile rows'
+/// runs of 32 floats 4·rowLen apart; 16 wide, four tile rows' runs of 16.
+@inline(__always)
+private func groupRuns(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> Four {
+    width == 32 ? (load16(p), load16(p + 16), load16(p + 4 * rowLen), load16(p + 4 * rowLen + 16))
+        : (load16(p), load16(p + 4 * rowLen), load16(p + 8 * rowLen), load16(p + 12 * rowLen))
+}
+
+/// The runs split into the column phases 4tx + q (q < 4): lane 4k + tx (16 wide) or 8k + tx (32 wide)
+/// of phase q is tile (k, tx)'s column q. Two rounds of even/odd.
+@inline(__always)
+private func phases(_ x: Four) -> Four {
+    let a = deinterleave(x.0, x.1), b = deinterleave(x.2, x.3)
+    let e = deinterleave(a.0, b.0), o = deinterleave(a.1, b.1)
+    return (e.0, o.0, e.1, o.1)
+}
+
+/// Runs from phases: the inverse of `phases`, interleaving twice.
+@inline(__always)
+private func runs(_ p: Four) -> Four {
+    let e = interleave(p.0, p.2), o = interleave(p.1, p.3)
+    let a = interleave(e.0, o.0), b = interleave(e.1, o.1)
+    return (a.0, a.1, b.0, b.1)
+}
+
+/// V = Bᵀ d B of one channel of a group's 16 tiles (6×6 windows, 4 apart), into v[ξ · rowStride ..< +16]
+/// (ξ = 6i + j); p is the bordered image at the group's first window row. The 36 vectors between the
+/// two passes go through `stage` (36 · 16 floats), which the registers could not hold.
+@inline(__always)
+private func inputTransform4(_ p: UnsafePointer<Float>, rowLen: Int, width: Int, stage: UnsafeMutablePointer<Float>,
+                             into v: UnsafeMutablePointer<Float>, rowStride: Int) {
+    // Each window row r: columns 0-3, then 4-5 (phases 0 and 1 one tile on), Bᵀ along the columns.
+    for r in 0..<6 {
+        let q = p + r * rowLen, a = phases(groupRuns(q, rowLen: rowLen, width: width))
+        let b = phases(groupRuns(q + 4, rowLen: rowLen, width: width))
+        let t = bt6((a.0, a.1, a.2, a.3, b.0, b.1)), s = stage + 6 * 16 * r
+        store16(t.0, s); store16(t.1, s + 16); store16(t.2, s + 32); store16(t.3, s + 48); store16(t.4, s + 64); store16(t.5, s + 80)
+    }
+    // Each column j: Bᵀ down the rows.
+    for j in 0..<6 {
+        @inline(__always) func st(_ r: Int) -> SIMD16<Float> { load16(stage + 16 * (6 * r + j)) }
+        let t = bt6((st(0), st(1), st(2), st(3), st(4), st(5))), d = v + j * rowStride
+        store16(t.0, d); store16(t.1, d + 6 * rowStride); store16(t.2, d + 12 * rowStride)
+        store16(t.3, d + 18 * rowStride); store16(t.4, d + 24 * rowStride); store16(t.5, d + 30 * rowStride)
+    }
+}
+
+/// Aᵀ M A for a group's 16 tiles, M[ξ] the 16 floats at m + ξ · rowStride; output row dy (< 4) of every
+/// tile goes to put(dy, runs) as the four vectors `groupRuns` would read.
+@inline(__always)
+private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: UnsafeMutablePointer<Float>,
+                              put: (Int, Four) -> Void) {
+    // Each column j: Aᵀ down the rows, into stage[dy][j].
+    for j in 0..<6 {
+        @inline(__always) func mm(_ i: Int) -> SIMD16<Float> { load16(m + (6 * i + j) * rowStride) }
+        let s = at6((mm(0), mm(1), mm(2), mm(3), mm(4), mm(5)))
+        store16(s.0, stage + 16 * j); store16(s.1, stage + 16 * (6 + j)); store16(s.2, stage + 16 * (12 + j)); store16(s.3, stage + 16 * (18 + j))
+    }
+    // Each output row: Aᵀ along it, its four column phases back into runs.
+    for dy in 0..<4 {
+        @inline(__always) func st(_ j: Int) -> SIMD16<Float> { load16(stage + 16 * (6 * dy + j)) }
+        put(dy, runs(at6((st(0), st(1), st(2), st(3), st(4), st(5)))))
+    }
 }
 
 // MARK: - The weight gradient
