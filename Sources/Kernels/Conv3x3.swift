@@ -245,15 +245,6 @@ private struct OutputMap {
     }
 }
 
-/// (a0 b0 a1 b1 … a7 b7, a8 b8 … a15 b15), as 64-bit lanes a_i | b_i << 32. Written as shuffles, the
-/// interleave was pushed back through the output transform's sums by LLVM, which then did them four
-/// lanes at a time and spilled (a quarter of the forward's time).
-@inline(__always) private func interleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-    let lo = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(a, to: SIMD16<UInt32>.self))
-    let hi = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(b, to: SIMD16<UInt32>.self)) &<< 32
-    return unsafeBitCast(lo | hi, to: (SIMD16<Float>, SIMD16<Float>).self)
-}
-
 /// 32 floats: the first 2·tilesW = width floats of 32 / width rows rowLen apart from p.
 @inline(__always)
 private func windowRows(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> (SIMD16<Float>, SIMD16<Float>) {

@@ -15,8 +15,9 @@ import Foundation
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |
 // | panelConvBackwardData, pixel-major    | <= 64 output pixels, fuller panels (`pixelMajorFills`) | ResNet-18 layer1-4    |
-// | panelConvBackwardData, image-major    | otherwise (stride 1 "same" padding adds masked vector  | ResNet-50 224 layer4  |
-// |                                       | rows, other shapes scatter)                            |                       |
+// | panelConvBackwardData, image-major    | otherwise (stride 1 "same" padding adds masked vector  | ResNet-50 224 layer4, |
+// |                                       | rows, strides >= 2 add them into column phases         | ResNet-20 layer2.0    |
+// |                                       | (`PhaseLayout`), other shapes scatter)                 |                       |
 //
 // A model's first conv needs no dx (LeNet-5's conv1, ResNet-18's stem) and never comes here.
 
@@ -65,13 +66,21 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
     // Image-major panels with stride 1 and "same" padding add masked vector rows straight into dx.
     let dyLen = s.pixelMajor ? cout * p * panelWidth : 0, dxLen = s.pixelMajor ? cin * plane * panelWidth : 0
     let contiguous = !s.pixelMajor && g.stride == 1 && g.outW == g.width && g.outH == g.height
-    unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8,
-               scratch: cout * panelWidth + mr * panelWidth + dyLen + dxLen, dynamic: true) { _, units, buf in
+    // Strided image-major panels add each tap's rows into the image's column phases (`PhaseLayout`, the
+    // forward's packing run backwards) as masked vectors, and the phases go back into dx once per image:
+    // added float by float through the window, they cost twice the tile products (ResNet-20's layer2.0).
+    let phase = PhaseLayout(s), phaseLen = phase?.size ?? 0
+    // After the tile, dy and dx panels: the panel's runs (column and offset, 2 · 32 Ints), their lane masks
+    // (16 floats each) and the image's phase sums.
+    let scratch = cout * panelWidth + mr * panelWidth + 16 + dyLen + dxLen + 4 * panelWidth + 16 * panelWidth + phaseLen
+    unitChunks(s, workPerUnit: s.panelsPerUnit * s.kUsed * cout / 8, scratch: scratch, dynamic: true) { _, units, buf in
         var cols = PanelColumns(buf)
-        let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
-            .bindMemory(to: Float.self, capacity: cout * panelWidth + mr * panelWidth + dyLen + dxLen)
-        let tile = dyP + cout * panelWidth, dyT = tile + mr * panelWidth, dxT = dyT + dyLen
-        if !s.pixelMajor {
+        let dyP = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64).bindMemory(to: Float.self, capacity: scratch)
+        // 16 floats after the tile: a phase run's vector load may reach past its last row.
+        let tile = dyP + cout * panelWidth, dyT = tile + mr * panelWidth + 16, dxT = dyT + dyLen
+        let runJ = UnsafeMutableRawPointer(dxT + dxLen).bindMemory(to: Int.self, capacity: 2 * panelWidth)
+        let runOffset = runJ + panelWidth, keep = dxT + dxLen + 4 * panelWidth, sums = keep + 16 * panelWidth
+        if !s.pixelMajor && phase == nil {
             for u in units {
                 for n in s.images(ofUnit: u) { (dx + n * cin * plane).update(repeating: 0, count: cin * plane) }
             }
@@ -82,6 +91,7 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                 transposeBlockIn(dy + n0 * cout * p, count: count, stride: cout * p, len: cout * p, dyT)
                 dxT.update(repeating: 0, count: dxLen)
             }
+            if phase != nil { sums.update(repeating: 0, count: phaseLen) }
             for q in (unit * s.panelsPerUnit)..<((unit + 1) * s.panelsPerUnit) {
                 let mask = cols.load(q, s)
                 if s.pixelMajor {
@@ -105,6 +115,32 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                 }
                 let pix = q % s.panelsPerUnit
                 let iy0 = (pix / s.outW) * g.stride - g.padding, ix0 = (pix % s.outW) * g.stride - g.padding
+                if let L = phase {
+                    // Runs of up to 16 columns (one output row each): a run's sums for tap (ki, kj) of channel c
+                    // go to the phase position the forward's packing reads that run from.
+                    let (runs, columns) = L.runs(q, s, j: runJ, offset: runOffset)
+                    // Run i's lanes as 1 (its columns) and 0 (the next run's), per run once per panel.
+                    for i in 0..<runs {
+                        let len = (i + 1 < runs ? runJ[i + 1] : columns) - runJ[i]
+                        for lane in 0..<16 { keep[16 * i + lane] = lane < len ? 1 : 0 }
+                    }
+                    let zero = SIMD16<Float>()
+                    let base = sums + PhaseLayout.slack, chanStride = L.rows * g.stride * L.pw
+                    for (u, t) in taps.enumerated() where mask.contains(t) {
+                        let ki = t / g.kernelW, kj = t % g.kernelW, tapOff = L.row(0, ki, kj % g.stride) + kj / g.stride
+                        for cp in 0..<cPanels {
+                            microTile(cout, packedA + (u * cPanels + cp) * cout * mr, dyP, tile, accumulate: false)
+                            for r in 0..<min(mr, cin - cp * mr) {
+                                let trow = tile + r * panelWidth, d = base + tapOff + (cp * mr + r) * chanStride
+                                for i in 0..<runs {
+                                    let at = d + runOffset[i]
+                                    store16(load16(at) + load16(trow + runJ[i]).replacing(with: zero, where: load16(keep + 16 * i) .== zero), at)
+                                }
+                            }
+                        }
+                    }
+                    continue
+                }
                 for (u, t) in taps.enumerated() where mask.contains(t) {
                     cols.prepareTap(t, g)
                     var first = -1
@@ -142,6 +178,7 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                 }
             }
             if s.pixelMajor { transposeBlockOut(dxT, count: count, stride: cin * plane, len: cin * plane, dx + n0 * cin * plane) }
+            if let phase { phase.scatter(sums, into: dx + unit * cin * plane) }
         }
     }
 }

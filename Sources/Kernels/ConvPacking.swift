@@ -231,6 +231,30 @@ struct PhaseLayout {
     }
 }
 
+extension PhaseLayout {
+    /// The adjoint of `build`: the image at dst from a layout of sums (`packPanel`'s positions, added to
+    /// by the input gradient), its border dropped. Stride 2 interleaves runs of 32 columns back.
+    func scatter(_ buf: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let src = buf + Self.slack
+        for c in 0..<cin {
+            for r in 0..<h {
+                let first = src + row(c, r + pad, 0), d = image + (c * h + r) * w
+                var from = 0
+                if stride == 2 {
+                    // Image column 2m is phase pad % 2 at m + pad / 2, column 2m + 1 the other at m + (pad + 1) / 2.
+                    let even = first + (pad % 2) * pw + pad / 2, odd = first + ((pad + 1) % 2) * pw + (pad + 1) / 2
+                    while from + 32 <= w {
+                        let (a, b) = interleave(load16(even + from / 2), load16(odd + from / 2))
+                        store16(a, d + from); store16(b, d + from + 16)
+                        from += 32
+                    }
+                }
+                for col in from..<w { let padded = col + pad; d[col] = first[(padded % stride) * pw + padded / stride] }
+            }
+        }
+    }
+}
+
 /// Packs an image-major panel's im2col slice [k][32] for the taps in `mask` (tap-major, channels
 /// inside): runs of an input row (one run per output row the panel covers), zero outside the image.
 /// (Pixel-major panels need no packing: see the forward pass.)

@@ -187,6 +187,8 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 2, cin: 3, cout: 5, h: 21, w: 22, k: 3, s: 2, p: 1, bias: true)
         check(batch: 1, cin: 4, cout: 8, h: 56, w: 56, k: 3, s: 2, p: 1, bias: false)
         check(batch: 2, cin: 3, cout: 9, h: 64, w: 64, k: 11, s: 4, p: 2, bias: true)
+        // Output rows one column wide: a panel of 20 runs (the input gradient adds each into the phases).
+        check(batch: 1, cin: 3, cout: 5, h: 40, w: 2, k: 3, s: 2, p: 1, bias: false)
     }
 
     /// Kernels past 8×8 (more taps than a 64-bit mask held: AlexNet's 11×11 has 121) and strides past 2,
