@@ -333,8 +333,8 @@ private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
 // float error larger than F(2×2)'s, still well inside the tests' bounds (ConvPathsTests, and the models
 // against PyTorch at 1e-4).
 
-typealias Six = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+private typealias Six = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+private typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
 
 /// Bᵀ d for Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0],
 /// [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]].

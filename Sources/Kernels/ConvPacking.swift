@@ -232,8 +232,9 @@ struct PhaseLayout {
 }
 
 extension PhaseLayout {
-    /// The adjoint of `build`: the image at dst from a layout of sums (`packPanel`'s positions, added to
-    /// by the input gradient), its border dropped. Stride 2 interleaves runs of 32 columns back.
+    /// The adjoint of `build`: `image` ([cin][h][w]) from a layout of sums at `buf` (the positions
+    /// `packPanel` reads, added to by the input gradient), its border dropped. Stride 2 interleaves runs
+    /// of 32 columns back.
     func scatter(_ buf: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
         let src = buf + Self.slack
         for c in 0..<cin {

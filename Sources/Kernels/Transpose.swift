@@ -104,9 +104,9 @@ struct Block16 {
      SIMD16(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15]))
 }
 
-/// The inverse of `deinterleave`: (a0 b0 a1 b1 … a7 b7, a8 b8 … a15 b15), as 64-bit lanes a_i | b_i << 32. Written as shuffles, the
-/// interleave was pushed back through the output transform's sums by LLVM, which then did them four
-/// lanes at a time and spilled (a quarter of the forward's time).
+/// The inverse of `deinterleave`: (a0 b0 a1 b1 … a7 b7, a8 b8 … a15 b15), as 64-bit lanes a_i | b_i << 32.
+/// Written as shuffles, the interleave was pushed back through Conv3x3's output transform sums by LLVM,
+/// which then did them four lanes at a time and spilled (a quarter of the forward's time).
 @inline(__always) func interleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
     let lo = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(a, to: SIMD16<UInt32>.self))
     let hi = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(b, to: SIMD16<UInt32>.self)) &<< 32
