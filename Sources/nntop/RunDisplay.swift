@@ -93,13 +93,16 @@ enum RunDisplay {
         let st = state(h)
         let total = spe > 0 ? spe * h.config.epochs : s.lastStep
         var notes = [viewNote(runs, first: st)]
+        // A done run's header shows its average throughput, as the live dashboard does at the end.
+        let average = st == .done ? h.averageSamplesPerSecond : nil
         let skipped = runs.filter { $0.skippedLines > 0 }.map { "\($0.name) (\($0.skippedLines))" }
         if !skipped.isEmpty { notes.append("cut-off log lines skipped: " + skipped.joined(separator: ", ")) }
         return DashboardModel(
             model: h.config.model, residual: residual, state: st,
             epoch: Int(s.epochsDone.rounded(.up)), epochs: h.config.epochs,
             step: s.lastStep, totalSteps: total, etaSeconds: eta(h, state: st, totalSteps: total),
-            lr: h.learningRate.last?.value ?? Double(h.config.lr), samplesPerSecond: h.samplesPerSecond.last?.value ?? 0,
+            lr: h.learningRate.last?.value ?? Double(h.config.lr),
+            samplesPerSecond: average ?? h.samplesPerSecond.last?.value ?? 0,
             threads: h.config.threads,
             trainLoss: points(h.trainLoss), trainAcc: points(h.trainAccuracy),
             valAcc: points(h.validationAccuracy), testAcc: points(h.testAccuracy),
@@ -112,6 +115,7 @@ enum RunDisplay {
             stepsPerEpoch: spe, overlays: runs.dropFirst().map(overlay),
             runName: legendName(h), runSummary: summary(h), replay: true)
             .withGradientFlow(GradientFlowDisplay.replay(runs))
+            .withAverageThroughput(average != nil)
     }
 
     /// The plain-text form of `nntop view` (stdout not a terminal, or --text).
@@ -141,4 +145,5 @@ enum RunDisplay {
 
 extension DashboardModel {
     func withGradientFlow(_ g: GradientFlowData?) -> DashboardModel { var m = self; m.gradientFlow = g; return m }
+    func withAverageThroughput(_ isAverage: Bool) -> DashboardModel { var m = self; m.samplesPerSecondIsAverage = isAverage; return m }
 }

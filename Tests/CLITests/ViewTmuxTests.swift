@@ -16,6 +16,12 @@ extension DashboardTmuxTests {
         let metrics = workDir + "/runs/first/metrics.jsonl"
         var lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map(String.init)
         lines.insert(#"{"step":5,"event":"pause","time":0.5}"#, at: 1)
+        // The end line carries the run's average throughput; set to a figure no step logged, the header
+        // must show it (as "avg"), not the last training line's.
+        let end = try XCTUnwrap(lines.lastIndex { $0.contains(#""event":"end""#) })
+        XCTAssertTrue(lines[end].contains(#""samples_per_s":"#), lines[end])
+        lines[end] = lines[end].replacingOccurrences(of: #""samples_per_s":[-+.0-9eE]+"#, with: #""samples_per_s":4321.0"#,
+                                                     options: .regularExpression)
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: metrics))
 
         let binary = Bundle.main.bundleURL.appendingPathComponent("nntop").path
@@ -27,6 +33,7 @@ extension DashboardTmuxTests {
         XCTAssertTrue(s.contains("● first (lenet5)"), s)
         XCTAssertTrue(s.contains("● second (lenet5)"), s)
         XCTAssertTrue(s.contains("DONE"), s)
+        XCTAssertTrue(s.contains("4321 samples/s avg"), "the end line's average in the header:\n\(s)")
         XCTAssertTrue(s.contains("pause"), "marker:\n\(s)")
         XCTAssertFalse(s.contains("space pause"), "no training keys:\n\(s)")
 

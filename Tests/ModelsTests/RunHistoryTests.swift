@@ -44,6 +44,8 @@ final class RunHistoryTests: XCTestCase {
         XCTAssertEqual(h.trainAccuracy.map(\.step), h.trainLoss.map(\.step))
         XCTAssertEqual(h.samplesPerSecond.count, 8)
         XCTAssertTrue(h.samplesPerSecond.allSatisfy { $0.value > 0 })
+        // The end line's average: the run's 40 steps of 32 images over the seconds it spent training.
+        XCTAssertEqual(try XCTUnwrap(h.averageSamplesPerSecond) * s.trainingSeconds, 40 * 32, accuracy: 1e-6 * 40 * 32)
         // The cosine schedule from the LR set before the first step (0.03) down towards 0.
         XCTAssertEqual(h.learningRate.count, 8)
         XCTAssertLessThanOrEqual(try XCTUnwrap(h.learningRate.first).value, 0.03 + 1e-7)
@@ -108,6 +110,7 @@ final class RunHistoryTests: XCTestCase {
         XCTAssertEqual(h.testAccuracy, [CurvePoint(step: 200, value: 91)])
         XCTAssertEqual(h.events, [ControlEvent(step: 150, label: "res off")])
         XCTAssertEqual(h.summary.state, "done")
+        XCTAssertNil(h.averageSamplesPerSecond, "an end line without the average")
     }
 
     func testMissingFoldersNonRunsAndDamagedLogsAreRefusedNamingThePath() throws {

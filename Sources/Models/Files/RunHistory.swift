@@ -16,6 +16,8 @@ public struct RunHistory {
     /// The scheduled learning rate and training throughput at each logged step.
     public var learningRate: [CurvePoint] = []
     public var samplesPerSecond: [CurvePoint] = []
+    /// A finished run's average training samples/s, from its end line (nil: not finished, or an older log).
+    public var averageSamplesPerSecond: Double?
     public var validationLoss: [CurvePoint] = []
     public var validationAccuracy: [CurvePoint] = []
     public var testLoss: [CurvePoint] = []
@@ -86,6 +88,7 @@ public struct RunHistory {
         guard let step = r["step"] as? Int else { return }
         if let event = r["event"] as? String {
             if event != "end" { events.append(ControlEvent(step: step, label: event)) }
+            else { averageSamplesPerSecond = r["samples_per_s"] as? Double }
             return
         }
         func point(_ key: String) -> CurvePoint? {

@@ -83,6 +83,9 @@ public final class RunLog {
                                             ("epoch", s.epoch)]
             if let best = s.validationAccuracy.map(\.value).max() { fields.append(("best_val_acc", best)) }
             if let t = s.finalTest { fields.append(("test_acc", t.accuracy)) }
+            // The run's average training throughput (this process's steps), which `nntop view` shows as
+            // the live dashboard does once a run is done; older logs lack it.
+            if s.stepsTrained > 0 { fields.append(("samples_per_s", s.trainingSamplesPerSecond)) }
             fields.append(("time", now()))
             append(fields)
         case .snapshotSaved, .message:
