@@ -10,15 +10,18 @@ public struct BatchNormShape {
 }
 
 /// Training mode: normalises with the batch statistics, updates the running ones with `momentum`,
-/// and saves each channel's mean and 1/std for the backward pass.
+/// and saves each channel's mean and 1/std for the backward pass. With `residual` (x's shape) it is
+/// added to the normalised values, and with `relu` negatives become 0, in the same pass: a residual
+/// block's add and ReLU, the same float operations as `addInPlace` and `reluForward` after it.
 public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, gamma: UnsafePointer<Float>,
                                   beta: UnsafePointer<Float>, eps: Float, momentum: Float,
                                   runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                   savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                                  y: UnsafeMutablePointer<Float>) {
+                                  y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
     if let lanes = ChannelLanes(s) {
         lanes.trainForward(x: x, gamma: gamma, beta: beta, eps: eps, momentum: momentum, runningMean: runningMean,
-                           runningVar: runningVar, savedMean: savedMean, savedInvStd: savedInvStd, y: y)
+                           runningVar: runningVar, savedMean: savedMean, savedInvStd: savedInvStd, y: y,
+                           residual: residual, relu: relu)
         return
     }
     let count = s.batch * s.planeSize
@@ -38,7 +41,20 @@ public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, ga
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
             planeAffine(x + off, y + off, s.planeSize, scale, shift)
+            if residual != nil || relu { planeFinish(y + off, residual.map { $0 + off }, relu: relu, s.planeSize) }
         }
+    }
+}
+
+/// y = relu(y + residual) over one plane, either step optional (the fallback path's add and ReLU, on
+/// a plane still in cache).
+@inline(__always) private func planeFinish(_ y: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?, relu: Bool,
+                                           _ n: Int) {
+    for i in 0..<n {
+        var v = y[i]
+        if let residual { v = v + residual[i] }
+        if relu { v = max(v, 0) }
+        y[i] = v
     }
 }
 
@@ -108,13 +124,41 @@ public func batchNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                               gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
                               savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
                               dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    batchNormBackward(dy: dy, relu: nil, x: x, s: s, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+                      dGamma: dGamma, dBeta: dBeta, dx: dx)
+}
+
+/// Backward of a training-mode forward followed by a ReLU (`batchNormTrainForward` with `relu`, whose
+/// output `reluOutput` is): dy is first zeroed in place where the output is not positive, as
+/// `reluBackward` in place would, in the pass that sums it. dy then holds the gradient before the
+/// ReLU (a residual block's shortcut gradient); dgamma, dbeta and dx (which may be dy) overwritten.
+public func batchNormReLUBackward(dy: UnsafeMutablePointer<Float>, reluOutput: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                  s: BatchNormShape, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+                                  savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+                                  dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    batchNormBackward(dy: dy, relu: reluOutput, x: x, s: s, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+                      dGamma: dGamma, dBeta: dBeta, dx: dx)
+}
+
+/// The two above: with `relu`, dy is writable and masked first.
+private func batchNormBackward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, x: UnsafePointer<Float>,
+                               s: BatchNormShape, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+                               savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+                               dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
     if let lanes = ChannelLanes(s) {
-        lanes.backward(dy: dy, x: x, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd, dGamma: dGamma,
-                       dBeta: dBeta, dx: dx)
+        lanes.backward(dy: dy, relu: relu, x: x, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+                       dGamma: dGamma, dBeta: dBeta, dx: dx)
         return
     }
     let count = s.batch * s.planeSize
     Parallel.forEach(s.channels, grain: max(1, 16384 / max(1, count))) { c in
+        if let relu {
+            let masked = UnsafeMutablePointer(mutating: dy)
+            for n in 0..<s.batch {
+                let off = (n * s.channels + c) * s.planeSize
+                for i in off..<(off + s.planeSize) where relu[i] <= 0 { masked[i] = 0 }
+            }
+        }
         let mean = savedMean[c], invStd = savedInvStd[c]
         var sumDy: Float = 0, sumDyXhat: Float = 0
         let m16 = SIMD16<Float>(repeating: mean)
@@ -222,7 +266,7 @@ struct ChannelLanes {
     func trainForward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                       momentum: Float, runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                       savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                      y: UnsafeMutablePointer<Float>) {
+                      y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
         let count = Double(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector
@@ -242,12 +286,18 @@ struct ChannelLanes {
                                                          savedMean: savedMean, savedInvStd: savedInvStd)
                 }
                 let sc = spread({ scale[$0 - c0] }, c0), sh = spread({ shift[$0 - c0] }, c0)
-                forEachVector(g) { o in store16(load16(x + o) * sc + sh, y + o) }
+                forEachVector(g) { o in
+                    var v = load16(x + o) * sc + sh
+                    if let residual { v = v + load16(residual + o) }
+                    if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                    store16(v, y + o)
+                }
             }
         }
     }
 
-    func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+    /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
+    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                   savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
                   dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let count = Float(s.batch * s.planeSize)
@@ -255,7 +305,14 @@ struct ChannelLanes {
             let c0 = g * channelsPerVector
             let mv = spread({ savedMean[$0] }, c0)
             var a = SIMD16<Float>(), b = SIMD16<Float>()
-            forEachVector(g) { o in let gv = load16(dy + o); a += gv; b.addProduct(gv, load16(x + o) - mv) }
+            forEachVector(g) { o in
+                var gv = load16(dy + o)
+                if let relu {
+                    gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
+                    store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+                }
+                a += gv; b.addProduct(gv, load16(x + o) - mv)
+            }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
                 let sumDy = t.baseAddress!, cDy = sumDy + 16, cX = sumDy + 32, cZero = sumDy + 48
                 channelSums(a) { i, sum in sumDy[i] = Float(sum) }

@@ -54,3 +54,55 @@ final class BatchNormTests: XCTestCase {
         }
     }
 }
+
+/// The forward with the shortcut's add and the ReLU in its output pass, and the backward that applies
+/// the ReLU's mask while summing, give exactly what the separate kernels give one after another
+/// (the same float operations), on every code path's plane sizes.
+final class BatchNormFusedTests: XCTestCase {
+    func testAddAndReLUInTheOutputPassMatchTheSeparateKernels() {
+        var rng = SeededRandom(seed: 22)
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25)] {
+            let size = n * c * p, s = BatchNormShape(batch: n, channels: c, planeSize: p), tag = "n\(n) c\(c) plane \(p)"
+            let x = (0..<size).map { _ in rng.uniform(-2, 2) }, shortcut = (0..<size).map { _ in rng.uniform(-1, 1) }
+            let dy = (0..<size).map { _ in rng.uniform(-1, 1) }
+            let gamma = (0..<c).map { _ in rng.uniform(0.5, 1.5) }, beta = (0..<c).map { _ in rng.uniform(-1, 1) }
+            for residual in [false, true] {
+                // Apart: normalise, add, ReLU; then ReLU's backward, batch norm's.
+                var rm = [Float](repeating: 0, count: c), rv = [Float](repeating: 1, count: c), sm = rm, si = rm
+                var y = [Float](repeating: 0, count: size)
+                batchNormTrainForward(x: x, s: s, gamma: gamma, beta: beta, eps: 1e-5, momentum: 0.1, runningMean: &rm,
+                                      runningVar: &rv, savedMean: &sm, savedInvStd: &si, y: &y)
+                if residual { addInPlace(&y, shortcut, count: size) }
+                reluForward(x: y, count: size, y: &y)
+                var masked = dy, dx = [Float](repeating: 0, count: size), dGamma = [Float](repeating: 0, count: c), dBeta = dGamma
+                reluBackward(dy: masked, y: y, count: size, dx: &masked)
+                batchNormBackward(dy: masked, x: x, s: s, gamma: gamma, savedMean: sm, savedInvStd: si, dGamma: &dGamma,
+                                  dBeta: &dBeta, dx: &dx)
+
+                var frm = [Float](repeating: 0, count: c), frv = [Float](repeating: 1, count: c), fsm = frm, fsi = frm
+                var fy = [Float](repeating: 0, count: size)
+                shortcut.withUnsafeBufferPointer { sc in
+                    batchNormTrainForward(x: x, s: s, gamma: gamma, beta: beta, eps: 1e-5, momentum: 0.1, runningMean: &frm,
+                                          runningVar: &frv, savedMean: &fsm, savedInvStd: &fsi, y: &fy,
+                                          residual: residual ? sc.baseAddress : nil, relu: true)
+                }
+                XCTAssertEqual(fy, y, "\(tag) residual \(residual): forward")
+                XCTAssertTrue(fy.contains(0) && fy.contains { $0 > 0 }, "\(tag): the ReLU cut some values, kept others")
+                XCTAssertEqual(frm, rm, tag); XCTAssertEqual(frv, rv, tag)
+                var fdy = dy, fdx = [Float](repeating: 0, count: size), fdGamma = [Float](repeating: 0, count: c), fdBeta = fdGamma
+                batchNormReLUBackward(dy: &fdy, reluOutput: fy, x: x, s: s, gamma: gamma, savedMean: fsm, savedInvStd: fsi,
+                                      dGamma: &fdGamma, dBeta: &fdBeta, dx: &fdx)
+                XCTAssertEqual(fdy, masked, "\(tag) residual \(residual): dy left as the ReLU's input gradient")
+                XCTAssertEqual(fdx, dx, "\(tag) residual \(residual): dx")
+                XCTAssertEqual(fdGamma, dGamma, tag); XCTAssertEqual(fdBeta, dBeta, tag)
+                // In place (dx over dy), as bn1 runs it.
+                var inPlace = dy
+                inPlace.withUnsafeMutableBufferPointer { d in
+                    batchNormReLUBackward(dy: d.baseAddress!, reluOutput: fy, x: x, s: s, gamma: gamma, savedMean: fsm,
+                                          savedInvStd: fsi, dGamma: &fdGamma, dBeta: &fdBeta, dx: d.baseAddress!)
+                }
+                XCTAssertEqual(inPlace, dx, "\(tag) residual \(residual): dx in place")
+            }
+        }
+    }
+}

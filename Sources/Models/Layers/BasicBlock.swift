@@ -86,6 +86,13 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
     }
 
     private func layerForward(_ x: Tensor, training: Bool) -> Tensor {
+        if training {
+            // Each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
+            let mid = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
+            let c2 = conv2.forward(mid, training: true)
+            let shortcut = !residual ? nil : downsample.map { $0.bn.forward($0.conv.forward(x, training: true), training: true) } ?? x
+            return bn2.trainForward(c2, adding: shortcut, relu: relu2)
+        }
         let main = bn2.forward(conv2.forward(relu1.forward(bn1.forward(conv1.forward(x, training: training),
                                                                          training: training), training: training),
                                              training: training), training: training)
@@ -100,10 +107,10 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
         if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
         // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
         // that lie in it, are the caller's).
-        let dSum = relu2.backward(dy)!
-        let d2 = bn2.backward(dSum)!
+        // dy becomes relu2's input gradient: the shortcut's.
+        let d2 = bn2.backward(dy, through: relu2), dSum = dy
         let d1 = conv2.backward(d2)!; release(d2, keeping: dy)
-        let d0 = bn1.backward(relu1.backward(d1)!)!
+        let d0 = bn1.backward(d1, through: relu1)
         let dMain = conv1.backward(d0)!; release(d0, keeping: dy)
         guard residual else { return dMain }
         // Summed into conv1's input gradient, which is returned and read by nothing else.

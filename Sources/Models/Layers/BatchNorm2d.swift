@@ -60,6 +60,35 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         return y
     }
 
+    /// The training forward, then `residual` added (a block's shortcut) and `relu` (in place), in one
+    /// pass over memory instead of three: the same floats as the layers one after another. `relu` holds
+    /// the result for its backward (`backward(_:through:)`).
+    public func trainForward(_ x: Tensor, adding residual: Tensor?, relu: ReLU) -> Tensor {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
+        precondition(residual.map { $0.shape == x.shape } ?? true, "\(name): shortcut \(residual!.shape) for \(x.shape)")
+        input = x; trainedForward = true
+        let y = Tensor.reuse(out, x.shape); out = y
+        batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
+                              momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
+                              savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data,
+                              residual: residual.map { UnsafePointer($0.data) }, relu: true)
+        batchesTracked[0] += 1
+        relu.adopt(y)
+        return y
+    }
+
+    /// The backward of this layer and the in-place `relu` after it, from the ReLU's output gradient dy:
+    /// after a `trainForward(_:adding:relu:)`, the ReLU's mask is applied in the pass that sums dy. Either
+    /// way dy is left as the ReLU's input gradient (what a shortcut gets).
+    public func backward(_ dy: Tensor, through relu: ReLU) -> Tensor {
+        guard trainedForward, let input, let y = relu.output, y === out else { return backward(relu.backward(dy)!)! }
+        let d = gradientInPlace ? dy : gradientBuffer(input.shape)
+        batchNormReLUBackward(dy: dy.data, reluOutput: y.data, x: input.data, s: shape(input), gamma: weight.value.data,
+                              savedMean: savedMean.data, savedInvStd: savedInvStd.data, dGamma: weight.grad.data,
+                              dBeta: bias.grad.data, dx: d.data)
+        return d
+    }
+
     /// Eval mode as y = x·scale + shift per channel (for a conv's epilogue), computed as
     /// batchNormEvalForward computes them.
     func evalScaleShift() -> ConvEpilogue {

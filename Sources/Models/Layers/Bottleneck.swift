@@ -70,6 +70,14 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
     }
 
     private func layerForward(_ x: Tensor, training t: Bool) -> Tensor {
+        if t {
+            // Each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
+            let a = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
+            let b = bn2.trainForward(conv2.forward(a, training: true), adding: nil, relu: relu2)
+            let c3 = conv3.forward(b, training: true)
+            let shortcut = !residual ? nil : downsample.map { $0.bn.forward($0.conv.forward(x, training: true), training: true) } ?? x
+            return bn3.trainForward(c3, adding: shortcut, relu: relu3)
+        }
         let a = relu1.forward(bn1.forward(conv1.forward(x, training: t), training: t), training: t)
         let b = relu2.forward(bn2.forward(conv2.forward(a, training: t), training: t), training: t)
         let main = bn3.forward(conv3.forward(b, training: t), training: t)
@@ -84,12 +92,12 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
         if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
         // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
         // that lie in it, are the caller's).
-        let dSum = relu3.backward(dy)!
-        let d3 = bn3.backward(dSum)!
+        // dy becomes relu3's input gradient: the shortcut's.
+        let d3 = bn3.backward(dy, through: relu3), dSum = dy
         let dB = conv3.backward(d3)!; release(d3, keeping: dy)
-        let d2 = bn2.backward(relu2.backward(dB)!)!
+        let d2 = bn2.backward(dB, through: relu2)
         let dA = conv2.backward(d2)!; release(d2, keeping: dy)
-        let d1 = bn1.backward(relu1.backward(dA)!)!
+        let d1 = bn1.backward(dA, through: relu1)
         let dMain = conv1.backward(d1)!; release(d1, keeping: dy)
         guard residual else { return dMain }
         // Summed into conv1's input gradient, which is returned and read by nothing else.

@@ -18,6 +18,15 @@ public final class ReLU: Layer, GradientBufferUser {
         return y
     }
 
+    /// Takes y, already computed by the layer before (BatchNorm2d.trainForward(_:adding:relu:)), as this
+    /// layer's in-place result, for its backward.
+    func adopt(_ y: Tensor) {
+        precondition(inPlace, "\(name): a fused ReLU works in place")
+        out = y
+    }
+    /// The last forward's result (the backward's mask).
+    var output: Tensor? { out }
+
     public func backward(_ dy: Tensor) -> Tensor? {
         guard let out else { preconditionFailure("\(name): backward before forward") }
         let d = inPlace ? dy : gradientBuffer(out.shape)
