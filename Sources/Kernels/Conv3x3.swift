@@ -329,41 +329,46 @@ private func outputTransform(_ m: UnsafePointer<Float>, rowStride: Int)
 
 // MARK: - F(4×4, 3×3)
 //
-// Bᵀ, G and Aᵀ of the interpolation points 0, ±1, ±2 (Lavin & Gray 2015). Their entries up to 8 make the
-// float error larger than F(2×2)'s, still well inside the tests' bounds (ConvPathsTests, and the models
-// against PyTorch at 1e-4).
+// Bᵀ, G and Aᵀ of the interpolation points 0, 1, −1, ½, −2 (Toom-Cook; Barabasz et al. 2018 on their
+// accuracy). Entries up to 8 make the float error larger than F(2×2)'s; with −2 and ½ in place of ±2 it
+// is about 0.6 of the usual points' (scripts/winograd_error.py; figures in BENCHMARKS.md). ConvPathsTests
+// checks the paths against the definition, the models' tests against PyTorch at 1e-4.
 
 private typealias Six = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
 private typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
 
-/// Bᵀ d for Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0],
-/// [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]].
+/// Bᵀ d for Bᵀ = [[1, −3/2, −2, 3/2, 1, 0], [0, −1, ½, 5/2, 1, 0], [0, 1, −5/2, ½, 1, 0], [0, −2, −1, 2, 1, 0],
+/// [0, ½, −1, −½, 1, 0], [0, 1, −3/2, −2, 3/2, 1]].
 @inline(__always)
 private func bt6(_ d: Six) -> Six {
-    let four = SIMD16<Float>(repeating: 4), minusFive = SIMD16<Float>(repeating: -5), two = SIMD16<Float>(repeating: 2)
-    let s34 = d.3 + d.4, s12 = d.1 + d.2, m43 = d.4 - d.3, m12 = d.1 - d.2, m42 = d.4 - d.2, m31 = d.3 - d.1
-    return (d.4.addingProduct(minusFive, d.2).addingProduct(four, d.0),
-            s34.addingProduct(-four, s12), m43.addingProduct(four, m12),
-            m42.addingProduct(two, m31), m42.addingProduct(-two, m31),
-            d.5.addingProduct(minusFive, d.3).addingProduct(four, d.1))
+    typealias V = SIMD16<Float>
+    let half = V(repeating: 0.5), two = V(repeating: 2), threeHalves = V(repeating: 1.5), fiveHalves = V(repeating: 2.5)
+    let a = d.3 - d.1, e = d.4 - d.2
+    return ((d.4 + d.0).addingProduct(threeHalves, a).addingProduct(-two, d.2),
+            (d.4 - d.1).addingProduct(half, d.2).addingProduct(fiveHalves, d.3),
+            (d.4 + d.1).addingProduct(-fiveHalves, d.2).addingProduct(half, d.3),
+            e.addingProduct(two, a), e.addingProduct(-half, a),
+            (d.5 + d.1).addingProduct(-two, d.3).addingProduct(threeHalves, e))
 }
 
-/// Aᵀ m for Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]].
+/// Aᵀ m for Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, ½, −2, 0], [0, 1, 1, ¼, 4, 0], [0, 1, −1, ⅛, −8, 1]].
 @inline(__always)
 private func at6(_ m: Six) -> Four {
-    let a = m.1 + m.2, b = m.1 - m.2, c = m.3 + m.4, d = m.3 - m.4
-    return (m.0 + a + c, b.addingProduct(SIMD16(repeating: 2), d), a.addingProduct(SIMD16(repeating: 4), c),
-            b.addingProduct(SIMD16(repeating: 8), d) + m.5)
+    typealias V = SIMD16<Float>
+    let a = m.1 + m.2, b = m.1 - m.2
+    return (m.0 + a + m.3 + m.4, b.addingProduct(V(repeating: 0.5), m.3).addingProduct(V(repeating: -2), m.4),
+            a.addingProduct(V(repeating: 0.25), m.3).addingProduct(V(repeating: 4), m.4),
+            b.addingProduct(V(repeating: 0.125), m.3).addingProduct(V(repeating: -8), m.4) + m.5)
 }
 
 /// (G g Gᵀ)[a][b] into put(6a + b, ·) for the 3×3 filters g[i][j] = tap(3i + j), one per lane,
-/// G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]].
+/// G = [[1, 0, 0], [⅓, ⅓, ⅓], [−⅓, ⅓, −⅓], [−16/15, −8/15, −4/15], [1/15, −2/15, 4/15], [0, 0, 1]].
 @inline(__always)
 private func filterTransform4(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD8<Float>) -> Void) {
     typealias V = SIMD8<Float>
     @inline(__always) func g6(_ a: V, _ b: V, _ c: V) -> (V, V, V, V, V, V) {
-        let s = a + c, q = a * (1 / 24) + c * (1 / 6), d = b * (1 / 12)
-        return (a * 0.25, (s + b) * (-1 / 6), (s - b) * (-1 / 6), q + d, q - d, c)
+        let s = a + c
+        return (a, (s + b) * (1 / 3), (b - s) * (1 / 3), (a * 16 + b * 8 + c * 4) * (-1 / 15), (a - b * 2 + c * 4) * (1 / 15), c)
     }
     // Columns of G g, then each of its six rows times Gᵀ.
     let c0 = g6(tap(0), tap(3), tap(6)), c1 = g6(tap(1), tap(4), tap(7)), c2 = g6(tap(2), tap(5), tap(8))
