@@ -64,11 +64,11 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
-/// (16 or 8 rows), with 32 to 128 channels each side. Under 32 the products are too few to pay for the
+/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 32 to 128 channels each side. Under 32 the products are too few to pay for the
 /// larger transforms (ResNet-20's layer1 ran no faster in training, slower in inference); past 128 it was
 /// not measured (VGG's 256 are on 8×8 maps). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
-    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0) && min(cin, cout) >= 32 && max(cin, cout) <= 128
+    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 32 && max(cin, cout) <= 128
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
@@ -85,15 +85,19 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                           bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
     let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
+    // F(4×4) on an 8×8 map: a group is the 2×2 tiles of four images (`quadRuns`), a block eight images.
+    let quads = large && vw == 8
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
     let plane = h * w, oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr
-    let rowsPerGroup = 16 / (vw / tile), groupsPerImage = (tiled.height / tile) / rowsPerGroup
-    let groups = batch * groupsPerImage, blocks = (groups + 1) / 2
+    let rowsPerGroup = quads ? 2 : 16 / (vw / tile), groupsPerImage = quads ? 1 : (tiled.height / tile) / rowsPerGroup
+    let groups = quads ? (batch + 3) / 4 : batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = xis * oPanels * cin * mr
-    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw))
+    // The 8×8 quads read rows 8 floats at a time, 4 apart: 12 floats a row is enough.
+    let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw), reach: quads ? 10 : 32)
+    let copies = quads ? 8 : 2
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
     let vLen = xis * vXi, mLen = xis * mXi, stageLen = 36 * 16
-    let perTask = (vLen + mLen + 2 * L.size + stageLen + 15) / 16 * 16
+    let perTask = (vLen + mLen + copies * L.size + stageLen + 15) / 16 * 16
     let blocksPerItem = max(1, groupsPerImage / 2), items = (blocks + blocksPerItem - 1) / blocksPerItem
     let tasks = Parallel.chunkCount(items, grain: 1)
     let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
@@ -123,13 +127,25 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let held = UnsafeMutablePointer<Int>.allocate(capacity: 2 * tasks)
     held.initialize(repeating: -1, count: 2 * tasks)
     defer { held.deallocate() }
-    for task in 0..<tasks { L.clear(u + uLen + task * perTask + vLen + mLen); L.clear(u + uLen + task * perTask + vLen + mLen + L.size) }
+    for task in 0..<tasks { for k in 0..<copies { L.clear(u + uLen + task * perTask + vLen + mLen + k * L.size) } }
     Parallel.dynamic(items, tasks: tasks) { task, item in
         let v = u + uLen + task * perTask, m = v + vLen
-        let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + 2 * L.size, held = held + 2 * task
+        let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + copies * L.size, held = held + 2 * task
         for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
             let used = min(2, groups - 2 * block)
-            for half in 0..<used {
+            for half in 0..<used where quads {
+                // Four images per group, each in its own copy; past the batch, the last image again (its
+                // outputs are not stored).
+                let group = 2 * block + half, copy = { (k: Int) in m + mLen + (4 * half + k) * L.size }
+                for k in 0..<4 { L.fill(x + min(4 * group + k, batch - 1) * cin * plane, copy(k)) }
+                for c in 0..<cin {
+                    let off = c * L.rows * L.rowLen, vc = v + c * panelWidth + 16 * half
+                    let q = (UnsafePointer(copy(0) + off), UnsafePointer(copy(1) + off), UnsafePointer(copy(2) + off),
+                             UnsafePointer(copy(3) + off))
+                    inputTransform4({ quadRuns(q, $0, rowLen: L.rowLen) }, rowLen: L.rowLen, stage: stage, into: vc, rowStride: vXi)
+                }
+            }
+            for half in 0..<used where !quads {
                 let group = 2 * block + half, n = group / groupsPerImage
                 // Both halves of an image's block read the first copy.
                 let own = half == 0 || held[0] != n, image = own && half == 1 ? padded.1 : padded.0
@@ -137,7 +153,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
                     let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen), vc = v + c * panelWidth + 16 * half
-                    if large { inputTransform4(pc, rowLen: L.rowLen, width: vw, stage: stage, into: vc, rowStride: vXi) }
+                    if large { inputTransform4({ groupRuns(pc + $0, rowLen: L.rowLen, width: vw) }, rowLen: L.rowLen, stage: stage,
+                                               into: vc, rowStride: vXi) }
                     else { inputTransform(pc, rowLen: L.rowLen, width: vw, into: vc, rowStride: vXi) }
                 }
             }
@@ -150,6 +167,22 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             }
             for half in 0..<used {
                 let group = 2 * block + half, n = group / groupsPerImage, ty0 = (group % groupsPerImage) * rowsPerGroup
+                if quads {
+                    // Vector k of output row dy: image 4·group + k's rows dy and 4 + dy.
+                    let images = min(4, batch - 4 * group)
+                    for o in 0..<cout {
+                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
+                        let yo = y + (4 * group * cout + o) * plane, imageStride = cout * plane
+                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
+                            let row = yo + dy * 8
+                            map.storeHalves(r.0, row, row + 32)
+                            if images > 1 { map.storeHalves(r.1, row + imageStride, row + imageStride + 32) }
+                            if images > 2 { map.storeHalves(r.2, row + 2 * imageStride, row + 2 * imageStride + 32) }
+                            if images > 3 { map.storeHalves(r.3, row + 3 * imageStride, row + 3 * imageStride + 32) }
+                        }
+                    }
+                    continue
+                }
                 if large {
                     for o in 0..<cout {
                         let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
@@ -234,6 +267,12 @@ private struct OutputMap {
 
     @inline(__always) private func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
         store16(finish(v, residual: residual.map { load16($0 + (UnsafePointer(p) - y)) }), p)
+    }
+
+    /// v's two halves into the 8 floats at p and at q.
+    @inline(__always) func storeHalves(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
+        let v = v + b
+        put8(affine ? v * scale + shift : v, p, q)
     }
 
     @inline(__always) private func put8(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
@@ -404,16 +443,26 @@ private func runs(_ p: Four) -> Four {
     return (a.0, a.1, b.0, b.1)
 }
 
-/// V = Bᵀ d B of one channel of a group's 16 tiles (6×6 windows, 4 apart), into v[ξ · rowStride ..< +16]
-/// (ξ = 6i + j); p is the bordered image at the group's first window row. The 36 vectors between the
-/// two passes go through `stage` (36 · 16 floats), which the registers could not hold.
+/// A group of 8×8 maps' tiles: four images' (at q.k, k < 4) tile rows 0 and 1 (4 rows apart) as the
+/// two halves of vector k, at offset `off` from each image's first window row.
 @inline(__always)
-private func inputTransform4(_ p: UnsafePointer<Float>, rowLen: Int, width: Int, stage: UnsafeMutablePointer<Float>,
+private func quadRuns(_ q: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), _ off: Int,
+                      rowLen: Int) -> Four {
+    @inline(__always) func l8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always) func pair(_ p: UnsafePointer<Float>) -> SIMD16<Float> { SIMD16(lowHalf: l8(p + off), highHalf: l8(p + off + 4 * rowLen)) }
+    return (pair(q.0), pair(q.1), pair(q.2), pair(q.3))
+}
+
+/// V = Bᵀ d B of one channel of a group's 16 tiles (6×6 windows, 4 apart), into v[ξ · rowStride ..< +16]
+/// (ξ = 6i + j); runs(off) are the group's runs (`groupRuns`, `quadRuns`) at offset off from its first
+/// window row. The 36 vectors between the two passes go through `stage` (36 · 16 floats), which the
+/// registers could not hold.
+@inline(__always)
+private func inputTransform4(_ runs: (Int) -> Four, rowLen: Int, stage: UnsafeMutablePointer<Float>,
                              into v: UnsafeMutablePointer<Float>, rowStride: Int) {
     // Each window row r: columns 0-3, then 4-5 (phases 0 and 1 one tile on), Bᵀ along the columns.
     for r in 0..<6 {
-        let q = p + r * rowLen, a = phases(groupRuns(q, rowLen: rowLen, width: width))
-        let b = phases(groupRuns(q + 4, rowLen: rowLen, width: width))
+        let a = phases(runs(r * rowLen)), b = phases(runs(r * rowLen + 4))
         let t = bt6((a.0, a.1, a.2, a.3, b.0, b.1)), s = stage + 6 * 16 * r
         store16(t.0, s); store16(t.1, s + 16); store16(t.2, s + 32); store16(t.3, s + 48); store16(t.4, s + 64); store16(t.5, s + 80)
     }

@@ -382,14 +382,15 @@ func upsample(_ dxs: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMut
 /// One image with a zero border of `pad`, rows long enough for a 32-float load at any tap column.
 struct DirectLayout {
     let c, h, w, pad, k: Int
-    let rowLen: Int          // padded row length: w + 2 pad rounded up so every 32-float load fits
+    let rowLen: Int          // padded row length: w + 2 pad, at least what a row's loads reach (`reach`)
     let rows: Int            // padded rows (+1 of slack)
     var size: Int { c * rows * rowLen }
-    /// `room`: the map the reads span when it is larger than the image (zeros past the image's edge).
-    init(c: Int, h: Int, w: Int, pad: Int, k: Int, room: (h: Int, w: Int)? = nil) {
+    /// `room`: the map the reads span when it is larger than the image (zeros past the image's edge);
+    /// `reach`: the widest read from a row's first k − 1 columns on.
+    init(c: Int, h: Int, w: Int, pad: Int, k: Int, room: (h: Int, w: Int)? = nil, reach: Int = 32) {
         self.c = c; self.h = h; self.w = w; self.pad = pad; self.k = k
         let (rh, rw) = room ?? (h, w)
-        rowLen = max(max(w, rw) + 2 * pad, k - 1 + 32)
+        rowLen = max(max(w, rw) + 2 * pad, k - 1 + reach)
         rows = max(h, rh) + 2 * pad + 1
     }
     /// Copies one image [c][h][w] into the bordered buffer. Only the image's own positions are written,

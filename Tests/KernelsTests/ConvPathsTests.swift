@@ -64,6 +64,7 @@ final class ConvPathsTests: XCTestCase {
             (2, 16, 16, 32, 3, 1, 1),   // transformed 3×3: one tile row per group
             (1, 32, 32, 32, 3, 1, 1),   // transformed 3×3, 4×4 tiles: two tile rows per group
             (3, 32, 33, 16, 3, 1, 1),   // transformed 3×3, 4×4 tiles: four tile rows per group, a half-empty last block
+            (7, 32, 33, 8, 3, 1, 1),    // transformed 3×3, 4×4 tiles on 8×8: four images per group, the last with 3
             (2, 8, 9, 14, 3, 1, 1),     // transformed 3×3 on a map zero-extended to 16×16: partial rows and columns
             (1, 16, 16, 28, 3, 1, 1)]   // transformed 3×3 on a map zero-extended to 32 wide
         for sh in shapes {
@@ -144,14 +145,16 @@ final class ConvPathsTests: XCTestCase {
     /// past a multiple of 8, input channels not a multiple of 16, with and without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
     func testLargeTiles() {
-        for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16)] {
+        // 8×8: four images to a group; 6 and 9 images end in a part-filled group (2, 1 images), 9 in a half-used block.
+        for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
+                                     (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
-        // Not on 8-wide maps, nor where a 16- or 32-wide one is zero-extended, nor under 32 or past 128 channels.
-        for (h, w) in [(8, 8), (16, 8), (28, 28), (14, 14), (12, 32)] {
+        // Not on other 8-wide maps, nor where a map is zero-extended, nor under 32 or past 128 channels.
+        for (h, w) in [(16, 8), (7, 7), (28, 28), (14, 14), (12, 32)] {
             XCTAssertFalse(largeTilesApply(height: h, width: w, inChannels: 32, outChannels: 32), "\(h)×\(w)")
         }
         for (cin, cout) in [(16, 16), (16, 64), (64, 16), (128, 256)] {
