@@ -64,9 +64,11 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
-/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 32 to 128 channels each side. Under 32 the products are too few to pay for the
-/// larger transforms (ResNet-20's layer1 ran no faster in training, slower in inference); past 128 it was
-/// not measured (VGG's 256 are on 8×8 maps). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
+/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 32 to 128 channels each
+/// side. Under 32 the products are too few to pay for the larger transforms (ResNet-20's layer1 ran no
+/// faster in training, slower in inference); past 128 it was not measured (VGG's 256 are on 8×8 maps, where
+/// the transformed filters alone would be 36 · 256 · 256 floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in
+/// BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 32 && max(cin, cout) <= 128
 }
@@ -92,7 +94,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let rowsPerGroup = quads ? 2 : 16 / (vw / tile), groupsPerImage = quads ? 1 : (tiled.height / tile) / rowsPerGroup
     let groups = quads ? (batch + 3) / 4 : batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = xis * oPanels * cin * mr
-    // The 8×8 quads read rows 8 floats at a time, 4 apart: 12 floats a row is enough.
+    // The quads load 8 floats from a bordered row's columns 0 and 4: rows of 12 floats hold them.
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw), reach: quads ? 10 : 32)
     let copies = quads ? 8 : 2
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)

@@ -90,7 +90,7 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
             // Each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
             let mid = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
             let c2 = conv2.forward(mid, training: true)
-            let shortcut = !residual ? nil : downsample.map { $0.bn.forward($0.conv.forward(x, training: true), training: true) } ?? x
+            let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
             return bn2.trainForward(c2, adding: shortcut, relu: relu2)
         }
         let main = bn2.forward(conv2.forward(relu1.forward(bn1.forward(conv1.forward(x, training: training),
@@ -98,7 +98,7 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
                                              training: training), training: training)
         guard residual else { return relu2.forward(main, training: training) }
         // The shortcut is added into bn2's output (its backward does not read it).
-        let shortcut = downsample.map { $0.bn.forward($0.conv.forward(x, training: training), training: training) } ?? x
+        let shortcut = shortcutForward(downsample, x, training: training)
         addInPlace(main.data, shortcut.data, count: main.count)
         return relu2.forward(main, training: training)
     }
@@ -131,6 +131,11 @@ func projectionShortcut(_ name: String, _ cin: Int, _ cout: Int, stride: Int, re
               bn: BatchNorm2d(qualified(name, "downsample.1"), cout, gradientInPlace: true))
     for p in ds.conv.parameters + ds.bn.parameters { p.inUse = residual }
     return ds
+}
+
+/// A residual block's shortcut for its input x: the projection's output where it has one, else x.
+func shortcutForward(_ downsample: (conv: Conv2d, bn: BatchNorm2d)?, _ x: Tensor, training: Bool) -> Tensor {
+    downsample.map { $0.bn.forward($0.conv.forward(x, training: training), training: training) } ?? x
 }
 
 /// The trace of a residual block: the main path from the input, the projection (conv, bn) from the

@@ -75,7 +75,7 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
             let a = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
             let b = bn2.trainForward(conv2.forward(a, training: true), adding: nil, relu: relu2)
             let c3 = conv3.forward(b, training: true)
-            let shortcut = !residual ? nil : downsample.map { $0.bn.forward($0.conv.forward(x, training: true), training: true) } ?? x
+            let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
             return bn3.trainForward(c3, adding: shortcut, relu: relu3)
         }
         let a = relu1.forward(bn1.forward(conv1.forward(x, training: t), training: t), training: t)
@@ -83,7 +83,7 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
         let main = bn3.forward(conv3.forward(b, training: t), training: t)
         guard residual else { return relu3.forward(main, training: t) }
         // The shortcut is added into bn3's output (its backward does not read it).
-        let shortcut = downsample.map { $0.bn.forward($0.conv.forward(x, training: t), training: t) } ?? x
+        let shortcut = shortcutForward(downsample, x, training: t)
         addInPlace(main.data, shortcut.data, count: main.count)
         return relu3.forward(main, training: t)
     }
