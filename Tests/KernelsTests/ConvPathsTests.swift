@@ -141,8 +141,9 @@ final class ConvPathsTests: XCTestCase {
     }
 
     /// F(4×4, 3×3) (`largeTilesApply`): 32-wide maps (two tile rows per group) one group tall and four,
-    /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall; output channels
-    /// past a multiple of 8, input channels not a multiple of 16, with and without bias. Its larger
+    /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall, 8×8 (four images
+    /// per group); output channels past a multiple of 8, input channels not a multiple of 16, with and
+    /// without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
     func testLargeTiles() {
         // 8×8: four images to a group; 6 and 9 images end in a part-filled group (2, 1 images), 9 in a half-used block.
