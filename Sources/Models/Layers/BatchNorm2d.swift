@@ -45,18 +45,12 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        guard !training else { return trainForward(x, residual: nil, relu: false) }
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
-        input = x; trainedForward = training
+        input = x; trainedForward = false
         let y = Tensor.reuse(out, x.shape); out = y
-        if training {
-            batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
-                                  momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
-                                  savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data)
-            batchesTracked[0] += 1
-        } else {
-            batchNormEvalForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
-                                 runningMean: runningMean.data, runningVar: runningVar.data, y: y.data)
-        }
+        batchNormEvalForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
+                             runningMean: runningMean.data, runningVar: runningVar.data, y: y.data)
         return y
     }
 
@@ -64,6 +58,12 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
     /// pass over memory instead of three: the same floats as the layers one after another. `relu` holds
     /// the result for its backward (`backward(_:through:)`).
     public func trainForward(_ x: Tensor, adding residual: Tensor?, relu: ReLU) -> Tensor {
+        let y = trainForward(x, residual: residual, relu: true)
+        relu.adopt(y)
+        return y
+    }
+
+    private func trainForward(_ x: Tensor, residual: Tensor?, relu: Bool) -> Tensor {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
         precondition(residual.map { $0.shape == x.shape } ?? true, "\(name): shortcut \(residual!.shape) for \(x.shape)")
         input = x; trainedForward = true
@@ -71,9 +71,8 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
                               momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data,
-                              residual: residual.map { UnsafePointer($0.data) }, relu: true)
+                              residual: residual.map { UnsafePointer($0.data) }, relu: relu)
         batchesTracked[0] += 1
-        relu.adopt(y)
         return y
     }
 
