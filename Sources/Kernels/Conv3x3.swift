@@ -15,8 +15,8 @@ import Foundation
 // with the filters turned round; the weight gradient sums Z = A dY Aᵀ times V over the tiles and maps
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 //
-// On maps exactly 16 or 32 wide with 32 to 128 channels, the forward and input gradient take F(4×4, 3×3)
-// instead: 6×6 windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
+// On maps exactly 16 or 32 wide, or 8×8, with 32 to 128 channels, the forward and input gradient take
+// F(4×4, 3×3) instead: 6×6 windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
 /// output the input's size), at least 8 channels on each side, on a map the transformed path computes
@@ -135,19 +135,21 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
         let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + copies * L.size, held = held + 2 * task
         for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
             let used = min(2, groups - 2 * block)
-            for half in 0..<used where quads {
-                // Four images per group, each in its own copy; past the batch, the last image again (its
-                // outputs are not stored).
-                let group = 2 * block + half, copy = { (k: Int) in m + mLen + (4 * half + k) * L.size }
-                for k in 0..<4 { L.fill(x + min(4 * group + k, batch - 1) * cin * plane, copy(k)) }
-                for c in 0..<cin {
-                    let off = c * L.rows * L.rowLen, vc = v + c * panelWidth + 16 * half
-                    let q = (UnsafePointer(copy(0) + off), UnsafePointer(copy(1) + off), UnsafePointer(copy(2) + off),
-                             UnsafePointer(copy(3) + off))
-                    inputTransform4({ quadRuns(q, $0, rowLen: L.rowLen) }, rowLen: L.rowLen, stage: stage, into: vc, rowStride: vXi)
+            for half in 0..<used {
+                if quads {
+                    // Four images per group, each in its own copy; past the batch, the last image again (its
+                    // outputs are not stored).
+                    let group = 2 * block + half, copy = { (k: Int) in m + mLen + (4 * half + k) * L.size }
+                    for k in 0..<4 { L.fill(x + min(4 * group + k, batch - 1) * cin * plane, copy(k)) }
+                    for c in 0..<cin {
+                        let off = c * L.rows * L.rowLen, vc = v + c * panelWidth + 16 * half
+                        let q = (UnsafePointer(copy(0) + off), UnsafePointer(copy(1) + off), UnsafePointer(copy(2) + off),
+                                 UnsafePointer(copy(3) + off))
+                        inputTransform4({ quadRuns(q, $0, rowLen: L.rowLen) }, rowLen: L.rowLen, stage: stage, into: vc,
+                                        rowStride: vXi)
+                    }
+                    continue
                 }
-            }
-            for half in 0..<used where !quads {
                 let group = 2 * block + half, n = group / groupsPerImage
                 // Both halves of an image's block read the first copy.
                 let own = half == 0 || held[0] != n, image = own && half == 1 ? padded.1 : padded.0
@@ -231,8 +233,7 @@ private struct OutputMap {
     @inline(__always)
     func storeRows(_ vs: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int,
                    columns: Int, rows: Int) {
-        var v0 = vs.0 + b, v1 = vs.1 + b
-        if affine { v0 = v0 * scale + shift; v1 = v1 * scale + shift }
+        let v0 = biased(vs.0), v1 = biased(vs.1)
         guard columns == width && rows == 32 / width else {
             // A zero-extended map's edge: a vector that is one run inside one row as usual, the rest
             // float by float (the same operations as `finish`). v1 is row 0's second half (32 wide) or row 1.
@@ -273,8 +274,13 @@ private struct OutputMap {
 
     /// v's two halves into the 8 floats at p and at q.
     @inline(__always) func storeHalves(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
+        put8(biased(v), p, q)
+    }
+
+    /// The bias, then the epilogue's affine map.
+    @inline(__always) private func biased(_ v: SIMD16<Float>) -> SIMD16<Float> {
         let v = v + b
-        put8(affine ? v * scale + shift : v, p, q)
+        return affine ? v * scale + shift : v
     }
 
     @inline(__always) private func put8(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
@@ -429,7 +435,8 @@ private func groupRuns(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> Fo
 }
 
 /// The runs split into the column phases 4tx + q (q < 4): lane 4k + tx (16 wide) or 8k + tx (32 wide)
-/// of phase q is tile (k, tx)'s column q. Two rounds of even/odd.
+/// of phase q is tile (k, tx)'s column q (`quadRuns`: lane 4k + 2·row + tx, image k's tile (row, tx)).
+/// Two rounds of even/odd.
 @inline(__always)
 private func phases(_ x: Four) -> Four {
     let a = deinterleave(x.0, x.1), b = deinterleave(x.2, x.3)
@@ -478,7 +485,7 @@ private func inputTransform4(_ runs: (Int) -> Four, rowLen: Int, stage: UnsafeMu
 }
 
 /// Aᵀ M A for a group's 16 tiles, M[ξ] the 16 floats at m + ξ · rowStride; output row dy (< 4) of every
-/// tile goes to put(dy, runs) as the four vectors `groupRuns` would read.
+/// tile goes to put(dy, runs) as the four vectors `groupRuns` (or `quadRuns`) would read.
 @inline(__always)
 private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: UnsafeMutablePointer<Float>,
                               put: (Int, Four) -> Void) {

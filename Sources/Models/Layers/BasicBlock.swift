@@ -39,7 +39,7 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if !training { return fusedEvalForward(x) }
         fusedInput = nil
-        return layerForward(x, training: training)
+        return trainingForward(x)
     }
 
     // Inference: each conv applies its eval-mode batch norm (folded to scale/shift), the residual add and
@@ -85,26 +85,27 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
         return fusedConv(conv2, bn2, slot: 1, mid, residual: shortcut, relu: true)
     }
 
-    private func layerForward(_ x: Tensor, training: Bool) -> Tensor {
-        if training {
-            // Each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
-            let mid = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
-            let c2 = conv2.forward(mid, training: true)
-            let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
-            return bn2.trainForward(c2, adding: shortcut, relu: relu2)
-        }
-        let main = bn2.forward(conv2.forward(relu1.forward(bn1.forward(conv1.forward(x, training: training),
-                                                                         training: training), training: training),
-                                             training: training), training: training)
-        guard residual else { return relu2.forward(main, training: training) }
+    // Training: each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
+    private func trainingForward(_ x: Tensor) -> Tensor {
+        let mid = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
+        let c2 = conv2.forward(mid, training: true)
+        let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
+        return bn2.trainForward(c2, adding: shortcut, relu: relu2)
+    }
+
+    /// The layers one by one in eval mode: what a backward pass after an inference forward reruns.
+    private func evalLayerForward(_ x: Tensor) -> Tensor {
+        let main = bn2.forward(conv2.forward(relu1.forward(bn1.forward(conv1.forward(x, training: false),
+                                                                         training: false), training: false),
+                                             training: false), training: false)
+        guard residual else { return relu2.forward(main, training: false) }
         // The shortcut is added into bn2's output (its backward does not read it).
-        let shortcut = shortcutForward(downsample, x, training: training)
-        addInPlace(main.data, shortcut.data, count: main.count)
-        return relu2.forward(main, training: training)
+        addInPlace(main.data, shortcutForward(downsample, x, training: false).data, count: main.count)
+        return relu2.forward(main, training: false)
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
-        if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
+        if let x = fusedInput { fusedInput = nil; _ = evalLayerForward(x) }
         // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
         // that lie in it, are the caller's).
         // dy becomes relu2's input gradient: the shortcut's.

@@ -46,7 +46,7 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if !training { return fusedEvalForward(x) }
         fusedInput = nil
-        return layerForward(x, training: training)
+        return trainingForward(x)
     }
 
     // Inference: each conv applies its eval-mode batch norm (folded to scale/shift), the residual add and
@@ -69,27 +69,28 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
         return fusedConv(conv3, bn3, b, residual: shortcut, relu: true)
     }
 
-    private func layerForward(_ x: Tensor, training t: Bool) -> Tensor {
-        if t {
-            // Each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
-            let a = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
-            let b = bn2.trainForward(conv2.forward(a, training: true), adding: nil, relu: relu2)
-            let c3 = conv3.forward(b, training: true)
-            let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
-            return bn3.trainForward(c3, adding: shortcut, relu: relu3)
-        }
-        let a = relu1.forward(bn1.forward(conv1.forward(x, training: t), training: t), training: t)
-        let b = relu2.forward(bn2.forward(conv2.forward(a, training: t), training: t), training: t)
-        let main = bn3.forward(conv3.forward(b, training: t), training: t)
-        guard residual else { return relu3.forward(main, training: t) }
+    // Training: each batch norm with what follows it (the shortcut's add, the ReLU) in its output pass.
+    private func trainingForward(_ x: Tensor) -> Tensor {
+        let a = bn1.trainForward(conv1.forward(x, training: true), adding: nil, relu: relu1)
+        let b = bn2.trainForward(conv2.forward(a, training: true), adding: nil, relu: relu2)
+        let c3 = conv3.forward(b, training: true)
+        let shortcut = residual ? shortcutForward(downsample, x, training: true) : nil
+        return bn3.trainForward(c3, adding: shortcut, relu: relu3)
+    }
+
+    /// The layers one by one in eval mode: what a backward pass after an inference forward reruns.
+    private func evalLayerForward(_ x: Tensor) -> Tensor {
+        let a = relu1.forward(bn1.forward(conv1.forward(x, training: false), training: false), training: false)
+        let b = relu2.forward(bn2.forward(conv2.forward(a, training: false), training: false), training: false)
+        let main = bn3.forward(conv3.forward(b, training: false), training: false)
+        guard residual else { return relu3.forward(main, training: false) }
         // The shortcut is added into bn3's output (its backward does not read it).
-        let shortcut = shortcutForward(downsample, x, training: t)
-        addInPlace(main.data, shortcut.data, count: main.count)
-        return relu3.forward(main, training: t)
+        addInPlace(main.data, shortcutForward(downsample, x, training: false).data, count: main.count)
+        return relu3.forward(main, training: false)
     }
 
     public func backward(_ dy: Tensor) -> Tensor? {
-        if let x = fusedInput { fusedInput = nil; _ = layerForward(x, training: false) }
+        if let x = fusedInput { fusedInput = nil; _ = evalLayerForward(x) }
         // Each gradient goes back to the network's buffers once read (dy, and the in-place layers' results
         // that lie in it, are the caller's).
         // dy becomes relu3's input gradient: the shortcut's.
