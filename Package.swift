@@ -21,7 +21,9 @@ let package = Package(
         // libpng and libjpeg(-turbo) decode image folders; only Models/Data imports them.
         .systemLibrary(name: "CPng", path: "Sources/CPng"),
         .systemLibrary(name: "CJpeg", path: "Sources/CJpeg"),
-        .target(name: "Kernels", swiftSettings: [.unsafeFlags(hotFlags)]),
+        // Software prefetches (a header of static inline functions, nothing to link): Kernels/Prefetch.swift.
+        .systemLibrary(name: "CCacheHints", path: "Sources/CCacheHints"),
+        .target(name: "Kernels", dependencies: ["CCacheHints"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "Models", dependencies: ["Kernels", "CZlib", "CPng", "CJpeg"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "TUI", dependencies: ["CNcurses"]),
         .executableTarget(name: "nntop", dependencies: [

@@ -163,7 +163,23 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 }
             }
             if used == 1 { for xi in 0..<xis { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
+            // The lines the block's outputs (and an epilogue's residual) will be stored to, asked for
+            // while the products run, a share of the channels per ξ: the stores then find them ready.
+            @inline(__always) func prefetchOutputs(_ o: Int) {
+                for half in 0..<used {
+                    let group = 2 * block + half
+                    let first = quads ? 4 * group : group / groupsPerImage, images = quads ? min(4, batch - first) : 1
+                    let r0 = quads ? 0 : tile * (group % groupsPerImage) * rowsPerGroup
+                    let count = (min(h, quads ? h : r0 + tile * rowsPerGroup) - r0) * w
+                    for k in 0..<images where count > 0 {
+                        let offset = ((first + k) * cout + o) * plane + r0 * w
+                        prefetchForWriting(y + offset, count: count)
+                        if let residual = epilogue?.residual { prefetchForReading(residual + offset, count: count) }
+                    }
+                }
+            }
             for xi in 0..<xis {
+                for o in (xi * cout / xis)..<((xi + 1) * cout / xis) { prefetchOutputs(o) }
                 for op in 0..<oPanels {
                     microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * vXi, m + xi * mXi + op * mr * panelWidth,
                               accumulate: false)
