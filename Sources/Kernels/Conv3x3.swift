@@ -15,7 +15,7 @@ import Foundation
 // with the filters turned round; the weight gradient sums Z = A dY Aᵀ times V over the tiles and maps
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 //
-// On maps exactly 16 or 32 wide, or 8×8, with 32 to 128 channels, the forward and input gradient take
+// On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, the forward and input gradient take
 // F(4×4, 3×3) instead: 6×6 windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
@@ -64,13 +64,12 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
-/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 32 to 128 channels each
-/// side. Under 32 the products are too few to pay for the larger transforms (ResNet-20's layer1 ran no
-/// faster in training, slower in inference); past 128 it was not measured (VGG's 256 are on 8×8 maps, where
-/// the transformed filters alone would be 36 · 256 · 256 floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in
-/// BENCHMARKS.md.
+/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 16 to 128 channels each
+/// side. At 16 (ResNet-20's layer1) they paid only once the outputs' lines were prefetched; under 16 it was
+/// not measured, nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be
+/// 36 · 256 · 256 floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
-    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 32 && max(cin, cout) <= 128
+    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with

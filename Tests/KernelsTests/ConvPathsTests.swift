@@ -148,17 +148,18 @@ final class ConvPathsTests: XCTestCase {
     func testLargeTiles() {
         // 8×8: four images to a group; 6 and 9 images end in a part-filled group (2, 1 images), 9 in a half-used block.
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
-                                     (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8)] {
+                                     (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
+                                     (3, 16, 24, 16, 16)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
-        // Not on other 8-wide maps, nor where a map is zero-extended, nor under 32 or past 128 channels.
+        // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
         for (h, w) in [(16, 8), (7, 7), (28, 28), (14, 14), (12, 32)] {
             XCTAssertFalse(largeTilesApply(height: h, width: w, inChannels: 32, outChannels: 32), "\(h)×\(w)")
         }
-        for (cin, cout) in [(16, 16), (16, 64), (64, 16), (128, 256)] {
+        for (cin, cout) in [(8, 16), (16, 8), (8, 64), (128, 256)] {
             XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
         }
     }
