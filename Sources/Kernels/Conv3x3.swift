@@ -550,7 +550,9 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
         let xt = buf.0 + task * perTask, dyt = xt + plane * cin, v = dyt + dytLen, z = v + vLen
         let du = z + zLen, zeros = du + uLen
         zeroFloats(du, uLen); zeroFloats(zeros, cin)
-        for chunk in (chunks * task / tasks)..<(chunks * (task + 1) / tasks) {
+        let chunkRange = (chunks * task / tasks)..<(chunks * (task + 1) / tasks)
+        let lastImage = min(g.batch, chunkRange.upperBound * perChunk) - 1
+        for chunk in chunkRange {
             let n0 = chunk * perChunk, count = min(perChunk, g.batch - n0)
             if count < perChunk { zeroFloats(v, vLen); zeroFloats(z, zLen) }
             for k in 0..<count {
@@ -558,6 +560,14 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                 transposeBlockIn(x + n * cin * plane, count: cin, stride: plane, len: plane, xt, dstStride: cin, lanes: cin)
                 transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
                 for ty in 0..<(h / 2) {
+                    // The next image's x and dy, a share per tile row, for its transposes.
+                    if n < lastImage {
+                        @inline(__always) func share(_ p: UnsafePointer<Float>, _ floats: Int) {
+                            let from = ty * floats / (h / 2), to = (ty + 1) * floats / (h / 2)
+                            prefetchForReading(p + from, count: to - from)
+                        }
+                        share(x + (n + 1) * cin * plane, cin * plane); share(dy + (n + 1) * cout * plane, cout * plane)
+                    }
                     for tx in 0..<tilesW {
                         let t = k * tiles + ty * tilesW + tx
                         windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin,
