@@ -15,8 +15,8 @@ import Foundation
 // with the filters turned round; the weight gradient sums Z = A dY Aᵀ times V over the tiles and maps
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 //
-// On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, the forward and input gradient take
-// F(4×4, 3×3) instead: 6×6 windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
+// On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, all three take F(4×4, 3×3) instead: 6×6
+// windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
 
 /// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
 /// output the input's size), at least 8 channels on each side, on a map the transformed path computes
@@ -529,18 +529,23 @@ func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of
 /// Z[ξ][o] · V[ξ][c], Z = A dY Aᵀ the tile's 2×2 output gradient spread back (the adjoint of y = Aᵀ M A)
 /// and V = Bᵀ d B its input window as in the forward. 16 sums over the batch's tiles per (o, c) instead
-/// of 9 over its pixels. Each image is first laid out channels-last ([pixel][channel]), so V and Z
-/// are built 16 input and 8 output channels to a vector, rows [ξ][tile][channel] that the 8×32 (or
-/// 8×16) tile product reads with the tiles as its depth.
+/// of 9 over its pixels; in F(4×4) tiles (where the forward takes them), 36 sums over a quarter as many
+/// tiles. Each image is first laid out channels-last ([pixel][channel]), so V and Z are built 16 input
+/// and 8 (F(4×4): 16) output channels to a vector, rows [ξ][tile][channel] that the 8×32 (or 8×16) tile
+/// product reads with the tiles as its depth.
 func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                             dWeight: UnsafeMutablePointer<Float>) {
     let cin = g.inChannels, cout = g.outChannels, h = g.height, w = g.width, plane = h * w
-    let tilesW = w / 2, tiles = (h / 2) * tilesW
-    // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small.
-    let perChunk = max(1, min(g.batch, 64 / tiles)), chunks = (g.batch + perChunk - 1) / perChunk
-    let depth = perChunk * tiles, uLen = 16 * cout * cin
+    // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
+    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
+    let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
+    let tilesW = w / tile, tilesH = h / tile, tiles = tilesH * tilesW
+    // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small
+    // (F(4×4): 32, so that its 36 rows of V and Z stay within L2 at 64 channels).
+    let perChunk = max(1, min(g.batch, (large ? 32 : 64) / tiles)), chunks = (g.batch + perChunk - 1) / perChunk
+    let depth = perChunk * tiles, uLen = xis * cout * cin
     let vXi = transformRowStride(depth * cin), zXi = transformRowStride(depth * cout)
-    let vLen = 16 * vXi, zLen = 16 * zXi
+    let vLen = xis * vXi, zLen = xis * zXi
     let dytLen = plane * cout
     let perTask = (plane * cin + dytLen + vLen + zLen + uLen + cin + 15) / 16 * 16
     let tasks = Parallel.chunkCount(chunks, grain: 1)
@@ -559,26 +564,29 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                 let n = n0 + k
                 transposeBlockIn(x + n * cin * plane, count: cin, stride: plane, len: plane, xt, dstStride: cin, lanes: cin)
                 transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
-                for ty in 0..<(h / 2) {
+                for ty in 0..<tilesH {
                     // The next image's x and dy, a share per tile row, for its transposes.
                     if n < lastImage {
                         @inline(__always) func share(_ p: UnsafePointer<Float>, _ floats: Int) {
-                            let from = ty * floats / (h / 2), to = (ty + 1) * floats / (h / 2)
+                            let from = ty * floats / tilesH, to = (ty + 1) * floats / tilesH
                             prefetchForReading(p + from, count: to - from)
                         }
                         share(x + (n + 1) * cin * plane, cin * plane); share(dy + (n + 1) * cout * plane, cout * plane)
                     }
                     for tx in 0..<tilesW {
-                        let t = k * tiles + ty * tilesW + tx
-                        windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin,
-                                        into: v + t * cin, rowStride: vXi)
-                        gradientTransform(dyt + (2 * ty * w + 2 * tx) * cout, rowLen: w * cout, channels: cout,
-                                          into: z + t * cout, rowStride: zXi)
+                        let t = k * tiles + ty * tilesW + tx, dyTile = dyt + tile * (ty * w + tx) * cout
+                        if large {
+                            windowTransform4(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin, into: v + t * cin, rowStride: vXi)
+                            gradientTransform4(dyTile, rowLen: w * cout, channels: cout, into: z + t * cout, rowStride: zXi)
+                        } else {
+                            windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin, into: v + t * cin, rowStride: vXi)
+                            gradientTransform(dyTile, rowLen: w * cout, channels: cout, into: z + t * cout, rowStride: zXi)
+                        }
                     }
                 }
             }
             // dU[ξ] += Z[ξ]ᵀ V[ξ] over the chunk's tiles.
-            for xi in 0..<16 {
+            for xi in 0..<xis {
                 let zx = UnsafePointer(z + xi * zXi), vx = UnsafePointer(v + xi * vXi), ux = du + xi * cout * cin
                 for o0 in Swift.stride(from: 0, to: cout, by: mr) {
                     var c0 = 0
@@ -604,9 +612,29 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             for task in 1..<max(1, tasks) { acc += first[task * perTask + xi * cout * cin + oc] }
             return acc
         }
+        let o = oc / cin, c = oc % cin
+        @inline(__always) func put(_ i: Int, _ j: Int, _ val: Float) { dWeight[((3 * i + j) * cout + o) * cin + c] = val }
+        if large {
+            // Rows a of dU G (G of F(4×4): `filterTransform4`), then Gᵀ down each of its three columns.
+            @inline(__always) func gt6(_ u: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
+                let third: Float = 1 / 3, fifteenth: Float = 1 / 15
+                return (u.0 + (u.1 - u.2) * third - (16 * u.3 - u.4) * fifteenth,
+                        (u.1 + u.2) * third - (8 * u.3 + 2 * u.4) * fifteenth,
+                        (u.1 - u.2) * third - (4 * u.3 - 4 * u.4) * fifteenth + u.5)
+            }
+            @inline(__always) func row(_ a: Int) -> (Float, Float, Float) {
+                gt6((sum(6 * a), sum(6 * a + 1), sum(6 * a + 2), sum(6 * a + 3), sum(6 * a + 4), sum(6 * a + 5)))
+            }
+            let e0 = row(0), e1 = row(1), e2 = row(2), e3 = row(3), e4 = row(4), e5 = row(5)
+            let c0 = gt6((e0.0, e1.0, e2.0, e3.0, e4.0, e5.0)), c1 = gt6((e0.1, e1.1, e2.1, e3.1, e4.1, e5.1))
+            let c2 = gt6((e0.2, e1.2, e2.2, e3.2, e4.2, e5.2))
+            put(0, 0, c0.0); put(1, 0, c0.1); put(2, 0, c0.2)
+            put(0, 1, c1.0); put(1, 1, c1.1); put(2, 1, c1.2)
+            put(0, 2, c2.0); put(1, 2, c2.1); put(2, 2, c2.2)
+            return
+        }
         let s = SIMD16<Float>(sum(0), sum(1), sum(2), sum(3), sum(4), sum(5), sum(6), sum(7),
                               sum(8), sum(9), sum(10), sum(11), sum(12), sum(13), sum(14), sum(15))
-        let o = oc / cin, c = oc % cin
         @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> (Float, Float, Float) {
             (a + 0.5 * b + 0.5 * c, 0.5 * b - 0.5 * c, 0.5 * b + 0.5 * c + d)
         }
@@ -614,7 +642,6 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
         let e0 = gt(s[0], s[1], s[2], s[3]), e1 = gt(s[4], s[5], s[6], s[7])
         let e2 = gt(s[8], s[9], s[10], s[11]), e3 = gt(s[12], s[13], s[14], s[15])
         let c0 = gt(e0.0, e1.0, e2.0, e3.0), c1 = gt(e0.1, e1.1, e2.1, e3.1), c2 = gt(e0.2, e1.2, e2.2, e3.2)
-        @inline(__always) func put(_ i: Int, _ j: Int, _ val: Float) { dWeight[((3 * i + j) * cout + o) * cin + c] = val }
         put(0, 0, c0.0); put(1, 0, c0.1); put(2, 0, c0.2)
         put(0, 1, c1.0); put(1, 1, c1.1); put(2, 1, c1.2)
         put(0, 2, c2.0); put(1, 2, c2.1); put(2, 2, c2.2)
@@ -672,6 +699,68 @@ private func gradientTransform(_ p: UnsafePointer<Float>, rowLen: Int, channels:
         }
         put(0, a(q0.0, q1.0)); put(1, a(q0.1, q1.1)); put(2, a(q0.2, q1.2)); put(3, a(q0.3, q1.3))
         o += 8
+    }
+}
+
+/// V = Bᵀ d B of F(4×4)'s 6×6 window of tile (ty, tx) (`bt6`) for every channel, 16 at a time, from the
+/// channels-last image xt (zeros outside it), into v[ξ · rowStride + channel], ξ = 6i + j.
+@inline(__always)
+private func windowTransform4(_ xt: UnsafePointer<Float>, _ zeros: UnsafePointer<Float>, ty: Int, tx: Int, h: Int, w: Int,
+                              channels: Int, into v: UnsafeMutablePointer<Float>, rowStride: Int) {
+    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { src in
+        for r in 0..<6 {
+            let iy = 4 * ty - 1 + r
+            for s in 0..<6 {
+                let ix = 4 * tx - 1 + s
+                src[6 * r + s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xt + (iy * w + ix) * channels : zeros
+            }
+        }
+        var c = 0
+        while c < channels {
+            @inline(__always) func d(_ k: Int) -> SIMD16<Float> { load16(src[k] + c) }
+            // Columns s of Bᵀ d, then Bᵀ along each of its six rows.
+            @inline(__always) func column(_ s: Int) -> Six { bt6((d(s), d(6 + s), d(12 + s), d(18 + s), d(24 + s), d(30 + s))) }
+            let t0 = column(0), t1 = column(1), t2 = column(2), t3 = column(3), t4 = column(4), t5 = column(5)
+            @inline(__always) func put(_ i: Int, _ r: Six) {
+                let base = v + 6 * i * rowStride + c
+                store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride)
+                store16(r.3, base + 3 * rowStride); store16(r.4, base + 4 * rowStride); store16(r.5, base + 5 * rowStride)
+            }
+            put(0, bt6((t0.0, t1.0, t2.0, t3.0, t4.0, t5.0))); put(1, bt6((t0.1, t1.1, t2.1, t3.1, t4.1, t5.1)))
+            put(2, bt6((t0.2, t1.2, t2.2, t3.2, t4.2, t5.2))); put(3, bt6((t0.3, t1.3, t2.3, t3.3, t4.3, t5.3)))
+            put(4, bt6((t0.4, t1.4, t2.4, t3.4, t4.4, t5.4))); put(5, bt6((t0.5, t1.5, t2.5, t3.5, t4.5, t5.5)))
+            c += 16
+        }
+    }
+}
+
+/// Z = A dY Aᵀ for F(4×4) (A the transpose of `at6`'s Aᵀ) for every output channel, 16 at a time: dY the
+/// 4×4 outputs of the channels-last gradient at p (rows rowLen apart), into z[ξ · rowStride + channel].
+@inline(__always)
+private func gradientTransform4(_ p: UnsafePointer<Float>, rowLen: Int, channels: Int, into z: UnsafeMutablePointer<Float>,
+                                rowStride: Int) {
+    typealias V = SIMD16<Float>
+    @inline(__always) func a(_ u: Four) -> Six {
+        let even = u.0 + u.2, odd = u.1 + u.3
+        return (u.0, even + odd, even - odd,
+                u.0.addingProduct(V(repeating: 0.5), u.1).addingProduct(V(repeating: 0.25), u.2).addingProduct(V(repeating: 0.125), u.3),
+                u.0.addingProduct(V(repeating: -2), u.1).addingProduct(V(repeating: 4), u.2).addingProduct(V(repeating: -8), u.3),
+                u.3)
+    }
+    var o = 0
+    while o < channels {
+        @inline(__always) func d(_ r: Int, _ s: Int) -> V { load16(p + r * rowLen + s * channels + o) }
+        // Columns s of A dY, then A along each of its six rows.
+        @inline(__always) func column(_ s: Int) -> Six { a((d(0, s), d(1, s), d(2, s), d(3, s))) }
+        let q0 = column(0), q1 = column(1), q2 = column(2), q3 = column(3)
+        @inline(__always) func put(_ i: Int, _ r: Six) {
+            let base = z + 6 * i * rowStride + o
+            store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride)
+            store16(r.3, base + 3 * rowStride); store16(r.4, base + 4 * rowStride); store16(r.5, base + 5 * rowStride)
+        }
+        put(0, a((q0.0, q1.0, q2.0, q3.0))); put(1, a((q0.1, q1.1, q2.1, q3.1))); put(2, a((q0.2, q1.2, q2.2, q3.2)))
+        put(3, a((q0.3, q1.3, q2.3, q3.3))); put(4, a((q0.4, q1.4, q2.4, q3.4))); put(5, a((q0.5, q1.5, q2.5, q3.5)))
+        o += 16
     }
 }
 
