@@ -648,19 +648,28 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     }
 }
 
+/// Where each pixel of tile (ty, tx)'s (tile + 2)² window lies in the channels-last image xt, row by row
+/// into src: its first channel, or `zeros` outside the image.
+@inline(__always)
+private func windowPixels(_ xt: UnsafePointer<Float>, _ zeros: UnsafePointer<Float>, ty: Int, tx: Int, tile: Int, h: Int,
+                          w: Int, channels: Int, into src: UnsafeMutablePointer<UnsafePointer<Float>>) {
+    let side = tile + 2
+    for r in 0..<side {
+        let iy = tile * ty - 1 + r
+        for s in 0..<side {
+            let ix = tile * tx - 1 + s
+            src[side * r + s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xt + (iy * w + ix) * channels : zeros
+        }
+    }
+}
+
 /// V = Bᵀ d B of tile (ty, tx) for every channel, 16 at a time, from the channels-last image xt (zeros
 /// outside it), into v[ξ · rowStride + channel].
 @inline(__always)
 private func windowTransform(_ xt: UnsafePointer<Float>, _ zeros: UnsafePointer<Float>, ty: Int, tx: Int, h: Int, w: Int,
                              channels: Int, into v: UnsafeMutablePointer<Float>, rowStride: Int) {
     withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { src in
-        for r in 0..<4 {
-            let iy = 2 * ty - 1 + r
-            for s in 0..<4 {
-                let ix = 2 * tx - 1 + s
-                src[4 * r + s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xt + (iy * w + ix) * channels : zeros
-            }
-        }
+        windowPixels(xt, zeros, ty: ty, tx: tx, tile: 2, h: h, w: w, channels: channels, into: src.baseAddress!)
         var c = 0
         while c < channels {
             @inline(__always) func d(_ k: Int) -> SIMD16<Float> { load16(src[k] + c) }
@@ -708,13 +717,7 @@ private func gradientTransform(_ p: UnsafePointer<Float>, rowLen: Int, channels:
 private func windowTransform4(_ xt: UnsafePointer<Float>, _ zeros: UnsafePointer<Float>, ty: Int, tx: Int, h: Int, w: Int,
                               channels: Int, into v: UnsafeMutablePointer<Float>, rowStride: Int) {
     withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { src in
-        for r in 0..<6 {
-            let iy = 4 * ty - 1 + r
-            for s in 0..<6 {
-                let ix = 4 * tx - 1 + s
-                src[6 * r + s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xt + (iy * w + ix) * channels : zeros
-            }
-        }
+        windowPixels(xt, zeros, ty: ty, tx: tx, tile: 4, h: h, w: w, channels: channels, into: src.baseAddress!)
         var c = 0
         while c < channels {
             @inline(__always) func d(_ k: Int) -> SIMD16<Float> { load16(src[k] + c) }
