@@ -15,6 +15,8 @@ import Foundation
 // |   this table again                    |                                                        |                       |
 // | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3    |
 // |                                       | whole vectors of 16                                    |                       |
+// | stridedWeightGradient                 | `stridedWeightsApply`: 3×3, stride 2, padding 1, Cin   | ResNet-20 layer2.0,   |
+// |                                       | 16 or 32, Cout 16-128 in vectors of 16                 |   layer3.0 conv1      |
 // | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |
 // |                                       | (5×5, Cout a multiple of 16)                           |                       |
 // | directConvBackwardWeights             | `directConvApplies`, otherwise                         | LeNet-5 conv1 without |
@@ -43,6 +45,10 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         conv3x3BackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight)
         return
     }
+    if stridedWeightsApply(g) {
+        stridedWeightGradient(dy: dy, x: x, geometry: g, dWeight: dWeight)
+        return
+    }
     if directConvApplies(g) {
         if directConvOuterApplies(g) { directConvBackwardWeightsOuter(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight) }
@@ -61,6 +67,82 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
     } else {
         convBackwardWeightsBlocked(dy: dy, x: x, s, dWeight: dWeight)
     }
+}
+
+/// Whether `stridedWeightGradient` takes this geometry: a 3×3 conv of stride 2 and padding 1 (a ResNet's
+/// downsampling conv) with 16 or 32 input and 16 to 128 output channels in whole vectors of 16. (64 → 128
+/// at 8×8, ResNet-18's on MNIST, ran slower than the blocked path: 16 outputs an image are too short a sum
+/// per register tile. Figures in BENCHMARKS.md.)
+func stridedWeightsApply(_ g: ConvGeometry) -> Bool {
+    g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1 && !g.ceilMode
+        && g.inChannels % 16 == 0 && g.inChannels <= 32 && g.outChannels % 16 == 0 && g.outChannels <= 128
+}
+
+/// dW of a stride-2 3×3 conv as outer products over the output pixels, with no im2col: each image is laid
+/// out channels-last inside its zero border (xP[(h + 2)·(w + 2)][Cin]) and its dy channels-last
+/// (dyT[pixel][Cout]); then per tap, 8 output channels and 16 input channels, one 8×16 register tile sums
+/// dy's pixels in order times x's every other pixel. Each task sums its images; the sums are added in task
+/// order. (The dot-product path packed a 144-row im2col panel per 32 outputs: twice the time at 16 → 32.)
+private func stridedWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                   dWeight: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, h = g.height, w = g.width, oh = g.outH, ow = g.outW
+    let pw = w + 2, padded = (h + 2) * pw * cin, dyLen = oh * ow * cout, wLen = 9 * cout * cin
+    let perTask = (padded + dyLen + wLen + 15) / 16 * 16
+    let tasks = Parallel.chunkCount(g.batch, grain: 1)
+    let buf = ScratchPool.shared.take(tasks * perTask + 16)
+    defer { ScratchPool.shared.give(buf) }
+    Parallel.run(tasks) { task in
+        let xp = buf.0 + task * perTask, dyt = xp + padded, sums = dyt + dyLen
+        // The border stays zero; each image overwrites the interior.
+        zeroFloats(xp, padded); zeroFloats(sums, wLen)
+        for n in (g.batch * task / tasks)..<(g.batch * (task + 1) / tasks) {
+            let xn = x + n * cin * h * w
+            for iy in 0..<h {
+                transposeBlockIn(xn + iy * w, count: cin, stride: h * w, len: w, xp + ((iy + 1) * pw + 1) * cin,
+                                 dstStride: cin, lanes: cin)
+            }
+            transposeBlockIn(dy + n * cout * oh * ow, count: cout, stride: oh * ow, len: oh * ow, dyt, dstStride: cout, lanes: cout)
+            for t in 0..<9 {
+                // Output pixel (oy, ox) meets bordered pixel (2·oy + ky, 2·ox + kx).
+                let first = xp + ((t / 3) * pw + t % 3) * cin
+                for o0 in Swift.stride(from: 0, to: cout, by: 8) {
+                    for c0 in Swift.stride(from: 0, to: cin, by: 16) {
+                        stridedOuterTile8x16(rows: oh, columns: ow, dyt + o0, aRow: ow * cout, aColumn: cout,
+                                             first + c0, bRow: 2 * pw * cin, bColumn: 2 * cin,
+                                             sums + (t * cout + o0) * cin + c0, ldc: cin)
+                    }
+                }
+            }
+        }
+    }
+    Parallel.forEach((wLen + 255) / 256, grain: 1) { chunk in
+        for i in (chunk * 256)..<min(wLen, (chunk + 1) * 256) {
+            var acc = buf.0[padded + dyLen + i]
+            for task in 1..<max(1, tasks) { acc += buf.0[task * perTask + padded + dyLen + i] }
+            dWeight[i] = acc
+        }
+    }
+}
+
+/// c[r][0..<16] (rows ldc apart) += Σ over rows × columns of a[r] · b[0..<16], a and b stepping by their
+/// column stride along a row and by their row stride from row to row, for r < 8.
+@inline(never)
+private func stridedOuterTile8x16(rows: Int, columns: Int, _ a: UnsafePointer<Float>, aRow: Int, aColumn: Int,
+                                  _ b: UnsafePointer<Float>, bRow: Int, bColumn: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+    for r in 0..<rows {
+        var ap = a + r * aRow, bp = b + r * bRow
+        for _ in 0..<columns {
+            let bv = load16(bp)
+            c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
+            c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
+            c4.addProduct(SIMD16(repeating: ap[4]), bv); c5.addProduct(SIMD16(repeating: ap[5]), bv)
+            c6.addProduct(SIMD16(repeating: ap[6]), bv); c7.addProduct(SIMD16(repeating: ap[7]), bv)
+            ap += aColumn; bp += bColumn
+        }
+    }
+    @inline(__always) func add(_ r: Int, _ v: SIMD16<Float>) { store16(load16(c + r * ldc) + v, c + r * ldc) }
+    add(0, c0); add(1, c1); add(2, c2); add(3, c3); add(4, c4); add(5, c5); add(6, c6); add(7, c7)
 }
 
 /// dB[co] = Σ over images and pixels of dy[n][co][.].

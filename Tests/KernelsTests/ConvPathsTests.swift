@@ -266,6 +266,22 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 17, cin: 64, cout: 16, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
     }
 
+    /// The stride-2 3×3 weight gradient as outer products (`stridedWeightsApply`): ResNet-20's 16 → 32
+    /// (at 16×16), odd and non-square maps whose last output row or column meets the border, one and two
+    /// input vectors, one to eight output vectors, one image per task and several.
+    func testStridedThreeByThreeWeightGradient() {
+        for (b, cin, cout, h, w) in [(2, 16, 32, 16, 16), (3, 16, 16, 7, 9), (1, 32, 48, 8, 5), (5, 32, 16, 6, 6),
+                                     (2, 16, 128, 3, 4)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 2, padding: 1)
+            XCTAssertTrue(stridedWeightsApply(g), "\(g) should take the strided weight gradient")
+            check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 2, p: 1, bias: cout % 32 == 0)
+        }
+        for (cin, cout, s) in [(16, 8, 2), (8, 16, 2), (48, 16, 2), (64, 128, 2), (16, 144, 2), (16, 16, 1)] {
+            let g = ConvGeometry(batch: 1, inChannels: cin, height: 8, width: 8, outChannels: cout, kernel: 3, stride: s, padding: 1)
+            XCTAssertFalse(stridedWeightsApply(g), "\(g)")
+        }
+    }
+
     /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
     func testStridedOneByOne() {
         check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
