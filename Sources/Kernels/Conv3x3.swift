@@ -599,7 +599,10 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                         }
                         c0 += 32
                     }
-                    if c0 < cin { outerTile8x16(depth, zx + o0, aStride: cout, vx + c0, bStride: cin, ux + o0 * cin + c0, ldc: cin) }
+                    if c0 < cin {
+                        outerTile8x16(rows: 1, columns: depth, zx + o0, aRow: 0, aColumn: cout, vx + c0, bRow: 0, bColumn: cin,
+                                      ux + o0 * cin + c0, ldc: cin)
+                    }
                 }
             }
         }
@@ -613,7 +616,11 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             return acc
         }
         let o = oc / cin, c = oc % cin
-        @inline(__always) func put(_ i: Int, _ j: Int, _ val: Float) { dWeight[((3 * i + j) * cout + o) * cin + c] = val }
+        // Column j of Gᵀ dU G: taps j, 3 + j, 6 + j.
+        @inline(__always) func put(_ j: Int, _ column: (Float, Float, Float)) {
+            dWeight[(j * cout + o) * cin + c] = column.0; dWeight[((3 + j) * cout + o) * cin + c] = column.1
+            dWeight[((6 + j) * cout + o) * cin + c] = column.2
+        }
         if large {
             // Rows a of dU G (G of F(4×4): `filterTransform4`), then Gᵀ down each of its three columns.
             @inline(__always) func gt6(_ u: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
@@ -626,11 +633,8 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                 gt6((sum(6 * a), sum(6 * a + 1), sum(6 * a + 2), sum(6 * a + 3), sum(6 * a + 4), sum(6 * a + 5)))
             }
             let e0 = row(0), e1 = row(1), e2 = row(2), e3 = row(3), e4 = row(4), e5 = row(5)
-            let c0 = gt6((e0.0, e1.0, e2.0, e3.0, e4.0, e5.0)), c1 = gt6((e0.1, e1.1, e2.1, e3.1, e4.1, e5.1))
-            let c2 = gt6((e0.2, e1.2, e2.2, e3.2, e4.2, e5.2))
-            put(0, 0, c0.0); put(1, 0, c0.1); put(2, 0, c0.2)
-            put(0, 1, c1.0); put(1, 1, c1.1); put(2, 1, c1.2)
-            put(0, 2, c2.0); put(1, 2, c2.1); put(2, 2, c2.2)
+            put(0, gt6((e0.0, e1.0, e2.0, e3.0, e4.0, e5.0))); put(1, gt6((e0.1, e1.1, e2.1, e3.1, e4.1, e5.1)))
+            put(2, gt6((e0.2, e1.2, e2.2, e3.2, e4.2, e5.2)))
             return
         }
         let s = SIMD16<Float>(sum(0), sum(1), sum(2), sum(3), sum(4), sum(5), sum(6), sum(7),
@@ -641,10 +645,7 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
         // Rows a of dU G, then Gᵀ down each of its three columns.
         let e0 = gt(s[0], s[1], s[2], s[3]), e1 = gt(s[4], s[5], s[6], s[7])
         let e2 = gt(s[8], s[9], s[10], s[11]), e3 = gt(s[12], s[13], s[14], s[15])
-        let c0 = gt(e0.0, e1.0, e2.0, e3.0), c1 = gt(e0.1, e1.1, e2.1, e3.1), c2 = gt(e0.2, e1.2, e2.2, e3.2)
-        put(0, 0, c0.0); put(1, 0, c0.1); put(2, 0, c0.2)
-        put(0, 1, c1.0); put(1, 1, c1.1); put(2, 1, c1.2)
-        put(0, 2, c2.0); put(1, 2, c2.1); put(2, 2, c2.2)
+        put(0, gt(e0.0, e1.0, e2.0, e3.0)); put(1, gt(e0.1, e1.1, e2.1, e3.1)); put(2, gt(e0.2, e1.2, e2.2, e3.2))
     }
 }
 
@@ -767,20 +768,3 @@ private func gradientTransform4(_ p: UnsafePointer<Float>, rowLen: Int, channels
     }
 }
 
-/// c[r][0..<16] (rows ldc apart) += Σ_d a[d·aStride + r] · b[d·bStride ..< +16] for r < 8.
-@inline(never)
-private func outerTile8x16(_ depth: Int, _ a: UnsafePointer<Float>, aStride: Int, _ b: UnsafePointer<Float>, bStride: Int,
-                           _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-    var ap = a, bp = b
-    for _ in 0..<depth {
-        let bv = load16(bp)
-        c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
-        c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
-        c4.addProduct(SIMD16(repeating: ap[4]), bv); c5.addProduct(SIMD16(repeating: ap[5]), bv)
-        c6.addProduct(SIMD16(repeating: ap[6]), bv); c7.addProduct(SIMD16(repeating: ap[7]), bv)
-        ap += aStride; bp += bStride
-    }
-    @inline(__always) func add(_ r: Int, _ v: SIMD16<Float>) { store16(load16(c + r * ldc) + v, c + r * ldc) }
-    add(0, c0); add(1, c1); add(2, c2); add(3, c3); add(4, c4); add(5, c5); add(6, c6); add(7, c7)
-}

@@ -107,9 +107,8 @@ private func stridedWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Fl
                 let first = xp + ((t / 3) * pw + t % 3) * cin
                 for o0 in Swift.stride(from: 0, to: cout, by: 8) {
                     for c0 in Swift.stride(from: 0, to: cin, by: 16) {
-                        stridedOuterTile8x16(rows: oh, columns: ow, dyt + o0, aRow: ow * cout, aColumn: cout,
-                                             first + c0, bRow: 2 * pw * cin, bColumn: 2 * cin,
-                                             sums + (t * cout + o0) * cin + c0, ldc: cin)
+                        outerTile8x16(rows: oh, columns: ow, dyt + o0, aRow: ow * cout, aColumn: cout,
+                                      first + c0, bRow: 2 * pw * cin, bColumn: 2 * cin, sums + (t * cout + o0) * cin + c0, ldc: cin)
                     }
                 }
             }
@@ -122,27 +121,6 @@ private func stridedWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Fl
             dWeight[i] = acc
         }
     }
-}
-
-/// c[r][0..<16] (rows ldc apart) += Σ over rows × columns of a[r] · b[0..<16], a and b stepping by their
-/// column stride along a row and by their row stride from row to row, for r < 8.
-@inline(never)
-private func stridedOuterTile8x16(rows: Int, columns: Int, _ a: UnsafePointer<Float>, aRow: Int, aColumn: Int,
-                                  _ b: UnsafePointer<Float>, bRow: Int, bColumn: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-    for r in 0..<rows {
-        var ap = a + r * aRow, bp = b + r * bRow
-        for _ in 0..<columns {
-            let bv = load16(bp)
-            c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
-            c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
-            c4.addProduct(SIMD16(repeating: ap[4]), bv); c5.addProduct(SIMD16(repeating: ap[5]), bv)
-            c6.addProduct(SIMD16(repeating: ap[6]), bv); c7.addProduct(SIMD16(repeating: ap[7]), bv)
-            ap += aColumn; bp += bColumn
-        }
-    }
-    @inline(__always) func add(_ r: Int, _ v: SIMD16<Float>) { store16(load16(c + r * ldc) + v, c + r * ldc) }
-    add(0, c0); add(1, c1); add(2, c2); add(3, c3); add(4, c4); add(5, c5); add(6, c6); add(7, c7)
 }
 
 /// dB[co] = Σ over images and pixels of dy[n][co][.].

@@ -127,3 +127,26 @@ func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
     let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
     return c[0] + c[1]
 }
+
+/// The 8×16 outer-product tile: c[r][0..<16] (rows ldc apart) += Σ a[r] · b[0..<16] for r < 8 over rows ×
+/// columns steps, a and b moving by their column stride along a row and by their row stride from one row
+/// to the next (the weight gradients' sums over tiles, or over a stride-2 conv's output pixels). Kept
+/// out of line so its 8 accumulators, B's vector and the broadcasts get registers of their own.
+@inline(never)
+func outerTile8x16(rows: Int, columns: Int, _ a: UnsafePointer<Float>, aRow: Int, aColumn: Int,
+                   _ b: UnsafePointer<Float>, bRow: Int, bColumn: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+    for r in 0..<rows {
+        var ap = a + r * aRow, bp = b + r * bRow
+        for _ in 0..<columns {
+            let bv = load16(bp)
+            c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
+            c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
+            c4.addProduct(SIMD16(repeating: ap[4]), bv); c5.addProduct(SIMD16(repeating: ap[5]), bv)
+            c6.addProduct(SIMD16(repeating: ap[6]), bv); c7.addProduct(SIMD16(repeating: ap[7]), bv)
+            ap += aColumn; bp += bColumn
+        }
+    }
+    @inline(__always) func add(_ r: Int, _ v: SIMD16<Float>) { store16(load16(c + r * ldc) + v, c + r * ldc) }
+    add(0, c0); add(1, c1); add(2, c2); add(3, c3); add(4, c4); add(5, c5); add(6, c6); add(7, c7)
+}
