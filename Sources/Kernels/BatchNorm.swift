@@ -270,20 +270,28 @@ struct ChannelLanes {
         let count = Double(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector
-            var acc = SIMD16<Float>()
-            forEachVector(g) { o in acc += load16(x + o) }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { t in
-                let mean = t.baseAddress!, scale = mean + 16, shift = mean + 32
-                channelSums(acc) { i, sum in mean[i] = Float(sum / count) }
-                // Deviations from the rounded mean, as the per-plane path computes them.
-                let mv = spread({ mean[$0 - c0] }, c0)
-                var sq = SIMD16<Float>()
-                forEachVector(g) { o in let d = load16(x + o) - mv; sq.addProduct(d, d) }
-                channelSums(sq) { i, sum in
-                    (scale[i], shift[i]) = finishChannel(c0 + i, mean: Double(mean[i]), variance: sum / count, count: count,
-                                                         eps: eps, momentum: momentum, gamma: gamma, beta: beta,
-                                                         runningMean: runningMean, runningVar: runningVar,
-                                                         savedMean: savedMean, savedInvStd: savedInvStd)
+                let pivot = t.baseAddress!, scale = pivot + 16, shift = pivot + 32
+                // One pass for both sums, of deviations from the first image's mean of each channel: near
+                // the batch mean, so Σd² − (Σd)²/n loses little to cancellation, and x is read twice, not
+                // three times (the channel's planes, 64 KB apart, do not stay in L2 between passes).
+                var first = SIMD16<Float>(), o = g * channelsPerVector * s.planeSize
+                for _ in 0..<vectorsPerPlane { first += load16(x + o); o += 16 }
+                let firstN = Double(vectorsPerPlane * 16 / channelsPerVector)
+                channelSums(first) { i, sum in pivot[i] = Float(sum / firstN) }
+                let kv = spread({ pivot[$0 - c0] }, c0)
+                var sum = SIMD16<Float>(), sq = SIMD16<Float>()
+                forEachVector(g) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { shifted in
+                    let shifted = shifted.baseAddress!
+                    channelSums(sum) { i, total in shifted[i] = total / count }
+                    channelSums(sq) { i, total in
+                        let d = shifted[i], variance = max(0, total / count - d * d)
+                        (scale[i], shift[i]) = finishChannel(c0 + i, mean: Double(pivot[i]) + d, variance: variance, count: count,
+                                                             eps: eps, momentum: momentum, gamma: gamma, beta: beta,
+                                                             runningMean: runningMean, runningVar: runningVar,
+                                                             savedMean: savedMean, savedInvStd: savedInvStd)
+                    }
                 }
                 let sc = spread({ scale[$0 - c0] }, c0), sh = spread({ shift[$0 - c0] }, c0)
                 forEachVector(g) { o in
