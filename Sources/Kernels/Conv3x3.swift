@@ -54,12 +54,12 @@ func conv3x3Forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias:
 }
 
 /// dx of `conv3x3Forward`, overwritten: the same convolution of dy with W's taps reversed and its
-/// channels swapped (a stride-1 "same" conv's adjoint).
+/// channels swapped (a stride-1 "same" conv's adjoint), plus `adding` (dx's shape) where given.
 func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
-                         dx: UnsafeMutablePointer<Float>) {
+                         dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     let cin = g.inChannels, cout = g.outChannels
     winogradConv(x: dy, inChannels: cout, outChannels: cin, batch: g.batch, height: g.height, width: g.width,
-                 weight: weight, adjoint: true, bias: nil, y: dx, epilogue: nil)
+                 weight: weight, adjoint: true, bias: nil, y: dx, epilogue: nil, adding: adding)
 }
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
@@ -83,7 +83,10 @@ func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChanne
 /// columns 4tx + s, s < 4, and s = 4, 5 one tile on). No transposes: the images cross memory once.
 private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
                           height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
-                          bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+                          bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?,
+                          adding: UnsafePointer<Float>? = nil) {
+    // A tensor added to the outputs as they are stored: the epilogue's residual, or (input gradient) `adding`.
+    let residual = epilogue?.residual ?? adding
     let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
     // F(4×4) on an 8×8 map: a group is the 2×2 tiles of four images (`quadRuns`), a block eight images.
@@ -173,7 +176,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                     for k in 0..<images where count > 0 {
                         let offset = ((first + k) * cout + o) * plane + r0 * w
                         prefetchForWriting(y + offset, count: count)
-                        if let residual = epilogue?.residual { prefetchForReading(residual + offset, count: count) }
+                        if let residual { prefetchForReading(residual + offset, count: count) }
                     }
                 }
             }
@@ -190,7 +193,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                     // Vector k of output row dy: image 4·group + k's rows dy and 4 + dy.
                     let images = min(4, batch - 4 * group)
                     for o in 0..<cout {
-                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
+                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (4 * group * cout + o) * plane, imageStride = cout * plane
                         outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
                             let row = yo + dy * 8
@@ -204,7 +207,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 }
                 if large {
                     for o in 0..<cout {
-                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
+                        let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (n * cout + o) * plane + 4 * ty0 * w
                         // Output row dy of each tile row: 32 wide, two tile rows 4 rows apart; 16 wide, four.
                         outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
@@ -219,7 +222,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 let rows0 = min(rowsPerGroup, max(0, (h - 2 * ty0 + 1) / 2)), rows1 = min(rowsPerGroup, max(0, (h - 2 * ty0) / 2))
                 for o in 0..<cout {
                     let out = outputTransform(m + o * panelWidth + 16 * half, rowStride: mXi)
-                    let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, y: UnsafePointer(y))
+                    let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                     // Y(dy, 0) and Y(dy, 1) interleaved.
                     let yo = y + (n * cout + o) * plane + 2 * ty0 * w
                     map.storeRows(interleave(out.0, out.1), yo, rowStride: 2 * w, width: vw, columns: w, rows: rows0)
@@ -231,16 +234,18 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
 }
 
 /// What happens to one output channel's values on their way into y: the bias, then the epilogue's
-/// affine map, residual and ReLU, as the same float operations as the separate passes.
+/// affine map, the residual (the epilogue's, or a tensor an input gradient adds) and the epilogue's
+/// ReLU, as the same float operations as the separate passes.
 private struct OutputMap {
     let b: SIMD16<Float>, scale: SIMD16<Float>, shift: SIMD16<Float>
     let affine: Bool, relu: Bool, residual: UnsafePointer<Float>?, y: UnsafePointer<Float>
 
     @inline(__always)
-    init(channel o: Int, bias: UnsafePointer<Float>?, epilogue: ConvEpilogue?, y: UnsafePointer<Float>) {
+    init(channel o: Int, bias: UnsafePointer<Float>?, epilogue: ConvEpilogue?, residual: UnsafePointer<Float>?,
+         y: UnsafePointer<Float>) {
         b = SIMD16<Float>(repeating: bias?[o] ?? 0); affine = epilogue != nil; relu = epilogue?.relu ?? false
         scale = SIMD16<Float>(repeating: epilogue?.scale[o] ?? 1); shift = SIMD16<Float>(repeating: epilogue?.shift[o] ?? 0)
-        residual = epilogue?.residual; self.y = y
+        self.residual = residual; self.y = y
     }
 
     /// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d:

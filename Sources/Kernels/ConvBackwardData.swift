@@ -23,16 +23,19 @@ import Foundation
 
 /// dx of `convForward`, overwritten.
 public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
-                             dx: UnsafeMutablePointer<Float>) {
+                             dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
+    // The transformed path adds as it stores (a residual block's shortcut gradient: one pass over three
+    // tensors fewer); the others in a pass after.
+    if conv3x3Applies(g) {
+        conv3x3BackwardData(dy: dy, weight: weight, geometry: g, dx: dx, adding: adding)
+        return
+    }
+    defer { if let adding { addInPlace(dx, adding, count: g.batch * g.inChannels * g.height * g.width) } }
     if let sg = g.subsampled {
         let dxs = ScratchPool.shared.take(sg.batch * sg.inChannels * sg.height * sg.width + 16)
         defer { ScratchPool.shared.give(dxs) }
         convBackwardData(dy: dy, weight: weight, geometry: sg, dx: dxs.0)
         upsample(dxs.0, g, into: dx)
-        return
-    }
-    if conv3x3Applies(g) {
-        conv3x3BackwardData(dy: dy, weight: weight, geometry: g, dx: dx)
         return
     }
     if directConvApplies(g) && directConvBackwardDataApplies(g) {

@@ -164,6 +164,24 @@ final class ConvPathsTests: XCTestCase {
         }
     }
 
+    /// The input gradient with a tensor added (a residual block's shortcut gradient) is the input gradient
+    /// plus that tensor, the same float additions, on every path: the transformed one adds as it stores
+    /// (F(2×2), F(4×4) 32 and 16 wide, 8×8 in groups of four images, zero-extended maps' edges), the others
+    /// after (direct, panels, a stride-2 3×3, the subsampled 1×1).
+    func testInputGradientWithATensorAdded() {
+        for (b, cin, cout, h, k, s, p) in [(2, 8, 9, 16, 3, 1, 1), (2, 16, 16, 32, 3, 1, 1), (1, 32, 32, 16, 3, 1, 1),
+                                           (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1),
+                                           (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: h, outChannels: cout, kernel: k, stride: s, padding: p)
+            let wt = random(cout * cin * k * k), dy = random(b * cout * g.outH * g.outW), r = random(b * cin * h * h)
+            var plain = [Float](repeating: .nan, count: r.count), summed = plain
+            convBackwardData(dy: dy, weight: wt, geometry: g, dx: &plain)
+            r.withUnsafeBufferPointer { convBackwardData(dy: dy, weight: wt, geometry: g, dx: &summed, adding: $0.baseAddress!) }
+            XCTAssertEqual(summed, zip(plain, r).map { $0 + $1 }, "\(g)")
+            XCTAssertFalse(plain.contains { $0.isNaN }, "\(g): every input gradient written")
+        }
+    }
+
     /// The weight gradient in the transformed domain: input channels in vectors of 16 (one, two, three:
     /// the 8×32 and 8×16 tile products), chunks of several images on small maps with a partial last
     /// chunk, one image per chunk on large ones, maps shorter than wide. F(4×4) tiles (`largeTilesApply`)

@@ -112,10 +112,11 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
         let d2 = bn2.backward(dy, through: relu2), dSum = dy
         let d1 = conv2.backward(d2)!; release(d2, keeping: dy)
         let d0 = bn1.backward(d1, through: relu1)
-        let dMain = conv1.backward(d0)!; release(d0, keeping: dy)
-        guard residual else { return dMain }
-        // Summed into conv1's input gradient, which is returned and read by nothing else.
-        let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
+        // The shortcut's gradient is summed into conv1's input gradient (returned, read by nothing else):
+        // an identity's (dy) as the kernel writes it, a projection's after (its buffer taken once d0's is free).
+        let dMain = conv1.backward(d0, adding: residual && downsample == nil ? dSum : nil)!; release(d0, keeping: dy)
+        guard residual, let downsample else { return dMain }
+        let dShortcut = downsample.conv.backward(downsample.bn.backward(dSum)!)!
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
         release(dShortcut, keeping: dy)
         return dMain

@@ -86,14 +86,20 @@ public final class Conv2d: Layer, GradientBufferUser {
         return y
     }
 
-    public func backward(_ dy: Tensor) -> Tensor? {
+    public func backward(_ dy: Tensor) -> Tensor? { backward(dy, adding: nil) }
+
+    /// The backward with `adding` (the input's shape) summed into the input gradient, in the kernel's
+    /// stores where it can (a residual block's shortcut gradient).
+    func backward(_ dy: Tensor, adding: Tensor?) -> Tensor? {
         guard let g = geometry, let input else { preconditionFailure("\(name): backward before forward") }
         var result: Tensor?
         if needsInputGradient { result = gradientBuffer(input.shape) }
+        precondition(adding == nil || (result != nil && adding!.count == input.count), "\(name): gradient to add without an input gradient")
         // Idle taps' dW is zeroed by the first backward of each map size and stays zero.
         let zeroed = noteIdleTaps(g)
-        convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g,
-                     dWeight: weight.grad.data, dBias: bias?.grad.data, dx: result?.data, idleTapsZeroed: zeroed)
+        convBackward(dy: dy.data, x: input.data, weight: weight.value.data, geometry: g, dWeight: weight.grad.data,
+                     dBias: bias?.grad.data, dx: result?.data, dxAdding: adding.map { UnsafePointer($0.data) },
+                     idleTapsZeroed: zeroed)
         return result
     }
 }
