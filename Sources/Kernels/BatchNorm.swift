@@ -273,8 +273,8 @@ struct ChannelLanes {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { t in
                 let pivot = t.baseAddress!, scale = pivot + 16, shift = pivot + 32
                 // One pass for both sums, of deviations from the first image's mean of each channel: near
-                // the batch mean, so Σd² − (Σd)²/n loses little to cancellation, and x is read twice, not
-                // three times (the channel's planes, 64 KB apart, do not stay in L2 between passes).
+                // the batch mean, so Σd² − (Σd)²/n loses little to cancellation; x is read twice, not three
+                // times.
                 var first = SIMD16<Float>(), o = g * channelsPerVector * s.planeSize
                 for _ in 0..<vectorsPerPlane { first += load16(x + o); o += 16 }
                 let firstN = Double(vectorsPerPlane * 16 / channelsPerVector)
