@@ -21,7 +21,7 @@ import Foundation
 //
 // A model's first conv needs no dx (LeNet-5's conv1, ResNet-18's stem) and never comes here.
 
-/// dx of `convForward`, overwritten.
+/// dx of `convForward`, overwritten, plus `adding` (x's shape) where given.
 public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                              dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     // The transformed path adds as it stores (a residual block's shortcut gradient: one pass over three
