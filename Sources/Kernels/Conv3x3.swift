@@ -166,7 +166,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             }
             if used == 1 { for xi in 0..<xis { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
             // The lines the block's outputs (and an epilogue's residual) will be stored to, asked for
-            // while the products run, a share of the channels per ξ: the stores then find them ready.
+            // while the products run, a share of the channels per ξ: the stores then find them ready
+            // (where that pays: `prefetchesPay`).
             @inline(__always) func prefetchOutputs(_ o: Int) {
                 for half in 0..<used {
                     let group = 2 * block + half
@@ -181,7 +182,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 }
             }
             for xi in 0..<xis {
-                for o in (xi * cout / xis)..<((xi + 1) * cout / xis) { prefetchOutputs(o) }
+                if prefetchesPay { for o in (xi * cout / xis)..<((xi + 1) * cout / xis) { prefetchOutputs(o) } }
                 for op in 0..<oPanels {
                     microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * vXi, m + xi * mXi + op * mr * panelWidth,
                               accumulate: false)
@@ -570,8 +571,8 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                 transposeBlockIn(x + n * cin * plane, count: cin, stride: plane, len: plane, xt, dstStride: cin, lanes: cin)
                 transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
                 for ty in 0..<tilesH {
-                    // The next image's x and dy, a share per tile row, for its transposes.
-                    if n < lastImage {
+                    // The next image's x and dy, a share per tile row, for its transposes (`prefetchesPay`).
+                    if n < lastImage && prefetchesPay {
                         @inline(__always) func share(_ p: UnsafePointer<Float>, _ floats: Int) {
                             let from = ty * floats / tilesH, to = (ty + 1) * floats / tilesH
                             prefetchForReading(p + from, count: to - from)
