@@ -66,8 +66,9 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
 /// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 16 to 128 channels each
 /// side. At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
-/// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured, nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be
-/// 36 · 256 · 256 floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
+/// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
+/// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
+/// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
 }
