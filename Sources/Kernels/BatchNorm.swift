@@ -275,10 +275,9 @@ struct ChannelLanes {
                 // One pass for both sums, of deviations from the first image's mean of each channel: near
                 // the batch mean, so Σd² − (Σd)²/n loses little to cancellation; x is read twice, not three
                 // times.
-                var first = SIMD16<Float>(), o = g * channelsPerVector * s.planeSize
-                for _ in 0..<vectorsPerPlane { first += load16(x + o); o += 16 }
-                let firstN = Double(vectorsPerPlane * 16 / channelsPerVector)
-                channelSums(first) { i, sum in pivot[i] = Float(sum / firstN) }
+                var first = SIMD16<Float>(), p = x + g * channelsPerVector * s.planeSize
+                for _ in 0..<vectorsPerPlane { first += load16(p); p += 16 }
+                channelSums(first) { i, sum in pivot[i] = Float(sum / Double(s.planeSize)) }
                 let kv = spread({ pivot[$0 - c0] }, c0)
                 var sum = SIMD16<Float>(), sq = SIMD16<Float>()
                 forEachVector(g) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
