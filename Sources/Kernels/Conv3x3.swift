@@ -166,7 +166,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 }
             }
             if used == 1 { for xi in 0..<xis { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
-            // The lines the block's outputs (and an epilogue's residual) will be stored to, asked for
+            // The lines the block's outputs (and the residual added to them) will be stored to, asked for
             // while the products run, a share of the channels per ξ: the stores then find them ready
             // (where that pays: `prefetchesPay`).
             @inline(__always) func prefetchOutputs(_ o: Int) {

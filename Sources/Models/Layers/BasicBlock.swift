@@ -112,13 +112,22 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
         let d2 = bn2.backward(dy, through: relu2), dSum = dy
         let d1 = conv2.backward(d2)!; release(d2, keeping: dy)
         let d0 = bn1.backward(d1, through: relu1)
-        // The shortcut's gradient is summed into conv1's input gradient (returned, read by nothing else):
-        // an identity's (dy) as the kernel writes it, a projection's after (its buffer taken once d0's is free).
-        let dMain = conv1.backward(d0, adding: residual && downsample == nil ? dSum : nil)!; release(d0, keeping: dy)
+        return shortcutBackward(first: conv1, d0, dSum: dSum, downsample: downsample, residual: residual)
+    }
+}
+
+extension GradientBufferUser {
+    /// A residual block's last steps back: its first conv's backward of `d` with the shortcut's gradient
+    /// summed into the input gradient it returns (read by nothing else). An identity's (`dSum`, the
+    /// block's incoming gradient) is added as the kernel writes; a projection's after, its buffer taken
+    /// once d's is free.
+    func shortcutBackward(first conv: Conv2d, _ d: Tensor, dSum: Tensor, downsample: (conv: Conv2d, bn: BatchNorm2d)?,
+                          residual: Bool) -> Tensor {
+        let dMain = conv.backward(d, adding: residual && downsample == nil ? dSum : nil)!; release(d, keeping: dSum)
         guard residual, let downsample else { return dMain }
         let dShortcut = downsample.conv.backward(downsample.bn.backward(dSum)!)!
         addInPlace(dMain.data, dShortcut.data, count: dMain.count)
-        release(dShortcut, keeping: dy)
+        release(dShortcut, keeping: dSum)
         return dMain
     }
 }

@@ -99,12 +99,6 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
         let d2 = bn2.backward(dB, through: relu2)
         let dA = conv2.backward(d2)!; release(d2, keeping: dy)
         let d1 = bn1.backward(dA, through: relu1)
-        let dMain = conv1.backward(d1)!; release(d1, keeping: dy)
-        guard residual else { return dMain }
-        // Summed into conv1's input gradient, which is returned and read by nothing else.
-        let dShortcut = downsample.map { $0.conv.backward($0.bn.backward(dSum)!)! } ?? dSum
-        addInPlace(dMain.data, dShortcut.data, count: dMain.count)
-        release(dShortcut, keeping: dy)
-        return dMain
+        return shortcutBackward(first: conv1, d1, dSum: dSum, downsample: downsample, residual: residual)
     }
 }
