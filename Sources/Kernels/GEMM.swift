@@ -4,11 +4,11 @@ import Foundation
 // Each 8×32 tile is the register tile (TileProduct.swift): 16 accumulators, 2 B loads and 8 broadcasts
 // per k. The depth is cut into blocks of `gemmKC` and the work into (row block, column group) items (see
 // below) so each operand sits in the cache level it is reused from; unblocked, a 9216-deep linear layer
-// streamed both panels from memory for every tile (BENCHMARKS.md). A panel is read in place when the
-// operand's k rows already hold its 8 (transposed A) or 32 (untransposed B) values side by side, as in
-// both of a linear layer's backward GEMMs; other panels, and partial ones, are packed first (A once,
-// B per depth block into the task's own buffer). Every tile of C is summed by one item in a fixed
-// order of depth blocks: the same result on any number of threads.
+// streamed both panels from memory for every tile (BENCHMARKS.md). Every panel is packed (A once, B per
+// depth block into the task's own buffer), also where the operand's rows already hold it side by side:
+// read in place, a panel's rows lie a whole row of the operand apart, on as many pages and often on the
+// same few L1 sets, and the large GEMMs ran 5-20 % slower (BENCHMARKS.md). Every tile of C is summed by
+// one item in a fixed order of depth blocks: the same result on any number of threads.
 
 let gemmMR = 8
 let gemmNR = 32
@@ -25,21 +25,27 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         return
     }
     let mPanels = (m + gemmMR - 1) / gemmMR, nPanels = (n + gemmNR - 1) / gemmNR
-    // Whole panels read in place: [k][m] rows of a transposed A, [k][n] rows of an untransposed B.
-    let directA = transA ? m / gemmMR : 0, directB = transB ? 0 : n / gemmNR
-    let pa = ScratchPool.shared.take((mPanels - directA) * gemmMR * k)
+    let pa = ScratchPool.shared.take(mPanels * gemmMR * k)
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0
 
-    // Pack A: panel p (p >= directA) holds rows p*MR..<p*MR+MR, laid out [k][MR]; a depth block is a slice.
-    Parallel.forEach(mPanels - directA, grain: max(1, 16384 / max(1, k * gemmMR))) { i in
-        let p = directA + i, dst = packedA + i * gemmMR * k
-        let rows = min(gemmMR, m - p * gemmMR)
-        for r in 0..<gemmMR {
-            let row = p * gemmMR + r
-            if r >= rows { for kk in 0..<k { dst[kk * gemmMR + r] = 0 }; continue }
-            if transA { for kk in 0..<k { dst[kk * gemmMR + r] = a[kk * lda + row] } }
-            else { let src = a + row * lda; for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] } }
+    // Pack A: panel p holds rows p*MR..<p*MR+MR, laid out [k][MR] (zeros past row m); a depth block is a slice.
+    Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
+        let dst = packedA + p * gemmMR * k, row0 = p * gemmMR
+        let rows = min(gemmMR, m - row0)
+        if transA {
+            // A's k rows each hold the panel's rows side by side.
+            for kk in 0..<k {
+                let src = a + kk * lda + row0, d = dst + kk * gemmMR
+                for r in 0..<rows { d[r] = src[r] }
+                for r in rows..<gemmMR { d[r] = 0 }
+            }
+        } else {
+            for r in 0..<gemmMR {
+                if r >= rows { for kk in 0..<k { dst[kk * gemmMR + r] = 0 }; continue }
+                let src = a + (row0 + r) * lda
+                for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] }
+            }
         }
     }
     // Work items: (row block, group of `gemmNG` column panels), handed out in order to whichever task
@@ -62,27 +68,24 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             let kc = min(gemmKC, k - k0)
             for q in panels {
                 let j0 = q * gemmNR, cols = min(gemmNR, n - j0)
-                let bp: UnsafePointer<Float>, bStride: Int
-                if q < directB {
-                    bp = b + k0 * ldb + j0; bStride = ldb
-                } else {
-                    if transB {
-                        // 16×16 blocks through registers: packed one float at a time, this transpose
-                        // took a third of a batch-64 linear layer's time.
-                        transposeBlockIn(b + j0 * ldb + k0, count: cols, stride: ldb, len: kc, buf, lanes: gemmNR)
-                    } else {
-                        for kk in 0..<kc {
-                            let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
-                            for cc in 0..<cols { d[cc] = src[cc] }
-                            for cc in cols..<gemmNR { d[cc] = 0 }
-                        }
+                if transB {
+                    // 16×16 blocks through registers: packed one float at a time, this transpose
+                    // took a third of a batch-64 linear layer's time.
+                    transposeBlockIn(b + j0 * ldb + k0, count: cols, stride: ldb, len: kc, buf, lanes: gemmNR)
+                } else if cols == gemmNR {
+                    for kk in 0..<kc {
+                        let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
+                        store16(load16(src), d); store16(load16(src + 16), d + 16)
                     }
-                    bp = UnsafePointer(buf); bStride = gemmNR
+                } else {
+                    for kk in 0..<kc {
+                        let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
+                        for cc in 0..<cols { d[cc] = src[cc] }
+                        for cc in cols..<gemmNR { d[cc] = 0 }
+                    }
                 }
                 for p in (mb * panelsPerBlock)..<min(mPanels, (mb + 1) * panelsPerBlock) {
-                    let ap = p < directA ? (a + k0 * lda + p * gemmMR, lda)
-                        : (UnsafePointer(packedA + (p - directA) * gemmMR * k + k0 * gemmMR), gemmMR)
-                    microkernel(k: kc, a: ap.0, aStride: ap.1, b: bp, bStride: bStride,
+                    microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf,
                                 c: c + p * gemmMR * ldc + j0, ldc: ldc,
                                 rows: min(gemmMR, m - p * gemmMR), cols: cols,
                                 alpha: alpha, beta: k0 == 0 ? beta : 1)
@@ -94,11 +97,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
 }
 
 @inline(__always)
-private func microkernel(k: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
-                         c: UnsafeMutablePointer<Float>,
+private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float) {
     var tile = RegisterTile()
-    tile.add(depth: k, rows: gemmMR, a: a, aStride: aStride) { b + $0 * bStride }
+    tile.add(depth: k, rows: gemmMR, a: a, aStride: gemmMR) { b + $0 * gemmNR }
     tile.forEachRow(gemmMR) { r, v0, v1 in storeRow(c + r * ldc, r, v0, v1, rows: rows, cols: cols, alpha: alpha, beta: beta) }
 }
 
