@@ -84,7 +84,19 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                         for cc in cols..<gemmNR { d[cc] = 0 }
                     }
                 }
-                for p in (mb * panelsPerBlock)..<min(mPanels, (mb + 1) * panelsPerBlock) {
+                // A transposed B's next panel is asked for in slices, one per A panel, while this one is
+                // multiplied: otherwise the transposition waits on its 32 rows from memory (a third of a
+                // batch-64 linear layer's forward in a profile; BENCHMARKS.md).
+                var nq = q + 1, nk0 = k0
+                if nq == panels.upperBound { nq = panels.lowerBound; nk0 = k0 + gemmKC }
+                let pFirst = mb * panelsPerBlock, pEnd = min(mPanels, (mb + 1) * panelsPerBlock)
+                for p in pFirst..<pEnd {
+                    if transB && nk0 < k {
+                        let nj0 = nq * gemmNR, ncols = min(gemmNR, n - nj0), slices = pEnd - pFirst, i = p - pFirst
+                        for r in (i * ncols / slices)..<((i + 1) * ncols / slices) {
+                            prefetchForReading(b + (nj0 + r) * ldb + nk0, count: min(gemmKC, k - nk0))
+                        }
+                    }
                     microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf,
                                 c: c + p * gemmMR * ldc + j0, ldc: ldc,
                                 rows: min(gemmMR, m - p * gemmMR), cols: cols,
