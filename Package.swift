@@ -21,7 +21,7 @@ let package = Package(
         // libpng and libjpeg(-turbo) decode image folders; only Models/Data imports them.
         .systemLibrary(name: "CPng", path: "Sources/CPng"),
         .systemLibrary(name: "CJpeg", path: "Sources/CJpeg"),
-        // Software prefetches (a header of static inline functions, nothing to link): Kernels/Prefetch.swift.
+        // Software prefetches and non-temporal stores (a header of static inline functions, nothing to link): Kernels/Prefetch.swift, GEMM.swift.
         .systemLibrary(name: "CCacheHints", path: "Sources/CCacheHints"),
         .target(name: "Kernels", dependencies: ["CCacheHints"], swiftSettings: [.unsafeFlags(hotFlags)]),
         .target(name: "Models", dependencies: ["Kernels", "CZlib", "CPng", "CJpeg"], swiftSettings: [.unsafeFlags(hotFlags)]),
