@@ -84,3 +84,45 @@ public func linearBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, we
              c: dx, ldc: inFeatures)
     }
 }
+
+/// out[o][g] = Σ_(s < width) w[o][g·width + s] for `rows` rows of groups·width floats: a linear layer's
+/// weight columns summed per repeated input value (Models' Linear.forward(repeating:)).
+public func sumColumnGroups(_ w: UnsafePointer<Float>, rows: Int, groups: Int, width: Int,
+                            into out: UnsafeMutablePointer<Float>) {
+    let rowLen = groups * width, full = width / 16 * 16
+    Parallel.ranges(rows, grain: max(1, 65536 / max(1, rowLen))) { r in
+        for o in r {
+            let row = w + o * rowLen
+            for g in 0..<groups {
+                let p = row + g * width
+                var v = SIMD16<Float>(), s = 0
+                while s < full { v += load16(p + s); s += 16 }
+                var t = hsum(v)
+                while s < width { t += p[s]; s += 1 }
+                out[o * groups + g] = t
+            }
+        }
+    }
+}
+
+/// w[o][g·width + s] = v[o][g] for every s < width: a compact weight gradient written out for each
+/// repeated input value. Each group's last vector may spill into the next group, which overwrites it.
+public func repeatColumns(_ v: UnsafePointer<Float>, rows: Int, groups: Int, width: Int,
+                          into w: UnsafeMutablePointer<Float>) {
+    let rowLen = groups * width
+    Parallel.ranges(rows, grain: max(1, 65536 / max(1, rowLen))) { r in
+        for o in r {
+            let row = w + o * rowLen
+            for g in 0..<groups {
+                let p = row + g * width, x = v[o * groups + g], splat = SIMD16<Float>(repeating: x)
+                var s = 0
+                if g + 1 < groups && width >= 16 {
+                    while s < width { store16(splat, p + s); s += 16 }
+                } else {
+                    while s + 16 <= width { store16(splat, p + s); s += 16 }
+                    while s < width { p[s] = x; s += 1 }
+                }
+            }
+        }
+    }
+}

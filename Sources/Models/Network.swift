@@ -61,16 +61,26 @@ public final class Network {
     /// Set when the last forward folded an eval-mode batch norm into the conv before it (the batch
     /// norm layer then holds nothing for a backward pass): its input, for `backward` to rerun.
     private var foldedInput: Tensor?
+    /// The units the last forward passed over with `Linear.forward(repeating:)` (pool to the linear layer).
+    private(set) var repeatedSpan: Range<Int>?
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor { forward(x, training: training, fold: !training) }
 
     private func forward(_ x: Tensor, training: Bool, fold: Bool) -> Tensor {
         var h = x
         var i = 0
-        foldedInput = nil
+        foldedInput = nil; repeatedSpan = nil
         while i < units.count {
             let t0 = monotonicSeconds()
-            if fold, let f = evalFold(units, at: i) {
+            if let f = plan.repeatingPool(at: i, training: training), h.shape.count == 4, h.shape[2] == 1, h.shape[3] == 1 {
+                // The pool would only repeat each value: the linear layer takes them once. Its time shows
+                // as the linear layer's; the pool's, flatten's (and an evaluation dropout's) as 0.
+                let compact = Tensor(view: h, offset: 0, shape: [h.shape[0], h.shape[1]])
+                h = f.linear.forward(repeating: compact, times: f.repeats, inputShape: h.shape)
+                for j in i..<f.linearIndex { forwardSeconds[j] = 0 }
+                repeatedSpan = i..<f.linearIndex
+                i = f.linearIndex
+            } else if fold, let f = evalFold(units, at: i) {
                 // Inference: the batch norm (and ReLU) as the conv's epilogue (ResNet's stem, VGG-bn; the
                 // blocks fold their own). The time is the conv's; the others show as 0.
                 h = f.conv.forward(h, epilogue: f.epilogue)
@@ -207,6 +217,7 @@ public final class Network {
         var d: Tensor? = dLogits
         for i in units.indices.reversed() {
             if reluBeforePool[i] { backwardSeconds[i] = 0; continue }   // done by the pool's backward
+            if repeatedSpan?.contains(i) == true { backwardSeconds[i] = 0; continue }   // done by the linear layer's
             let t0 = monotonicSeconds()
             // A first conv, ReLU and max pool: the conv's gradients straight from the pool's (the time
             // shows as the conv's).
@@ -236,7 +247,29 @@ struct FusionPlan {
     /// straight from the pool's (Conv2d.backward(throughPool:)), ending the backward pass there.
     let inputConvReLUPool: (conv: Conv2d, convIndex: Int, poolLayer: MaxPool2d, pool: Int)?
 
+    /// An adaptive average pool to more than one cell, a flatten and a linear layer (in evaluation also with
+    /// a dropout before the linear layer, then the identity): on a 1×1 map the pool only repeats each value,
+    /// and the linear layer can take the values once (Linear.forward(repeating:)); the map's size is
+    /// known only in the forward pass, which checks it.
+    let poolLinear: [Int: (linear: Linear, linearIndex: Int, repeats: Int, throughDropout: Bool)]
+
+    func repeatingPool(at i: Int, training: Bool) -> (linear: Linear, linearIndex: Int, repeats: Int)? {
+        guard let f = poolLinear[i], !(training && f.throughDropout) else { return nil }
+        return (f.linear, f.linearIndex, f.repeats)
+    }
+
     init(_ units: [Layer]) {
+        var poolLinear: [Int: (linear: Linear, linearIndex: Int, repeats: Int, throughDropout: Bool)] = [:]
+        for i in units.indices {
+            guard let pool = units[i] as? AdaptiveAvgPool2d, pool.outH * pool.outW > 1, i + 2 < units.count,
+                  units[i + 1] is Flatten else { continue }
+            if let linear = units[i + 2] as? Linear {
+                poolLinear[i] = (linear, i + 2, pool.outH * pool.outW, false)
+            } else if units[i + 2] is Dropout, i + 3 < units.count, let linear = units[i + 3] as? Linear {
+                poolLinear[i] = (linear, i + 3, pool.outH * pool.outW, true)
+            }
+        }
+        self.poolLinear = poolLinear
         reluBeforePool = units.indices.map { i in units[i] is ReLU && i + 1 < units.count && units[i + 1] is MaxPool2d }
         let relus = reluBeforePool
         inputConvReLUPool = units.indices.lazy.compactMap { i in

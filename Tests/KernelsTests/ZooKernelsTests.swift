@@ -135,3 +135,32 @@ final class ZooKernelsTests: XCTestCase {
         XCTAssertEqual(back, b)
     }
 }
+
+/// The repeated-input linear layer's two passes over its weight against plain loops, for group widths below,
+/// at and past 16 (a group's last vector spills into the next group, never past its row).
+final class RepeatedColumnsTests: XCTestCase {
+    func testSumAndRepeatAgainstLoops() {
+        var rng = SeededRandom(seed: 17)
+        for (rows, groups, width) in [(3, 4, 1), (5, 3, 5), (2, 7, 16), (4, 5, 36), (3, 2, 49)] {
+            let w = (0..<rows * groups * width).map { _ in rng.uniform(-1, 1) }
+            var sums = [Float](repeating: .nan, count: rows * groups)
+            sumColumnGroups(w, rows: rows, groups: groups, width: width, into: &sums)
+            for o in 0..<rows {
+                for g in 0..<groups {
+                    var s = 0.0
+                    for k in 0..<width { s += Double(w[(o * groups + g) * width + k]) }
+                    XCTAssertEqual(Double(sums[o * groups + g]), s, accuracy: 1e-5 * Double(width), "\(width) wide, \(o),\(g)")
+                }
+            }
+            // One spare row after the output: never written.
+            var out = [Float](repeating: 99, count: (rows + 1) * groups * width)
+            repeatColumns(sums, rows: rows, groups: groups, width: width, into: &out)
+            for o in 0..<rows {
+                for g in 0..<groups {
+                    for k in 0..<width { XCTAssertEqual(out[(o * groups + g) * width + k], sums[o * groups + g]) }
+                }
+            }
+            XCTAssertTrue(out[(rows * groups * width)...].allSatisfy { $0 == 99 }, "\(width) wide: past the last row")
+        }
+    }
+}
