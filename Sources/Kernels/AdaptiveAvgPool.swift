@@ -50,12 +50,18 @@ public func adaptiveAvgPoolBackward(dy: UnsafePointer<Float>, planes: Int, heigh
                                     outH: Int, outW: Int, dx: UnsafeMutablePointer<Float>) {
     let out = outH * outW
     if h == 1 && w == 1 {
-        // Every bin is the one input (area 1): its gradient is the sum of the plane's, in output order.
-        Parallel.forEach(planes, grain: max(1, 8192 / out)) { pl in
-            let src = dy + pl * out
-            var s: Float = 0
-            for j in 0..<out { s += src[j] }
-            dx[pl] = s
+        // Every bin is the one input (area 1): its gradient is the sum of the plane's, 16 lanes at a time
+        // (one float chain took 75 ms over VGG's summed classifier weight, Models' Linear.forward(repeating:)).
+        let full = out / 16 * 16
+        Parallel.ranges(planes, grain: max(1, 8192 / out)) { r in
+            for pl in r {
+                let src = dy + pl * out
+                var v = SIMD16<Float>(), j = 0
+                while j < full { v += load16(src + j); j += 16 }
+                var s = hsum(v)
+                while j < out { s += src[j]; j += 1 }
+                dx[pl] = s
+            }
         }
         return
     }

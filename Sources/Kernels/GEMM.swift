@@ -65,6 +65,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         let buf = pb.0 + t * gemmKC * gemmNR
         let mb = item / groups, g0 = (item % groups) * gemmNG
         let panels = g0..<min(nPanels, g0 + gemmNG)
+        let pFirst = mb * panelsPerBlock, pEnd = min(mPanels, (mb + 1) * panelsPerBlock)
         var k0 = 0
         while k0 < k {
             let kc = min(gemmKC, k - k0)
@@ -91,7 +92,6 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                 // batch-64 linear layer's forward in a profile; BENCHMARKS.md).
                 var nq = q + 1, nk0 = k0
                 if nq == panels.upperBound { nq = panels.lowerBound; nk0 = k0 + gemmKC }
-                let pFirst = mb * panelsPerBlock, pEnd = min(mPanels, (mb + 1) * panelsPerBlock)
                 for p in pFirst..<pEnd {
                     if transB && nk0 < k {
                         let nj0 = nq * gemmNR, ncols = min(gemmNR, n - nj0), slices = pEnd - pFirst, i = p - pFirst
@@ -107,7 +107,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             }
             k0 += kc
         }
-        if streams { nntop_store_fence() }   // the streamed tiles visible before the task reports done
+        if streams { nntop_store_fence() }   // this item's streamed tiles visible before it counts as done
     }
 }
 

@@ -38,6 +38,27 @@ final class ZooKernelsTests: XCTestCase {
         }
     }
 
+    /// A 1×1 map against loops, for bin counts below, at and past 16: the forward repeats each plane's value,
+    /// the backward sums each plane's gradient (also the repeated-input linear layer's two passes over its
+    /// weight, Models' Linear.forward(repeating:)). The buffers' spare tails are never written.
+    func testOneByOneMapAgainstLoops() {
+        var rng = SeededRandom(seed: 17)
+        for (planes, out) in [(12, 1), (15, 5), (14, 16), (20, 36), (6, 49)] {
+            let dy = (0..<planes * out).map { _ in rng.uniform(-1, 1) }
+            var dx = [Float](repeating: 99, count: planes + 1)
+            adaptiveAvgPoolBackward(dy: dy, planes: planes, height: 1, width: 1, outH: out, outW: 1, dx: &dx)
+            for p in 0..<planes {
+                let s = (0..<out).reduce(0.0) { $0 + Double(dy[p * out + $1]) }
+                XCTAssertEqual(Double(dx[p]), s, accuracy: 1e-5 * Double(out), "\(out) bins, plane \(p)")
+            }
+            XCTAssertEqual(dx[planes], 99, "\(out) bins: past the last plane")
+            var y = [Float](repeating: 99, count: (planes + 1) * out)
+            adaptiveAvgPoolForward(x: dx, planes: planes, height: 1, width: 1, outH: out, outW: 1, y: &y)
+            for p in 0..<planes { for j in 0..<out { XCTAssertEqual(y[p * out + j], dx[p]) } }
+            XCTAssertTrue(y[(planes * out)...].allSatisfy { $0 == 99 }, "\(out) bins: past the last plane")
+        }
+    }
+
     /// nn.MaxPool2d(k, s, p, ceil_mode=True)'s output side for n×n inputs, as PyTorch printed it
     /// (the last two rows drop a window that would start past the input: the rule's second half).
     func testCeilModeOutputSidesMatchPyTorch() {
@@ -133,34 +154,5 @@ final class ZooKernelsTests: XCTestCase {
         var back = [Float](repeating: .nan, count: b.count)
         copyChannelsOut(y, batch: batch, channels: 3, plane: plane, total: total, offset: 2, into: &back)
         XCTAssertEqual(back, b)
-    }
-}
-
-/// The repeated-input linear layer's two passes over its weight against plain loops, for group widths below,
-/// at and past 16 (a group's last vector spills into the next group, never past its row).
-final class RepeatedColumnsTests: XCTestCase {
-    func testSumAndRepeatAgainstLoops() {
-        var rng = SeededRandom(seed: 17)
-        for (rows, groups, width) in [(3, 4, 1), (5, 3, 5), (2, 7, 16), (4, 5, 36), (3, 2, 49)] {
-            let w = (0..<rows * groups * width).map { _ in rng.uniform(-1, 1) }
-            var sums = [Float](repeating: .nan, count: rows * groups)
-            sumColumnGroups(w, rows: rows, groups: groups, width: width, into: &sums)
-            for o in 0..<rows {
-                for g in 0..<groups {
-                    var s = 0.0
-                    for k in 0..<width { s += Double(w[(o * groups + g) * width + k]) }
-                    XCTAssertEqual(Double(sums[o * groups + g]), s, accuracy: 1e-5 * Double(width), "\(width) wide, \(o),\(g)")
-                }
-            }
-            // One spare row after the output: never written.
-            var out = [Float](repeating: 99, count: (rows + 1) * groups * width)
-            repeatColumns(sums, rows: rows, groups: groups, width: width, into: &out)
-            for o in 0..<rows {
-                for g in 0..<groups {
-                    for k in 0..<width { XCTAssertEqual(out[(o * groups + g) * width + k], sums[o * groups + g]) }
-                }
-            }
-            XCTAssertTrue(out[(rows * groups * width)...].allSatisfy { $0 == 99 }, "\(width) wide: past the last row")
-        }
     }
 }

@@ -42,7 +42,9 @@ public final class Linear: Layer, GradientBufferUser {
         precondition(r > 1 && c * r == inFeatures && x.count == b * c, "\(name): input \(x.shape) repeated \(r)×")
         input = x; repeats = r; repeatedShape = inputShape
         let ws = Tensor.reuse(summedWeight, [outFeatures, c]); summedWeight = ws
-        sumColumnGroups(weight.value.data, rows: outFeatures, groups: c, width: r, into: ws.data)
+        // The r columns of each value summed: the pool's backward pass over W's rows (r bins from one input).
+        adaptiveAvgPoolBackward(dy: weight.value.data, planes: outFeatures * c, height: 1, width: 1, outH: r, outW: 1,
+                                dx: ws.data)
         let y = Tensor.reuse(out, [b, outFeatures]); out = y
         linearForward(x: x.data, weight: ws.data, bias: bias.value.data, batch: b, inFeatures: c,
                       outFeatures: outFeatures, y: y.data)
@@ -69,7 +71,9 @@ public final class Linear: Layer, GradientBufferUser {
         if needsInputGradient { d = gradientBuffer(repeatedShape) }
         linearBackward(dy: dy.data, x: x.data, weight: ws.data, batch: b, inFeatures: c, outFeatures: outFeatures,
                        dWeight: g.data, dBias: bias.grad.data, dx: d?.data)
-        repeatColumns(g.data, rows: outFeatures, groups: c, width: repeats, into: weight.grad.data)
+        // Each value of the compact gradient repeated r times: the pool's forward pass over it.
+        adaptiveAvgPoolForward(x: g.data, planes: outFeatures * c, height: 1, width: 1, outH: repeats, outW: 1,
+                               y: weight.grad.data)
         return d
     }
     private var compactGradient: Tensor?
