@@ -284,6 +284,21 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 17, cin: 64, cout: 16, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
     }
 
+    /// Wide rows: the blocked weight gradient's items then hold two of five output panels (the last item
+    /// one) and one of two input panels, so the tiles of several panel pairs share a row's operands.
+    func testChannelBlockedWeightGradientInGroups() {
+        let saved = Parallel.maxThreads; defer { Parallel.maxThreads = saved }
+        Parallel.maxThreads = 2
+        let groups = blockedWeightGroups(coPanels: 5, cPanels: 2, rowK: 64 * 48, kernelRows: 1, taps: 1)
+        XCTAssertEqual(groups.0, 2, "the shape below no longer makes uneven groups of output panels")
+        XCTAssertEqual(groups.1, 1)
+        check(batch: 64, cin: 40, cout: 40, h: 2, w: 48, k: 1, s: 1, p: 0, bias: false)
+        // 3×3 on narrower rows: three output panels and two, each with one input panel (on two threads).
+        let taps = blockedWeightGroups(coPanels: 5, cPanels: 2, rowK: 20 * 48, kernelRows: 3, taps: 9)
+        XCTAssertTrue(taps.0 > 1 && 5 % taps.0 != 0 && taps.1 == 1, "\(taps)")
+        check(batch: 20, cin: 40, cout: 40, h: 3, w: 48, k: 3, s: 1, p: 1, bias: true)
+    }
+
     /// The stride-2 3×3 weight gradient as outer products (`stridedWeightsApply`): ResNet-20's 16 → 32
     /// (at 16×16), odd and non-square maps whose last output row or column meets the border, one and two
     /// input vectors, one to eight output vectors, one image per task and several.
