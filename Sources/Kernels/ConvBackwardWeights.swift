@@ -143,7 +143,8 @@ private func biasGradient(dy: UnsafePointer<Float>, _ g: ConvGeometry, dBias: Un
 /// xB[cPanel][pixel][n][32 channels] and dyB[coPanel][pixel][n][8 channels]. For tap t, the k rows
 /// (p, n) of dyB then line up with the rows (p + offset(t), n) of xB, a whole output row's run at once
 /// when the stride is 1, so both operands are read in place and only taps inside the image are
-/// multiplied. Each (8 output channels, 32 input channels, tap) tile sums its rows in order and is written
+/// multiplied (at stride 1 on wide rows each work item lays out its own panels one row at a time, the
+/// same layout). Each (8 output channels, 32 input channels, tap) tile sums its rows in order and is written
 /// straight into dW: no per-thread partial sums, and the same additions in the same order for any thread
 /// count (work items group tiles, below).
 private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
@@ -151,12 +152,16 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels
     let pin = g.height * g.width, pout = g.outH * g.outW
     let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
-    let xSize = cPanels * pin * n * panelWidth, dySize = coPanels * pout * n * mr
+    // At stride 1 on rows of 32 pixels or more each work item lays out the rows it multiplies itself
+    // (below); otherwise the operands are laid out whole first. Narrower rows are mostly the transposes'
+    // scalar tails, and 28×28 to 7×7 maps took 1.1-1.7× as long laid out per item (BENCHMARKS.md).
+    let inItems = g.stride == 1 && g.outW >= 32
+    let xSize = inItems ? 0 : cPanels * pin * n * panelWidth, dySize = inItems ? 0 : coPanels * pout * n * mr
     let buf = ScratchPool.shared.take(xSize + dySize + 16)
     defer { ScratchPool.shared.give(buf) }
     let xB = buf.0, dyB = buf.0 + xSize
     // Re-layout: each (panel, image) is a small block transpose ([channels][pixels] -> [pixels][channels]).
-    Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
+    if !inItems { Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
         let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
         transposeBlockIn(x + (img * cin + c0) * pin, count: count, stride: pin, len: pin,
                          xB + (kp * pin * n + img) * panelWidth, dstStride: n * panelWidth)
@@ -186,7 +191,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                 for r in 0..<mr { let ch = panel * mr + r; dst(panel, p)[r] = ch < count ? src[ch * pout + p] : 0 }
             }
         }
-    }
+    } }
     // Work items: a group of 8-channel output panels by a group of 32-channel input panels, with one tile
     // per (panel pair, tap) kept in a buffer while the item walks the output rows. A row's dy runs and the
     // input rows its taps reach stay in L2 while every tile of the group takes them; one tile at a time
@@ -195,7 +200,11 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     let (coGroup, cGroup) = blockedWeightGroups(coPanels: coPanels, cPanels: cPanels, rowK: rowK, kernelRows: g.kernelH,
                                                     taps: nt)
     let coItems = (coPanels + coGroup - 1) / coGroup, cItems = (cPanels + cGroup - 1) / cGroup
-    let tileFloats = mr * panelWidth, itemFloats = coGroup * cGroup * nt * tileFloats
+    let tileFloats = mr * panelWidth, tileSpan = coGroup * cGroup * nt * tileFloats
+    // In-item layout: the item's dy panels for one output row, [panel][column][n][8], and a ring of the
+    // last kernelH input rows of its x panels, [panel][row % kernelH][column][n][32].
+    let dyRow = g.outW * n * mr, xRow = g.width * n * panelWidth
+    let itemFloats = tileSpan + (inItems ? coGroup * dyRow + cGroup * g.kernelH * xRow : 0)
     let tasks = Parallel.chunkCount(coItems * cItems, grain: 1)
     let tileBuffers = ScratchPool.shared.take(tasks * itemFloats + 16)
     defer { ScratchPool.shared.give(tileBuffers) }
@@ -206,7 +215,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     }
     let rowsOf = taps.map { reach($0 / g.kernelW, g.outH, g.height) }, colsOf = taps.map { reach($0 % g.kernelW, g.outW, g.width) }
     Parallel.dynamic(coItems * cItems, tasks: tasks) { task, item in
-        let tiles = tileBuffers.0 + task * itemFloats
+        let tiles = tileBuffers.0 + task * itemFloats, dyL = tiles + tileSpan, xL = dyL + coGroup * dyRow
         let cp0 = item / cItems * coGroup, cp1 = min(coPanels, cp0 + coGroup)
         let kp0 = item % cItems * cGroup, kp1 = min(cPanels, kp0 + cGroup)
         // Tile (cp, kp, u) at ((cp - cp0) · cGroup + kp - kp0) · nt + u; each sums its rows in order.
@@ -214,7 +223,11 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
             tiles + (((cp - cp0) * cGroup + kp - kp0) * nt + u) * tileFloats
         }
         for cp in cp0..<cp1 { for kp in kp0..<kp1 { tile(cp, kp, 0).initialize(repeating: 0, count: nt * tileFloats) } }
+        var lastRow = -1
         for oy in 0..<g.outH {
+            if inItems {
+                layOutRows(dy: dy, x: x, g, oy: oy, lastRow: &lastRow, cp0..<cp1, kp0..<kp1, dyL: dyL, xL: xL)
+            }
             for (u, t) in taps.enumerated() where rowsOf[u].contains(oy) {
                 let iy = oy * g.stride - g.padding + t / g.kernelW, kj = t % g.kernelW
                 let ox0 = colsOf[u].lowerBound, ox1 = colsOf[u].upperBound
@@ -225,9 +238,12 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                 while ox < ox1 {
                     let end = min(ox1, ox + pixels), ix = ox * g.stride - g.padding + kj
                     for kp in kp0..<kp1 {
-                        let b = xB + (kp * pin + iy * g.width + ix) * n * panelWidth
+                        let b = inItems ? xL + ((kp - kp0) * g.kernelH + iy % g.kernelH) * xRow + ix * n * panelWidth
+                                        : xB + (kp * pin + iy * g.width + ix) * n * panelWidth
                         for cp in cp0..<cp1 {
-                            let a = dyB + (cp * pout + oy * s.outW + ox) * n * mr, dst = tile(cp, kp, u)
+                            let a = inItems ? dyL + (cp - cp0) * dyRow + ox * n * mr
+                                            : dyB + (cp * pout + oy * s.outW + ox) * n * mr
+                            let dst = tile(cp, kp, u)
                             if g.stride == 1 {
                                 microTile((end - ox) * n, a, b, dst, accumulate: true)
                             } else {
@@ -251,6 +267,51 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                                    tile(cp, kp, u) + r * panelWidth, channels)
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A stride-1 work item's operands for output row `oy`: its dy panels' row into dyL ([panel][column][n][8])
+/// and every input row up to the last that row's taps reach (`lastRow` says which are in already) into
+/// the ring xL ([panel][row % kernelH][column][n][32]). Each is read from NCHW once per item: laid out
+/// whole first, both went to memory and back (BENCHMARKS.md).
+private func layOutRows(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ g: ConvGeometry, oy: Int, lastRow: inout Int,
+                        _ coPanels: Range<Int>, _ cPanels: Range<Int>, dyL: UnsafeMutablePointer<Float>,
+                        xL: UnsafeMutablePointer<Float>) {
+    let n = g.batch, cin = g.inChannels, cout = g.outChannels, ow = g.outW, pout = g.outH * ow, pin = g.height * g.width
+    let dyRow = ow * n * mr, xRow = g.width * n * panelWidth, full = ow / 16 * 16
+    // Two panels of 8 output channels at a time through a 16×16 register transpose.
+    for pair in stride(from: coPanels.lowerBound, to: coPanels.upperBound, by: 2) {
+        let co0 = pair * mr, count = min(2 * mr, cout - co0), second = pair + 1 < coPanels.upperBound
+        let d0 = dyL + (pair - coPanels.lowerBound) * dyRow, d1 = d0 + dyRow
+        for img in 0..<n {
+            let src = dy + (img * cout + co0) * pout + oy * ow
+            var p = 0
+            while p < full {
+                var m = Block16 { r in r < count ? load16(src + r * pout + p) : SIMD16<Float>() }
+                m.transpose()
+                m.forEachRow { k, v in
+                    UnsafeMutableRawPointer(d0 + ((p + k) * n + img) * mr).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+                    if second { UnsafeMutableRawPointer(d1 + ((p + k) * n + img) * mr).storeBytes(of: v.highHalf, as: SIMD8<Float>.self) }
+                }
+                p += 16
+            }
+            for p in full..<ow {
+                for r in 0..<(second ? 2 * mr : mr) {
+                    (r < mr ? d0 : d1)[(p * n + img) * mr + r % mr] = r < count ? src[r * pout + p] : 0
+                }
+            }
+        }
+    }
+    let last = min(g.height - 1, oy - g.padding + g.kernelH - 1)
+    while lastRow < last {
+        lastRow += 1
+        for kp in cPanels {
+            let c0 = kp * panelWidth, dst = xL + ((kp - cPanels.lowerBound) * g.kernelH + lastRow % g.kernelH) * xRow
+            for img in 0..<n {
+                transposeBlockIn(x + (img * cin + c0) * pin + lastRow * g.width, count: min(panelWidth, cin - c0), stride: pin,
+                                 len: g.width, dst + img * panelWidth, dstStride: n * panelWidth)
             }
         }
     }
