@@ -142,7 +142,7 @@ private func biasGradient(dy: UnsafePointer<Float>, _ g: ConvGeometry, dBias: Un
 /// the batch's input and dy are first laid out channel-blocked with the image innermost,
 /// xB[cPanel][pixel][n][32 channels] and dyB[coPanel][pixel][n][8 channels]. For tap t, the k rows
 /// (p, n) of dyB then line up with the rows (p + offset(t), n) of xB, a whole output row's run at once
-/// when the stride is 1, so both operands are read in place and only taps inside the image are
+/// (strided, xB's columns in phase order), so both operands are read in place and only taps inside the image are
 /// multiplied (at stride 1 on wide rows each work item lays out its own panels one row at a time, the
 /// same layout). Each (8 output channels, 32 input channels, tap) tile sums its rows in order and is written
 /// straight into dW: no per-thread partial sums, and the same additions in the same order for any thread
@@ -156,15 +156,31 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     // (below); otherwise the operands are laid out whole first. Narrower rows are mostly the transposes'
     // scalar tails, and 28×28 to 7×7 maps took 1.1-1.7× as long laid out per item (BENCHMARKS.md).
     let inItems = g.stride == 1 && g.outW >= 32
-    let xSize = inItems ? 0 : cPanels * pin * n * panelWidth, dySize = inItems ? 0 : coPanels * pout * n * mr
+    // Strided: each input row's columns in phase order, column ix at (ix % stride)·phaseW + ix / stride, so a
+    // tap's columns for consecutive outputs are one run too, as deep a tile product as at stride 1 (one
+    // pixel's images at a time, 16 rows at batch 16, cost ResNet-50's stride-2 3×3s 5-10 %; BENCHMARKS.md).
+    let st = g.stride, phaseW = (g.width + st - 1) / st, rowLen = st * phaseW
+    let xSize = inItems ? 0 : cPanels * g.height * rowLen * n * panelWidth, dySize = inItems ? 0 : coPanels * pout * n * mr
     let buf = ScratchPool.shared.take(xSize + dySize + 16)
     defer { ScratchPool.shared.give(buf) }
     let xB = buf.0, dyB = buf.0 + xSize
     // Re-layout: each (panel, image) is a small block transpose ([channels][pixels] -> [pixels][channels]).
     if !inItems { Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
         let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
-        transposeBlockIn(x + (img * cin + c0) * pin, count: count, stride: pin, len: pin,
-                         xB + (kp * pin * n + img) * panelWidth, dstStride: n * panelWidth)
+        let src = x + (img * cin + c0) * pin, dst = xB + (kp * g.height * rowLen * n + img) * panelWidth
+        if st == 1 {
+            transposeBlockIn(src, count: count, stride: pin, len: pin, dst, dstStride: n * panelWidth)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: g.width * panelWidth) { row in
+            for iy in 0..<g.height {
+                transposeBlockIn(src + iy * g.width, count: count, stride: pin, len: g.width, row.baseAddress!)
+                for ix in 0..<g.width {
+                    copyFloats(dst + (iy * rowLen + ix % st * phaseW + ix / st) * n * panelWidth,
+                               row.baseAddress! + ix * panelWidth, panelWidth)
+                }
+            }
+        }
     }
     // Two panels of 8 output channels at a time, 16 pixels through a register transpose (one float at a
     // time, this was a third of a 1×1 conv's weight gradient at 56×56).
@@ -232,25 +248,18 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
                 let iy = oy * g.stride - g.padding + t / g.kernelW, kj = t % g.kernelW
                 let ox0 = colsOf[u].lowerBound, ox1 = colsOf[u].upperBound
                 // Pixels a few at a time (`blockedWeightDepth` rows of both operands), so that every tile
-                // of the group takes them from L1. At stride 1 they are one run of rows in both operands.
+                // of the group takes them from L1. They are one run of rows in both operands.
                 let pixels = max(1, blockedWeightDepth / n)
                 var ox = ox0
                 while ox < ox1 {
                     let end = min(ox1, ox + pixels), ix = ox * g.stride - g.padding + kj
                     for kp in kp0..<kp1 {
                         let b = inItems ? xL + ((kp - kp0) * g.kernelH + iy % g.kernelH) * xRow + ix * n * panelWidth
-                                        : xB + (kp * pin + iy * g.width + ix) * n * panelWidth
+                                        : xB + ((kp * g.height + iy) * rowLen + ix % st * phaseW + ix / st) * n * panelWidth
                         for cp in cp0..<cp1 {
                             let a = inItems ? dyL + (cp - cp0) * dyRow + ox * n * mr
                                             : dyB + (cp * pout + oy * s.outW + ox) * n * mr
-                            let dst = tile(cp, kp, u)
-                            if g.stride == 1 {
-                                microTile((end - ox) * n, a, b, dst, accumulate: true)
-                            } else {
-                                for p in 0..<(end - ox) {
-                                    microTile(n, a + p * n * mr, b + p * g.stride * n * panelWidth, dst, accumulate: true)
-                                }
-                            }
+                            microTile((end - ox) * n, a, b, tile(cp, kp, u), accumulate: true)
                         }
                     }
                     ox = end

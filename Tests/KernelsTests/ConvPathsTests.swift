@@ -304,6 +304,15 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 4, cin: 64, cout: 16, h: 5, w: 34, k: 3, s: 1, p: 0, bias: true)
     }
 
+    /// Strided convs on the channel-blocked weight gradient, whose input rows are laid out in column phases:
+    /// an odd width (phases of 6 and 5 columns), stride 3 with a 5×5 kernel, and the widths' last output
+    /// column meeting the border.
+    func testStridedBlockedWeightGradient() {
+        check(batch: 3, cin: 40, cout: 16, h: 9, w: 11, k: 3, s: 2, p: 1, bias: false)
+        check(batch: 2, cin: 36, cout: 8, h: 13, w: 14, k: 5, s: 3, p: 2, bias: true)
+        check(batch: 5, cin: 64, cout: 24, h: 6, w: 12, k: 3, s: 2, p: 0, bias: false)
+    }
+
     /// The stride-2 3×3 weight gradient as outer products (`stridedWeightsApply`): ResNet-20's 16 → 32
     /// (at 16×16), odd and non-square maps whose last output row or column meets the border, one and two
     /// input vectors, one to eight output vectors, one image per task and several.
