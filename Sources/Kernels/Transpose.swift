@@ -25,20 +25,23 @@ func transposeToPixelChannel(_ src: UnsafePointer<Float>, count: Int, stride: In
 }
 
 /// dst[e · dstStride + j] = src[j * stride + e] for j < count (0 for count..<lanes), e < len: `lanes`
-/// (32 or 16) images or channels side by side. 16×16 blocks go through registers (`Block16`); the
-/// last len % 16 rows one float at a time.
+/// (32 or 16) images or channels side by side. 16×16 blocks go through registers (`Block16`); when len
+/// is at least 16 the last len % 16 rows are the end of one more block, which rewrites the rows it
+/// shares with the block before with the same values; shorter runs one float at a time.
 func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
                       dstStride: Int = panelWidth, lanes: Int = panelWidth) {
     let full = len / 16 * 16
     for j0 in Swift.stride(from: 0, to: lanes, by: 16) {
         var e0 = 0
-        while e0 < full {
+        while e0 < len && len >= 16 {
+            e0 = min(e0, len - 16)
             var m = Block16 { i in j0 + i < count ? load16(src + (j0 + i) * stride + e0) : SIMD16<Float>() }
             m.transpose()
             m.forEachRow { i, v in store16(v, dst + (e0 + i) * dstStride + j0) }
             e0 += 16
         }
     }
+    if len >= 16 { return }
     for j in 0..<lanes {
         if j >= count { for e in full..<len { dst[e * dstStride + j] = 0 }; continue }
         let sp = src + j * stride
