@@ -152,10 +152,10 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels
     let pin = g.height * g.width, pout = g.outH * g.outW
     let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
-    // At stride 1 on rows of 32 pixels or more each work item lays out the rows it multiplies itself
-    // (below); otherwise the operands are laid out whole first. Narrower rows are mostly the transposes'
-    // scalar tails, and 28×28 to 7×7 maps took 1.1-1.7× as long laid out per item (BENCHMARKS.md).
-    let inItems = g.stride == 1 && g.outW >= 32
+    // At stride 1 on rows of 16 pixels or more each work item lays out the rows it multiplies itself
+    // (below); otherwise the operands are laid out whole first. Rows under 16 pixels are transposed one
+    // float at a time, and 14×14 and 7×7 maps took 1.4-1.7× as long laid out per item (BENCHMARKS.md).
+    let inItems = g.stride == 1 && g.outW >= 16
     // Strided: each input row's columns in phase order, column ix at (ix % stride)·phaseW + ix / stride, so a
     // tap's columns for consecutive outputs are one run too, as deep a tile product as at stride 1 (one
     // pixel's images at a time, 16 rows at batch 16, cost ResNet-50's stride-2 3×3s 5-10 %; BENCHMARKS.md).

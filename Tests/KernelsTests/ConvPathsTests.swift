@@ -297,7 +297,7 @@ final class ConvPathsTests: XCTestCase {
         let taps = blockedWeightGroups(coPanels: 5, cPanels: 2, rowK: 20 * 48, kernelRows: 3, taps: 9)
         XCTAssertTrue(taps.0 > 1 && 5 % taps.0 != 0 && taps.1 == 1, "\(taps)")
         check(batch: 20, cin: 40, cout: 40, h: 3, w: 48, k: 3, s: 1, p: 1, bias: true)
-        // Rows of 32 or more pixels are laid out inside each item: a row with a 5-pixel tail and an odd
+        // Rows of 16 or more pixels are laid out inside each item: a row with a 5-pixel tail and an odd
         // number of output panels, a 5×5 kernel's ring of rows, and no padding (rows from the top).
         check(batch: 3, cin: 40, cout: 24, h: 4, w: 37, k: 3, s: 1, p: 1, bias: false)
         check(batch: 2, cin: 33, cout: 17, h: 7, w: 40, k: 5, s: 1, p: 2, bias: false)
