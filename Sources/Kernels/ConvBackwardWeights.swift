@@ -212,6 +212,9 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
         return inside.isEmpty ? 0..<0 : inside.first!..<(inside.last! + 1)
     }
     let rowsOf = taps.map { reach($0 / g.kernelW, g.outH, g.height) }, colsOf = taps.map { reach($0 % g.kernelW, g.outW, g.width) }
+    // Pixels a few at a time (`blockedWeightDepth` rows of both operands), so that every tile of the group
+    // takes them from L1. They are one run of rows in both operands.
+    let pixels = max(1, blockedWeightDepth / n)
     Parallel.dynamic(coItems * cItems, tasks: tasks) { task, item in
         let tiles = tileBuffers.0 + task * itemFloats, dyL = tiles + tileSpan, xL = dyL + coGroup * dyRow
         let cp0 = item / cItems * coGroup, cp1 = min(coPanels, cp0 + coGroup)
@@ -220,7 +223,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
         @inline(__always) func tile(_ cp: Int, _ kp: Int, _ u: Int) -> UnsafeMutablePointer<Float> {
             tiles + (((cp - cp0) * cGroup + kp - kp0) * nt + u) * tileFloats
         }
-        for cp in cp0..<cp1 { for kp in kp0..<kp1 { tile(cp, kp, 0).initialize(repeating: 0, count: nt * tileFloats) } }
+        tiles.initialize(repeating: 0, count: tileSpan)
         var lastRow = -1
         for oy in 0..<g.outH {
             if inItems {
@@ -229,9 +232,6 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
             for (u, t) in taps.enumerated() where rowsOf[u].contains(oy) {
                 let iy = oy * g.stride - g.padding + t / g.kernelW, kj = t % g.kernelW
                 let ox0 = colsOf[u].lowerBound, ox1 = colsOf[u].upperBound
-                // Pixels a few at a time (`blockedWeightDepth` rows of both operands), so that every tile
-                // of the group takes them from L1. They are one run of rows in both operands.
-                let pixels = max(1, blockedWeightDepth / n)
                 var ox = ox0
                 while ox < ox1 {
                     let end = min(ox1, ox + pixels), ix = ox * g.stride - g.padding + kj

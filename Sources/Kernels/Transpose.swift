@@ -30,7 +30,6 @@ func transposeToPixelChannel(_ src: UnsafePointer<Float>, count: Int, stride: In
 /// shares with the block before with the same values; shorter runs one float at a time.
 func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
                       dstStride: Int = panelWidth, lanes: Int = panelWidth) {
-    let full = len / 16 * 16
     for j0 in Swift.stride(from: 0, to: lanes, by: 16) {
         var e0 = 0
         while e0 < len && len >= 16 {
@@ -43,9 +42,9 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
     }
     if len >= 16 { return }
     for j in 0..<lanes {
-        if j >= count { for e in full..<len { dst[e * dstStride + j] = 0 }; continue }
+        if j >= count { for e in 0..<len { dst[e * dstStride + j] = 0 }; continue }
         let sp = src + j * stride
-        for e in full..<len { dst[e * dstStride + j] = sp[e] }
+        for e in 0..<len { dst[e * dstStride + j] = sp[e] }
     }
 }
 
