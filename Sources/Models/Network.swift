@@ -69,7 +69,7 @@ public final class Network {
     private func forward(_ x: Tensor, training: Bool, fold: Bool) -> Tensor {
         var h = x
         var i = 0
-        foldedInput = nil; repeatedSpan = nil
+        foldedInput = nil; repeatedSpan = nil; predicted = predicting
         while i < units.count {
             let t0 = monotonicSeconds()
             if let f = plan.repeatingPool(at: i, training: training), h.shape.count == 4, h.shape[2] == 1, h.shape[3] == 1 {
@@ -84,7 +84,7 @@ public final class Network {
                 // Inference: the batch norm (and ReLU) as the conv's epilogue (ResNet's stem, VGG-bn; the
                 // blocks fold their own). The time is the conv's; the others show as 0.
                 h = f.conv.forward(h, epilogue: f.epilogue)
-                foldedInput = x
+                if !predicting { foldedInput = x }
                 forwardSeconds[i] = monotonicSeconds() - t0
                 for j in (i + 1)..<(i + f.count) { forwardSeconds[j] = 0 }
                 i += f.count
@@ -92,7 +92,7 @@ public final class Network {
             } else if reluBeforePool[i], let pool = units[i + 1] as? MaxPool2d {
                 forwardSeconds[i] = 0
                 // After a fold, `backward` reruns the whole forward pass first: no indices needed now.
-                h = pool.forwardAfterReLU(h, training: training, recordIndices: foldedInput == nil)
+                h = pool.forwardAfterReLU(h, training: training, recordIndices: foldedInput == nil && !predicting)
                 i += 1
             } else {
                 h = units[i].forward(h, training: training)
@@ -171,11 +171,13 @@ public final class Network {
         return CrossEntropyResult(loss: Float(loss / Double(b)), correct: correct)
     }
 
-    /// Eval-mode logits of a batch: split across cores like `trainStep` when the model allows it (the
-    /// slices then have the training step's shapes, so no layer reallocates its buffers for evaluation).
+    /// Eval-mode logits of a batch: split across cores like `trainStep` when the model allows it. The
+    /// layers keep nothing for a backward pass: their outputs come from the network's `ActivationArena` and
+    /// go back to it once read, leaving the training step's buffers alone, so `backward` may not follow
+    /// (it needs `forward(_:training:)`).
     public func predict(_ x: Tensor) -> Tensor {
         let b = x.shape[0], parts = splitCount(b)
-        guard parts > 1 else { return forward(x, training: false) }
+        guard parts > 1 else { return activations.activate { forward(x, training: false) } }
         prepareReplicas(parts - 1)
         let per = x.count / b
         let out = Tensor.reuse(predictions, [b, classes]); predictions = out
@@ -183,12 +185,16 @@ public final class Network {
         Parallel.run(parts) { t in
             let net = t == 0 ? self : replicas[t - 1], lo = b * t / parts, hi = b * (t + 1) / parts
             let slice = Tensor(view: x, offset: lo * per, shape: [hi - lo] + x.shape.dropFirst())
-            let logits = Parallel.serial { net.forward(slice, training: false) }
+            let logits = Parallel.serial { net.activations.activate { net.forward(slice, training: false) } }
             (out.data + lo * classes).update(from: logits.data, count: (hi - lo) * classes)
         }
         return out
     }
     private var predictions: Tensor?
+    /// The activation buffers `predict` lends its layers (each replica has its own).
+    public let activations = ActivationArena()
+    /// Whether the last forward pass was `predict`'s, which leaves nothing for `backward`.
+    private var predicted = false
 
     private func sliceStep(_ x: Tensor, _ labels: UnsafePointer<Int32>, gradientBatch: Int) -> CrossEntropyResult {
         let logits = forward(x, training: true)
@@ -213,6 +219,7 @@ public final class Network {
 
     /// Back-propagates dL/dlogits, leaving every parameter's gradient in `grad`.
     public func backward(_ dLogits: Tensor) {
+        precondition(!predicted, "backward after predict: its layers kept nothing for it")
         if let x = foldedInput { _ = forward(x, training: false, fold: false) }
         var d: Tensor? = dLogits
         for i in units.indices.reversed() {

@@ -72,6 +72,10 @@ final class TorchReferenceTests: XCTestCase {
         let training = f.metadata["mode"] == "train"
         let input = try source.floats("input"), labels = try source.int64s("labels").map { Int32($0) }
         let x = Tensor(shape: inputShape, values: input)
+        if !training {
+            // Inference with the layers' outputs in the arena (ActivationArena): the same logits.
+            XCTAssertLessThan(relativeError(net.predict(x).array, try f.floats("logits")), 1e-4, "predict's logits")
+        }
         let logits = net.forward(x, training: training)
         let d = Tensor(shape: logits.shape), probs = Tensor(shape: logits.shape)
         let ce = labels.withUnsafeBufferPointer {

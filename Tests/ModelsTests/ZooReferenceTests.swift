@@ -81,6 +81,10 @@ final class ZooReferenceTests: XCTestCase {
             XCTAssertEqual(net.parameters.map(\.name).joined(separator: ","), f.metadata["param_names"])
             try fill(net, f, mode: mode)
             net.step = step
+            if mode == "eval" {
+                // Inference with the layers' outputs in the arena (ActivationArena): the same logits.
+                XCTAssertLessThan(relativeError(net.predict(x).array, try f.floats("eval.logits")), 1e-4, "\(model) predict's logits")
+            }
             let logits = net.forward(x, training: mode == "train")
             let d = Tensor(shape: logits.shape), probs = Tensor(shape: logits.shape)
             let ce = labels.withUnsafeBufferPointer {

@@ -75,7 +75,7 @@ public final class BasicBlock: ResidualSwitch, GradientBufferUser {
 
     private func fusedEvalForward(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == conv1.inChannels, "\(name): input \(x.shape)")
-        fusedInput = x
+        fusedInput = predicting ? nil : x
         let mid = fusedConv(conv1, bn1, slot: 0, x, residual: nil, relu: true)
         var shortcut: Tensor? = nil
         if residual {

@@ -47,8 +47,9 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         guard !training else { return trainForward(x, residual: nil, relu: false) }
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
-        input = x; trainedForward = false
-        let y = Tensor.reuse(out, x.shape); out = y
+        trainedForward = false
+        if !predicting { input = x }
+        let y = layerOutput(&out, x.shape)
         batchNormEvalForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
                              runningMean: runningMean.data, runningVar: runningVar.data, y: y.data)
         return y

@@ -61,7 +61,7 @@ public final class Bottleneck: ResidualSwitch, GradientBufferUser {
 
     private func fusedEvalForward(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == conv1.inChannels, "\(name): input \(x.shape)")
-        fusedInput = x
+        fusedInput = predicting ? nil : x
         let a = fusedConv(conv1, bn1, x, residual: nil, relu: true)
         let b = fusedConv(conv2, bn2, a, residual: nil, relu: true)
         var shortcut: Tensor? = nil

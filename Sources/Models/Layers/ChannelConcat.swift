@@ -31,7 +31,7 @@ public final class ChannelConcat: Layer, GradientBufferUser {
         branchChannels = outs.map { $0.shape[1] }
         let n = x.shape[0], h = outs[0].shape[2], w = outs[0].shape[3]
         let total = outs.reduce(0) { $0 + $1.shape[1] }
-        let y = Tensor.reuse(out, [n, total, h, w]); out = y
+        let y = layerOutput(&out, [n, total, h, w])
         var offset = 0
         for o in outs {
             precondition(o.shape[0] == n && o.shape[2] == h && o.shape[3] == w, "\(name): branch output \(o.shape)")

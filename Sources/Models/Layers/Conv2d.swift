@@ -46,8 +46,9 @@ public final class Conv2d: Layer, GradientBufferUser {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "\(name): input \(x.shape)")
         let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
-        geometry = g; input = x
-        let y = Tensor.reuse(out, [g.batch, outChannels, g.outH, g.outW]); out = y
+        geometry = g
+        if !predicting { input = x }
+        let y = layerOutput(&out, [g.batch, outChannels, g.outH, g.outW])
         convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
                     epilogue: epilogue)
         return y
@@ -81,10 +82,7 @@ public final class Conv2d: Layer, GradientBufferUser {
 
     /// This layer's output buffer at `shape`, for a caller writing a fused inference result: it is
     /// free outside a training step (the backward pass needs the input, not the output).
-    func outputBuffer(_ shape: [Int]) -> Tensor {
-        let y = Tensor.reuse(out, shape); out = y
-        return y
-    }
+    func outputBuffer(_ shape: [Int]) -> Tensor { layerOutput(&out, shape) }
 
     public func backward(_ dy: Tensor) -> Tensor? { backward(dy, adding: nil) }
 

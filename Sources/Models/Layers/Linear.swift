@@ -26,8 +26,9 @@ public final class Linear: Layer, GradientBufferUser {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.count == x.shape[0] * inFeatures, "\(name): input \(x.shape)")
-        input = x; repeats = 1
-        let y = Tensor.reuse(out, [x.shape[0], outFeatures]); out = y
+        repeats = 1
+        if !predicting { input = x }
+        let y = layerOutput(&out, [x.shape[0], outFeatures])
         linearForward(x: x.data, weight: weight.value.data, bias: bias.value.data, batch: x.shape[0],
                       inFeatures: inFeatures, outFeatures: outFeatures, y: y.data)
         return y
@@ -40,12 +41,13 @@ public final class Linear: Layer, GradientBufferUser {
     public func forward(repeating x: Tensor, times r: Int, inputShape: [Int]) -> Tensor {
         let b = x.shape[0], c = inFeatures / r
         precondition(r > 1 && c * r == inFeatures && x.count == b * c, "\(name): input \(x.shape) repeated \(r)×")
-        input = x; repeats = r; repeatedShape = inputShape
+        repeats = r; repeatedShape = inputShape
+        if !predicting { input = x }
         let ws = Tensor.reuse(summedWeight, [outFeatures, c]); summedWeight = ws
         // The r columns of each value summed: the pool's backward pass over W's rows (r bins from one input).
         adaptiveAvgPoolBackward(dy: weight.value.data, planes: outFeatures * c, height: 1, width: 1, outH: r, outW: 1,
                                 dx: ws.data)
-        let y = Tensor.reuse(out, [b, outFeatures]); out = y
+        let y = layerOutput(&out, [b, outFeatures])
         linearForward(x: x.data, weight: ws.data, bias: bias.value.data, batch: b, inFeatures: c,
                       outFeatures: outFeatures, y: y.data)
         return y

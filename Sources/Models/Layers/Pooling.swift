@@ -35,9 +35,10 @@ public final class MaxPool2d: Layer, GradientBufferUser {
         var g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         g.ceilMode = ceilMode
-        geometry = g; input = x
-        let y = Tensor.reuse(out, [g.batch, g.inChannels, g.outH, g.outW]); out = y
-        if argmaxCount != y.count {
+        geometry = g
+        if !predicting { input = x }
+        let y = layerOutput(&out, [g.batch, g.inChannels, g.outH, g.outW])
+        if recordIndices && argmaxCount != y.count {
             argmax?.deallocate()
             argmax = .allocate(capacity: y.count); argmaxCount = y.count
         }
@@ -101,8 +102,9 @@ public final class AvgPool2d: Layer, GradientBufferUser {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
-        geometry = g; input = x
-        let y = Tensor.reuse(out, [g.batch, g.inChannels, g.outH, g.outW]); out = y
+        geometry = g
+        if !predicting { input = x }
+        let y = layerOutput(&out, [g.batch, g.inChannels, g.outH, g.outW])
         avgPoolForward(x: x.data, geometry: g, y: y.data)
         return y
     }
@@ -130,8 +132,8 @@ public final class GlobalAvgPool: Layer, GradientBufferUser {
     public var kind: String { "AdaptiveAvgPool(1)+flatten" }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        input = x
-        let y = Tensor.reuse(out, [x.shape[0], x.shape[1]]); out = y
+        if !predicting { input = x }
+        let y = layerOutput(&out, [x.shape[0], x.shape[1]])
         globalAvgPoolForward(x: x.data, planes: y.count, planeSize: x.count / y.count, y: y.data)
         return y
     }

@@ -13,7 +13,8 @@ public final class ReLU: Layer, GradientBufferUser {
     public init(_ name: String, inPlace: Bool = false) { self.name = name; self.inPlace = inPlace }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let y = inPlace ? x : Tensor.reuse(out, x.shape); out = y
+        let y: Tensor
+        if inPlace { y = x; if !predicting { out = y } } else { y = layerOutput(&out, x.shape) }
         reluForward(x: x.data, count: x.count, y: y.data)
         return y
     }

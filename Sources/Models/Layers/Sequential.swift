@@ -27,7 +27,7 @@ public final class Sequential: Layer, GradientBufferUser {
         while i < layers.count {
             if let f = evalFold(layers, at: i) {
                 h = f.conv.forward(h, epilogue: f.epilogue)
-                fusedInput = x
+                fusedInput = predicting ? nil : x
                 i += f.count
             } else {
                 h = layers[i].forward(h, training: false)
