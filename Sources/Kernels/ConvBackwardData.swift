@@ -58,10 +58,19 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
     let nt = taps.count
     Parallel.forEach(nt * cPanels, grain: max(1, 8192 / max(1, cout * mr))) { i in
         let u = i / cPanels, cp = i % cPanels, dst = packedA + i * cout * mr, c0 = cp * mr, n = min(mr, cin - c0)
-        for co in 0..<cout {
-            let src = weight + (taps[u] * cout + co) * cin + c0, d = dst + co * mr
-            for r in 0..<n { d[r] = src[r] }
-            for r in n..<mr { d[r] = 0 }
+        if n == mr {
+            // One vector a row: copied float by float, this was as long as the tile products of ResNet-18's
+            // small-map convs (BENCHMARKS.md).
+            for co in 0..<cout {
+                let v = UnsafeRawPointer(weight + (taps[u] * cout + co) * cin + c0).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dst + co * mr).storeBytes(of: v, as: SIMD8<Float>.self)
+            }
+        } else {
+            for co in 0..<cout {
+                let src = weight + (taps[u] * cout + co) * cin + c0, d = dst + co * mr
+                for r in 0..<n { d[r] = src[r] }
+                for r in n..<mr { d[r] = 0 }
+            }
         }
     }
     // Pixel-major units work on their 32 images transposed ([channel][pixel][32]): dy rows are read

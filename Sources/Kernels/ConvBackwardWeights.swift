@@ -187,7 +187,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     let pairs = (coPanels + 1) / 2
     Parallel.forEach(pairs * n, grain: max(1, 4096 / max(1, pout * 2 * mr))) { i in
         let pair = i / n, img = i % n, co0 = pair * 2 * mr, d0 = dyB + (2 * pair * pout * n + img) * mr
-        transposeDyPanels(dy + (img * cout + co0) * pout, count: min(2 * mr, cout - co0), stride: pout, len: pout,
+        transposeRowsToPanels(dy + (img * cout + co0) * pout, count: min(2 * mr, cout - co0), stride: pout, len: pout,
                           d0, 2 * pair + 1 < coPanels ? d0 + pout * n * mr : nil, dstStride: n * mr)
     } }
     // Work items: a group of 8-channel output panels by a group of 32-channel input panels, with one tile
@@ -277,7 +277,7 @@ private func layOutRows(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ g: 
         let co0 = pair * mr, count = min(2 * mr, cout - co0), second = pair + 1 < coPanels.upperBound
         let d0 = dyL + (pair - coPanels.lowerBound) * dyRow, d1 = d0 + dyRow
         for img in 0..<n {
-            transposeDyPanels(dy + (img * cout + co0) * pout + oy * ow, count: count, stride: pout, len: ow,
+            transposeRowsToPanels(dy + (img * cout + co0) * pout + oy * ow, count: count, stride: pout, len: ow,
                               d0 + img * mr, second ? d1 + img * mr : nil, dstStride: n * mr)
         }
     }
@@ -290,30 +290,6 @@ private func layOutRows(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ g: 
                 transposeBlockIn(x + (img * cin + c0) * pin + lastRow * g.width, count: min(panelWidth, cin - c0), stride: pin,
                                  len: g.width, dst + img * panelWidth, dstStride: n * panelWidth)
             }
-        }
-    }
-}
-
-/// Rows co0 ..< co0 + count (count <= 16; rows `stride` apart) of one image's dy, pixels 0 ..< len, into two
-/// panels of 8 channels (d1 nil: one), pixel p at dK + p · dstStride, zeros past count. 16 pixels at a
-/// time through a register transpose; the last len % 16 are the end of one more block when len >= 16.
-private func transposeDyPanels(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ d0: UnsafeMutablePointer<Float>,
-                               _ d1: UnsafeMutablePointer<Float>?, dstStride: Int) {
-    var p = 0
-    while p < len && len >= 16 {
-        p = min(p, len - 16)
-        var m = Block16 { r in r < count ? load16(src + r * stride + p) : SIMD16<Float>() }
-        m.transpose()
-        m.forEachRow { k, v in
-            UnsafeMutableRawPointer(d0 + (p + k) * dstStride).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
-            if let d1 { UnsafeMutableRawPointer(d1 + (p + k) * dstStride).storeBytes(of: v.highHalf, as: SIMD8<Float>.self) }
-        }
-        p += 16
-    }
-    if len >= 16 { return }
-    for p in 0..<len {
-        for r in 0..<(d1 == nil ? mr : 2 * mr) {
-            (r < mr ? d0 : d1!)[p * dstStride + r % mr] = r < count ? src[r * stride + p] : 0
         }
     }
 }

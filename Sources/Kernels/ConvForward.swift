@@ -85,18 +85,18 @@ private func panelConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Flo
 }
 
 /// A: [mPanel][k = u*Cin + c][8] = W[taps[u]][co][c]: each row a contiguous run of W (tap-major), and
-/// the blocks of taps no output reaches are never read.
+/// the blocks of taps no output reaches are never read. Two panels at a time through a register
+/// transpose: one float at a time, this took as long as the tile products of ResNet-18's small-map
+/// convs (BENCHMARKS.md).
 private func packForwardWeights(_ weight: UnsafePointer<Float>, _ s: ConvPanels, into packedA: UnsafeMutablePointer<Float>) {
     let cout = s.g.outChannels, cin = s.g.inChannels, ku = s.kUsed, taps = s.taps
-    let mPanels = (cout + mr - 1) / mr
-    Parallel.forEach(mPanels, grain: max(1, 8192 / max(1, ku * mr))) { mp in
-        let dst = packedA + mp * ku * mr, rows = min(mr, cout - mp * mr), nt = taps.count
-        if rows < mr { dst.update(repeating: 0, count: ku * mr) }
-        for u in 0..<nt {
-            for r in 0..<rows {
-                let src = weight + (taps[u] * cout + mp * mr + r) * cin, d = dst + u * cin * mr + r
-                for c in 0..<cin { d[c * mr] = src[c] }
-            }
+    let mPanels = (cout + mr - 1) / mr, pairs = (mPanels + 1) / 2
+    Parallel.forEach(pairs, grain: max(1, 8192 / max(1, 2 * ku * mr))) { pair in
+        let mp = 2 * pair, rows = min(2 * mr, cout - mp * mr)
+        let d0 = packedA + mp * ku * mr, d1 = mp + 1 < mPanels ? d0 + ku * mr : nil
+        for u in 0..<taps.count {
+            transposeRowsToPanels(weight + (taps[u] * cout + mp * mr) * cin, count: rows, stride: cin, len: cin,
+                                  d0 + u * cin * mr, d1.map { $0 + u * cin * mr }, dstStride: mr)
         }
     }
 }

@@ -48,6 +48,31 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
     }
 }
 
+/// `count` rows (count <= 16, `stride` apart), elements 0 ..< len, into two panels of 8 lanes (d1 nil: one):
+/// element e of row r at (r < 8 ? d0 : d1) + e · dstStride + r % 8, zeros past count (one image's dy rows
+/// for the weight gradient, a conv's weight rows for the forward's A panels). 16 elements at a time
+/// through a register transpose; the last len % 16 are the end of one more block when len >= 16.
+func transposeRowsToPanels(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ d0: UnsafeMutablePointer<Float>,
+                               _ d1: UnsafeMutablePointer<Float>?, dstStride: Int) {
+    var p = 0
+    while p < len && len >= 16 {
+        p = min(p, len - 16)
+        var m = Block16 { r in r < count ? load16(src + r * stride + p) : SIMD16<Float>() }
+        m.transpose()
+        m.forEachRow { k, v in
+            UnsafeMutableRawPointer(d0 + (p + k) * dstStride).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
+            if let d1 { UnsafeMutableRawPointer(d1 + (p + k) * dstStride).storeBytes(of: v.highHalf, as: SIMD8<Float>.self) }
+        }
+        p += 16
+    }
+    if len >= 16 { return }
+    for p in 0..<len {
+        for r in 0..<(d1 == nil ? mr : 2 * mr) {
+            (r < mr ? d0 : d1!)[p * dstStride + r % mr] = r < count ? src[r * stride + p] : 0
+        }
+    }
+}
+
 /// dst[j * stride + e] = src[e][j] for j < count: the inverse of transposeBlockIn.
 @inline(never)
 func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
