@@ -53,7 +53,7 @@ func transposeBlockIn(_ src: UnsafePointer<Float>, count: Int, stride: Int, len:
 /// for the weight gradient, a conv's weight rows for the forward's A panels). 16 elements at a time
 /// through a register transpose; the last len % 16 are the end of one more block when len >= 16.
 func transposeRowsToPanels(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ d0: UnsafeMutablePointer<Float>,
-                               _ d1: UnsafeMutablePointer<Float>?, dstStride: Int) {
+                           _ d1: UnsafeMutablePointer<Float>?, dstStride: Int) {
     var p = 0
     while p < len && len >= 16 {
         p = min(p, len - 16)
