@@ -150,7 +150,7 @@ private func biasGradient(dy: UnsafePointer<Float>, _ g: ConvGeometry, dBias: Un
 private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ s: ConvPanels,
                                         dWeight: UnsafeMutablePointer<Float>) {
     let g = s.g, n = g.batch, cin = g.inChannels, cout = g.outChannels
-    let pin = g.height * g.width, pout = g.outH * g.outW
+    let pout = g.outH * g.outW
     let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
     // At stride 1 on rows of 16 pixels or more each work item lays out the rows it multiplies itself
     // (below); otherwise the operands are laid out whole first. Rows under 16 pixels are transposed one
@@ -164,32 +164,7 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     let buf = ScratchPool.shared.take(xSize + dySize + 16)
     defer { ScratchPool.shared.give(buf) }
     let xB = buf.0, dyB = buf.0 + xSize
-    // Re-layout: each (panel, image) is a small block transpose ([channels][pixels] -> [pixels][channels]).
-    if !inItems { Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
-        let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
-        let src = x + (img * cin + c0) * pin, dst = xB + (kp * g.height * rowLen * n + img) * panelWidth
-        if st == 1 {
-            transposeBlockIn(src, count: count, stride: pin, len: pin, dst, dstStride: n * panelWidth)
-            return
-        }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: g.width * panelWidth) { row in
-            for iy in 0..<g.height {
-                transposeBlockIn(src + iy * g.width, count: count, stride: pin, len: g.width, row.baseAddress!)
-                for ix in 0..<g.width {
-                    copyFloats(dst + (iy * rowLen + ix % st * phaseW + ix / st) * n * panelWidth,
-                               row.baseAddress! + ix * panelWidth, panelWidth)
-                }
-            }
-        }
-    }
-    // Two panels of 8 output channels at a time, 16 pixels through a register transpose (one float at a
-    // time, this was a third of a 1×1 conv's weight gradient at 56×56).
-    let pairs = (coPanels + 1) / 2
-    Parallel.forEach(pairs * n, grain: max(1, 4096 / max(1, pout * 2 * mr))) { i in
-        let pair = i / n, img = i % n, co0 = pair * 2 * mr, d0 = dyB + (2 * pair * pout * n + img) * mr
-        transposeRowsToPanels(dy + (img * cout + co0) * pout, count: min(2 * mr, cout - co0), stride: pout, len: pout,
-                          d0, 2 * pair + 1 < coPanels ? d0 + pout * n * mr : nil, dstStride: n * mr)
-    } }
+    if !inItems { layOutWhole(dy: dy, x: x, g, xB: xB, dyB: dyB) }
     // Work items: a group of 8-channel output panels by a group of 32-channel input panels, with one tile
     // per (panel pair, tap) kept in a buffer while the item walks the output rows. A row's dy runs and the
     // input rows its taps reach stay in L2 while every tile of the group takes them; one tile at a time
@@ -263,6 +238,41 @@ private func convBackwardWeightsBlocked(dy: UnsafePointer<Float>, x: UnsafePoint
     }
 }
 
+/// Both operands laid out whole before the work items: xB[cPanel][row][column (in phase order when
+/// strided)][n][32] and dyB[coPanel][pixel][n][8]. Each (panel, image) is a small block transpose
+/// ([channels][pixels] -> [pixels][channels]).
+private func layOutWhole(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ g: ConvGeometry,
+                         xB: UnsafeMutablePointer<Float>, dyB: UnsafeMutablePointer<Float>) {
+    let n = g.batch, cin = g.inChannels, cout = g.outChannels, pin = g.height * g.width, pout = g.outH * g.outW
+    let cPanels = (cin + panelWidth - 1) / panelWidth, coPanels = (cout + mr - 1) / mr
+    let st = g.stride, phaseW = (g.width + st - 1) / st, rowLen = st * phaseW
+    Parallel.forEach(cPanels * n, grain: max(1, 4096 / max(1, pin * panelWidth))) { i in
+        let kp = i / n, img = i % n, c0 = kp * panelWidth, count = min(panelWidth, cin - c0)
+        let src = x + (img * cin + c0) * pin, dst = xB + (kp * g.height * rowLen * n + img) * panelWidth
+        if st == 1 {
+            transposeBlockIn(src, count: count, stride: pin, len: pin, dst, dstStride: n * panelWidth)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: g.width * panelWidth) { row in
+            for iy in 0..<g.height {
+                transposeBlockIn(src + iy * g.width, count: count, stride: pin, len: g.width, row.baseAddress!)
+                for ix in 0..<g.width {
+                    copyFloats(dst + (iy * rowLen + ix % st * phaseW + ix / st) * n * panelWidth,
+                               row.baseAddress! + ix * panelWidth, panelWidth)
+                }
+            }
+        }
+    }
+    // Two panels of 8 output channels at a time, 16 pixels through a register transpose (one float at a
+    // time, this was a third of a 1×1 conv's weight gradient at 56×56).
+    let pairs = (coPanels + 1) / 2
+    Parallel.forEach(pairs * n, grain: max(1, 4096 / max(1, pout * 2 * mr))) { i in
+        let pair = i / n, img = i % n, co0 = pair * 2 * mr, d0 = dyB + (2 * pair * pout * n + img) * mr
+        transposeRowsToPanels(dy + (img * cout + co0) * pout, count: min(2 * mr, cout - co0), stride: pout, len: pout,
+                              d0, 2 * pair + 1 < coPanels ? d0 + pout * n * mr : nil, dstStride: n * mr)
+    }
+}
+
 /// A stride-1 work item's operands for output row `oy`: its dy panels' row into dyL ([panel][column][n][8])
 /// and every input row up to the last that row's taps reach (`lastRow` says which are in already) into
 /// the ring xL ([panel][row % kernelH][column][n][32]). Each is read from NCHW once per item: laid out
@@ -278,7 +288,7 @@ private func layOutRows(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, _ g: 
         let d0 = dyL + (pair - coPanels.lowerBound) * dyRow, d1 = d0 + dyRow
         for img in 0..<n {
             transposeRowsToPanels(dy + (img * cout + co0) * pout + oy * ow, count: count, stride: pout, len: ow,
-                              d0 + img * mr, second ? d1 + img * mr : nil, dstStride: n * mr)
+                                  d0 + img * mr, second ? d1 + img * mr : nil, dstStride: n * mr)
         }
     }
     let last = min(g.height - 1, oy - g.padding + g.kernelH - 1)

@@ -84,7 +84,7 @@ public final class Network {
                 // Inference: the batch norm (and ReLU) as the conv's epilogue (ResNet's stem, VGG-bn; the
                 // blocks fold their own). The time is the conv's; the others show as 0.
                 h = f.conv.forward(h, epilogue: f.epilogue)
-                if !predicting { foldedInput = x }
+                keep(x, in: &foldedInput)
                 forwardSeconds[i] = monotonicSeconds() - t0
                 for j in (i + 1)..<(i + f.count) { forwardSeconds[j] = 0 }
                 i += f.count

@@ -71,6 +71,10 @@ private let arenaKey: pthread_key_t = {
 /// layers then keep no reference to their input or output.
 var predicting: Bool { ActivationArena.current != nil }
 
+/// Keeps `t` in a layer's `slot` for its backward pass, unless predicting: an inference keeps nothing,
+/// or the arena could not lend the buffer again.
+func keep(_ t: Tensor, in slot: inout Tensor?) { if !predicting { slot = t } }
+
 /// A layer's output tensor of `shape`: from the arena while predicting (not kept), else the layer's own
 /// buffer `kept`, reused while the shape stays the same.
 func layerOutput(_ kept: inout Tensor?, _ shape: [Int]) -> Tensor {

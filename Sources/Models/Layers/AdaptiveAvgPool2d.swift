@@ -17,7 +17,7 @@ public final class AdaptiveAvgPool2d: Layer, GradientBufferUser {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.shape.count == 4, "\(name): input \(x.shape)")
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [x.shape[0], x.shape[1], outH, outW])
         adaptiveAvgPoolForward(x: x.data, planes: x.shape[0] * x.shape[1], height: x.shape[2], width: x.shape[3],
                                outH: outH, outW: outW, y: y.data)

@@ -48,7 +48,7 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         guard !training else { return trainForward(x, residual: nil, relu: false) }
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
         trainedForward = false
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, x.shape)
         batchNormEvalForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
                              runningMean: runningMean.data, runningVar: runningVar.data, y: y.data)

@@ -47,7 +47,7 @@ public final class Conv2d: Layer, GradientBufferUser {
         let g = ConvGeometry(batch: x.shape[0], inChannels: inChannels, height: x.shape[2], width: x.shape[3],
                              outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         geometry = g
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [g.batch, outChannels, g.outH, g.outW])
         convForward(x: x.data, weight: weight.value.data, bias: bias?.value.data, geometry: g, y: y.data,
                     epilogue: epilogue)

@@ -27,7 +27,7 @@ public final class Linear: Layer, GradientBufferUser {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         precondition(x.count == x.shape[0] * inFeatures, "\(name): input \(x.shape)")
         repeats = 1
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [x.shape[0], outFeatures])
         linearForward(x: x.data, weight: weight.value.data, bias: bias.value.data, batch: x.shape[0],
                       inFeatures: inFeatures, outFeatures: outFeatures, y: y.data)
@@ -42,7 +42,7 @@ public final class Linear: Layer, GradientBufferUser {
         let b = x.shape[0], c = inFeatures / r
         precondition(r > 1 && c * r == inFeatures && x.count == b * c, "\(name): input \(x.shape) repeated \(r)×")
         repeats = r; repeatedShape = inputShape
-        if !predicting { input = x }
+        keep(x, in: &input)
         let ws = Tensor.reuse(summedWeight, [outFeatures, c]); summedWeight = ws
         // The r columns of each value summed: the pool's backward pass over W's rows (r bins from one input).
         adaptiveAvgPoolBackward(dy: weight.value.data, planes: outFeatures * c, height: 1, width: 1, outH: r, outW: 1,

@@ -36,7 +36,7 @@ public final class MaxPool2d: Layer, GradientBufferUser {
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         g.ceilMode = ceilMode
         geometry = g
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [g.batch, g.inChannels, g.outH, g.outW])
         if recordIndices && argmaxCount != y.count {
             argmax?.deallocate()
@@ -103,7 +103,7 @@ public final class AvgPool2d: Layer, GradientBufferUser {
         let g = ConvGeometry(batch: x.shape[0], inChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
                              outChannels: x.shape[1], kernel: kernel, stride: stride, padding: padding)
         geometry = g
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [g.batch, g.inChannels, g.outH, g.outW])
         avgPoolForward(x: x.data, geometry: g, y: y.data)
         return y
@@ -132,7 +132,7 @@ public final class GlobalAvgPool: Layer, GradientBufferUser {
     public var kind: String { "AdaptiveAvgPool(1)+flatten" }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        if !predicting { input = x }
+        keep(x, in: &input)
         let y = layerOutput(&out, [x.shape[0], x.shape[1]])
         globalAvgPoolForward(x: x.data, planes: y.count, planeSize: x.count / y.count, y: y.data)
         return y

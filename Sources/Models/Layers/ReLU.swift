@@ -14,7 +14,7 @@ public final class ReLU: Layer, GradientBufferUser {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let y: Tensor
-        if inPlace { y = x; if !predicting { out = y } } else { y = layerOutput(&out, x.shape) }
+        if inPlace { y = x; keep(y, in: &out) } else { y = layerOutput(&out, x.shape) }
         reluForward(x: x.data, count: x.count, y: y.data)
         return y
     }
