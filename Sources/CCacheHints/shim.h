@@ -1,5 +1,5 @@
 // Cache hints Swift has no spelling for: software prefetches, stores that bypass the caches, and the CPU
-// vendor that decides whether the prefetches pay.
+// vendor that decides whether the prefetches pay; and 8-float loads, stores and halves that always inline.
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -17,6 +17,15 @@ static inline void nntop_store_fence(void) {
 #endif
 }
 static inline void nntop_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
+// 8 floats from or to any p, and a 16-float vector's halves. Swift's own spellings (loadUnaligned and
+// storeBytes as SIMD8<Float>, SIMD16's lowHalf and highHalf) stayed calls in the convs' large functions
+// (84 call sites in the weight gradients and transformed convs, each spilling the vector registers).
+typedef float nntop_v8f __attribute__((ext_vector_type(8)));
+static inline nntop_v8f nntop_load8(const float *p) { nntop_v8f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void nntop_store8(float *p, nntop_v8f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline nntop_v8f nntop_low8(nntop_v16f v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }
+static inline nntop_v8f nntop_high8(nntop_v16f v) { return __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15); }
 
 // 1 on an AMD processor (CPUID vendor "AuthenticAMD"), else 0.
 static inline int nntop_cpu_is_amd(void) {

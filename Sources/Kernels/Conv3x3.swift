@@ -122,7 +122,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             }
             return v
         }
-        let put = { (xi: Int, v: SIMD8<Float>) in UnsafeMutableRawPointer(dst + xi * xiStride).storeBytes(of: v, as: SIMD8<Float>.self) }
+        let put = { (xi: Int, v: SIMD8<Float>) in store8(v, dst + xi * xiStride) }
         if large { filterTransform4(tap, into: put) } else { filterTransform(tap, into: put) }
     }
 
@@ -306,22 +306,20 @@ private struct OutputMap {
     }
 
     @inline(__always) private func put8(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
-        @inline(__always) func l8(_ a: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(a).loadUnaligned(as: SIMD8<Float>.self) }
-        let r = residual.map { SIMD16(lowHalf: l8($0 + (UnsafePointer(p) - y)), highHalf: l8($0 + (UnsafePointer(q) - y))) }
+        let r = residual.map { SIMD16(lowHalf: load8($0 + (UnsafePointer(p) - y)), highHalf: load8($0 + (UnsafePointer(q) - y))) }
         let val = finish(v, residual: r)
-        UnsafeMutableRawPointer(p).storeBytes(of: val.lowHalf, as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(q).storeBytes(of: val.highHalf, as: SIMD8<Float>.self)
+        store8(low8(val), p)
+        store8(high8(val), q)
     }
 }
 
 /// 32 floats: the first 2·tilesW = width floats of 32 / width rows rowLen apart from p.
 @inline(__always)
 private func windowRows(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-    @inline(__always) func l8(_ q: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD8<Float>.self) }
     switch width {
     case 32: return (load16(p), load16(p + 16))
     case 16: return (load16(p), load16(p + 2 * rowLen))
-    default: return (SIMD16(lowHalf: l8(p), highHalf: l8(p + 2 * rowLen)), SIMD16(lowHalf: l8(p + 4 * rowLen), highHalf: l8(p + 6 * rowLen)))
+    default: return (SIMD16(lowHalf: load8(p), highHalf: load8(p + 2 * rowLen)), SIMD16(lowHalf: load8(p + 4 * rowLen), highHalf: load8(p + 6 * rowLen)))
     }
 }
 
@@ -479,8 +477,7 @@ private func runs(_ p: Four) -> Four {
 @inline(__always)
 private func quadRuns(_ q: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), _ off: Int,
                       rowLen: Int) -> Four {
-    @inline(__always) func l8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    @inline(__always) func pair(_ p: UnsafePointer<Float>) -> SIMD16<Float> { SIMD16(lowHalf: l8(p + off), highHalf: l8(p + off + 4 * rowLen)) }
+    @inline(__always) func pair(_ p: UnsafePointer<Float>) -> SIMD16<Float> { SIMD16(lowHalf: load8(p + off), highHalf: load8(p + off + 4 * rowLen)) }
     return (pair(q.0), pair(q.1), pair(q.2), pair(q.3))
 }
 
@@ -702,17 +699,16 @@ private func gradientTransform(_ p: UnsafePointer<Float>, rowLen: Int, channels:
     @inline(__always) func a(_ u0: SIMD8<Float>, _ u1: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         (u0, u0 + u1, u0 - u1, -u1)
     }
-    @inline(__always) func l8(_ q: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD8<Float>.self) }
     var o = 0
     while o < channels {
         // Columns j of A dY, then A applied along each of its four rows.
-        let q0 = a(l8(p + o), l8(p + rowLen + o)), q1 = a(l8(p + channels + o), l8(p + rowLen + channels + o))
+        let q0 = a(load8(p + o), load8(p + rowLen + o)), q1 = a(load8(p + channels + o), load8(p + rowLen + channels + o))
         @inline(__always) func put(_ i: Int, _ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
             let base = z + 4 * i * rowStride + o
-            UnsafeMutableRawPointer(base).storeBytes(of: r.0, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(base + rowStride).storeBytes(of: r.1, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(base + 2 * rowStride).storeBytes(of: r.2, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(base + 3 * rowStride).storeBytes(of: r.3, as: SIMD8<Float>.self)
+            store8(r.0, base)
+            store8(r.1, base + rowStride)
+            store8(r.2, base + 2 * rowStride)
+            store8(r.3, base + 3 * rowStride)
         }
         put(0, a(q0.0, q1.0)); put(1, a(q0.1, q1.1)); put(2, a(q0.2, q1.2)); put(3, a(q0.3, q1.3))
         o += 8

@@ -62,8 +62,8 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
             // One vector a row: copied float by float, this was as long as the tile products of ResNet-18's
             // small-map convs (BENCHMARKS.md).
             for co in 0..<cout {
-                let v = UnsafeRawPointer(weight + (taps[u] * cout + co) * cin + c0).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(dst + co * mr).storeBytes(of: v, as: SIMD8<Float>.self)
+                let v = load8(weight + (taps[u] * cout + co) * cin + c0)
+                store8(v, dst + co * mr)
             }
         } else {
             for co in 0..<cout {

@@ -713,10 +713,6 @@ public func convWeightGradientThroughMaxPool(dyPool: UnsafePointer<Float>, argma
 private func windowSums(_ acc: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>,
                         _ pooled: UnsafePointer<Float>, _ count: Int, _ corner: UnsafePointer<Int32>,
                         _ x: UnsafePointer<Float>, rowLen: Int) -> Float {
-    @inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    @inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-    }
     var a0 = load8(acc), a1 = load8(acc + 8), a2 = load8(acc + 16), a3 = load8(acc + 24), a4 = load8(acc + 32)
     var total: Float = 0
     let r1 = rowLen, r2 = 2 * rowLen, r3 = 3 * rowLen, r4 = 4 * rowLen

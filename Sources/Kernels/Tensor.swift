@@ -1,4 +1,5 @@
 import Foundation
+import CCacheHints
 
 /// A float32 tensor: a shape and a 64-byte aligned, contiguous, row-major (NCHW) buffer.
 /// Reference semantics on purpose: layers allocate their buffers once and reuse them every step.
@@ -71,6 +72,13 @@ public final class Tensor {
 @inline(__always) func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
+
+// 8-float vectors through the C shim: always inlined, where the standard library's spellings were not
+// (CCacheHints/shim.h).
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { nntop_load8(p) }
+@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { nntop_store8(p, v) }
+@inline(__always) func low8(_ v: SIMD16<Float>) -> SIMD8<Float> { nntop_low8(v) }
+@inline(__always) func high8(_ v: SIMD16<Float>) -> SIMD8<Float> { nntop_high8(v) }
 
 @inline(__always) func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)

@@ -60,8 +60,8 @@ func transposeRowsToPanels(_ src: UnsafePointer<Float>, count: Int, stride: Int,
         var m = Block16 { r in r < count ? load16(src + r * stride + p) : SIMD16<Float>() }
         m.transpose()
         m.forEachRow { k, v in
-            UnsafeMutableRawPointer(d0 + (p + k) * dstStride).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
-            if let d1 { UnsafeMutableRawPointer(d1 + (p + k) * dstStride).storeBytes(of: v.highHalf, as: SIMD8<Float>.self) }
+            store8(low8(v), d0 + (p + k) * dstStride)
+            if let d1 { store8(high8(v), d1 + (p + k) * dstStride) }
         }
         p += 16
     }
