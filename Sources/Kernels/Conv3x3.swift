@@ -23,11 +23,26 @@ import Foundation
 /// as one 8, 16 or 32 wide whose height holds whole 16-tile groups (`TransformedMap`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
-        && g.inChannels >= 8 && g.outChannels >= 8 && TransformedMap(height: g.height, width: g.width).map { map in
+        && g.inChannels >= 8 && g.outChannels >= 8 && (singleTilesApply(g) || TransformedMap(height: g.height, width: g.width).map { map in
             // On a zero-extended map, only where that measured faster than the direct paths (128 channels
             // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
             map.width == g.width && map.height == g.height || g.inChannels * g.outChannels <= 128 * 128
-        } == true
+        } == true)
+}
+
+/// Whether a 3×3 conv's map is 4×4, which F(4×4, 3×3) covers as one tile per image (`winogradSingles`):
+/// 36 products per image and channel pair where the direct sums reach 100 (ResNet-18's layer2 on MNIST,
+/// ResNet-50's at 32×32), with the channels `largeTilesApply` allows there. The forward only
+/// (`conv3x3DataApplies`, `conv3x3WeightsApply`).
+func singleTilesApply(_ g: ConvGeometry) -> Bool {
+    g.height == 4 && g.width == 4 && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
+}
+
+/// Whether `conv3x3BackwardData` takes this geometry: where `conv3x3Applies`, but not on 4×4 maps. There
+/// F(4×4)'s larger float error, carried back through a plain ResNet-18's vanishing gradients, put a
+/// gradient 1.15e-4 of its norm from PyTorch's (TorchReferenceTests' 1e-4); the panels' dx is exact sums.
+func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
+    conv3x3Applies(g) && !singleTilesApply(g)
 }
 
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
@@ -64,13 +79,14 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
-/// (16 or 8 rows), or exactly 8×8 (a group is then four images' 2×2 tiles), with 16 to 128 channels each
-/// side. At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
+/// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles) or 4×4 (one tile an image), with
+/// 16 to 128 channels each side (4×4: 256). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
 /// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
+        || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 256
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
@@ -88,6 +104,11 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                           adding: UnsafePointer<Float>? = nil) {
     // A tensor added to the outputs as they are stored: the epilogue's residual, or (input gradient) `adding`.
     let residual = epilogue?.residual ?? adding
+    if h == 4 && w == 4 {
+        winogradSingles(x: x, inChannels: cin, outChannels: cout, batch: batch, weight: weight, adjoint: adjoint,
+                        bias: bias, y: y, epilogue: epilogue, residual: residual)
+        return
+    }
     let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
     // F(4×4) on an 8×8 map: a group is the 2×2 tiles of four images (`quadRuns`), a block eight images.
@@ -109,22 +130,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     defer { ScratchPool.shared.give(buf) }
     let u = buf.0
 
-    // U: [ξ][oPanel][c][8], ξ = (tile + 2)·a + b of G g Gᵀ, zero rows past cout; a panel's 8 filters at once.
-    Parallel.forEach(oPanels * cin, grain: max(1, 512 / xis)) { i in
-        let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr, dst = u + (op * cin + c) * mr
-        let rows = min(mr, cout - op * mr)
-        // Tap t of this conv's filters (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
-        let tap = { (t: Int) -> SIMD8<Float> in
-            var v = SIMD8<Float>()
-            for r in 0..<rows {
-                let o = op * mr + r
-                v[r] = adjoint ? weight[((8 - t) * cin + c) * cout + o] : weight[(t * cout + o) * cin + c]
-            }
-            return v
-        }
-        let put = { (xi: Int, v: SIMD8<Float>) in store8(v, dst + xi * xiStride) }
-        if large { filterTransform4(tap, into: put) } else { filterTransform(tap, into: put) }
-    }
+    transformFilters(weight, inChannels: cin, outChannels: cout, adjoint: adjoint, large: large, into: u)
 
     // Each half of a block reads its image from its own bordered copy (a task's two), refilled when the
     // image changes. Items (an image's blocks, or one block of two images) go to whichever task asks
@@ -197,8 +203,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                     for o in 0..<cout {
                         let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (4 * group * cout + o) * plane, imageStride = cout * plane
-                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
-                            let row = yo + dy * 8
+                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, columns in
+                            let row = yo + dy * 8, r = runs(columns)
                             map.storeHalves(r.0, row, row + 32)
                             if images > 1 { map.storeHalves(r.1, row + imageStride, row + imageStride + 32) }
                             if images > 2 { map.storeHalves(r.2, row + 2 * imageStride, row + 2 * imageStride + 32) }
@@ -212,8 +218,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                         let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (n * cout + o) * plane + 4 * ty0 * w
                         // Output row dy of each tile row: 32 wide, two tile rows 4 rows apart; 16 wide, four.
-                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
-                            let row = yo + dy * w
+                        outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, columns in
+                            let row = yo + dy * w, r = runs(columns)
                             map.storeRows((r.0, r.1), row, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
                             map.storeRows((r.2, r.3), row + (128 / vw) * w, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
                         }
@@ -232,6 +238,101 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 }
             }
         }
+    }
+}
+
+/// U: [ξ][oPanel][c][8], ξ = (tile + 2)·a + b of G g Gᵀ (F(4×4) where `large`), zero rows past cout; a
+/// panel's 8 filters at once. The filter of output o and input c is W's as the forward reads it, or
+/// (`adjoint`) as its input gradient does.
+private func transformFilters(_ weight: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, adjoint: Bool,
+                              large: Bool, into u: UnsafeMutablePointer<Float>) {
+    let oPanels = (cout + mr - 1) / mr, xis = large ? 36 : 16
+    Parallel.forEach(oPanels * cin, grain: max(1, 512 / xis)) { i in
+        let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr, dst = u + (op * cin + c) * mr
+        let rows = min(mr, cout - op * mr)
+        // Tap t of this conv's filters (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
+        let tap = { (t: Int) -> SIMD8<Float> in
+            var v = SIMD8<Float>()
+            for r in 0..<rows {
+                let o = op * mr + r
+                v[r] = adjoint ? weight[((8 - t) * cin + c) * cout + o] : weight[(t * cout + o) * cin + c]
+            }
+            return v
+        }
+        let put = { (xi: Int, v: SIMD8<Float>) in store8(v, dst + xi * xiStride) }
+        if large { filterTransform4(tap, into: put) } else { filterTransform(tap, into: put) }
+    }
+}
+
+/// `winogradConv` on 4×4 maps: the zero-bordered map is exactly one F(4×4) tile's 6×6 window, so a lane
+/// is an image: a group is 16 images, a block (the tile product's 32 columns) 32. A channel's 16 pixels of
+/// 16 images cross a register transpose on the way in (vectors of images, one per pixel) and out.
+private func winogradSingles(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
+                             weight: UnsafePointer<Float>, adjoint: Bool, bias: UnsafePointer<Float>?,
+                             y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?, residual: UnsafePointer<Float>?) {
+    let oPanels = (cout + mr - 1) / mr, oRows = oPanels * mr, blocks = (batch + 31) / 32
+    let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
+    let vLen = 36 * vXi, mLen = 36 * mXi, stageLen = 36 * 16, pixLen = 16 * 16
+    let perTask = (vLen + mLen + stageLen + pixLen + 15) / 16 * 16, uLen = 36 * oPanels * cin * mr
+    let tasks = Parallel.chunkCount(blocks, grain: 1)
+    let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let u = buf.0
+    transformFilters(weight, inChannels: cin, outChannels: cout, adjoint: adjoint, large: true, into: u)
+    Parallel.dynamic(blocks, tasks: tasks) { task, block in
+        let v = u + uLen + task * perTask, m = v + vLen, stage = m + mLen, pix = stage + stageLen
+        let n0 = 32 * block, used = min(2, (batch - n0 + 15) / 16)
+        for half in 0..<used {
+            let j0 = n0 + 16 * half, count = min(16, batch - j0)
+            for c in 0..<cin {
+                // Row p: pixel p of the 16 images (none past the batch).
+                var t = Block16 { i in i < count ? load16(x + ((j0 + i) * cin + c) * 16) : SIMD16<Float>() }
+                t.transpose()
+                t.forEachRow { p, r in store16(r, pix + 16 * p) }
+                inputTransformSingle(pix, stage: stage, into: v + c * panelWidth + 16 * half, rowStride: vXi)
+            }
+        }
+        if used == 1 { for xi in 0..<36 { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
+        for xi in 0..<36 {
+            for op in 0..<oPanels {
+                microTile(cin, u + (xi * oPanels + op) * cin * mr, v + xi * vXi, m + xi * mXi + op * mr * panelWidth,
+                          accumulate: false)
+            }
+        }
+        for half in 0..<used {
+            let j0 = n0 + 16 * half, count = min(16, batch - j0)
+            for o in 0..<cout {
+                let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
+                outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, r in
+                    let d = pix + 64 * dy
+                    store16(r.0, d); store16(r.1, d + 16); store16(r.2, d + 32); store16(r.3, d + 48)
+                }
+                // Row i: image i's 16 outputs of channel o.
+                var t = Block16 { p in load16(pix + 16 * p) }
+                t.transpose()
+                t.forEachRow { i, r in if i < count { map.storeRun(r, y + ((j0 + i) * cout + o) * 16) } }
+            }
+        }
+    }
+}
+
+/// V = Bᵀ d B of one channel of 16 images' 4×4 maps (`winogradSingles`), pix[16 · p ..< +16] pixel p of
+/// each, into v[ξ · rowStride ..< +16]: `inputTransform4` with the window's border rows and columns zero.
+@inline(__always)
+private func inputTransformSingle(_ pix: UnsafePointer<Float>, stage: UnsafeMutablePointer<Float>,
+                                  into v: UnsafeMutablePointer<Float>, rowStride: Int) {
+    let zero = SIMD16<Float>()
+    // Window rows 1-4 along their columns (rows 0 and 5 are zero, and so is Bᵀ of them).
+    for r in 0..<4 {
+        let q = pix + 64 * r, s = stage + 96 * r
+        let t = bt6((zero, load16(q), load16(q + 16), load16(q + 32), load16(q + 48), zero))
+        store16(t.0, s); store16(t.1, s + 16); store16(t.2, s + 32); store16(t.3, s + 48); store16(t.4, s + 64); store16(t.5, s + 80)
+    }
+    for j in 0..<6 {
+        @inline(__always) func st(_ r: Int) -> SIMD16<Float> { load16(stage + 16 * (6 * r + j)) }
+        let t = bt6((zero, st(0), st(1), st(2), st(3), zero)), d = v + j * rowStride
+        store16(t.0, d); store16(t.1, d + 6 * rowStride); store16(t.2, d + 12 * rowStride)
+        store16(t.3, d + 18 * rowStride); store16(t.4, d + 24 * rowStride); store16(t.5, d + 30 * rowStride)
     }
 }
 
@@ -293,6 +394,9 @@ private struct OutputMap {
     @inline(__always) private func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
         store16(finish(v, residual: residual.map { load16($0 + (UnsafePointer(p) - y)) }), p)
     }
+
+    /// The 16 floats v into d.
+    @inline(__always) func storeRun(_ v: SIMD16<Float>, _ d: UnsafeMutablePointer<Float>) { put(biased(v), d) }
 
     /// v's two halves into the 8 floats at p and at q.
     @inline(__always) func storeHalves(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {
@@ -504,7 +608,8 @@ private func inputTransform4(_ runs: (Int) -> Four, rowLen: Int, stage: UnsafeMu
 }
 
 /// Aᵀ M A for a group's 16 tiles, M[ξ] the 16 floats at m + ξ · rowStride; output row dy (< 4) of every
-/// tile goes to put(dy, runs) as the four vectors `groupRuns` (or `quadRuns`) would read.
+/// tile goes to put(dy, columns): its outputs in columns 0-3, one tile per lane (`runs` makes them the four
+/// vectors `groupRuns` or `quadRuns` would read).
 @inline(__always)
 private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: UnsafeMutablePointer<Float>,
                               put: (Int, Four) -> Void) {
@@ -514,10 +619,10 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
         let s = at6((mm(0), mm(1), mm(2), mm(3), mm(4), mm(5)))
         store16(s.0, stage + 16 * j); store16(s.1, stage + 16 * (6 + j)); store16(s.2, stage + 16 * (12 + j)); store16(s.3, stage + 16 * (18 + j))
     }
-    // Each output row: Aᵀ along it, its four column phases back into runs.
+    // Each output row: Aᵀ along it.
     for dy in 0..<4 {
         @inline(__always) func st(_ j: Int) -> SIMD16<Float> { load16(stage + 16 * (6 * dy + j)) }
-        put(dy, runs(at6((st(0), st(1), st(2), st(3), st(4), st(5)))))
+        put(dy, at6((st(0), st(1), st(2), st(3), st(4), st(5))))
     }
 }
 
@@ -525,6 +630,8 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
 /// extension, with input and output channels in whole vectors of 16 (the channels-last transposes' blocks).
+/// Not on 4×4 maps: there, with one tile an image, it took 1.5-2.3 ms where the panels take 1.0 (128
+/// channels, batch 64).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
         && TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true

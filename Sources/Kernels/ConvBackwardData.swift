@@ -9,7 +9,7 @@ import Foundation
 // |---------------------------------------|--------------------------------------------------------|-----------------------|
 // | the subsampled conv's dx, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again, then upsampled    |                                                        |                       |
-// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3Applies`                                       | ResNet-20 layer1-3,   |
+// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 4×4 maps | ResNet-20 layer1-3,   |
 // |                                       |                                                        | ResNet-50 224 layer2  |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
@@ -26,7 +26,7 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
                              dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     // The transformed path adds as it stores (a residual block's shortcut gradient: one pass over three
     // tensors fewer); the others in a pass after.
-    if conv3x3Applies(g) {
+    if conv3x3DataApplies(g) {
         conv3x3BackwardData(dy: dy, weight: weight, geometry: g, dx: dx, adding: adding)
         return
     }

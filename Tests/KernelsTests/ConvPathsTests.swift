@@ -66,7 +66,8 @@ final class ConvPathsTests: XCTestCase {
             (3, 32, 33, 16, 3, 1, 1),   // transformed 3×3, 4×4 tiles: four tile rows per group, a half-empty last block
             (7, 32, 33, 8, 3, 1, 1),    // transformed 3×3, 4×4 tiles on 8×8: four images per group, the last with 3
             (2, 8, 9, 14, 3, 1, 1),     // transformed 3×3 on a map zero-extended to 16×16: partial rows and columns
-            (1, 16, 16, 28, 3, 1, 1)]   // transformed 3×3 on a map zero-extended to 32 wide
+            (1, 16, 16, 28, 3, 1, 1),   // transformed 3×3 on a map zero-extended to 32 wide
+            (40, 16, 17, 4, 3, 1, 1)]   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
         for sh in shapes {
             let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
                                  kernel: sh.k, stride: sh.s, padding: sh.p)
@@ -142,17 +143,20 @@ final class ConvPathsTests: XCTestCase {
 
     /// F(4×4, 3×3) (`largeTilesApply`): 32-wide maps (two tile rows per group) one group tall and four,
     /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall, 8×8 (four images
-    /// per group); output channels past a multiple of 8, input channels not a multiple of 16, with and
+    /// per group), 4×4 (an image per lane: a block part-filled, a second block's second half empty or
+    /// short); output channels past a multiple of 8, input channels not a multiple of 16, with and
     /// without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
     func testLargeTiles() {
         // 8×8: four images to a group; 6 and 9 images end in a part-filled group (2, 1 images), 9 in a half-used block.
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
                                      (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
-                                     (3, 16, 24, 16, 16)] {
+                                     (3, 16, 24, 16, 16), (5, 16, 16, 4, 4), (40, 40, 33, 4, 4), (50, 24, 16, 4, 4),
+                                     (2, 256, 16, 4, 4)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
+            if h == 4 && w == 4 { XCTAssertFalse(conv3x3DataApplies(g), "\(g): dx on a 4×4 map takes the panels") }
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
@@ -162,15 +166,20 @@ final class ConvPathsTests: XCTestCase {
         for (cin, cout) in [(8, 16), (16, 8), (8, 64), (128, 256)] {
             XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
         }
+        // 4×4 maps: from 16 to 256 channels; with fewer, the panels.
+        for (cin, cout) in [(8, 16), (16, 8), (256, 512)] {
+            let g = ConvGeometry(batch: 2, inChannels: cin, height: 4, width: 4, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertFalse(singleTilesApply(g) || largeTilesApply(height: 4, width: 4, inChannels: cin, outChannels: cout), "4×4 \(cin) → \(cout)")
+        }
     }
 
     /// The input gradient with a tensor added (a residual block's shortcut gradient) is the input gradient
     /// plus that tensor, the same float additions, on every path: the transformed one adds as it stores
     /// (F(2×2), F(4×4) 32 and 16 wide, 8×8 in groups of four images, zero-extended maps' edges), the others
-    /// after (direct, panels, a stride-2 3×3, the subsampled 1×1).
+    /// after (direct, panels, a 4×4 map's 3×3, a stride-2 3×3, the subsampled 1×1).
     func testInputGradientWithATensorAdded() {
         for (b, cin, cout, h, k, s, p) in [(2, 8, 9, 16, 3, 1, 1), (2, 16, 16, 32, 3, 1, 1), (1, 32, 32, 16, 3, 1, 1),
-                                           (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1),
+                                           (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1), (17, 16, 24, 4, 3, 1, 1),
                                            (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: h, outChannels: cout, kernel: k, stride: s, padding: p)
             let wt = random(cout * cin * k * k), dy = random(b * cout * g.outH * g.outW), r = random(b * cin * h * h)
