@@ -80,13 +80,13 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
 /// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles) or 4×4 (one tile an image), with
-/// 16 to 128 channels each side (4×4: 256). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
+/// 16 to 128 channels each side (4×4: 512, VGG's; 512 → 512 at batch 64 took 10.1 ms for the panels' 15.6). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
 /// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
-        || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 256
+        || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 512
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with

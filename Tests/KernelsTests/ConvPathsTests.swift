@@ -166,8 +166,8 @@ final class ConvPathsTests: XCTestCase {
         for (cin, cout) in [(8, 16), (16, 8), (8, 64), (128, 256)] {
             XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
         }
-        // 4×4 maps: from 16 to 256 channels; with fewer, the panels.
-        for (cin, cout) in [(8, 16), (16, 8), (256, 512)] {
+        // 4×4 maps: from 16 to 512 channels; with fewer or more, the panels.
+        for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 4, width: 4, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertFalse(singleTilesApply(g) || largeTilesApply(height: 4, width: 4, inChannels: cin, outChannels: cout), "4×4 \(cin) → \(cout)")
         }
