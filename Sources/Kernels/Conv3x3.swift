@@ -18,15 +18,19 @@ import Foundation
 // On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, all three take F(4×4, 3×3) instead: 6×6
 // windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
 
-/// Whether `conv3x3Forward` / `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
-/// output the input's size), at least 8 channels on each side, on a map the transformed path computes
-/// as one 8, 16 or 32 wide whose height holds whole 16-tile groups (`TransformedMap`).
+/// Whether `conv3x3Forward` takes this geometry (and `conv3x3BackwardData`, but on 4×4 and 7×7 maps:
+/// `conv3x3DataApplies`): 3×3, stride 1, padding 1 (the output the input's size), at least 8 channels on
+/// each side, on a map the transformed path computes as one 8, 16 or 32 wide whose height holds whole
+/// 16-tile groups (`TransformedMap`), or on a 4×4 map (`singleTilesApply`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
         && g.inChannels >= 8 && g.outChannels >= 8 && (singleTilesApply(g) || TransformedMap(height: g.height, width: g.width).map { map in
             // On a zero-extended map, only where that measured faster than the direct paths (128 channels
             // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
-            map.width == g.width && map.height == g.height || g.inChannels * g.outChannels <= 128 * 128
+            // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
+            map.width == g.width && map.height == g.height
+                || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: g.inChannels, outChannels: g.outChannels)
+                        : g.inChannels * g.outChannels <= 128 * 128)
         } == true)
 }
 
@@ -41,21 +45,24 @@ func singleTilesApply(_ g: ConvGeometry) -> Bool {
 /// Whether `conv3x3BackwardData` takes this geometry: where `conv3x3Applies`, but not on 4×4 maps. There
 /// F(4×4)'s larger float error, carried back through a plain ResNet-18's vanishing gradients, put a
 /// gradient 1.15e-4 of its norm from PyTorch's (TorchReferenceTests' 1e-4); the panels' dx is exact sums.
+/// Nor on 7×7 maps, which no PyTorch fixture has (their inputs are 32×32).
 func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
-    conv3x3Applies(g) && !singleTilesApply(g)
+    conv3x3Applies(g) && !singleTilesApply(g) && !(g.height == 7 && g.width == 7)
 }
 
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
 /// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
-/// stored (7×7 as 8×8 ran slower than direct). Smaller maps fill too little of a group; wider ones are
-/// not written yet.
+/// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 on MNIST, ResNet-50's layer4 at 224×224), which
+/// paid only in F(4×4) tiles: 64 channels at batch 64, 0.93 → 0.61 ms (in F(2×2) it had run slower than
+/// the direct paths). Smaller maps fill too little of a group; wider ones are not written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
-        guard let vw = [8, 16, 32].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) else { return nil }
+        guard let vw = [8, 16, 32].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) || (w, h) == (7, 7)
+        else { return nil }
         let groupRows = 2 * (32 / vw), vh = (h + groupRows - 1) / groupRows * groupRows
-        guard h == vh || (vw >= 16 && 4 * h >= 3 * vh) else { return nil }
+        guard h == vh || (vw >= 16 && 4 * h >= 3 * vh) || (w, h) == (7, 7) else { return nil }
         width = vw; height = vh
     }
 }
@@ -87,6 +94,7 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
         || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 512
+        || w == 7 && h == 7 && min(cin, cout) >= 16 && max(cin, cout) <= 128
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
@@ -204,11 +212,20 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                         let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (4 * group * cout + o) * plane, imageStride = cout * plane
                         outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, columns in
-                            let row = yo + dy * 8, r = runs(columns)
-                            map.storeHalves(r.0, row, row + 32)
-                            if images > 1 { map.storeHalves(r.1, row + imageStride, row + imageStride + 32) }
-                            if images > 2 { map.storeHalves(r.2, row + 2 * imageStride, row + 2 * imageStride + 32) }
-                            if images > 3 { map.storeHalves(r.3, row + 3 * imageStride, row + 3 * imageStride + 32) }
+                            let row = yo + dy * w, r = runs(columns)
+                            if w == 8 {
+                                map.storeHalves(r.0, row, row + 32)
+                                if images > 1 { map.storeHalves(r.1, row + imageStride, row + imageStride + 32) }
+                                if images > 2 { map.storeHalves(r.2, row + 2 * imageStride, row + 2 * imageStride + 32) }
+                                if images > 3 { map.storeHalves(r.3, row + 3 * imageStride, row + 3 * imageStride + 32) }
+                            } else {
+                                // A 7×7 map computed as 8×8: rows dy and dy + 4 (row 7 lies outside), 7 floats each.
+                                let lower = dy + 4 < h
+                                for (k, v) in [r.0, r.1, r.2, r.3].enumerated() where k < images {
+                                    let p = row + k * imageStride
+                                    map.storeSevens(v, p, lower ? p + 4 * w : nil)
+                                }
+                            }
                         }
                     }
                     continue
@@ -397,6 +414,20 @@ private struct OutputMap {
 
     /// The 16 floats v into d.
     @inline(__always) func storeRun(_ v: SIMD16<Float>, _ d: UnsafeMutablePointer<Float>) { put(biased(v), d) }
+
+    /// The first 7 floats of v's halves into p and (where given) q, one by one as `storeRows` does a
+    /// zero-extended map's edge.
+    @inline(__always) func storeSevens(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>?) {
+        let b = biased(v)
+        @inline(__always) func one(_ val: Float, _ d: UnsafeMutablePointer<Float>) {
+            var val = val
+            if let residual { val = val + residual[UnsafePointer(d) - y] }
+            if relu && val < 0 { val = 0 }
+            d.pointee = val
+        }
+        for f in 0..<7 { one(b[f], p + f) }
+        if let q { for f in 0..<7 { one(b[8 + f], q + f) } }
+    }
 
     /// v's two halves into the 8 floats at p and at q.
     @inline(__always) func storeHalves(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>) {

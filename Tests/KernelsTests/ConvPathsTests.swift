@@ -67,7 +67,8 @@ final class ConvPathsTests: XCTestCase {
             (7, 32, 33, 8, 3, 1, 1),    // transformed 3×3, 4×4 tiles on 8×8: four images per group, the last with 3
             (2, 8, 9, 14, 3, 1, 1),     // transformed 3×3 on a map zero-extended to 16×16: partial rows and columns
             (1, 16, 16, 28, 3, 1, 1),   // transformed 3×3 on a map zero-extended to 32 wide
-            (40, 16, 17, 4, 3, 1, 1)]   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
+            (40, 16, 17, 4, 3, 1, 1),   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
+            (7, 16, 17, 7, 3, 1, 1)]    // transformed 3×3 on 7×7 maps as 8×8, four images a group, the last with 3
         for sh in shapes {
             let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
                                  kernel: sh.k, stride: sh.s, padding: sh.p)
@@ -144,7 +145,7 @@ final class ConvPathsTests: XCTestCase {
     /// F(4×4, 3×3) (`largeTilesApply`): 32-wide maps (two tile rows per group) one group tall and four,
     /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall, 8×8 (four images
     /// per group), 4×4 (an image per lane: a block part-filled, a second block's second half empty or
-    /// short); output channels past a multiple of 8, input channels not a multiple of 16, with and
+    /// short), 7×7 as 8×8 (its outputs' eighth row and column never stored); output channels past a multiple of 8, input channels not a multiple of 16, with and
     /// without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
     func testLargeTiles() {
@@ -152,19 +153,24 @@ final class ConvPathsTests: XCTestCase {
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
                                      (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
                                      (3, 16, 24, 16, 16), (5, 16, 16, 4, 4), (40, 40, 33, 4, 4), (50, 24, 16, 4, 4),
-                                     (2, 256, 16, 4, 4)] {
+                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
-            if h == 4 && w == 4 { XCTAssertFalse(conv3x3DataApplies(g), "\(g): dx on a 4×4 map takes the panels") }
+            if h == w && h < 8 { XCTAssertFalse(conv3x3DataApplies(g), "\(g): dx on a \(h)×\(w) map takes the panels") }
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
-        for (h, w) in [(16, 8), (7, 7), (28, 28), (14, 14), (12, 32)] {
+        for (h, w) in [(16, 8), (6, 6), (28, 28), (14, 14), (12, 32)] {
             XCTAssertFalse(largeTilesApply(height: h, width: w, inChannels: 32, outChannels: 32), "\(h)×\(w)")
         }
         for (cin, cout) in [(8, 16), (16, 8), (8, 64), (128, 256)] {
             XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
+        }
+        // 7×7 maps take 4×4 tiles as 8×8, or else the panels (not F(2×2)).
+        for (cin, cout) in [(8, 16), (16, 8), (128, 256)] {
+            let g = ConvGeometry(batch: 2, inChannels: cin, height: 7, width: 7, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertFalse(conv3x3Applies(g), "7×7 \(cin) → \(cout)")
         }
         // 4×4 maps: from 16 to 512 channels; with fewer or more, the panels.
         for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
