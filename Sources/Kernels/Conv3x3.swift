@@ -55,7 +55,7 @@ func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
 /// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 on MNIST, ResNet-50's layer4 at 224×224), which
 /// paid only in F(4×4) tiles: 64 channels at batch 64, 0.93 → 0.61 ms (in F(2×2) it had run slower than
-/// the direct paths). Smaller maps fill too little of a group; wider ones are not written yet.
+/// the direct paths), 256 channels 14.4 → 9.9 ms. Smaller maps fill too little of a group; wider ones are not written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
@@ -87,14 +87,15 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
 /// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles) or 4×4 (one tile an image), with
-/// 16 to 128 channels each side (4×4: 512, VGG's; 512 → 512 at batch 64 took 10.1 ms for the panels' 15.6). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
+/// 16 to 128 channels each side (4×4 and 7×7: 512, VGG's and ResNet-50's; 512 → 512 at batch 64 on 4×4
+/// took 10.1 ms for the panels' 15.6, at batch 16 on 7×7 12.7-13.3 for 22-24.5). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
 /// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
         || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 512
-        || w == 7 && h == 7 && min(cin, cout) >= 16 && max(cin, cout) <= 128
+        || w == 7 && h == 7 && min(cin, cout) >= 16 && max(cin, cout) <= 512
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with

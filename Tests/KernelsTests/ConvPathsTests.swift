@@ -153,7 +153,7 @@ final class ConvPathsTests: XCTestCase {
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
                                      (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
                                      (3, 16, 24, 16, 16), (5, 16, 16, 4, 4), (40, 40, 33, 4, 4), (50, 24, 16, 4, 4),
-                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7)] {
+                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7), (2, 320, 16, 7, 7)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
@@ -168,7 +168,7 @@ final class ConvPathsTests: XCTestCase {
             XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
         }
         // 7×7 maps take 4×4 tiles as 8×8, or else the panels (not F(2×2)).
-        for (cin, cout) in [(8, 16), (16, 8), (128, 256)] {
+        for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 7, width: 7, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertFalse(conv3x3Applies(g), "7×7 \(cin) → \(cout)")
         }
