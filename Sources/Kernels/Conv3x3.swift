@@ -661,12 +661,13 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 // MARK: - The weight gradient
 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
-/// extension, with input and output channels in whole vectors of 16 (the channels-last transposes' blocks).
-/// Not on 4×4 maps: there, with one tile an image, it took 1.5-2.3 ms where the panels take 1.0 (128
-/// channels, batch 64).
+/// extension but 7×7's (as 8×8: 64 channels at batch 64, 0.93 → 0.66 ms), with input and output channels
+/// in whole vectors of 16 (the channels-last transposes' blocks). Not on 4×4 maps: there, with one tile
+/// an image, it took 1.5-2.3 ms where the panels take 1.0 (128 channels, batch 64).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
-        && TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
+        && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
+            || (g.height, g.width) == (7, 7))
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of
@@ -682,14 +683,16 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
-    let tilesW = w / tile, tilesH = h / tile, tiles = tilesH * tilesW
+    // A 7×7 map as 8×8, as the forward computes it: its gradient laid out zero-extended.
+    let (mh, mw) = (h, w) == (7, 7) ? (8, 8) : (h, w), extended = mh != h
+    let tilesW = mw / tile, tilesH = mh / tile, tiles = tilesH * tilesW
     // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small
     // (F(4×4): 32, so that its 36 rows of V and Z stay within L2 at 64 channels).
     let perChunk = max(1, min(g.batch, (large ? 32 : 64) / tiles)), chunks = (g.batch + perChunk - 1) / perChunk
     let depth = perChunk * tiles, uLen = xis * cout * cin
     let vXi = transformRowStride(depth * cin), zXi = transformRowStride(depth * cout)
     let vLen = xis * vXi, zLen = xis * zXi
-    let dytLen = plane * cout
+    let dytLen = mh * mw * cout + (extended ? plane * cout : 0)
     let perTask = (plane * cin + dytLen + vLen + zLen + uLen + cin + 15) / 16 * 16
     let tasks = Parallel.chunkCount(chunks, grain: 1)
     let buf = ScratchPool.shared.take(tasks * perTask + 16)
@@ -698,6 +701,7 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
         let xt = buf.0 + task * perTask, dyt = xt + plane * cin, v = dyt + dytLen, z = v + vLen
         let du = z + zLen, zeros = du + uLen
         zeroFloats(du, uLen); zeroFloats(zeros, cin)
+        if extended { zeroFloats(dyt, mh * mw * cout) }
         let chunkRange = (chunks * task / tasks)..<(chunks * (task + 1) / tasks)
         let lastImage = min(g.batch, chunkRange.upperBound * perChunk) - 1
         for chunk in chunkRange {
@@ -706,7 +710,14 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             for k in 0..<count {
                 let n = n0 + k
                 transposeBlockIn(x + n * cin * plane, count: cin, stride: plane, len: plane, xt, dstStride: cin, lanes: cin)
-                transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
+                if extended {
+                    // Rows of w pixels into rows of mw: the extension's row and column keep their zeros.
+                    let staged = dyt + mh * mw * cout
+                    transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, staged, dstStride: cout, lanes: cout)
+                    for r in 0..<h { copyFloats(dyt + r * mw * cout, staged + r * w * cout, w * cout) }
+                } else {
+                    transposeBlockIn(dy + n * cout * plane, count: cout, stride: plane, len: plane, dyt, dstStride: cout, lanes: cout)
+                }
                 for ty in 0..<tilesH {
                     // The next image's x and dy, a share per tile row, for its transposes (`prefetchesPay`).
                     if n < lastImage && prefetchesPay {
@@ -717,13 +728,13 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                         share(x + (n + 1) * cin * plane, cin * plane); share(dy + (n + 1) * cout * plane, cout * plane)
                     }
                     for tx in 0..<tilesW {
-                        let t = k * tiles + ty * tilesW + tx, dyTile = dyt + tile * (ty * w + tx) * cout
+                        let t = k * tiles + ty * tilesW + tx, dyTile = dyt + tile * (ty * mw + tx) * cout
                         if large {
                             windowTransform4(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin, into: v + t * cin, rowStride: vXi)
-                            gradientTransform4(dyTile, rowLen: w * cout, channels: cout, into: z + t * cout, rowStride: zXi)
+                            gradientTransform4(dyTile, rowLen: mw * cout, channels: cout, into: z + t * cout, rowStride: zXi)
                         } else {
                             windowTransform(xt, zeros, ty: ty, tx: tx, h: h, w: w, channels: cin, into: v + t * cin, rowStride: vXi)
-                            gradientTransform(dyTile, rowLen: w * cout, channels: cout, into: z + t * cout, rowStride: zXi)
+                            gradientTransform(dyTile, rowLen: mw * cout, channels: cout, into: z + t * cout, rowStride: zXi)
                         }
                     }
                 }

@@ -13,8 +13,8 @@ import Foundation
 // | *convBackwardWeights:*                |                                                        |                       |
 // | the subsampled conv's dW, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again                    |                                                        |                       |
-// | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3    |
-// |                                       | whole vectors of 16                                    |                       |
+// | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3,   |
+// |                                       | whole vectors of 16, not on 4×4 maps                   | ResNet-18 layer1      |
 // | stridedWeightGradient                 | `stridedWeightsApply`: 3×3, stride 2, padding 1, Cin   | ResNet-20 layer2.0,   |
 // |                                       | 16 or 32, Cout 16-128 in vectors of 16                 |   layer3.0 conv1      |
 // | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |

@@ -201,11 +201,11 @@ final class ConvPathsTests: XCTestCase {
     /// the 8×32 and 8×16 tile products), chunks of several images on small maps with a partial last
     /// chunk, one image per chunk on large ones, maps shorter than wide. F(4×4) tiles (`largeTilesApply`)
     /// but for the 4×16 map and the 144 input channels (F(2×2), 5 images in chunks of 4); 9 images at 8×8
-    /// end in a part-filled F(4×4) chunk of 8.
+    /// end in a part-filled F(4×4) chunk of 8; 7×7 maps as 8×8, their gradient zero-extended.
     func testTransformedThreeByThreeWeightGradient() {
         for (b, cin, cout, h, w) in [(3, 16, 16, 8, 8), (5, 32, 16, 8, 8), (2, 48, 32, 16, 16), (1, 16, 48, 4, 16),
                                      (2, 16, 16, 32, 32), (9, 16, 16, 8, 8), (3, 16, 48, 16, 16),
-                                     (5, 144, 16, 8, 8)] {
+                                     (5, 144, 16, 8, 8), (9, 16, 32, 7, 7), (3, 48, 16, 7, 7)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3WeightsApply(g), "\(g) should take the transformed weight gradient")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
