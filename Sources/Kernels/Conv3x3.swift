@@ -661,13 +661,14 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 // MARK: - The weight gradient
 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
-/// extension but 7×7's (as 8×8: 64 channels at batch 64, 0.93 → 0.66 ms), with input and output channels
-/// in whole vectors of 16 (the channels-last transposes' blocks). Not on 4×4 maps: there, with one tile
-/// an image, it took 1.5-2.3 ms where the panels take 1.0 (128 channels, batch 64).
+/// extension but 7×7's up to 128 channels (as 8×8: 64 channels at batch 64, 0.93 → 0.66 ms, 128 3.54 →
+/// 2.4; but 512 at batch 16 14.4 → 33 ms, its per-task sums 38 MB), with input and output channels in
+/// whole vectors of 16 (the channels-last transposes' blocks). Not on 4×4 maps: there, with one tile an
+/// image, it took 1.5-2.3 ms where the panels take 1.0 (128 channels, batch 64).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
         && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
-            || (g.height, g.width) == (7, 7))
+            || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128)
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of

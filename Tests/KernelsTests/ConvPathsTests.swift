@@ -158,6 +158,7 @@ final class ConvPathsTests: XCTestCase {
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
             if h == w && h < 8 { XCTAssertFalse(conv3x3DataApplies(g), "\(g): dx on a \(h)×\(w) map takes the panels") }
+            if h == 7 && cin > 128 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW past 128 channels takes the panels") }
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
