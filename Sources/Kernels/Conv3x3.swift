@@ -53,9 +53,10 @@ func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
 /// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
-/// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 on MNIST, ResNet-50's layer4 at 224×224), which
-/// paid only in F(4×4) tiles: 64 channels at batch 64, 0.93 → 0.61 ms (in F(2×2) it had run slower than
-/// the direct paths), 256 channels 14.4 → 9.9 ms. Smaller maps fill too little of a group; wider ones are not written yet.
+/// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 at 28×28 inputs, ResNet-50's layer4 at 224×224),
+/// which paid only in F(4×4) tiles: 64 channels at batch 64, 0.93 → 0.61 ms, 256 14.4 → 9.9 ms (in F(2×2)
+/// it had run slower than the direct paths). Smaller maps fill too little of a group; wider ones are not
+/// written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
