@@ -23,15 +23,18 @@ import Foundation
 /// each side, on a map the transformed path computes as one 8, 16 or 32 wide whose height holds whole
 /// 16-tile groups (`TransformedMap`), or on a 4×4 map (`singleTilesApply`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
-    g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode
-        && g.inChannels >= 8 && g.outChannels >= 8 && (singleTilesApply(g) || TransformedMap(height: g.height, width: g.width).map { map in
-            // On a zero-extended map, only where that measured faster than the direct paths (128 channels
-            // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
-            // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
-            map.width == g.width && map.height == g.height
-                || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: g.inChannels, outChannels: g.outChannels)
-                        : g.inChannels * g.outChannels <= 128 * 128)
-        } == true)
+    let cin = g.inChannels, cout = g.outChannels
+    guard g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode && cin >= 8 && cout >= 8
+    else { return false }
+    if singleTilesApply(g) { return true }
+    return TransformedMap(height: g.height, width: g.width).map { map in
+        // On a zero-extended map, only where that measured faster than the direct paths (128 channels
+        // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
+        // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
+        map.width == g.width && map.height == g.height
+            || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
+                    : cin * cout <= 128 * 128)
+    } == true
 }
 
 /// Whether a 3×3 conv's map is 4×4, which F(4×4, 3×3) covers as one tile per image (`winogradSingles`):
@@ -39,7 +42,8 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 /// ResNet-50's at 32×32), with the channels `largeTilesApply` allows there. The forward only
 /// (`conv3x3DataApplies`, `conv3x3WeightsApply`).
 func singleTilesApply(_ g: ConvGeometry) -> Bool {
-    g.height == 4 && g.width == 4 && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
+    g.height == 4 && g.width == 4
+        && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
 }
 
 /// Whether `conv3x3BackwardData` takes this geometry: where `conv3x3Applies`, but not on 4×4 maps. There
@@ -87,9 +91,10 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
-/// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles) or 4×4 (one tile an image), with
-/// 16 to 128 channels each side (4×4 and 7×7: 512, VGG's and ResNet-50's; 512 → 512 at batch 64 on 4×4
-/// took 10.1 ms for the panels' 15.6, at batch 16 on 7×7 12.7-13.3 for 22-24.5). At 16 (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
+/// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles), 7×7 (as 8×8) or 4×4 (one tile
+/// an image), with 16 to 128 channels each side (4×4 and 7×7: 512, VGG's and ResNet-50's; 512 → 512 took
+/// 10.1 ms for the panels' 15.6 on 4×4 at batch 64, 12.7-13.3 for 22-24.5 on 7×7 at batch 16). At 16
+/// (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
 /// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
@@ -223,10 +228,11 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                             } else {
                                 // A 7×7 map computed as 8×8: rows dy and dy + 4 (row 7 lies outside), 7 floats each.
                                 let lower = dy + 4 < h
-                                for (k, v) in [r.0, r.1, r.2, r.3].enumerated() where k < images {
+                                @inline(__always) func put(_ k: Int, _ v: SIMD16<Float>) {
                                     let p = row + k * imageStride
-                                    map.storeSevens(v, p, lower ? p + 4 * w : nil)
+                                    if k < images { map.storeSevens(v, p, lower ? p + 4 * w : nil) }
                                 }
+                                put(0, r.0); put(1, r.1); put(2, r.2); put(3, r.3)
                             }
                         }
                     }
