@@ -272,16 +272,29 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
 private func transformFilters(_ weight: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, adjoint: Bool,
                               large: Bool, into u: UnsafeMutablePointer<Float>) {
     let oPanels = (cout + mr - 1) / mr, xis = large ? 36 : 16
+    // The forward's taps turned to [t][c][o] (o padded to 16, zeros past cout), as the adjoint reads W in
+    // place: a panel's 8 filters of one tap are then one vector, where they were 8 floats cin apart.
+    let oBlocks = (cout + 15) / 16, oPad = 16 * oBlocks
+    let turned = ScratchPool.shared.take(adjoint ? 16 : 9 * cin * oPad + 16)
+    defer { ScratchPool.shared.give(turned) }
+    if !adjoint {
+        Parallel.forEach(9 * oBlocks, grain: max(1, 4096 / max(1, 16 * cin))) { i in
+            let t = i / oBlocks, o0 = 16 * (i % oBlocks)
+            transposeBlockIn(weight + (t * cout + o0) * cin, count: min(16, cout - o0), stride: cin, len: cin,
+                             turned.0 + t * cin * oPad + o0, dstStride: oPad, lanes: 16)
+        }
+    }
+    let wt = UnsafePointer(turned.0)
     Parallel.forEach(oPanels * cin, grain: max(1, 512 / xis)) { i in
         let op = i / cin, c = i % cin, xiStride = oPanels * cin * mr, dst = u + (op * cin + c) * mr
         let rows = min(mr, cout - op * mr)
         // Tap t of this conv's filters (o, c): the forward's (o, c) at t, or its (c, o) at 8 − t.
         let tap = { (t: Int) -> SIMD8<Float> in
+            if !adjoint { return load8(wt + (t * cin + c) * oPad + op * mr) }
+            let row = weight + ((8 - t) * cin + c) * cout + op * mr
+            if rows == mr { return load8(row) }
             var v = SIMD8<Float>()
-            for r in 0..<rows {
-                let o = op * mr + r
-                v[r] = adjoint ? weight[((8 - t) * cin + c) * cout + o] : weight[(t * cout + o) * cin + c]
-            }
+            for r in 0..<rows { v[r] = row[r] }
             return v
         }
         let put = { (xi: Int, v: SIMD8<Float>) in store8(v, dst + xi * xiStride) }
