@@ -58,9 +58,8 @@ func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
 /// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
 /// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 at 28×28 inputs, ResNet-50's layer4 at 224×224),
-/// which paid only in F(4×4) tiles: 64 channels at batch 64, 0.93 → 0.61 ms, 256 14.4 → 9.9 ms (in F(2×2)
-/// it had run slower than the direct paths). Smaller maps fill too little of a group; wider ones are not
-/// written yet.
+/// which paid only in F(4×4) tiles (in F(2×2) it had run slower than the direct paths; BENCHMARKS.md,
+/// stop 36). Smaller maps fill too little of a group; wider ones are not written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
@@ -92,10 +91,10 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// Whether the convolution of `cin` into `cout` channels on this map takes F(4×4, 3×3) tiles: 36 products
 /// per 4×4 outputs instead of 64 for four 2×2 tiles. Only on maps exactly 16 or 32 wide, of whole groups
 /// (16 or 8 rows), exactly 8×8 (a group is then four images' 2×2 tiles), 7×7 (as 8×8) or 4×4 (one tile
-/// an image), with 16 to 128 channels each side (4×4 and 7×7: 512, VGG's and ResNet-50's; 512 → 512 took
-/// 10.1 ms for the panels' 15.6 on 4×4 at batch 64, 12.7-13.3 for 22-24.5 on 7×7 at batch 16). At 16
-/// (ResNet-20's layer1) they paid on the EPYC guest only once the outputs' lines were
-/// prefetched, on the Intel guest without prefetches (`prefetchesPay`); under 16 it was not measured,
+/// an image), with 16 to 128 channels each side (4×4 and 7×7: 512, VGG's and ResNet-50's, where they
+/// still beat the panels: BENCHMARKS.md, stop 36). At 16 (ResNet-20's layer1) they paid on the EPYC
+/// guest only once the outputs' lines were prefetched, on the Intel guest without prefetches
+/// (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
@@ -681,10 +680,10 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 // MARK: - The weight gradient
 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
-/// extension but 7×7's up to 128 channels (as 8×8: 64 channels at batch 64, 0.93 → 0.66 ms, 128 3.54 →
-/// 2.4; but 512 at batch 16 14.4 → 33 ms, its per-task sums 38 MB), with input and output channels in
-/// whole vectors of 16 (the channels-last transposes' blocks). Not on 4×4 maps: there, with one tile an
-/// image, it took 1.5-2.3 ms where the panels take 1.0 (128 channels, batch 64).
+/// extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
+/// panels win), with input and output channels in whole vectors of 16 (the channels-last transposes'
+/// blocks). Not on 4×4 maps: one tile an image leaves the product too short a depth to beat the panels
+/// (BENCHMARKS.md, stop 36).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
         && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
