@@ -225,7 +225,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                                 if images > 2 { map.storeHalves(r.2, row + 2 * imageStride, row + 2 * imageStride + 32) }
                                 if images > 3 { map.storeHalves(r.3, row + 3 * imageStride, row + 3 * imageStride + 32) }
                             } else {
-                                // A 7×7 map computed as 8×8: rows dy and dy + 4 (row 7 lies outside), 7 floats each.
+                                // A 7×7 map computed as 8×8: rows dy and dy + 4 (row 7 lies outside), 7 floats each
+                                // (through `storeRows`' edge loop of 32 guarded floats this conv took 0.98 ms, not 0.58).
                                 let lower = dy + 4 < h
                                 @inline(__always) func put(_ k: Int, _ v: SIMD16<Float>) {
                                     let p = row + k * imageStride
@@ -322,10 +323,8 @@ private func winogradSingles(x: UnsafePointer<Float>, inChannels cin: Int, outCh
         for half in 0..<used {
             let j0 = n0 + 16 * half, count = min(16, batch - j0)
             for c in 0..<cin {
-                // Row p: pixel p of the 16 images (none past the batch).
-                var t = Block16 { i in i < count ? load16(x + ((j0 + i) * cin + c) * 16) : SIMD16<Float>() }
-                t.transpose()
-                t.forEachRow { p, r in store16(r, pix + 16 * p) }
+                // Row p: pixel p of the 16 images (zeros past the batch).
+                transposeBlockIn(x + (j0 * cin + c) * 16, count: count, stride: cin * 16, len: 16, pix, dstStride: 16, lanes: 16)
                 inputTransformSingle(pix, stage: stage, into: v + c * panelWidth + 16 * half, rowStride: vXi)
             }
         }
@@ -404,11 +403,7 @@ private struct OutputMap {
             for f in 0..<32 where !(f < 16 ? whole0 : whole1) {
                 let row = f / width, col = f % width
                 guard row < rows && col < columns else { continue }
-                let q = d + row * rowStride + col
-                var val = f < 16 ? v0[f] : v1[f - 16]
-                if let residual { val = val + residual[UnsafePointer(q) - y] }
-                if relu && val < 0 { val = 0 }
-                q.pointee = val
+                putOne(f < 16 ? v0[f] : v1[f - 16], d + row * rowStride + col)
             }
             return
         }
@@ -439,14 +434,16 @@ private struct OutputMap {
     /// zero-extended map's edge.
     @inline(__always) func storeSevens(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ q: UnsafeMutablePointer<Float>?) {
         let b = biased(v)
-        @inline(__always) func one(_ val: Float, _ d: UnsafeMutablePointer<Float>) {
-            var val = val
-            if let residual { val = val + residual[UnsafePointer(d) - y] }
-            if relu && val < 0 { val = 0 }
-            d.pointee = val
-        }
-        for f in 0..<7 { one(b[f], p + f) }
-        if let q { for f in 0..<7 { one(b[8 + f], q + f) } }
+        for f in 0..<7 { putOne(b[f], p + f) }
+        if let q { for f in 0..<7 { putOne(b[8 + f], q + f) } }
+    }
+
+    /// One biased value into d: `finish`'s residual and ReLU as float operations.
+    @inline(__always) private func putOne(_ v: Float, _ d: UnsafeMutablePointer<Float>) {
+        var val = v
+        if let residual { val = val + residual[UnsafePointer(d) - y] }
+        if relu && val < 0 { val = 0 }
+        d.pointee = val
     }
 
     /// v's two halves into the 8 floats at p and at q.
