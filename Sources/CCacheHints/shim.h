@@ -5,6 +5,7 @@
 #endif
 
 static inline void nntop_prefetch_read(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline void nntop_prefetch_read_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 // 16 floats to a 64-byte aligned p, past the caches (no read of the line first).
 typedef float nntop_v16f __attribute__((ext_vector_type(16)));
 static inline void nntop_stream16(float *p, nntop_v16f v) { __builtin_nontemporal_store(v, (nntop_v16f *)p); }

@@ -87,21 +87,30 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                         for cc in cols..<gemmNR { d[cc] = 0 }
                     }
                 }
-                // A transposed B's next panel is asked for in slices, one per A panel, while this one is
-                // multiplied: otherwise the transposition waits on its 32 rows from memory (a third of a
-                // batch-64 linear layer's forward in a profile; BENCHMARKS.md).
+                // B's next panel is asked for in slices, one per A panel, a line every few depth steps of
+                // the tile product (`microkernel`): otherwise its packing waits on rows from memory, a
+                // fifth of a batch-64 linear layer's time. A burst of prefetches before each product
+                // gained nothing (BENCHMARKS.md, stop 37).
                 var nq = q + 1, nk0 = k0
                 if nq == panels.upperBound { nq = panels.lowerBound; nk0 = k0 + gemmKC }
+                let nj0 = nq * gemmNR, slices = pEnd - pFirst
                 for p in pFirst..<pEnd {
-                    if transB && nk0 < k {
-                        let nj0 = nq * gemmNR, ncols = min(gemmNR, n - nj0), slices = pEnd - pFirst, i = p - pFirst
-                        for r in (i * ncols / slices)..<((i + 1) * ncols / slices) {
-                            prefetchForReading(b + (nj0 + r) * ldb + nk0, count: min(gemmKC, k - nk0))
+                    var ahead = PanelPrefetch()
+                    if nk0 < k {
+                        let i = p - pFirst
+                        if transB {
+                            let rows = min(gemmNR, n - nj0), r0 = i * rows / slices, r1 = (i + 1) * rows / slices
+                            ahead = PanelPrefetch(b + (nj0 + r0) * ldb + nk0, rowStride: ldb,
+                                                  linesPerRow: (min(gemmKC, k - nk0) + 15) / 16, rows: r1 - r0)
+                        } else {
+                            let rows = min(gemmKC, k - nk0), r0 = i * rows / slices, r1 = (i + 1) * rows / slices
+                            ahead = PanelPrefetch(b + (nk0 + r0) * ldb + nj0, rowStride: ldb,
+                                                  linesPerRow: (min(gemmNR, n - nj0) + 15) / 16, rows: r1 - r0)
                         }
                     }
                     microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf,
                                 c: c + p * gemmMR * ldc + j0, ldc: ldc,
-                                rows: min(gemmMR, m - p * gemmMR), cols: cols,
+                                rows: min(gemmMR, m - p * gemmMR), cols: cols, ahead: ahead,
                                 alpha: alpha, beta: k0 == 0 ? beta : 1, stream: streams)
                 }
             }
@@ -121,9 +130,20 @@ func streamsOutput(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<
 
 @inline(__always)
 private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-                         ldc: Int, rows: Int, cols: Int, alpha: Float, beta: Float, stream: Bool) {
+                         ldc: Int, rows: Int, cols: Int, ahead: PanelPrefetch, alpha: Float, beta: Float, stream: Bool) {
     var tile = RegisterTile()
-    tile.add(depth: k, rows: gemmMR, a: a, aStride: gemmMR) { b + $0 * gemmNR }
+    // One line of B's next panel asked for (into L2: into L1 it gained about half as much) every 4 depth
+    // steps, between the FMAs.
+    var line = 0, col = 0, row = ahead.base
+    let lines = ahead.rows * ahead.linesPerRow, rowFloats = ahead.linesPerRow * 16
+    tile.add(depth: k, rows: gemmMR, a: a, aStride: gemmMR) { d in
+        if d & 3 == 0 && line < lines {
+            nntop_prefetch_read_l2(row + col)
+            line += 1; col += 16
+            if col == rowFloats { col = 0; row += ahead.rowStride }
+        }
+        return b + d * gemmNR
+    }
     tile.forEachRow(gemmMR) { r, v0, v1 in storeRow(c + r * ldc, r, v0, v1, rows: rows, cols: cols, alpha: alpha, beta: beta, stream: stream) }
 }
 
@@ -144,5 +164,15 @@ private func storeRow(_ row: UnsafeMutablePointer<Float>, _ r: Int, _ v0: SIMD16
             let v = j < 16 ? x0[j] : x1[j - 16]
             row[j] = beta == 0 ? v : v + beta * row[j]
         }
+    }
+}
+
+/// Lines of a B panel to ask for while a tile product runs: `rows` rows `rowStride` floats apart from
+/// `base`, `linesPerRow` 64-byte lines each (none by default).
+struct PanelPrefetch {
+    var base = UnsafePointer<Float>(bitPattern: 64)!, rowStride = 0, linesPerRow = 1, rows = 0
+    init() {}
+    init(_ base: UnsafePointer<Float>, rowStride: Int, linesPerRow: Int, rows: Int) {
+        self.base = base; self.rowStride = rowStride; self.linesPerRow = linesPerRow; self.rows = rows
     }
 }
