@@ -93,20 +93,15 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                 // gained nothing (BENCHMARKS.md, stop 37).
                 var nq = q + 1, nk0 = k0
                 if nq == panels.upperBound { nq = panels.lowerBound; nk0 = k0 + gemmKC }
+                // The next panel's rows in B: a transposed B's are its columns, an untransposed B's its depth.
                 let nj0 = nq * gemmNR, slices = pEnd - pFirst
+                let (next, nextRows, rowLength) = transB ? (b + nj0 * ldb + nk0, min(gemmNR, n - nj0), min(gemmKC, k - nk0))
+                                                         : (b + nk0 * ldb + nj0, min(gemmKC, k - nk0), min(gemmNR, n - nj0))
                 for p in pFirst..<pEnd {
                     var ahead = PanelPrefetch()
                     if nk0 < k {
-                        let i = p - pFirst
-                        if transB {
-                            let rows = min(gemmNR, n - nj0), r0 = i * rows / slices, r1 = (i + 1) * rows / slices
-                            ahead = PanelPrefetch(b + (nj0 + r0) * ldb + nk0, rowStride: ldb,
-                                                  linesPerRow: (min(gemmKC, k - nk0) + 15) / 16, rows: r1 - r0)
-                        } else {
-                            let rows = min(gemmKC, k - nk0), r0 = i * rows / slices, r1 = (i + 1) * rows / slices
-                            ahead = PanelPrefetch(b + (nk0 + r0) * ldb + nj0, rowStride: ldb,
-                                                  linesPerRow: (min(gemmNR, n - nj0) + 15) / 16, rows: r1 - r0)
-                        }
+                        let i = p - pFirst, r0 = i * nextRows / slices, r1 = (i + 1) * nextRows / slices
+                        ahead = PanelPrefetch(next + r0 * ldb, rowStride: ldb, linesPerRow: (rowLength + 15) / 16, rows: r1 - r0)
                     }
                     microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf,
                                 c: c + p * gemmMR * ldc + j0, ldc: ldc,
@@ -132,15 +127,19 @@ func streamsOutput(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<
 private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          ldc: Int, rows: Int, cols: Int, ahead: PanelPrefetch, alpha: Float, beta: Float, stream: Bool) {
     var tile = RegisterTile()
-    // One line of B's next panel asked for (into L2: into L1 it gained about half as much) every 4 depth
-    // steps, between the FMAs.
+    // B's next panel asked for (into L2: into L1 it gained about half as much) a line every 4 depth steps,
+    // between the FMAs; more at a time where there are more lines than steps (a few A panels).
     var line = 0, col = 0, row = ahead.base
     let lines = ahead.rows * ahead.linesPerRow, rowFloats = ahead.linesPerRow * 16
+    let perStep = max(1, (lines + (k + 3) / 4 - 1) / ((k + 3) / 4))
     tile.add(depth: k, rows: gemmMR, a: a, aStride: gemmMR) { d in
-        if d & 3 == 0 && line < lines {
-            nntop_prefetch_read_l2(row + col)
-            line += 1; col += 16
-            if col == rowFloats { col = 0; row += ahead.rowStride }
+        if d & 3 == 0 {
+            var asked = 0
+            while asked < perStep && line < lines {
+                nntop_prefetch_read_l2(row + col)
+                asked += 1; line += 1; col += 16
+                if col == rowFloats { col = 0; row += ahead.rowStride }
+            }
         }
         return b + d * gemmNR
     }
