@@ -9,6 +9,8 @@ import Foundation
 // |---------------------------------------|--------------------------------------------------------|-----------------------|
 // | the subsampled conv's dx, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again, then upsampled    |                                                        |                       |
+// | singlePixelBackwardData               | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
+// |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
 // | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 4×4 maps | ResNet-20 layer1-3,   |
 // |                                       |                                                        | ResNet-50 224 layer2  |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
@@ -36,6 +38,10 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
         defer { ScratchPool.shared.give(dxs) }
         convBackwardData(dy: dy, weight: weight, geometry: sg, dx: dxs.0)
         upsample(dxs.0, g, into: dx)
+        return
+    }
+    if let tap = singlePixelTap(g) {
+        singlePixelBackwardData(dy: dy, weight: weight, geometry: g, tap: tap, dx: dx)
         return
     }
     if directConvApplies(g) && directConvBackwardDataApplies(g) {

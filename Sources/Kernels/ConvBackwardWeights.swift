@@ -13,6 +13,8 @@ import Foundation
 // | *convBackwardWeights:*                |                                                        |                       |
 // | the subsampled conv's dW, through     | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   this table again                    |                                                        |                       |
+// | singlePixelBackwardWeights            | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
+// |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
 // | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3,   |
 // |                                       | whole vectors of 16, not on 4×4 maps                   | ResNet-18 layer1      |
 // | stridedWeightGradient                 | `stridedWeightsApply`: 3×3, stride 2, padding 1, Cin   | ResNet-20 layer2.0,   |
@@ -41,6 +43,15 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         return
     }
     if let dBias { biasGradient(dy: dy, g, dBias: dBias) }
+    if let tap = singlePixelTap(g) {
+        if !idleTapsZeroed {
+            for t in 0..<(g.kernelH * g.kernelW) where t != tap {
+                (dWeight + t * g.outChannels * g.inChannels).update(repeating: 0, count: g.outChannels * g.inChannels)
+            }
+        }
+        singlePixelBackwardWeights(dy: dy, x: x, geometry: g, tap: tap, dWeight: dWeight)
+        return
+    }
     if conv3x3WeightsApply(g) {
         conv3x3BackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight)
         return

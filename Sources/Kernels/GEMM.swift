@@ -50,21 +50,27 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             }
         }
     }
-    // Work items: (row block, group of `gemmNG` column panels), handed out in order to whichever task
-    // asks next. An item walks depth block by depth block, its panels, then the block's A panels: its C
+    // Work items: (row block, group of `gemmNG` column panels or fewer), handed out in order to whichever
+    // task asks next. An item walks depth block by depth block, its panels, then the block's A panels: its C
     // (at most 256 × 512 floats) stays in L2 across the depth blocks, the A block (mc × kc) in L2 across
     // its panels, the packed B panel (kc × 32) in L1 across the A panels; B is read once per row block.
     let panelsPerBlock = gemmMC / gemmMR
-    let mBlocks = (mPanels + panelsPerBlock - 1) / panelsPerBlock, groups = (nPanels + gemmNG - 1) / gemmNG
+    let mBlocks = (mPanels + panelsPerBlock - 1) / panelsPerBlock
+    // Smaller groups where there would be fewer than two items a thread: a batch-64 product 512 wide was
+    // one item, one thread (a 1×1 conv on a 1×1 map: BENCHMARKS.md, stop 37). Each tile is still summed
+    // whole by one item, in the same order: the grouping never changes a result.
+    var ng = gemmNG
+    while ng > 1 && mBlocks * ((nPanels + ng - 1) / ng) < 2 * Parallel.maxThreads { ng /= 2 }
+    let groups = (nPanels + ng - 1) / ng
     let items = mBlocks * groups
-    let flopsPerItem = 2 * min(m, gemmMC) * min(n, gemmNG * gemmNR) * k
+    let flopsPerItem = 2 * min(m, gemmMC) * min(n, ng * gemmNR) * k
     let tasks = Parallel.chunkCount(items, grain: max(1, 400_000 / flopsPerItem))
     let pb = ScratchPool.shared.take(tasks * gemmKC * gemmNR)
     defer { ScratchPool.shared.give(pb) }
     Parallel.dynamic(items, tasks: tasks) { t, item in
         let buf = pb.0 + t * gemmKC * gemmNR
-        let mb = item / groups, g0 = (item % groups) * gemmNG
-        let panels = g0..<min(nPanels, g0 + gemmNG)
+        let mb = item / groups, g0 = (item % groups) * ng
+        let panels = g0..<min(nPanels, g0 + ng)
         let pFirst = mb * panelsPerBlock, pEnd = min(mPanels, (mb + 1) * panelsPerBlock)
         var k0 = 0
         while k0 < k {

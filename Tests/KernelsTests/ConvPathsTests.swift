@@ -68,7 +68,9 @@ final class ConvPathsTests: XCTestCase {
             (2, 8, 9, 14, 3, 1, 1),     // transformed 3×3 on a map zero-extended to 16×16: partial rows and columns
             (1, 16, 16, 28, 3, 1, 1),   // transformed 3×3 on a map zero-extended to 32 wide
             (40, 16, 17, 4, 3, 1, 1),   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
-            (7, 16, 17, 7, 3, 1, 1)]    // transformed 3×3 on 7×7 maps as 8×8, four images a group, the last with 3
+            (7, 16, 17, 7, 3, 1, 1),    // transformed 3×3 on 7×7 maps as 8×8, four images a group, the last with 3
+            (5, 40, 37, 1, 1, 1, 0),    // one pixel: the GEMM, 37 channels a row (two vectors and a tail)
+            (3, 16, 48, 1, 3, 1, 1)]    // one pixel, the 3×3's centre tap
         for sh in shapes {
             let g = ConvGeometry(batch: sh.batch, inChannels: sh.cin, height: sh.h, width: sh.h, outChannels: sh.cout,
                                  kernel: sh.k, stride: sh.s, padding: sh.p)
@@ -187,7 +189,8 @@ final class ConvPathsTests: XCTestCase {
     func testInputGradientWithATensorAdded() {
         for (b, cin, cout, h, k, s, p) in [(2, 8, 9, 16, 3, 1, 1), (2, 16, 16, 32, 3, 1, 1), (1, 32, 32, 16, 3, 1, 1),
                                            (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1), (17, 16, 24, 4, 3, 1, 1),
-                                           (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0)] {
+                                           (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0),
+                                           (5, 40, 37, 1, 3, 1, 1), (3, 24, 20, 2, 1, 2, 0)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: h, outChannels: cout, kernel: k, stride: s, padding: p)
             let wt = random(cout * cin * k * k), dy = random(b * cout * g.outH * g.outW), r = random(b * cin * h * h)
             var plain = [Float](repeating: .nan, count: r.count), summed = plain
@@ -346,6 +349,28 @@ final class ConvPathsTests: XCTestCase {
     }
 
     /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
+    /// One pixel in and one out (ResNet's layer4 at 32×32 inputs): a matrix product with the one tap that
+    /// reaches the pixel; partial GEMM panels (37 and 70 channels, batch 5), the centre tap of a 3×3 and a
+    /// 5×5, a stride-2 1×1 onto one pixel (subsampled first), and a product whose 1024 output channels
+    /// make 32 column panels (its work split into groups smaller than 16 panels).
+    func testSinglePixelConvolutions() {
+        check(batch: 5, cin: 37, cout: 70, h: 1, w: 1, k: 1, s: 1, p: 0, bias: true)
+        check(batch: 3, cin: 20, cout: 33, h: 1, w: 1, k: 3, s: 1, p: 1, bias: false)
+        check(batch: 2, cin: 9, cout: 17, h: 1, w: 1, k: 5, s: 1, p: 2, bias: true)
+        check(batch: 4, cin: 24, cout: 40, h: 2, w: 2, k: 1, s: 2, p: 0, bias: false)
+        check(batch: 6, cin: 48, cout: 1024, h: 1, w: 1, k: 1, s: 1, p: 0, bias: false)
+        func tap(_ h: Int, _ k: Int, _ s: Int, _ p: Int) -> Int? {
+            singlePixelTap(ConvGeometry(batch: 2, inChannels: 8, height: h, width: h, outChannels: 8, kernel: k, stride: s, padding: p))
+        }
+        XCTAssertEqual(tap(1, 1, 1, 0), 0)
+        XCTAssertEqual(tap(1, 3, 1, 1), 4)
+        XCTAssertEqual(tap(1, 5, 1, 2), 12)
+        XCTAssertEqual(tap(1, 3, 2, 1), 4)       // stride changes nothing on one pixel
+        XCTAssertNil(tap(2, 1, 2, 0))            // two pixels in: subsampled first, then one pixel
+        XCTAssertNil(tap(3, 3, 1, 0))            // one pixel out, nine in
+        XCTAssertNil(tap(2, 3, 1, 1))            // 2×2 out
+    }
+
     func testStridedOneByOne() {
         check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
         check(batch: 2, cin: 36, cout: 10, h: 9, w: 11, k: 1, s: 3, p: 0, bias: false)
