@@ -21,7 +21,7 @@ import Foundation
 // |                                       | 16 or 32, Cout 16-128 in vectors of 16                 |   layer3.0 conv1      |
 // | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |
 // |                                       | (5×5, Cout a multiple of 16)                           |                       |
-// | directConvBackwardWeights             | `directConvApplies`, otherwise                         | LeNet-5 conv1 without |
+// | directConvBackwardWeights             | `directConvApplies`, otherwise, but not 1×1            | LeNet-5 conv1 without |
 // |                                       |                                                        |   its pool fused      |
 // | none: dW = 0                          | no tap reaches the image                               |                       |
 // | convBackwardWeightsDot                | Cin < 32 and image-major panels (`ConvPanels`)         | ResNet-18 stem        |
@@ -60,7 +60,9 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         stridedWeightGradient(dy: dy, x: x, geometry: g, dWeight: dWeight)
         return
     }
-    if directConvApplies(g) {
+    // Not a 1×1's: its dot products over whole planes lost to the panels' tiles from 64 input channels
+    // up (ResNet-50's and GoogLeNet's 1×1 convs on 8×8 maps; BENCHMARKS.md, stop 37).
+    if directConvApplies(g) && g.kernelH * g.kernelW > 1 {
         if directConvOuterApplies(g) { directConvBackwardWeightsOuter(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         return

@@ -260,6 +260,8 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 2, cin: 2, cout: 12, h: 10, w: 9, k: 3, s: 1, p: 1, bias: false)
         // dW as outer products over 16 output channels (5×5 taps): two blocks, a zero border.
         check(batch: 3, cin: 2, cout: 32, h: 9, w: 7, k: 5, s: 1, p: 2, bias: false)
+        // A 1×1 the direct forward takes, its weight gradient on the panels (ResNet-50's layer1 at 32×32).
+        check(batch: 3, cin: 70, cout: 20, h: 8, w: 8, k: 1, s: 1, p: 0, bias: true)
     }
 
     /// Pixel-major panels (32 images' same pixel) where they fill more of their columns on more cores
