@@ -3,8 +3,8 @@ import Foundation
 // A convolution whose input and output are one pixel each (a 1×1 map: ResNet's layer4 and GoogLeNet's
 // inception 5 at 32×32 inputs, and a stride-2 1×1 projection onto one) is one matrix product: only the
 // tap at (padding, padding) reaches the pixel, and tap-major W (`ConvWeights`) holds that tap's weights
-// as a [co][c] block, a linear layer's. Those products go to `gemm`, tuned for the linear layers; the
-// panel paths took 1.2–1.6 ms for what it does in under 1 (BENCHMARKS.md, stop 37).
+// as a [co][c] block, a linear layer's. Those products go to `gemm`, tuned for the linear layers, which
+// beat the panel paths on every pass there (BENCHMARKS.md, stop 37).
 
 /// The one tap that reaches anything when `g` maps a single pixel to a single pixel, else nil.
 func singlePixelTap(_ g: ConvGeometry) -> Int? {

@@ -350,7 +350,6 @@ final class ConvPathsTests: XCTestCase {
         }
     }
 
-    /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
     /// One pixel in and one out (ResNet's layer4 at 32×32 inputs): a matrix product with the one tap that
     /// reaches the pixel; partial GEMM panels (37 and 70 channels, batch 5), the centre tap of a 3×3 and a
     /// 5×5, a stride-2 1×1 onto one pixel (subsampled first), and a product whose 1024 output channels
@@ -373,6 +372,7 @@ final class ConvPathsTests: XCTestCase {
         XCTAssertNil(tap(2, 3, 1, 1))            // 2×2 out
     }
 
+    /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
     func testStridedOneByOne() {
         check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
         check(batch: 2, cin: 36, cout: 10, h: 9, w: 11, k: 1, s: 3, p: 0, bias: false)
