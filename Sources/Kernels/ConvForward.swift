@@ -79,14 +79,17 @@ private func panelConvForward(x: UnsafePointer<Float>, weight: UnsafePointer<Flo
         let bp = (buf + PanelColumns.bytes + 63).alignedDown(toMultipleOf: 64)
             .bindMemory(to: Float.self, capacity: ku * panelWidth + 256 + f.xtLen + f.ytLen)
         let tile = bp + ku * panelWidth, xT = tile + mr * panelWidth, yT = xT + f.xtLen
-        for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
-            let mask = cols.load(q, s)
-            f.packInput(q, cols, mask: mask, bp: bp, xT: xT)
-            for mp in 0..<mPanels {
-                f.product(q, mp, mask: mask, bp: bp, xT: xT, tile: tile)
-                f.store(q, mp, cols, tile: tile, yT: yT)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * s.taps.count) { runs in
+            for q in (units.lowerBound * s.panelsPerUnit)..<(units.upperBound * s.panelsPerUnit) {
+                let mask = cols.load(q, s)
+                f.packInput(q, cols, mask: mask, bp: bp, xT: xT)
+                let count = f.tapRuns(mask, into: runs.baseAddress!)
+                for mp in 0..<mPanels {
+                    f.product(q, mp, runs: runs.baseAddress!, count: count, bp: bp, xT: xT, tile: tile)
+                    f.store(q, mp, cols, tile: tile, yT: yT)
+                }
+                if s.pixelMajor && q % s.panelsPerUnit == s.panelsPerUnit - 1 { f.storeUnit(q / s.panelsPerUnit, yT: yT) }
             }
-            if s.pixelMajor && q % s.panelsPerUnit == s.panelsPerUnit - 1 { f.storeUnit(q / s.panelsPerUnit, yT: yT) }
         }
     }
 }
@@ -148,18 +151,32 @@ private struct PanelForward {
         }
     }
 
-    /// Compute: tile = output channels mp·8 ..< mp·8 + 8 of panel q, one tile product per run of
-    /// consecutive valid taps (pixel-major: within a kernel row, read in place from xT).
-    @inline(__always)
-    func product(_ q: Int, _ mp: Int, mask: TapMask, bp: UnsafeMutablePointer<Float>, xT: UnsafeMutablePointer<Float>,
-                 tile: UnsafeMutablePointer<Float>) {
+    /// The panel's runs of taps its mask holds, as (first, end) index pairs into `s.taps`: consecutive
+    /// taps, for a pixel-major panel also consecutive in one kernel row (one run of its xT rows). Found
+    /// once a panel: scanned again for each output panel, the scan was a quarter of a stem's product.
+    func tapRuns(_ mask: TapMask, into runs: UnsafeMutablePointer<Int>) -> Int {
         let taps = s.taps
-        var u = 0, brow = 0, first = true
+        var u = 0, count = 0
         while u < taps.count {
             guard mask.contains(taps[u]) else { u += 1; continue }
             var v = u + 1
             while v < taps.count && mask.contains(taps[v])
                     && (!s.pixelMajor || (taps[v] == taps[v - 1] + 1 && taps[v] / g.kernelW == taps[u] / g.kernelW)) { v += 1 }
+            runs[2 * count] = u; runs[2 * count + 1] = v; count += 1
+            u = v
+        }
+        return count
+    }
+
+    /// Compute: tile = output channels mp·8 ..< mp·8 + 8 of panel q, one tile product per run of
+    /// consecutive valid taps (`tapRuns`; pixel-major: within a kernel row, read in place from xT).
+    @inline(__always)
+    func product(_ q: Int, _ mp: Int, runs: UnsafePointer<Int>, count: Int, bp: UnsafeMutablePointer<Float>,
+                 xT: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        let taps = s.taps
+        var brow = 0
+        for r in 0..<count {
+            let u = runs[2 * r], v = runs[2 * r + 1]
             let b: UnsafePointer<Float>
             if s.pixelMajor {
                 // Pixel-major only: image-major panels never read these (computed per tile for them, they were a tenth of a 1×1 conv's time).
@@ -170,10 +187,10 @@ private struct PanelForward {
             } else {
                 b = UnsafePointer(bp + brow * panelWidth)
             }
-            microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, b, tile, accumulate: !first)
-            first = false; brow += (v - u) * cin; u = v
+            microTile((v - u) * cin, packedA + mp * ku * mr + u * cin * mr, b, tile, accumulate: r > 0)
+            brow += (v - u) * cin
         }
-        if first { tile.update(repeating: 0, count: mr * panelWidth) }
+        if count == 0 { tile.update(repeating: 0, count: mr * panelWidth) }
     }
 
     /// Store: the tile's rows plus bias (and the epilogue) into y, or into yT for a pixel-major unit.
