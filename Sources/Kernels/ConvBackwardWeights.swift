@@ -373,7 +373,6 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     let g = s.g, cout = g.outChannels, cin = g.inChannels, ku = s.kUsed, p = s.pixels
     let taps = s.taps
     let ku4 = (ku + 3) / 4 * 4, cout4 = (cout + 3) / 4 * 4
-    let group = 16
     let partialSize = cout4 * ku4
     let allTaps = TapMask(taps)
     let phaseLayout = PhaseLayout(s)
@@ -381,6 +380,10 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
     // often a multiple of 4 KB, and dot4x4 reading the same rows of 16 such panels would then map them
     // all to the same L1 sets (16 ways wanted, 12 there): layer1's dW ran from L2.
     let bPanel = ku4 * panelWidth + 16, dPanel = cout4 * panelWidth + 16
+    // Panels summed before each 4×4 block's 16 horizontal sums: as many as keep the group's B panels
+    // within 512 KB of L2, 16 to 64. With 16 always, ResNet-18's 7×7 stem (64 a group now) took a third
+    // longer (BENCHMARKS.md, stop 37).
+    let group = max(16, min(64, (1 << 17) / bPanel))
     let scratch = group * (bPanel + dPanel) + (phaseLayout?.size ?? 0)
     let partialBuf = ScratchPool.shared.take(Parallel.maxThreads * partialSize + 16)
     defer { ScratchPool.shared.give(partialBuf) }
