@@ -9,9 +9,9 @@ import Foundation
 // |---------------------------------------|--------------------------------------------------------|-----------------------|
 // | the stride-1 conv of x subsampled,    | `ConvGeometry.subsampled`: 1×1, stride > 1, padding 0  | ResNet-18 projections |
 // |   through this table again            |                                                        |                       |
-// | singlePixelForward (ConvSinglePixel  | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
+// | singlePixelForward (ConvSinglePixel   | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   .swift): the GEMM                   |                                                        |   32×32 inputs        |
-// | conv3x3Forward (Conv3x3.swift):        | `conv3x3Applies`: 3×3, stride 1, padding 1, maps 8, 16 | ResNet-20 all but the |
+// | conv3x3Forward (Conv3x3.swift):       | `conv3x3Applies`: 3×3, stride 1, padding 1, maps 8, 16 | ResNet-20 all but the |
 // |   Winograd F(2×2, 3×3), F(4×4, 3×3)   | or 32 wide, >= 8 channels (or up to a quarter smaller, | stem and s2 convs;    |
 // |                                       | <= 128 channels: `TransformedMap`); 7×7 and 4×4 maps,  | ResNet-50 224 layer2; |
 // |                                       | >= 16 channels (`largeTilesApply`)                     | ResNet-18 layer1-2    |
