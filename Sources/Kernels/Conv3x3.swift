@@ -700,8 +700,8 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
-    // A 7×7 map as 8×8, as the forward computes it: its gradient laid out zero-extended.
-    let (mh, mw) = (h, w) == (7, 7) ? (8, 8) : (h, w), extended = mh != h
+    // The map the forward computes (`TransformedMap`: a 7×7 one as 8×8), the gradient laid out zero-extended.
+    let map = TransformedMap(height: h, width: w)!, (mh, mw) = (map.height, map.width), extended = mh != h
     let tilesW = mw / tile, tilesH = mh / tile, tiles = tilesH * tilesW
     // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small
     // (F(4×4): 32, so that its 36 rows of V and Z stay within L2 at 64 channels).

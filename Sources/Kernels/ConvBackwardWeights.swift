@@ -44,11 +44,7 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
     }
     if let dBias { biasGradient(dy: dy, g, dBias: dBias) }
     if let tap = singlePixelTap(g) {
-        if !idleTapsZeroed {
-            for t in 0..<(g.kernelH * g.kernelW) where t != tap {
-                (dWeight + t * g.outChannels * g.inChannels).update(repeating: 0, count: g.outChannels * g.inChannels)
-            }
-        }
+        if !idleTapsZeroed { zeroIdleTaps(dWeight, g) { $0 == tap } }
         singlePixelBackwardWeights(dy: dy, x: x, geometry: g, tap: tap, dWeight: dWeight)
         return
     }
@@ -67,12 +63,8 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         else { directConvBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight) }
         return
     }
-    let s = ConvPanels(g), cout = g.outChannels, cin = g.inChannels
-    if !idleTapsZeroed {
-        for t in 0..<(g.kernelH * g.kernelW) where !s.taps.contains(t) {
-            (dWeight + t * cout * cin).update(repeating: 0, count: cout * cin)
-        }
-    }
+    let s = ConvPanels(g), cin = g.inChannels
+    if !idleTapsZeroed { zeroIdleTaps(dWeight, g) { s.taps.contains($0) } }
     if s.taps.isEmpty { return }
     // Few input channels on large maps waste fewer lanes as dot products along the image's pixels.
     if cin < panelWidth && !s.pixelMajor {
@@ -80,6 +72,12 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
     } else {
         convBackwardWeightsBlocked(dy: dy, x: x, s, dWeight: dWeight)
     }
+}
+
+/// dW's blocks of the taps `active` says no output reaches, zeroed (tap-major W: a block per tap).
+private func zeroIdleTaps(_ dWeight: UnsafeMutablePointer<Float>, _ g: ConvGeometry, active: (Int) -> Bool) {
+    let block = g.outChannels * g.inChannels
+    for t in 0..<(g.kernelH * g.kernelW) where !active(t) { (dWeight + t * block).update(repeating: 0, count: block) }
 }
 
 /// Whether `stridedWeightGradient` takes this geometry: a 3×3 conv of stride 2 and padding 1 (a ResNet's

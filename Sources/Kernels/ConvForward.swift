@@ -271,6 +271,25 @@ public struct ConvEpilogue {
         }
     }
 
+    /// The map on a row of one output pixel's `channels` channels (a one-pixel conv's [n][co] output),
+    /// `offset` floats into y and the residual: the channels' scales and shifts as vectors.
+    func apply(row d: UnsafeMutablePointer<Float>, channels: Int, offset: Int) {
+        let res = residual.map { $0 + offset }, zero = SIMD16<Float>()
+        var co = 0
+        while co + 16 <= channels {
+            var v = load16(d + co) * load16(scale + co) + load16(shift + co)
+            if let res { v = v + load16(res + co) }
+            if relu { v = v.replacing(with: zero, where: v .< zero) }
+            store16(v, d + co); co += 16
+        }
+        while co < channels {
+            var v = d[co] * scale[co] + shift[co]
+            if let res { v = v + res[co] }
+            if relu && v < 0 { v = 0 }
+            d[co] = v; co += 1
+        }
+    }
+
     /// The map on `count` consecutive outputs d of channel `channel`, `offset` floats into y (and into
     /// the residual), 16 at a time: as a scalar loop it cost more than the conv it followed (ResNet-20's
     /// stem at batch 256: 12 ms after a 1 ms conv).

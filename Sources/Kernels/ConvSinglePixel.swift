@@ -23,23 +23,8 @@ func singlePixelForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
     Parallel.forEach(g.batch, grain: max(1, 16384 / cout)) { n in
         let row = y + n * cout
         if let bias { for co in 0..<cout { row[co] += bias[co] } }
-        if let epilogue {
-            // A row holds one value of every channel: the epilogue's map as vectors of channels.
-            let res = epilogue.residual.map { $0 + n * cout }, zero = SIMD16<Float>()
-            var co = 0
-            while co + 16 <= cout {
-                var v = load16(row + co) * load16(epilogue.scale + co) + load16(epilogue.shift + co)
-                if let res { v = v + load16(res + co) }
-                if epilogue.relu { v = v.replacing(with: zero, where: v .< zero) }
-                store16(v, row + co); co += 16
-            }
-            while co < cout {
-                var v = row[co] * epilogue.scale[co] + epilogue.shift[co]
-                if let res { v = v + res[co] }
-                if epilogue.relu && v < 0 { v = 0 }
-                row[co] = v; co += 1
-            }
-        }
+        // A row holds one value of every channel.
+        epilogue?.apply(row: row, channels: cout, offset: n * cout)
     }
 }
 
