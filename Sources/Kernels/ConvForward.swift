@@ -274,20 +274,7 @@ public struct ConvEpilogue {
     /// The map on a row of one output pixel's `channels` channels (a one-pixel conv's [n][co] output),
     /// `offset` floats into y and the residual: the channels' scales and shifts as vectors.
     func apply(row d: UnsafeMutablePointer<Float>, channels: Int, offset: Int) {
-        let res = residual.map { $0 + offset }, zero = SIMD16<Float>()
-        var co = 0
-        while co + 16 <= channels {
-            var v = load16(d + co) * load16(scale + co) + load16(shift + co)
-            if let res { v = v + load16(res + co) }
-            if relu { v = v.replacing(with: zero, where: v .< zero) }
-            store16(v, d + co); co += 16
-        }
-        while co < channels {
-            var v = d[co] * scale[co] + shift[co]
-            if let res { v = v + res[co] }
-            if relu && v < 0 { v = 0 }
-            d[co] = v; co += 1
-        }
+        map(d, count: channels, offset: offset, channel: 0, perValue: true)
     }
 
     /// The map on `count` consecutive outputs d of channel `channel`, `offset` floats into y (and into
@@ -295,17 +282,24 @@ public struct ConvEpilogue {
     /// stem at batch 256: 12 ms after a 1 ms conv).
     @inline(__always)
     func apply(_ d: UnsafeMutablePointer<Float>, count: Int, channel: Int, offset: Int) {
+        map(d, count: count, offset: offset, channel: channel, perValue: false)
+    }
+
+    /// The two above: value i of d is channel `channel` + i (`perValue`) or channel `channel`.
+    @inline(__always)
+    private func map(_ d: UnsafeMutablePointer<Float>, count: Int, offset: Int, channel: Int, perValue: Bool) {
         let sc = SIMD16<Float>(repeating: scale[channel]), sh = SIMD16<Float>(repeating: shift[channel])
         let res = residual.map { $0 + offset }, zero = SIMD16<Float>()
         var i = 0
         while i + 16 <= count {
-            var v = load16(d + i) * sc + sh
+            var v = perValue ? load16(d + i) * load16(scale + channel + i) + load16(shift + channel + i) : load16(d + i) * sc + sh
             if let res { v = v + load16(res + i) }
             if relu { v = v.replacing(with: zero, where: v .< zero) }
             store16(v, d + i); i += 16
         }
         while i < count {
-            var v = d[i] * scale[channel] + shift[channel]
+            let c = perValue ? channel + i : channel
+            var v = d[i] * scale[c] + shift[c]
             if let res { v = v + res[i] }
             if relu && v < 0 { v = 0 }
             d[i] = v; i += 1
