@@ -12,16 +12,19 @@ public struct BatchNormShape {
 /// Training mode: normalises with the batch statistics, updates the running ones with `momentum`,
 /// and saves each channel's mean and 1/std for the backward pass. With `residual` (x's shape) it is
 /// added to the normalised values, and with `relu` negatives become 0, in the same pass: a residual
-/// block's add and ReLU, the same float operations as `addInPlace` and `reluForward` after it.
+/// block's add and ReLU, the same float operations as `addInPlace` and `reluForward` after it. With
+/// `savedAffine` (2 · channels floats) each channel's map y = scale·x + shift is kept there, scales then
+/// shifts, for `batchNormReLUBackwardInPlace`.
 public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, gamma: UnsafePointer<Float>,
                                   beta: UnsafePointer<Float>, eps: Float, momentum: Float,
                                   runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                   savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                                  y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
+                                  y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                  savedAffine: UnsafeMutablePointer<Float>? = nil) {
     if let lanes = ChannelLanes(s) {
         lanes.trainForward(x: x, gamma: gamma, beta: beta, eps: eps, momentum: momentum, runningMean: runningMean,
                            runningVar: runningVar, savedMean: savedMean, savedInvStd: savedInvStd, y: y,
-                           residual: residual, relu: relu)
+                           residual: residual, relu: relu, savedAffine: savedAffine)
         return
     }
     let count = s.batch * s.planeSize
@@ -38,6 +41,7 @@ public func batchNormTrainForward(x: UnsafePointer<Float>, s: BatchNormShape, ga
         let (scale, shift) = finishChannel(c, mean: mean, variance: sq / Double(count), count: Double(count), eps: eps,
                                            momentum: momentum, gamma: gamma, beta: beta, runningMean: runningMean,
                                            runningVar: runningVar, savedMean: savedMean, savedInvStd: savedInvStd)
+        if let savedAffine { savedAffine[c] = scale; savedAffine[s.channels + c] = shift }
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
             planeAffine(x + off, y + off, s.planeSize, scale, shift)
@@ -140,13 +144,31 @@ public func batchNormReLUBackward(dy: UnsafeMutablePointer<Float>, reluOutput: U
                       dGamma: dGamma, dBeta: dBeta, dx: dx)
 }
 
+/// `batchNormReLUBackward` with dx written over dy, after a forward with no residual that kept
+/// `savedAffine`: the ReLU let a value through where x·scale + shift > 0, so its mask is recomputed from
+/// x (the forward's float operations) instead of read from its output, and the masked dy is never
+/// written back: five tensor passes instead of seven. The same floats as `batchNormReLUBackward`.
+public func batchNormReLUBackwardInPlace(dy: UnsafeMutablePointer<Float>, reluOutput: UnsafePointer<Float>,
+                                         x: UnsafePointer<Float>, s: BatchNormShape, gamma: UnsafePointer<Float>,
+                                         savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
+                                         savedAffine: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+                                         dBeta: UnsafeMutablePointer<Float>) {
+    guard let lanes = ChannelLanes(s) else {
+        batchNormBackward(dy: dy, relu: reluOutput, x: x, s: s, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+                          dGamma: dGamma, dBeta: dBeta, dx: dy)
+        return
+    }
+    lanes.backward(dy: dy, relu: nil, affine: savedAffine, x: x, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+                   dGamma: dGamma, dBeta: dBeta, dx: dy)
+}
+
 /// The two above: with `relu`, dy is writable and masked first.
 private func batchNormBackward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, x: UnsafePointer<Float>,
                                s: BatchNormShape, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
                                savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
                                dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
     if let lanes = ChannelLanes(s) {
-        lanes.backward(dy: dy, relu: relu, x: x, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
+        lanes.backward(dy: dy, relu: relu, affine: nil, x: x, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd,
                        dGamma: dGamma, dBeta: dBeta, dx: dx)
         return
     }
@@ -266,7 +288,8 @@ struct ChannelLanes {
     func trainForward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                       momentum: Float, runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                       savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
-                      y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
+                      y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+                      savedAffine: UnsafeMutablePointer<Float>?) {
         let count = Double(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector
@@ -290,6 +313,7 @@ struct ChannelLanes {
                                                              eps: eps, momentum: momentum, gamma: gamma, beta: beta,
                                                              runningMean: runningMean, runningVar: runningVar,
                                                              savedMean: savedMean, savedInvStd: savedInvStd)
+                        if let savedAffine { savedAffine[c0 + i] = scale[i]; savedAffine[s.channels + c0 + i] = shift[i] }
                     }
                 }
                 let sc = spread({ scale[$0 - c0] }, c0), sh = spread({ shift[$0 - c0] }, c0)
@@ -304,21 +328,36 @@ struct ChannelLanes {
     }
 
     /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
-    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                  savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
-                  dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    /// With `affine` (the forward's scales then shifts, no residual added) the ReLU's mask is computed from
+    /// x instead, in both passes, and dy is left as it was (unless dx is dy).
+    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, affine: UnsafePointer<Float>?, x: UnsafePointer<Float>,
+                  gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
+                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let count = Float(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector
             let mv = spread({ savedMean[$0] }, c0)
+            let sc = affine.map { a in spread({ a[$0] }, c0) } ?? SIMD16<Float>()
+            let sh = affine.map { a in spread({ a[s.channels + $0] }, c0) } ?? SIMD16<Float>()
+            // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
+            @inline(__always) func passed(_ gv: SIMD16<Float>, _ xv: SIMD16<Float>) -> SIMD16<Float> {
+                gv.replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
+            }
             var a = SIMD16<Float>(), b = SIMD16<Float>()
-            forEachVector(g) { o in
-                var gv = load16(dy + o)
-                if let relu {
-                    gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
-                    store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+            if affine != nil {
+                forEachVector(g) { o in
+                    let xv = load16(x + o), gv = passed(load16(dy + o), xv)
+                    a += gv; b.addProduct(gv, xv - mv)
                 }
-                a += gv; b.addProduct(gv, load16(x + o) - mv)
+            } else {
+                forEachVector(g) { o in
+                    var gv = load16(dy + o)
+                    if let relu {
+                        gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
+                        store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+                    }
+                    a += gv; b.addProduct(gv, load16(x + o) - mv)
+                }
             }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
                 let sumDy = t.baseAddress!, cDy = sumDy + 16, cX = sumDy + 32, cZero = sumDy + 48
@@ -330,9 +369,17 @@ struct ChannelLanes {
                                                                      sumDy: sumDy[i], sumDyXhat: sumDyXhat)
                 }
                 let vDy = spread({ cDy[$0 - c0] }, c0), vX = spread({ cX[$0 - c0] }, c0), v0 = spread({ cZero[$0 - c0] }, c0)
-                forEachVector(g) { o in
-                    var r = v0; r.addProduct(vDy, load16(dy + o)); r.addProduct(vX, load16(x + o) - mv)
-                    store16(r, dx + o)
+                if affine != nil {
+                    forEachVector(g) { o in
+                        let xv = load16(x + o)
+                        var r = v0; r.addProduct(vDy, passed(load16(dy + o), xv)); r.addProduct(vX, xv - mv)
+                        store16(r, dx + o)
+                    }
+                } else {
+                    forEachVector(g) { o in
+                        var r = v0; r.addProduct(vDy, load16(dy + o)); r.addProduct(vX, load16(x + o) - mv)
+                        store16(r, dx + o)
+                    }
                 }
             }
         }

@@ -31,8 +31,10 @@ struct Bench: ParsableCommand {
     var gemmShape: String?
     @Option(name: .customLong("conv"), help: ArgumentHelp("Time one conv instead: N,C,H,W,CO,K,S,P.", visibility: .hidden))
     var convShape: String?
-    @Option(name: .customLong("pool"), help: ArgumentHelp("Time one 2×2 max pool instead: N,C,H,W.", visibility: .hidden))
+    @Option(name: .customLong("pool"), help: ArgumentHelp("Time one max pool instead: N,C,H,W (2×2 stride 2) or N,C,H,W,K,S,P (ceil mode when strided).", visibility: .hidden))
     var poolShape: String?
+    @Option(name: .customLong("norm"), help: ArgumentHelp("Time one training batch norm (with its ReLU) instead: N,C,H,W.", visibility: .hidden))
+    var normShape: String?
     @Flag(name: .customLong("grad-cost"), help: "Time what the gradient-flow figures add to a training step (measured and plain steps interleaved).")
     var gradCost = false
     @Option(name: .customLong("micro"), help: ArgumentHelp("Time the conv microkernel at depth K instead.", visibility: .hidden))
@@ -56,6 +58,7 @@ struct Bench: ParsableCommand {
         if let gemmShape { benchGEMM(gemmShape); return }
         if let convShape { benchConv(convShape); return }
         if let poolShape { benchPool(poolShape); return }
+        if let normShape { benchNorm(normShape); return }
         if fill { benchFill(batch: batchSize); return }
         if let micro {
             print(String(format: "microkernel 8x32 k=%d: %.1f GFLOP/s (1 thread, best of 20)", micro,
@@ -189,12 +192,15 @@ private func bestOf20(_ f: () -> Void) -> Double {
     return best * 1e3
 }
 
-/// `--pool N,C,H,W`: milliseconds of one 2×2 stride-2 max pool's forward (with indices) and backward
-/// (with a folded ReLU, as LeNet-5 runs it).
+/// `--pool N,C,H,W[,K,S,P]`: milliseconds of one max pool's forward (with indices) and backward (with a
+/// folded ReLU, as LeNet-5 runs it): 2×2 stride 2, or K×K stride S padding P (ceil mode when strided,
+/// as GoogLeNet's).
 private func benchPool(_ spec: String) {
     let v = spec.split(separator: ",").compactMap { Int($0) }
-    guard v.count == 4 else { fail("--pool wants N,C,H,W") }
-    let g = ConvGeometry(batch: v[0], inChannels: v[1], height: v[2], width: v[3], outChannels: v[1], kernel: 2, stride: 2)
+    guard v.count == 4 || v.count == 7 else { fail("--pool wants N,C,H,W or N,C,H,W,K,S,P") }
+    var g = ConvGeometry(batch: v[0], inChannels: v[1], height: v[2], width: v[3], outChannels: v[1],
+                         kernel: v.count == 7 ? v[4] : 2, stride: v.count == 7 ? v[5] : 2, padding: v.count == 7 ? v[6] : 0)
+    g.ceilMode = v.count == 7 && v[5] > 1
     let x = Tensor(shape: [g.batch * g.inChannels * g.height * g.width]), dx = Tensor(shape: [x.count])
     let y = Tensor(shape: [g.batch * g.inChannels * g.outH * g.outW]), dy = Tensor(shape: [y.count])
     let am = UnsafeMutablePointer<Int32>.allocate(capacity: y.count)
@@ -205,6 +211,46 @@ private func benchPool(_ spec: String) {
     let f = bestOf20 { maxPoolForward(x: x.data, geometry: g, y: y.data, argmax: am) }
     let b = bestOf20 { maxPoolBackward(dy: dy.data, argmax: am, geometry: g, dx: dx.data, reluOutput: y.data) }
     print(String(format: "pool %@: fwd %.4f ms, bwd %.4f ms", spec, f, b))
+}
+
+/// `--norm N,C,H,W`: milliseconds of one training batch norm's forward (with a ReLU; with a residual added
+/// too) and backward through the ReLU, each on copies cycled through 64 MB (as a network meets them).
+private func benchNorm(_ spec: String) {
+    let v = spec.split(separator: ",").compactMap { Int($0) }
+    guard v.count == 4 else { fail("--norm wants N,C,H,W") }
+    let s = BatchNormShape(batch: v[0], channels: v[1], planeSize: v[2] * v[3]), count = v[0] * v[1] * v[2] * v[3]
+    let copies = max(2, 64 << 20 / (4 * 4 * count))
+    var rng = SeededRandom(seed: 1)
+    let xs = (0..<copies).map { _ in Tensor(shape: [count]) }, ys = (0..<copies).map { _ in Tensor(shape: [count]) }
+    let dys = (0..<copies).map { _ in Tensor(shape: [count]) }, rs = (0..<copies).map { _ in Tensor(shape: [count]) }
+    for k in 0..<copies { for i in 0..<count { xs[k][i] = rng.uniform(-1, 2); dys[k][i] = rng.uniform(-1, 1); rs[k][i] = rng.uniform(-1, 1) } }
+    let c = s.channels
+    let gamma = Tensor(shape: [c]), beta = Tensor(shape: [c]), rm = Tensor(shape: [c]), rv = Tensor(shape: [c])
+    let mean = Tensor(shape: [c]), inv = Tensor(shape: [c]), dg = Tensor(shape: [c]), db = Tensor(shape: [c])
+    let affine = Tensor(shape: [2 * c])
+    for i in 0..<c { gamma[i] = 1; rv[i] = 1 }
+    var i = 0
+    func cold(_ f: (Int) -> Void) -> Double { bestOf20 { f(i % copies); i += 1 } }
+    let f = cold { k in
+        batchNormTrainForward(x: xs[k].data, s: s, gamma: gamma.data, beta: beta.data, eps: 1e-5, momentum: 0.1, runningMean: rm.data,
+                              runningVar: rv.data, savedMean: mean.data, savedInvStd: inv.data, y: ys[k].data, relu: true,
+                              savedAffine: affine.data)
+    }
+    let fr = cold { k in
+        batchNormTrainForward(x: xs[k].data, s: s, gamma: gamma.data, beta: beta.data, eps: 1e-5, momentum: 0.1, runningMean: rm.data,
+                              runningVar: rv.data, savedMean: mean.data, savedInvStd: inv.data, y: ys[k].data, residual: rs[k].data, relu: true)
+    }
+    let b = cold { k in
+        batchNormReLUBackward(dy: dys[k].data, reluOutput: ys[k].data, x: xs[k].data, s: s, gamma: gamma.data, savedMean: mean.data,
+                              savedInvStd: inv.data, dGamma: dg.data, dBeta: db.data, dx: dys[k].data)
+    }
+    let bi = cold { k in
+        batchNormReLUBackwardInPlace(dy: dys[k].data, reluOutput: ys[k].data, x: xs[k].data, s: s, gamma: gamma.data,
+                                     savedMean: mean.data, savedInvStd: inv.data, savedAffine: affine.data, dGamma: dg.data,
+                                     dBeta: db.data)
+    }
+    print(String(format: "norm %@ (%d copies): fwd+relu %.3f ms, fwd+add+relu %.3f ms, bwd through relu %.3f ms, in place %.3f ms (%.1f MB a tensor)",
+                 spec, copies, f, fr, b, bi, Double(4 * count) / 1e6))
 }
 
 /// `--conv N,C,H,W,CO,K,S,P`: milliseconds of one convolution's forward, dW and dx passes, each timed on

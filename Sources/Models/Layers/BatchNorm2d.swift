@@ -27,7 +27,11 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
 
     private var input: Tensor?, out: Tensor?
     private var trainedForward = false
+    /// Whether the last training forward added a shortcut before its ReLU (the ReLU's mask then needs it).
+    private var addedResidual = false
     private let savedMean: Tensor, savedInvStd: Tensor
+    /// The last training forward's y = scale·x + shift, scales then shifts: the ReLU's mask, recomputed.
+    private let savedAffine: Tensor
 
     public init(_ name: String, _ channels: Int, eps: Float = 1e-5, gradientInPlace: Bool = false) {
         self.eps = eps
@@ -37,6 +41,7 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         bias = Parameter(name: qualified(name, "bias"), shape: [channels])
         runningMean = Tensor(shape: [channels]); runningVar = Tensor(shape: [channels])
         savedMean = Tensor(shape: [channels]); savedInvStd = Tensor(shape: [channels])
+        savedAffine = Tensor(shape: [2 * channels])
         weight.value.fill(1); runningVar.fill(1)
     }
 
@@ -67,21 +72,29 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
     private func trainForward(_ x: Tensor, residual: Tensor?, relu: Bool) -> Tensor {
         precondition(x.shape.count >= 2 && x.shape[1] == channels, "\(name): input \(x.shape)")
         precondition(residual.map { $0.shape == x.shape } ?? true, "\(name): shortcut \(residual!.shape) for \(x.shape)")
-        input = x; trainedForward = true
+        input = x; trainedForward = true; addedResidual = residual != nil
         let y = Tensor.reuse(out, x.shape); out = y
         batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
                               momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data,
-                              residual: residual.map { UnsafePointer($0.data) }, relu: relu)
+                              residual: residual.map { UnsafePointer($0.data) }, relu: relu, savedAffine: savedAffine.data)
         batchesTracked[0] += 1
         return y
     }
 
     /// The backward of this layer and the in-place `relu` after it, from the ReLU's output gradient dy:
     /// after a `trainForward(_:adding:relu:)`, the ReLU's mask is applied in the pass that sums dy. Either
-    /// way dy is left as the ReLU's input gradient (what a shortcut gets).
+    /// way dy is left as the ReLU's input gradient (what a shortcut gets), unless the gradient is written
+    /// in place: then, with no shortcut added before the ReLU, its mask comes from x and the forward's map
+    /// (`batchNormReLUBackwardInPlace`), and the ReLU's output is not read.
     public func backward(_ dy: Tensor, through relu: ReLU) -> Tensor {
         guard trainedForward, let input, let y = relu.output, y === out else { return backward(relu.backward(dy)!)! }
+        if gradientInPlace && !addedResidual {
+            batchNormReLUBackwardInPlace(dy: dy.data, reluOutput: y.data, x: input.data, s: shape(input), gamma: weight.value.data,
+                                         savedMean: savedMean.data, savedInvStd: savedInvStd.data, savedAffine: savedAffine.data,
+                                         dGamma: weight.grad.data, dBeta: bias.grad.data)
+            return dy
+        }
         let d = gradientInPlace ? dy : gradientBuffer(input.shape)
         batchNormReLUBackward(dy: dy.data, reluOutput: y.data, x: input.data, s: shape(input), gamma: weight.value.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, dGamma: weight.grad.data,
