@@ -336,7 +336,7 @@ func packPanel(_ x: UnsafePointer<Float>, _ s: ConvPanels, _ cols: PanelColumns,
 @discardableResult
 func unitChunks(_ s: ConvPanels, workPerUnit: Int, scratch: Int, dynamic: Bool,
                         _ body: (Int, Range<Int>, UnsafeMutableRawPointer) -> Void) -> Int {
-    let tasks = Parallel.chunkCount(s.units, grain: max(1, 1 << 16 / max(1, workPerUnit)))
+    let tasks = Parallel.chunkCount(s.units, grain: max(1, 1 << 10 / max(1, workPerUnit)))
     let bytes = (scratch * 4 + PanelColumns.bytes + 255) / 64 * 64
     let buf = ScratchPool.shared.take(tasks * bytes / 4 + 16)
     defer { ScratchPool.shared.give(buf) }
