@@ -120,6 +120,38 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// The gradient of overlapping windows (GoogLeNet's 3×3 stride-1 pools, its 3/2 ceil-mode ones) sums
+    /// into each winner, with and without a folded ReLU; enough planes that the threads split them.
+    func testSmallMapMaxPoolGradientMatchesDefinition() {
+        var rng = SeededRandom(seed: 23)
+        for (planes, h, k, st, pad) in [(2100, 2, 3, 1, 1), (300, 4, 3, 1, 1), (130, 8, 3, 2, 0), (4100, 1, 3, 1, 1)] {
+            var g = ConvGeometry(batch: 1, inChannels: planes, height: h, width: h, outChannels: planes, kernel: k,
+                                 stride: st, padding: pad)
+            g.ceilMode = true
+            let x = (0..<planes * h * h).map { _ in Float(Int(rng.uniform(-3, 3))) }, outPlane = g.outH * g.outW
+            let dy = (0..<planes * outPlane).map { _ in rng.uniform(0.5, 1.5) }
+            var y = [Float](repeating: 0, count: dy.count), am = [Int32](repeating: 0, count: dy.count)
+            maxPoolForward(x: x, geometry: g, y: &y, argmax: &am)
+            for relu in [false, true] {
+                var dx = [Float](repeating: .nan, count: x.count), expected = [Float](repeating: 0, count: x.count)
+                maxPoolBackward(dy: dy, argmax: am, geometry: g, dx: &dx, reluOutput: relu ? y : nil)
+                for p in 0..<planes { for oy in 0..<g.outH { for ox in 0..<g.outW {
+                    var best = -Float.infinity, bi = -1
+                    for ki in 0..<k { for kj in 0..<k {
+                        let iy = oy * st - pad + ki, ix = ox * st - pad + kj
+                        guard iy >= 0 && iy < h && ix >= 0 && ix < h else { continue }
+                        let i = p * h * h + iy * h + ix
+                        if bi < 0 || x[i] > best { best = x[i]; bi = i }
+                    } }
+                    if !relu || best > 0 { expected[bi] += dy[p * outPlane + oy * g.outW + ox] }
+                } } }
+                let wrong = (0..<x.count).filter { abs(dx[$0] - expected[$0]) > 1e-6 * max(1, abs(expected[$0])) || dx[$0].isNaN }
+                XCTAssertEqual(wrong.count, 0, "\(planes) planes \(h)×\(h) k\(k)/\(st)/\(pad) relu \(relu): first wrong at \(wrong.first ?? -1)")
+                if h > 1 { XCTAssertTrue(expected.contains { $0 > 1.6 }, "some input won more than one window") }
+            }
+        }
+    }
+
     /// The 3×3 stride-2 padding-1 path (ResNet's stem) against the general definition, ties included.
     func testMaxPool3x3Stride2Padding1MatchesDefinition() {
         var rng = SeededRandom(seed: 10)
