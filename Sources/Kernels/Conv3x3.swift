@@ -149,13 +149,17 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     // Each half of a block reads its image from its own bordered copy (a task's two), refilled when the
     // image changes. Items (an image's blocks, or one block of two images) go to whichever task asks
     // next: a core that runs slower this minute takes fewer.
+    // −2: the task's copies not yet cleared (each task clears its own, on its core, at its first item).
     let held = UnsafeMutablePointer<Int>.allocate(capacity: 2 * tasks)
-    held.initialize(repeating: -1, count: 2 * tasks)
+    held.initialize(repeating: -2, count: 2 * tasks)
     defer { held.deallocate() }
-    for task in 0..<tasks { for k in 0..<copies { L.clear(u + uLen + task * perTask + vLen + mLen + k * L.size) } }
     Parallel.dynamic(items, tasks: tasks) { task, item in
         let v = u + uLen + task * perTask, m = v + vLen
         let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + copies * L.size, held = held + 2 * task
+        if held[0] == -2 {
+            for k in 0..<copies { L.clear(m + mLen + k * L.size) }
+            held[0] = -1; held[1] = -1
+        }
         for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
             let used = min(2, groups - 2 * block)
             for half in 0..<used {
