@@ -683,12 +683,13 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
 /// extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
 /// panels win), with input and output channels in whole vectors of 16 (the channels-last transposes'
-/// blocks). Not on 4×4 maps: one tile an image leaves the product too short a depth to beat the panels
-/// (BENCHMARKS.md, stop 36).
+/// blocks). On 4×4 maps up to 256 channels a side, one tile an image, the batch is the products' whole
+/// depth (`singleTileWeightGradient`).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
         && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
-            || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128)
+            || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128
+            || singleTilesApply(g) && max(g.inChannels, g.outChannels) <= 256)
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of
@@ -700,6 +701,7 @@ func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
 /// product reads with the tiles as its depth.
 func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                             dWeight: UnsafeMutablePointer<Float>) {
+    if singleTilesApply(g) { singleTileWeightGradient(dy: dy, x: x, geometry: g, dWeight: dWeight); return }
     let cin = g.inChannels, cout = g.outChannels, h = g.height, w = g.width, plane = h * w
     // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
@@ -782,29 +784,85 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             }
         }
     }
-    // The tasks' sums in task order, then dW = Gᵀ dU G per (o, c).
-    Parallel.forEach(cout * cin, grain: 256) { oc in
-        let first = buf.0 + plane * cin + dytLen + vLen + zLen
-        @inline(__always) func sum(_ xi: Int) -> Float {
-            var acc = first[xi * cout * cin + oc]
-            for task in 1..<max(1, tasks) { acc += first[task * perTask + xi * cout * cin + oc] }
+    transformedGradientBack(buf.0 + plane * cin + dytLen + vLen + zLen, copies: tasks, copyStride: perTask, cout: cout, cin: cin,
+                            large: large, into: dWeight)
+}
+
+/// `conv3x3BackwardWeights` on 4×4 maps, F(4×4) tiles: the zero-bordered map is one tile's window, so an
+/// image is one tile and the batch is all the products' depth. In chunks of images (the forward's one
+/// tile a chunk gave a depth of 32 and a dU per task to add up), the images' V and Z are first laid out
+/// whole, [ξ][image][channel], each image by one task; then each item, a ξ and 8 output channels, sums
+/// its rows of dU[ξ] over the whole batch at once, in image order, whichever thread takes it.
+private func singleTileWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                                      dWeight: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, batch = g.batch
+    let vXi = transformRowStride(batch * cin), zXi = transformRowStride(batch * cout), uLen = 36 * cout * cin
+    let perTask = (16 * cin + 16 * cout + cin + 15) / 16 * 16
+    let tasks = Parallel.chunkCount(batch, grain: 4)
+    let buf = ScratchPool.shared.take(36 * (vXi + zXi) + uLen + tasks * perTask + 16)
+    defer { ScratchPool.shared.give(buf) }
+    let v = buf.0, z = v + 36 * vXi, du = z + 36 * zXi
+    Parallel.run(tasks) { task in
+        let xt = du + uLen + task * perTask, dyt = xt + 16 * cin, zeros = dyt + 16 * cout
+        zeroFloats(zeros, cin)
+        for n in (batch * task / tasks)..<(batch * (task + 1) / tasks) {
+            transposeBlockIn(x + n * cin * 16, count: cin, stride: 16, len: 16, xt, dstStride: cin, lanes: cin)
+            transposeBlockIn(dy + n * cout * 16, count: cout, stride: 16, len: 16, dyt, dstStride: cout, lanes: cout)
+            windowTransform4(xt, zeros, ty: 0, tx: 0, h: 4, w: 4, channels: cin, into: v + n * cin, rowStride: vXi)
+            gradientTransform4(dyt, rowLen: 4 * cout, channels: cout, into: z + n * cout, rowStride: zXi)
+        }
+    }
+    // dU[ξ][o ..< o + 8][·] = Z[ξ]ᵀ V[ξ] over the batch.
+    let oPanels = cout / mr
+    Parallel.forEach(36 * oPanels, grain: 1) { item in
+        let xi = item / oPanels, o0 = (item % oPanels) * mr
+        let zx = UnsafePointer(z + xi * zXi), vx = UnsafePointer(v + xi * vXi), ux = du + xi * cout * cin
+        var c0 = 0
+        while c0 + 32 <= cin {
+            var tile = RegisterTile()
+            tile.add(depth: batch, rows: 8, a: zx + o0, aStride: cout) { vx + $0 * cin + c0 }
+            tile.forEachRow(8) { r, s0, s1 in let d = ux + (o0 + r) * cin + c0; store16(s0, d); store16(s1, d + 16) }
+            c0 += 32
+        }
+        if c0 < cin {
+            for r in 0..<mr { zeroFloats(ux + (o0 + r) * cin + c0, 16) }
+            outerTile8x16(rows: 1, columns: batch, zx + o0, aRow: 0, aColumn: cout, vx + c0, bRow: 0, bColumn: cin,
+                          ux + o0 * cin + c0, ldc: cin)
+        }
+    }
+    transformedGradientBack(du, copies: 1, copyStride: 0, cout: cout, cin: cin, large: true, into: dWeight)
+}
+
+/// dW = Gᵀ dU G per (o, c), dU[ξ][o][c] the sum of `copies` partial sums copyStride floats apart, added in
+/// their order; G of F(4×4) (`filterTransform4`) where `large`, of F(2×2) otherwise. 16 input channels a
+/// vector (`conv3x3WeightsApply` takes whole vectors): one (o, c) at a time, this took twice the products
+/// of a 4×4 map's weight gradient.
+private func transformedGradientBack(_ first: UnsafeMutablePointer<Float>, copies: Int, copyStride: Int, cout: Int, cin: Int,
+                                     large: Bool, into dWeight: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    let cBlocks = cin / 16
+    Parallel.forEach(cout * cBlocks, grain: 16) { item in
+        let o = item / cBlocks, c = (item % cBlocks) * 16, oc = o * cin + c
+        @inline(__always) func sum(_ xi: Int) -> V {
+            var acc = load16(first + xi * cout * cin + oc)
+            for copy in 1..<max(1, copies) { acc += load16(first + copy * copyStride + xi * cout * cin + oc) }
             return acc
         }
-        let o = oc / cin, c = oc % cin
         // Column j of Gᵀ dU G: taps j, 3 + j, 6 + j.
-        @inline(__always) func put(_ j: Int, _ column: (Float, Float, Float)) {
-            dWeight[(j * cout + o) * cin + c] = column.0; dWeight[((3 + j) * cout + o) * cin + c] = column.1
-            dWeight[((6 + j) * cout + o) * cin + c] = column.2
+        @inline(__always) func put(_ j: Int, _ column: (V, V, V)) {
+            store16(column.0, dWeight + (j * cout + o) * cin + c); store16(column.1, dWeight + ((3 + j) * cout + o) * cin + c)
+            store16(column.2, dWeight + ((6 + j) * cout + o) * cin + c)
         }
         if large {
             // Rows a of dU G (G of F(4×4): `filterTransform4`), then Gᵀ down each of its three columns.
-            @inline(__always) func gt6(_ u: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
-                let third: Float = 1 / 3, fifteenth: Float = 1 / 15
-                return (u.0 + (u.1 - u.2) * third - (16 * u.3 - u.4) * fifteenth,
-                        (u.1 + u.2) * third - (8 * u.3 + 2 * u.4) * fifteenth,
-                        (u.1 - u.2) * third - (4 * u.3 - 4 * u.4) * fifteenth + u.5)
+            @inline(__always) func gt6(_ u: (V, V, V, V, V, V)) -> (V, V, V) {
+                let third = V(repeating: 1 / 3), fifteenth = V(repeating: 1 / 15)
+                let two = V(repeating: 2), four = V(repeating: 4), eight = V(repeating: 8), sixteen = V(repeating: 16)
+                return (u.0 + (u.1 - u.2) * third - (sixteen * u.3 - u.4) * fifteenth,
+                        (u.1 + u.2) * third - (eight * u.3 + two * u.4) * fifteenth,
+                        (u.1 - u.2) * third - (four * u.3 - four * u.4) * fifteenth + u.5)
             }
-            @inline(__always) func row(_ a: Int) -> (Float, Float, Float) {
+            @inline(__always) func row(_ a: Int) -> (V, V, V) {
                 gt6((sum(6 * a), sum(6 * a + 1), sum(6 * a + 2), sum(6 * a + 3), sum(6 * a + 4), sum(6 * a + 5)))
             }
             let e0 = row(0), e1 = row(1), e2 = row(2), e3 = row(3), e4 = row(4), e5 = row(5)
@@ -812,14 +870,13 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
             put(2, gt6((e0.2, e1.2, e2.2, e3.2, e4.2, e5.2)))
             return
         }
-        let s = SIMD16<Float>(sum(0), sum(1), sum(2), sum(3), sum(4), sum(5), sum(6), sum(7),
-                              sum(8), sum(9), sum(10), sum(11), sum(12), sum(13), sum(14), sum(15))
-        @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> (Float, Float, Float) {
-            (a + 0.5 * b + 0.5 * c, 0.5 * b - 0.5 * c, 0.5 * b + 0.5 * c + d)
+        let half = V(repeating: 0.5)
+        @inline(__always) func gt(_ a: V, _ b: V, _ c: V, _ d: V) -> (V, V, V) {
+            (a + half * b + half * c, half * b - half * c, half * b + half * c + d)
         }
         // Rows a of dU G, then Gᵀ down each of its three columns.
-        let e0 = gt(s[0], s[1], s[2], s[3]), e1 = gt(s[4], s[5], s[6], s[7])
-        let e2 = gt(s[8], s[9], s[10], s[11]), e3 = gt(s[12], s[13], s[14], s[15])
+        let e0 = gt(sum(0), sum(1), sum(2), sum(3)), e1 = gt(sum(4), sum(5), sum(6), sum(7))
+        let e2 = gt(sum(8), sum(9), sum(10), sum(11)), e3 = gt(sum(12), sum(13), sum(14), sum(15))
         put(0, gt(e0.0, e1.0, e2.0, e3.0)); put(1, gt(e0.1, e1.1, e2.1, e3.1)); put(2, gt(e0.2, e1.2, e2.2, e3.2))
     }
 }
