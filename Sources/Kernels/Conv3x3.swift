@@ -683,13 +683,13 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
 /// extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
 /// panels win), with input and output channels in whole vectors of 16 (the channels-last transposes'
-/// blocks). On 4×4 maps up to 256 channels a side, one tile an image, the batch is the products' whole
-/// depth (`singleTileWeightGradient`).
+/// blocks). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one tile an image, the batch
+/// is the products' whole depth (`singleTileWeightGradient`).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
         && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
             || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128
-            || singleTilesApply(g) && max(g.inChannels, g.outChannels) <= 256)
+            || singleTilesApply(g))
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of

@@ -16,7 +16,7 @@ import Foundation
 // | singlePixelBackwardWeights            | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
 // | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3,   |
-// |                                       | whole vectors of 16; on 4×4 maps up to 256 channels    | ResNet-18 layer1-2    |
+// |                                       | whole vectors of 16 (4×4 maps: `singleTilesApply`)     | ResNet-18 layer1-2    |
 // | stridedWeightGradient                 | `stridedWeightsApply`: 3×3, stride 2, padding 1, Cin   | ResNet-20 layer2.0,   |
 // |                                       | 16 or 32, Cout 16-128 in vectors of 16                 |   layer3.0 conv1      |
 // | directConvBackwardWeightsOuter        | `directConvApplies` and `directConvOuterApplies`       | LeNet-5 conv2         |

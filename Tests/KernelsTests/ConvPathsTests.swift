@@ -207,18 +207,18 @@ final class ConvPathsTests: XCTestCase {
     /// but for the 4×16 map and the 144 input channels (F(2×2), 5 images in chunks of 4); 9 images at 8×8
     /// end in a part-filled F(4×4) chunk of 8; 7×7 maps as 8×8, their gradient zero-extended. 4×4 maps, an
     /// image a tile and the batch the products' depth (`singleTileWeightGradient`): one image, an odd
-    /// batch, input channels of one vector (the 8×16 tile alone) and of 32 + 16, 256 a side.
+    /// batch, input channels of one vector (the 8×16 tile alone) and of 32 + 16, 512 a side.
     func testTransformedThreeByThreeWeightGradient() {
         for (b, cin, cout, h, w) in [(3, 16, 16, 8, 8), (5, 32, 16, 8, 8), (2, 48, 32, 16, 16), (1, 16, 48, 4, 16),
                                      (2, 16, 16, 32, 32), (9, 16, 16, 8, 8), (3, 16, 48, 16, 16),
                                      (5, 144, 16, 8, 8), (9, 16, 32, 7, 7), (3, 48, 16, 7, 7),
-                                     (1, 16, 16, 4, 4), (37, 48, 32, 4, 4), (6, 32, 48, 4, 4), (3, 256, 16, 4, 4)] {
+                                     (1, 16, 16, 4, 4), (37, 48, 32, 4, 4), (6, 32, 48, 4, 4), (3, 512, 16, 4, 4)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3WeightsApply(g), "\(g) should take the transformed weight gradient")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
-        // Past 256 channels on a 4×4 map (512 → 512: a 38 MB dU) the panels; so too channels not in vectors of 16.
-        for (cin, cout) in [(512, 16), (16, 512), (24, 16)] {
+        // Past 512 channels on a 4×4 map the panels (as the forward); so too channels not in vectors of 16.
+        for (cin, cout) in [(1024, 16), (16, 1024), (24, 16)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 4, width: 4, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertFalse(conv3x3WeightsApply(g), "4×4 \(cin) → \(cout)")
         }
