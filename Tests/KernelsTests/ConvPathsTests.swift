@@ -380,11 +380,16 @@ final class ConvPathsTests: XCTestCase {
         XCTAssertNil(tap(2, 3, 1, 1))            // 2×2 out
     }
 
-    /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps.
+    /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps;
+    /// rows of 32 and more at stride 2 (the subsample's and its adjoint's vectors: 32, 33 and 70 wide,
+    /// with tails of 0, 1 and 3 outputs).
     func testStridedOneByOne() {
         check(batch: 3, cin: 5, cout: 7, h: 7, w: 5, k: 1, s: 2, p: 0, bias: true)
         check(batch: 2, cin: 36, cout: 10, h: 9, w: 11, k: 1, s: 3, p: 0, bias: false)
         check(batch: 2, cin: 3, cout: 4, h: 20, w: 18, k: 1, s: 2, p: 0, bias: true)
+        check(batch: 2, cin: 3, cout: 5, h: 4, w: 32, k: 1, s: 2, p: 0, bias: false)
+        check(batch: 1, cin: 2, cout: 3, h: 5, w: 33, k: 1, s: 2, p: 0, bias: true)
+        check(batch: 1, cin: 2, cout: 3, h: 3, w: 70, k: 1, s: 2, p: 0, bias: false)
     }
 
     /// PyTorch's W[co][c][t] sits at [t][co][c] in memory, and comes back unchanged.
