@@ -789,9 +789,9 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
 }
 
 /// `conv3x3BackwardWeights` on 4×4 maps, F(4×4) tiles: the zero-bordered map is one tile's window, so an
-/// image is one tile and the batch is all the products' depth. In chunks of images (the forward's one
-/// tile a chunk gave a depth of 32 and a dU per task to add up), the images' V and Z are first laid out
-/// whole, [ξ][image][channel], each image by one task; then each item, a ξ and 8 output channels, sums
+/// image is one tile and the batch is all the products' depth. (The general path's chunks of images gave
+/// a depth of 32 here and a dU per task to add up, and lost to the panels.) The images' V and Z are laid
+/// out whole, [ξ][image][channel], each image by one task; then each item, a ξ and 8 output channels, sums
 /// its rows of dU[ξ] over the whole batch at once, in image order, whichever thread takes it.
 private func singleTileWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                                       dWeight: UnsafeMutablePointer<Float>) {
