@@ -184,12 +184,10 @@ private func panelConvBackwardData(dy: UnsafePointer<Float>, weight: UnsafePoint
                         microTile(cout, packedA + (u * cPanels + cp) * cout * mr, dyP, tile, accumulate: false)
                         for r in 0..<min(mr, cin - cp * mr) {
                             let c = cp * mr + r, trow = tile + r * panelWidth
-                            if overwrite {
+                            if s.pixelMajor {
                                 let d = dxT + (c * plane + e) * panelWidth
-                                store16(load16(trow), d); store16(load16(trow + 16), d + 16)
-                            } else if s.pixelMajor {
-                                let d = dxT + (c * plane + e) * panelWidth
-                                store16(load16(d) + load16(trow), d); store16(load16(d + 16) + load16(trow + 16), d + 16)
+                                if overwrite { store16(load16(trow), d); store16(load16(trow + 16), d + 16) }
+                                else { store16(load16(d) + load16(trow), d); store16(load16(d + 16) + load16(trow + 16), d + 16) }
                             } else if first >= 0 {
                                 let d = dx + first + c * plane, zero = SIMD16<Float>()
                                 store16(load16(d) + load16(trow).replacing(with: zero, where: .!m0), d)

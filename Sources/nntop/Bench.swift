@@ -227,14 +227,12 @@ private func benchNorm(_ spec: String) {
     let c = s.channels
     let gamma = Tensor(shape: [c]), beta = Tensor(shape: [c]), rm = Tensor(shape: [c]), rv = Tensor(shape: [c])
     let mean = Tensor(shape: [c]), inv = Tensor(shape: [c]), dg = Tensor(shape: [c]), db = Tensor(shape: [c])
-    let affine = Tensor(shape: [2 * c])
     for i in 0..<c { gamma[i] = 1; rv[i] = 1 }
     var i = 0
     func cold(_ f: (Int) -> Void) -> Double { bestOf20 { f(i % copies); i += 1 } }
     let f = cold { k in
         batchNormTrainForward(x: xs[k].data, s: s, gamma: gamma.data, beta: beta.data, eps: 1e-5, momentum: 0.1, runningMean: rm.data,
-                              runningVar: rv.data, savedMean: mean.data, savedInvStd: inv.data, y: ys[k].data, relu: true,
-                              savedAffine: affine.data)
+                              runningVar: rv.data, savedMean: mean.data, savedInvStd: inv.data, y: ys[k].data, relu: true)
     }
     let fr = cold { k in
         batchNormTrainForward(x: xs[k].data, s: s, gamma: gamma.data, beta: beta.data, eps: 1e-5, momentum: 0.1, runningMean: rm.data,
@@ -246,8 +244,7 @@ private func benchNorm(_ spec: String) {
     }
     let bi = cold { k in
         batchNormReLUBackwardInPlace(dy: dys[k].data, reluOutput: ys[k].data, x: xs[k].data, s: s, gamma: gamma.data,
-                                     savedMean: mean.data, savedInvStd: inv.data, savedAffine: affine.data, dGamma: dg.data,
-                                     dBeta: db.data)
+                                     beta: beta.data, savedMean: mean.data, savedInvStd: inv.data, dGamma: dg.data, dBeta: db.data)
     }
     print(String(format: "norm %@ (%d copies): fwd+relu %.3f ms, fwd+add+relu %.3f ms, bwd through relu %.3f ms, in place %.3f ms (%.1f MB a tensor)",
                  spec, copies, f, fr, b, bi, Double(4 * count) / 1e6))

@@ -103,16 +103,17 @@ final class BatchNormFusedTests: XCTestCase {
                 }
                 XCTAssertEqual(inPlace, dx, "\(tag) residual \(residual): dx in place")
                 guard !residual else { continue }
-                // In place with the ReLU's mask recomputed from x and the forward's kept map (bn1's path).
-                var affine = [Float](repeating: .nan, count: 2 * c), ay = [Float](repeating: 0, count: size)
+                // In place with the ReLU's mask recomputed from x and the forward's map, worked out again from
+                // γ, β and the saved statistics (bn1's path).
+                var ay = [Float](repeating: 0, count: size)
                 var arm = [Float](repeating: 0, count: c), arv = [Float](repeating: 1, count: c), asm = arm, asi = arm
                 batchNormTrainForward(x: x, s: s, gamma: gamma, beta: beta, eps: 1e-5, momentum: 0.1, runningMean: &arm,
-                                      runningVar: &arv, savedMean: &asm, savedInvStd: &asi, y: &ay, relu: true, savedAffine: &affine)
-                XCTAssertEqual(ay, y, "\(tag): forward keeping its map")
+                                      runningVar: &arv, savedMean: &asm, savedInvStd: &asi, y: &ay, relu: true)
+                XCTAssertEqual(ay, y, "\(tag): forward again")
                 var recomputed = dy, adGamma = [Float](repeating: .nan, count: c), adBeta = adGamma
                 // The ReLU's output is read only where the plane leaves the vector path; a wrong one shows there.
-                batchNormReLUBackwardInPlace(dy: &recomputed, reluOutput: ay, x: x, s: s, gamma: gamma, savedMean: asm,
-                                             savedInvStd: asi, savedAffine: affine, dGamma: &adGamma, dBeta: &adBeta)
+                batchNormReLUBackwardInPlace(dy: &recomputed, reluOutput: ay, x: x, s: s, gamma: gamma, beta: beta, savedMean: asm,
+                                             savedInvStd: asi, dGamma: &adGamma, dBeta: &adBeta)
                 XCTAssertEqual(recomputed, dx, "\(tag): dx with the mask from x")
                 XCTAssertEqual(adGamma, dGamma, tag); XCTAssertEqual(adBeta, dBeta, tag)
             }

@@ -30,8 +30,6 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
     /// Whether the last training forward added a shortcut before its ReLU (the ReLU's mask then needs it).
     private var addedResidual = false
     private let savedMean: Tensor, savedInvStd: Tensor
-    /// The last training forward's y = scale·x + shift, scales then shifts: the ReLU's mask, recomputed.
-    private let savedAffine: Tensor
 
     public init(_ name: String, _ channels: Int, eps: Float = 1e-5, gradientInPlace: Bool = false) {
         self.eps = eps
@@ -41,7 +39,6 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         bias = Parameter(name: qualified(name, "bias"), shape: [channels])
         runningMean = Tensor(shape: [channels]); runningVar = Tensor(shape: [channels])
         savedMean = Tensor(shape: [channels]); savedInvStd = Tensor(shape: [channels])
-        savedAffine = Tensor(shape: [2 * channels])
         weight.value.fill(1); runningVar.fill(1)
     }
 
@@ -77,7 +74,7 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         batchNormTrainForward(x: x.data, s: shape(x), gamma: weight.value.data, beta: bias.value.data, eps: eps,
                               momentum: momentum, runningMean: runningMean.data, runningVar: runningVar.data,
                               savedMean: savedMean.data, savedInvStd: savedInvStd.data, y: y.data,
-                              residual: residual.map { UnsafePointer($0.data) }, relu: relu, savedAffine: savedAffine.data)
+                              residual: residual.map { UnsafePointer($0.data) }, relu: relu)
         batchesTracked[0] += 1
         return y
     }
@@ -91,7 +88,7 @@ public final class BatchNorm2d: Layer, GradientBufferUser {
         guard trainedForward, let input, let y = relu.output, y === out else { return backward(relu.backward(dy)!)! }
         if gradientInPlace && !addedResidual {
             batchNormReLUBackwardInPlace(dy: dy.data, reluOutput: y.data, x: input.data, s: shape(input), gamma: weight.value.data,
-                                         savedMean: savedMean.data, savedInvStd: savedInvStd.data, savedAffine: savedAffine.data,
+                                         beta: bias.value.data, savedMean: savedMean.data, savedInvStd: savedInvStd.data,
                                          dGamma: weight.grad.data, dBeta: bias.grad.data)
             return dy
         }
