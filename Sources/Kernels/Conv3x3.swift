@@ -153,8 +153,26 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let held = UnsafeMutablePointer<Int>.allocate(capacity: 2 * tasks)
     held.initialize(repeating: -2, count: 2 * tasks)
     defer { held.deallocate() }
-    Parallel.dynamic(items, tasks: tasks) { task, item in
+    // The images an item reads: x[first ..< end] (whole images, `cin · plane` floats each).
+    @inline(__always) func itemInput(_ item: Int) -> (UnsafePointer<Float>, Int) {
+        let g0 = 2 * item * blocksPerItem, g1 = min(groups, 2 * (item + 1) * blocksPerItem)
+        let first = quads ? 4 * g0 : g0 / groupsPerImage, end = quads ? min(batch, 4 * g1) : (g1 - 1) / groupsPerImage + 1
+        return (x + first * cin * plane, (end - first) * cin * plane)
+    }
+    // Steps of the input transforms an item runs, over which the next item's input is asked for.
+    let aheadSteps = 2 * blocksPerItem * cin
+    Parallel.dynamicAhead(items, tasks: tasks) { task, item, nextItem in
         let v = u + uLen + task * perTask, m = v + vLen
+        // The next item's images stream in while this one computes (without, its first reads waited on
+        // memory: BENCHMARKS.md).
+        var ahead = prefetchesPay ? nextItem.map(itemInput) : nil
+        let aheadStep = ahead.map { ($0.1 + aheadSteps - 1) / aheadSteps } ?? 0
+        @inline(__always) func askAhead() {
+            guard let (p, n) = ahead, n > 0 else { return }
+            let k = min(n, aheadStep)
+            prefetchForReading(p, count: k)
+            ahead = (p + k, n - k)
+        }
         let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + copies * L.size, held = held + 2 * task
         if held[0] == -2 {
             for k in 0..<copies { L.clear(m + mLen + k * L.size) }
@@ -169,6 +187,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                     let group = 2 * block + half, copy = { (k: Int) in m + mLen + (4 * half + k) * L.size }
                     for k in 0..<4 { L.fill(x + min(4 * group + k, batch - 1) * cin * plane, copy(k)) }
                     for c in 0..<cin {
+                        askAhead()
                         let off = c * L.rows * L.rowLen, vc = v + c * panelWidth + 16 * half
                         let q = (UnsafePointer(copy(0) + off), UnsafePointer(copy(1) + off), UnsafePointer(copy(2) + off),
                                  UnsafePointer(copy(3) + off))
@@ -183,6 +202,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                 if own && held[half] != n { L.fill(x + n * cin * plane, image); held[half] = n }
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
+                    askAhead()
                     let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen), vc = v + c * panelWidth + 16 * half
                     if large { inputTransform4({ groupRuns(pc + $0, rowLen: L.rowLen, width: vw) }, rowLen: L.rowLen, stage: stage,
                                                into: vc, rowStride: vXi) }

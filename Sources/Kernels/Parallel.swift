@@ -70,6 +70,21 @@ public enum Parallel {
         }
     }
 
+    /// `dynamic`, with each task told the item it will take after this one (nil at the end): it claims
+    /// that one before starting this, so a kernel can ask for the next item's input while it computes.
+    public static func dynamicAhead(_ n: Int, tasks: Int, _ body: (Int, Int, Int?) -> Void) {
+        guard tasks > 1 && n > 1 else { for i in 0..<n { body(0, i, i + 1 < n ? i + 1 : nil) }; return }
+        let next = Atomic<Int>(0)
+        run(tasks) { t in
+            var i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            while i < n {
+                let j = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                body(t, i, j < n ? j : nil)
+                i = j
+            }
+        }
+    }
+
     /// Calls `body(t)` for t in `0..<tasks` concurrently (one task per thread; tasks > maxThreads run in turn).
     public static func run(_ tasks: Int, _ body: (Int) -> Void) {
         guard tasks > 1 else { if tasks == 1 { body(0) }; return }

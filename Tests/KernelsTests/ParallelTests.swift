@@ -24,4 +24,28 @@ final class ParallelTests: XCTestCase {
             }
         }
     }
+
+    /// `dynamicAhead`: every item once, and the `next` a task is told is the item that same task runs next
+    /// (nil after its last), so a prefetch of it lands on the core that reads it.
+    func testDynamicAheadTellsEachTaskItsNextItem() {
+        let saved = Parallel.maxThreads
+        defer { Parallel.maxThreads = saved }
+        for threads in [1, 2, 4] {
+            Parallel.maxThreads = threads
+            for (n, tasks) in [(0, 2), (1, 2), (7, 3), (1000, 2), (1000, 1)] {
+                // Per task, the (item, next) pairs in the order it ran them; each task appends only to its own.
+                var runs = [[(Int, Int?)]](repeating: [], count: max(1, tasks))
+                runs.withUnsafeMutableBufferPointer { r in
+                    Parallel.dynamicAhead(n, tasks: tasks) { t, i, next in r[t].append((i, next)) }
+                }
+                let items = runs.flatMap { $0.map(\.0) }.sorted()
+                XCTAssertEqual(items, Array(0..<n), "n \(n) tasks \(tasks) threads \(threads)")
+                for (t, run) in runs.enumerated() {
+                    for (k, (_, next)) in run.enumerated() {
+                        XCTAssertEqual(next, k + 1 < run.count ? run[k + 1].0 : nil, "task \(t) step \(k), n \(n)")
+                    }
+                }
+            }
+        }
+    }
 }
