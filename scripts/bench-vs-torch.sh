@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nntop vs PyTorch on this machine, measured in one run: for each round and each case, runs
 # `nntop bench` and ../shared/reference/torch_bench.py back to back (interleaved, so drift hits
-# both), then prints each figure's median over the rounds, the ratio of those medians, and the median
-# of the per-round ratios (each from two back-to-back runs: the more robust figure on a busy machine),
+# both; which goes first alternates by round), then prints each figure's median over the rounds, the
+# ratio of those medians, and the median of the per-round ratios (each from two back-to-back runs: the
+# more robust figure on a busy machine),
 # then the same as a markdown table for BENCHMARKS.md with both sides' peak memory of a training run.
 #
 # Usage: scripts/bench-vs-torch.sh [CASE...]      (default: lenet5 resnet18 resnet18-nores)
@@ -45,11 +46,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
       "$NNTOP_BASE" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
         | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }' >> "$tmp/base"
     fi
-    "$NNTOP" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
-      | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }
-                                 /^peak memory/ { print c, "rss", $5, r }' >> "$tmp/nntop"
-    "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$STEPS" "${input[@]}" "${flag[@]}" \
-      | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, $3, $4, r }' >> "$tmp/torch"
+    run_nntop() {
+      "$NNTOP" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
+        | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }
+                                   /^peak memory/ { print c, "rss", $5, r }' >> "$tmp/nntop"
+    }
+    run_torch() {
+      "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$STEPS" "${input[@]}" "${flag[@]}" \
+        | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, $3, $4, r }' >> "$tmp/torch"
+    }
+    # Odd rounds nntop first, even rounds PyTorch first: whichever side runs right after the other's
+    # process (on the KVM guest a run just after a large one was at times a third slower) takes turns.
+    if (( r % 2 )); then run_nntop; run_torch; else run_torch; run_nntop; fi
     if [[ $MEMORY == 1 && $r == 1 ]]; then
       "$PYTHON" scripts/torch_train_rss.py "$model" --batch "$batch" --threads "$THREADS" "${input[@]}" "${flag[@]}" \
         | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, "rss", $4, r }' >> "$tmp/torch"
