@@ -220,6 +220,20 @@ struct PhaseLayout {
         for c in 0..<cin {
             for r in 0..<h {
                 let src = image + (c * h + r) * w
+                if stride == 2 {
+                    // `scatter`'s stride-2 path turned round: runs of 32 columns split into their even and
+                    // odd ones (scalar, this copy was half as long as the stride-2 conv's tile products).
+                    let first = dst + row(c, r + pad, 0)
+                    let even = first + (pad % 2) * pw + pad / 2, odd = first + ((pad + 1) % 2) * pw + (pad + 1) / 2
+                    var from = 0
+                    while from + 32 <= w {
+                        let (a, b) = deinterleave(load16(src + from), load16(src + from + 16))
+                        store16(a, even + from / 2); store16(b, odd + from / 2)
+                        from += 32
+                    }
+                    for col in from..<w { (col % 2 == 0 ? even : odd)[col / 2] = src[col] }
+                    continue
+                }
                 for ph in 0..<stride {
                     // Phase ph holds padded columns i·stride + ph, image columns i·stride + ph − pad.
                     let i0 = max(0, (pad - ph + stride - 1) / stride), i1 = min(pw, (w + pad - ph + stride - 1) / stride)

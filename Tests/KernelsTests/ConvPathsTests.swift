@@ -392,6 +392,16 @@ final class ConvPathsTests: XCTestCase {
         check(batch: 1, cin: 2, cout: 3, h: 3, w: 70, k: 1, s: 2, p: 0, bias: false)
     }
 
+    /// Stride-2 image-major convs on rows of 32 and more: the phase layout's vector split (runs of 32
+    /// columns into their even and odd ones) with tails of 0, 1 and 6 columns, at paddings 1, 2 and 3.
+    func testStrideTwoPhaseLayoutOnWideRows() {
+        for (h, w, k, p) in [(9, 32, 3, 1), (9, 33, 3, 2), (8, 70, 7, 3)] {
+            let g = ConvGeometry(batch: 2, inChannels: 3, height: h, width: w, outChannels: 8, kernel: k, stride: 2, padding: p)
+            XCTAssertNotNil(PhaseLayout(ConvPanels(g)), "\(g) should take the phase layout")
+            check(batch: 2, cin: 3, cout: 8, h: h, w: w, k: k, s: 2, p: p, bias: p == 1)
+        }
+    }
+
     /// PyTorch's W[co][c][t] sits at [t][co][c] in memory, and comes back unchanged.
     func testTapMajorLayoutRoundTrip() {
         let cout = 3, cin = 5, kk = 9
