@@ -222,7 +222,7 @@ struct PhaseLayout {
                 let src = image + (c * h + r) * w
                 if stride == 2 {
                     // `scatter`'s stride-2 path turned round: runs of 32 columns split into their even and
-                    // odd ones (scalar, this copy was half as long as the stride-2 conv's tile products).
+                    // odd ones (copied float by float, a sixth of ResNet-20's stride-2 forward: BENCHMARKS.md).
                     let first = dst + row(c, r + pad, 0)
                     let even = first + (pad % 2) * pw + pad / 2, odd = first + ((pad + 1) % 2) * pw + (pad + 1) / 2
                     var from = 0
