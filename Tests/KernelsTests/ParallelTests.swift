@@ -1,49 +1,50 @@
 import XCTest
 @testable import Kernels
 
-/// `Parallel.dynamic` hands out every item exactly once, to task indices inside the range it was given.
+/// `Parallel.dynamic` and `dynamicAhead` hand out every item exactly once, to task indices inside the
+/// range they were given.
 final class ParallelTests: XCTestCase {
-    func testDynamicVisitsEveryItemOnce() {
+    /// `body(n, tasks, threads)` for each pool size and work shape, `Parallel.maxThreads` restored after.
+    private func forEachShape(_ body: (Int, Int, Int) -> Void) {
         let saved = Parallel.maxThreads
         defer { Parallel.maxThreads = saved }
         for threads in [1, 2, 4] {
             Parallel.maxThreads = threads
-            for (n, tasks) in [(0, 2), (1, 2), (7, 3), (1000, 2), (1000, 1)] {
-                let visits = UnsafeMutablePointer<Int>.allocate(capacity: max(1, n))
-                visits.initialize(repeating: 0, count: max(1, n))
-                defer { visits.deallocate() }
-                let badTask = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-                badTask.initialize(to: 0)
-                defer { badTask.deallocate() }
-                Parallel.dynamic(n, tasks: tasks) { t, i in
-                    visits[i] += 1
-                    if t < 0 || t >= tasks { badTask.pointee = 1 }
-                }
-                XCTAssertEqual((0..<n).filter { visits[$0] != 1 }.count, 0, "n \(n) tasks \(tasks) threads \(threads)")
-                XCTAssertEqual(badTask.pointee, 0, "task index outside 0..<\(tasks)")
+            for (n, tasks) in [(0, 2), (1, 2), (7, 3), (1000, 2), (1000, 1)] { body(n, tasks, threads) }
+        }
+    }
+
+    func testDynamicVisitsEveryItemOnce() {
+        forEachShape { n, tasks, threads in
+            let visits = UnsafeMutablePointer<Int>.allocate(capacity: max(1, n))
+            visits.initialize(repeating: 0, count: max(1, n))
+            defer { visits.deallocate() }
+            let badTask = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+            badTask.initialize(to: 0)
+            defer { badTask.deallocate() }
+            Parallel.dynamic(n, tasks: tasks) { t, i in
+                visits[i] += 1
+                if t < 0 || t >= tasks { badTask.pointee = 1 }
             }
+            XCTAssertEqual((0..<n).filter { visits[$0] != 1 }.count, 0, "n \(n) tasks \(tasks) threads \(threads)")
+            XCTAssertEqual(badTask.pointee, 0, "task index outside 0..<\(tasks)")
         }
     }
 
     /// `dynamicAhead`: every item once, and the `next` a task is told is the item that same task runs next
     /// (nil after its last), so a prefetch of it lands on the core that reads it.
     func testDynamicAheadTellsEachTaskItsNextItem() {
-        let saved = Parallel.maxThreads
-        defer { Parallel.maxThreads = saved }
-        for threads in [1, 2, 4] {
-            Parallel.maxThreads = threads
-            for (n, tasks) in [(0, 2), (1, 2), (7, 3), (1000, 2), (1000, 1)] {
-                // Per task, the (item, next) pairs in the order it ran them; each task appends only to its own.
-                var runs = [[(Int, Int?)]](repeating: [], count: max(1, tasks))
-                runs.withUnsafeMutableBufferPointer { r in
-                    Parallel.dynamicAhead(n, tasks: tasks) { t, i, next in r[t].append((i, next)) }
-                }
-                let items = runs.flatMap { $0.map(\.0) }.sorted()
-                XCTAssertEqual(items, Array(0..<n), "n \(n) tasks \(tasks) threads \(threads)")
-                for (t, run) in runs.enumerated() {
-                    for (k, (_, next)) in run.enumerated() {
-                        XCTAssertEqual(next, k + 1 < run.count ? run[k + 1].0 : nil, "task \(t) step \(k), n \(n)")
-                    }
+        forEachShape { n, tasks, threads in
+            // Per task, the (item, next) pairs in the order it ran them; each task appends only to its own.
+            var runs = [[(Int, Int?)]](repeating: [], count: max(1, tasks))
+            runs.withUnsafeMutableBufferPointer { r in
+                Parallel.dynamicAhead(n, tasks: tasks) { t, i, next in r[t].append((i, next)) }
+            }
+            let items = runs.flatMap { $0.map(\.0) }.sorted()
+            XCTAssertEqual(items, Array(0..<n), "n \(n) tasks \(tasks) threads \(threads)")
+            for (t, run) in runs.enumerated() {
+                for (k, (_, next)) in run.enumerated() {
+                    XCTAssertEqual(next, k + 1 < run.count ? run[k + 1].0 : nil, "task \(t) step \(k), n \(n)")
                 }
             }
         }
