@@ -221,17 +221,9 @@ struct PhaseLayout {
             for r in 0..<h {
                 let src = image + (c * h + r) * w
                 if stride == 2 {
-                    // `scatter`'s stride-2 path turned round: runs of 32 columns split into their even and
-                    // odd ones (copied float by float, a sixth of ResNet-20's stride-2 forward: BENCHMARKS.md).
-                    let first = dst + row(c, r + pad, 0)
-                    let even = first + (pad % 2) * pw + pad / 2, odd = first + ((pad + 1) % 2) * pw + (pad + 1) / 2
-                    var from = 0
-                    while from + 32 <= w {
-                        let (a, b) = deinterleave(load16(src + from), load16(src + from + 16))
-                        store16(a, even + from / 2); store16(b, odd + from / 2)
-                        from += 32
-                    }
-                    for col in from..<w { (col % 2 == 0 ? even : odd)[col / 2] = src[col] }
+                    // In vectors (copied float by float, a sixth of ResNet-20's stride-2 forward: BENCHMARKS.md).
+                    let (even, odd) = strideTwoPhases(dst + row(c, r + pad, 0))
+                    splitColumns(src, width: w, even: even, odd: odd)
                     continue
                 }
                 for ph in 0..<stride {
@@ -246,6 +238,12 @@ struct PhaseLayout {
 }
 
 extension PhaseLayout {
+    /// Where image column 2m of a padded row (`first`, its phase 0) lands at stride 2: phase pad % 2 at
+    /// m + pad / 2; column 2m + 1 in the other at m + (pad + 1) / 2.
+    func strideTwoPhases(_ first: UnsafeMutablePointer<Float>) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        (first + (pad % 2) * pw + pad / 2, first + ((pad + 1) % 2) * pw + (pad + 1) / 2)
+    }
+
     /// The adjoint of `build`: `image` ([cin][h][w]) from a layout of sums at `buf` (the positions
     /// `packPanel` reads, added to by the input gradient), its border dropped. Stride 2 interleaves runs
     /// of 32 columns back.
@@ -254,17 +252,12 @@ extension PhaseLayout {
         for c in 0..<cin {
             for r in 0..<h {
                 let first = src + row(c, r + pad, 0), d = image + (c * h + r) * w
-                var from = 0
                 if stride == 2 {
-                    // Image column 2m is phase pad % 2 at m + pad / 2, column 2m + 1 the other at m + (pad + 1) / 2.
-                    let even = first + (pad % 2) * pw + pad / 2, odd = first + ((pad + 1) % 2) * pw + (pad + 1) / 2
-                    while from + 32 <= w {
-                        let (a, b) = interleave(load16(even + from / 2), load16(odd + from / 2))
-                        store16(a, d + from); store16(b, d + from + 16)
-                        from += 32
-                    }
+                    let (even, odd) = strideTwoPhases(UnsafeMutablePointer(mutating: first))
+                    joinColumns(even: even, odd: odd, width: w, into: d)
+                    continue
                 }
-                for col in from..<w { let padded = col + pad; d[col] = first[(padded % stride) * pw + padded / stride] }
+                for col in 0..<w { let padded = col + pad; d[col] = first[(padded % stride) * pw + padded / stride] }
             }
         }
     }
@@ -382,10 +375,8 @@ func subsample(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into xs: UnsafeMuta
         let src = x + nc * plane, dst = xs + nc * oh * ow
         for oy in 0..<oh {
             let row = src + oy * st * w, out = dst + oy * ow
-            var ox = 0
-            // Both loads inside the row: 2·ox + 32 ≤ w.
-            if st == 2 { while 2 * ox + 32 <= w { store16(deinterleave(load16(row + 2 * ox), load16(row + 2 * ox + 16)).0, out + ox); ox += 16 } }
-            while ox < ow { out[ox] = row[ox * st]; ox += 1 }
+            if st == 2 { splitColumns(row, width: w, even: out, odd: nil) }   // ow = ⌈w / 2⌉, the even columns
+            else { for ox in 0..<ow { out[ox] = row[ox * st] } }
         }
     }
 }
@@ -404,13 +395,7 @@ func upsample(_ dxs: UnsafePointer<Float>, _ g: ConvGeometry, into dx: UnsafeMut
         for iy in 0..<g.height {
             let row = dst + iy * w
             guard iy % 2 == 0 && iy / 2 < oh else { row.update(repeating: 0, count: w); continue }
-            let values = src + (iy / 2) * ow
-            var ox = 0
-            while 2 * ox + 32 <= w {
-                let (a, b) = interleave(load16(values + ox), SIMD16<Float>())
-                store16(a, row + 2 * ox); store16(b, row + 2 * ox + 16); ox += 16
-            }
-            for ix in (2 * ox)..<w { row[ix] = ix % 2 == 0 ? values[ix / 2] : 0 }
+            joinColumns(even: src + (iy / 2) * ow, odd: nil, width: w, into: row)
         }
     }
 }

@@ -139,3 +139,32 @@ struct Block16 {
     let hi = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(b, to: SIMD16<UInt32>.self)) &<< 32
     return unsafeBitCast(lo | hi, to: (SIMD16<Float>, SIMD16<Float>).self)
 }
+
+/// even[k] = row[2k] and odd[k] = row[2k + 1] over a row of w floats (odd nil: those are dropped), 32
+/// columns a step: the stride-2 phase layout's split and the stride-2 subsample.
+@inline(__always)
+func splitColumns(_ row: UnsafePointer<Float>, width w: Int, even: UnsafeMutablePointer<Float>,
+                  odd: UnsafeMutablePointer<Float>?) {
+    var from = 0
+    while from + 32 <= w {
+        let (a, b) = deinterleave(load16(row + from), load16(row + from + 16))
+        store16(a, even + from / 2)
+        if let odd { store16(b, odd + from / 2) }
+        from += 32
+    }
+    for col in from..<w {
+        if col % 2 == 0 { even[col / 2] = row[col] } else if let odd { odd[col / 2] = row[col] }
+    }
+}
+
+/// The inverse of `splitColumns`: row[2k] = even[k], row[2k + 1] = odd[k] (odd nil: zeros) over w floats.
+@inline(__always)
+func joinColumns(even: UnsafePointer<Float>, odd: UnsafePointer<Float>?, width w: Int, into row: UnsafeMutablePointer<Float>) {
+    var from = 0
+    while from + 32 <= w {
+        let (a, b) = interleave(load16(even + from / 2), odd.map { load16($0 + from / 2) } ?? SIMD16<Float>())
+        store16(a, row + from); store16(b, row + from + 16)
+        from += 32
+    }
+    for col in from..<w { row[col] = col % 2 == 0 ? even[col / 2] : odd?[col / 2] ?? 0 }
+}
