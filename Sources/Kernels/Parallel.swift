@@ -59,7 +59,7 @@ public enum Parallel {
     /// depend on which task does an item (no per-task reductions): a core that runs slower this minute
     /// then takes fewer items instead of holding up the join.
     public static func dynamic(_ n: Int, tasks: Int, _ body: (Int, Int) -> Void) {
-        guard tasks > 1 && n > 1 else { for i in 0..<n { body(0, i) }; return }
+        guard tasks > 1 && n > 1 else { inOrder(n) { i in body(0, i) }; return }
         let next = Atomic<Int>(0)
         run(tasks) { t in
             while true {
@@ -73,7 +73,7 @@ public enum Parallel {
     /// `dynamic`, with each task told the item it will take after this one (nil at the end): it claims
     /// that one before starting this, so a kernel can ask for the next item's input while it computes.
     public static func dynamicAhead(_ n: Int, tasks: Int, _ body: (Int, Int, Int?) -> Void) {
-        guard tasks > 1 && n > 1 else { for i in 0..<n { body(0, i, i + 1 < n ? i + 1 : nil) }; return }
+        guard tasks > 1 && n > 1 else { inOrder(n) { i in body(0, i, i + 1 < n ? i + 1 : nil) }; return }
         let next = Atomic<Int>(0)
         run(tasks) { t in
             var i = next.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -84,6 +84,12 @@ public enum Parallel {
             }
         }
     }
+
+    /// body(i) for i in 0..<n on this thread, through a call the optimiser keeps, as the pool's tasks call
+    /// it: a kernel's work closure inlined into the kernel compiled to slower code (the 16-channel
+    /// transformed conv took 2.5 ms on one thread, 1.5 ms called like this; BENCHMARKS.md).
+    @inline(never)
+    private static func inOrder(_ n: Int, _ body: (Int) -> Void) { for i in 0..<n { body(i) } }
 
     /// Calls `body(t)` for t in `0..<tasks` concurrently (one task per thread; tasks > maxThreads run in turn).
     public static func run(_ tasks: Int, _ body: (Int) -> Void) {
