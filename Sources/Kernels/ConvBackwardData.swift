@@ -11,8 +11,8 @@ import Foundation
 // |   this table again, then upsampled    |                                                        |                       |
 // | singlePixelBackwardData               | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
-// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 4×4 maps | ResNet-20 layer1-3,   |
-// |                                       |                                                        | ResNet-50 224 layer2  |
+// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 7×7 maps | ResNet-20 layer1-3,   |
+// |                                       | (4×4 maps in F(2×2) tiles, not the forward's F(4×4))   | ResNet-18 layer1-2    |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |
