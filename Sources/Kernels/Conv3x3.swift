@@ -137,7 +137,8 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw), reach: quads ? 10 : 32)
     let copies = quads ? 8 : 2
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
-    let vLen = xis * vXi, mLen = xis * mXi, stageLen = 36 * 16
+    // The stage: outputTransform4's 36 vectors, then a tile row group's 16 output vectors (`storeTileRows`).
+    let vLen = xis * vXi, mLen = xis * mXi, stageLen = (36 + 16) * 16
     let perTask = (vLen + mLen + copies * L.size + stageLen + 15) / 16 * 16
     let blocksPerItem = max(1, groupsPerImage / 2), items = (blocks + blocksPerItem - 1) / blocksPerItem
     let tasks = Parallel.chunkCount(items, grain: 1)
@@ -268,11 +269,12 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                         let map = OutputMap(channel: o, bias: bias, epilogue: epilogue, residual: residual, y: UnsafePointer(y))
                         let yo = y + (n * cout + o) * plane + 4 * ty0 * w
                         // Output row dy of each tile row: 32 wide, two tile rows 4 rows apart; 16 wide, four.
+                        let rows = stage + 36 * 16
                         outputTransform4(m + o * panelWidth + 16 * half, rowStride: mXi, stage: stage) { dy, columns in
-                            let row = yo + dy * w, r = runs(columns)
-                            map.storeRows((r.0, r.1), row, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
-                            map.storeRows((r.2, r.3), row + (128 / vw) * w, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+                            let r = runs(columns), d = rows + 64 * dy
+                            store16(r.0, d); store16(r.1, d + 16); store16(r.2, d + 32); store16(r.3, d + 48)
                         }
+                        map.storeTileRows(rows, yo, width: w, mapWidth: vw)
                     }
                     continue
                 }
@@ -447,6 +449,18 @@ private struct OutputMap {
         b = SIMD16<Float>(repeating: bias?[o] ?? 0); affine = epilogue != nil; relu = epilogue?.relu ?? false
         scale = SIMD16<Float>(repeating: epilogue?.scale[o] ?? 1); shift = SIMD16<Float>(repeating: epilogue?.shift[o] ?? 0)
         self.residual = residual; self.y = y
+    }
+
+    /// An F(4×4) group's four output rows dy (rows[64·dy ..< +64]: two 32-float runs, `runs` of the output
+    /// transform) into the rows yo + dy·width and 128 / mapWidth rows below. One call a channel: a call per
+    /// row of `storeRows` made the transformed conv save and restore its vectors for each (BENCHMARKS.md).
+    @inline(never)
+    func storeTileRows(_ rows: UnsafePointer<Float>, _ yo: UnsafeMutablePointer<Float>, width w: Int, mapWidth vw: Int) {
+        for dy in 0..<4 {
+            let row = yo + dy * w, r = rows + 64 * dy
+            storeRows((load16(r), load16(r + 16)), row, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+            storeRows((load16(r + 32), load16(r + 48)), row + (128 / vw) * w, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+        }
     }
 
     /// The 32 floats `rows` as 32 / width rows of `width` (8, 16 or 32) floats, rowStride apart from d:
