@@ -458,8 +458,22 @@ private struct OutputMap {
     func storeTileRows(_ rows: UnsafePointer<Float>, _ yo: UnsafeMutablePointer<Float>, width w: Int, mapWidth vw: Int) {
         for dy in 0..<4 {
             let row = yo + dy * w, r = rows + 64 * dy
-            storeRows((load16(r), load16(r + 16)), row, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
-            storeRows((load16(r + 32), load16(r + 48)), row + (128 / vw) * w, rowStride: 4 * w, width: vw, columns: vw, rows: 32 / vw)
+            storeWholeRows(load16(r), load16(r + 16), row, rowStride: 4 * w, width: vw)
+            storeWholeRows(load16(r + 32), load16(r + 48), row + (128 / vw) * w, rowStride: 4 * w, width: vw)
+        }
+    }
+
+    /// `storeRows` of whole rows (no zero-extended edge), inlined where called (as `storeRows` is not in the
+    /// transformed conv's closure, which ran slower with it inlined).
+    @_transparent
+    func storeWholeRows(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int) {
+        let b0 = biased(v0), b1 = biased(v1)
+        switch width {
+        case 32: put(b0, d); put(b1, d + 16)
+        case 16: put(b0, d); put(b1, d + rowStride)
+        default:
+            // Two 8-float rows per vector: through a 16-float staging pair, stored 8 at a time.
+            put8(b0, d, d + rowStride); put8(b1, d + 2 * rowStride, d + 3 * rowStride)
         }
     }
 
@@ -468,10 +482,10 @@ private struct OutputMap {
     @inline(__always)
     func storeRows(_ vs: (SIMD16<Float>, SIMD16<Float>), _ d: UnsafeMutablePointer<Float>, rowStride: Int, width: Int,
                    columns: Int, rows: Int) {
-        let v0 = biased(vs.0), v1 = biased(vs.1)
         guard columns == width && rows == 32 / width else {
             // A zero-extended map's edge: a vector that is one run inside one row as usual, the rest
             // float by float (the same operations as `finish`). v1 is row 0's second half (32 wide) or row 1.
+            let v0 = biased(vs.0), v1 = biased(vs.1)
             let whole0 = width >= 16 && columns >= 16 && rows >= 1
             let whole1 = width == 32 ? columns == 32 && rows >= 1 : width == 16 && columns == 16 && rows >= 2
             if whole0 { put(v0, d) }
@@ -483,13 +497,7 @@ private struct OutputMap {
             }
             return
         }
-        switch width {
-        case 32: put(v0, d); put(v1, d + 16)
-        case 16: put(v0, d); put(v1, d + rowStride)
-        default:
-            // Two 8-float rows per vector: through a 16-float staging pair, stored 8 at a time.
-            put8(v0, d, d + rowStride); put8(v1, d + 2 * rowStride, d + 3 * rowStride)
-        }
+        storeWholeRows(vs.0, vs.1, d, rowStride: rowStride, width: width)
     }
 
     @inline(__always) private func finish(_ v: SIMD16<Float>, residual r: SIMD16<Float>?) -> SIMD16<Float> {
