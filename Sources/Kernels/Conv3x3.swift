@@ -39,8 +39,8 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 
 /// Whether a 3×3 conv's map is 4×4, which F(4×4, 3×3) covers as one tile per image (`winogradSingles`):
 /// 36 products per image and channel pair where the direct sums reach 100 (ResNet-18's layer2 on MNIST,
-/// ResNet-50's at 32×32), with the channels `largeTilesApply` allows there. The forward only
-/// (`conv3x3DataApplies`, `conv3x3WeightsApply`).
+/// ResNet-50's at 32×32), with the channels `largeTilesApply` allows there: the forward and the weight
+/// gradient (`singleTileWeightGradient`); the input gradient takes F(2×2) tiles (`conv3x3DataApplies`).
 func singleTilesApply(_ g: ConvGeometry) -> Bool {
     g.height == 4 && g.width == 4
         && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
