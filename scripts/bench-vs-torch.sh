@@ -39,10 +39,10 @@ parse() {
 "$PYTHON" -c 'import torch' 2>/dev/null || { echo "PyTorch missing: pip install 'torch==2.13.0+cpu'" >&2; exit 1; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-run_nntop() {   # the case parsed last, round $r
-  "$NNTOP" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
+run_nntop() {   # BINARY OUTFILE: the case parsed last, round $r
+  "$1" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
     | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }
-                               /^peak memory/ { print c, "rss", $5, r }' >> "$tmp/nntop"
+                               /^peak memory/ { print c, "rss", $5, r }' >> "$2"
 }
 run_torch() {
   "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$STEPS" "${input[@]}" "${flag[@]}" \
@@ -52,12 +52,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for c in "${cases[@]}"; do
     parse "$c"; echo "round $r/$ROUNDS: $c" >&2
     if [[ -n "${NNTOP_BASE:-}" ]]; then
-      "$NNTOP_BASE" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
-        | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }' >> "$tmp/base"
+      run_nntop "$NNTOP_BASE" "$tmp/base"
     fi
     # Odd rounds nntop first, even rounds PyTorch first: neither side always starts right after the
     # other's process.
-    if (( r % 2 )); then run_nntop; run_torch; else run_torch; run_nntop; fi
+    if (( r % 2 )); then run_nntop "$NNTOP" "$tmp/nntop"; run_torch; else run_torch; run_nntop "$NNTOP" "$tmp/nntop"; fi
     if [[ $MEMORY == 1 && $r == 1 ]]; then
       "$PYTHON" scripts/torch_train_rss.py "$model" --batch "$batch" --threads "$THREADS" "${input[@]}" "${flag[@]}" \
         | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, "rss", $4, r }' >> "$tmp/torch"

@@ -402,17 +402,11 @@ private func inputTransformQuarters(_ pix: UnsafePointer<Float>, into v: UnsafeM
     @inline(__always) func px(_ r: Int, _ c: Int) -> SIMD16<Float> { r >= 0 && r < 4 && c >= 0 && c < 4 ? load16(pix + 16 * (4 * r + c)) : zero }
     for t in 0..<4 {
         let r0 = 2 * (t / 2) - 1, c0 = 2 * (t % 2) - 1
-        // Columns s of Bᵀ d, then Bᵀ along each row i of that.
-        @inline(__always) func col(_ s: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        // Columns s of Bᵀ d, then Bᵀ along each row of that.
+        @inline(__always) func col(_ s: Int) -> Four {
             bt(px(r0, c0 + s), px(r0 + 1, c0 + s), px(r0 + 2, c0 + s), px(r0 + 3, c0 + s))
         }
-        let t0 = col(0), t1 = col(1), t2 = col(2), t3 = col(3)
-        @inline(__always) func put(_ i: Int, _ r: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)) {
-            let base = v + (16 * t + 4 * i) * rowStride
-            store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride); store16(r.3, base + 3 * rowStride)
-        }
-        put(0, bt(t0.0, t1.0, t2.0, t3.0)); put(1, bt(t0.1, t1.1, t2.1, t3.1))
-        put(2, bt(t0.2, t1.2, t2.2, t3.2)); put(3, bt(t0.3, t1.3, t2.3, t3.3))
+        storeTransformRows(col(0), col(1), col(2), col(3), into: v + 16 * t * rowStride, rowStride: rowStride)
     }
 }
 
@@ -601,13 +595,19 @@ private func inputTransform(_ p: UnsafePointer<Float>, rowLen: Int, width: Int, 
     }
     let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
     // Columns of Bᵀ d: t_s = Bᵀ (d[0][s], …, d[3][s]).
-    let t0 = bt(d0.0, d1.0, d2.0, d3.0), t1 = bt(d0.1, d1.1, d2.1, d3.1)
-    let t2 = bt(d0.2, d1.2, d2.2, d3.2), t3 = bt(d0.3, d1.3, d2.3, d3.3)
-    @inline(__always) func put(_ i: Int, _ r: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)) {
+    storeTransformRows(bt(d0.0, d1.0, d2.0, d3.0), bt(d0.1, d1.1, d2.1, d3.1), bt(d0.2, d1.2, d2.2, d3.2),
+                       bt(d0.3, d1.3, d2.3, d3.3), into: v, rowStride: rowStride)
+}
+
+/// The columns t_s = Bᵀ (d[0][s], …, d[3][s]) of Bᵀ d finished: row i of (Bᵀ d) B, Bᵀ applied to row i of
+/// Bᵀ d, into v[(4i + j) · rowStride ..< +16].
+@inline(__always)
+private func storeTransformRows(_ t0: Four, _ t1: Four, _ t2: Four, _ t3: Four, into v: UnsafeMutablePointer<Float>,
+                                rowStride: Int) {
+    @inline(__always) func put(_ i: Int, _ r: Four) {
         let base = v + 4 * i * rowStride
         store16(r.0, base); store16(r.1, base + rowStride); store16(r.2, base + 2 * rowStride); store16(r.3, base + 3 * rowStride)
     }
-    // Row i of (Bᵀ d) B = Bᵀ applied to row i of Bᵀ d.
     put(0, bt(t0.0, t1.0, t2.0, t3.0)); put(1, bt(t0.1, t1.1, t2.1, t3.1))
     put(2, bt(t0.2, t1.2, t2.2, t3.2)); put(3, bt(t0.3, t1.3, t2.3, t3.3))
 }
