@@ -214,10 +214,13 @@ private func maxPoolAcrossPlanes(x: UnsafePointer<Float>, _ g: ConvGeometry, y: 
                     if argmax != nil { UnsafeMutableRawPointer(index + o * 16).storeBytes(of: idx, as: SIMD16<Int32>.self) }
                 }
             }
-            for l in 0..<n {
-                let dst = y + (p0 + l) * outPlane
-                for o in 0..<outPlane { dst[o] = best[o * 16 + l] }
-                if let am = argmax.map({ $0 + (p0 + l) * outPlane }) { for o in 0..<outPlane { am[o] = index[o * 16 + l] } }
+            // Back to planes through register transposes: float by float, the stores took as long as
+            // the maxima on 16×16 maps (ResNet's stem pool at 32×32 inputs).
+            transposeBlockOut(best, count: n, stride: outPlane, len: outPlane, y + p0 * outPlane, srcStride: 16)
+            if let argmax {
+                transposeBlockOut(UnsafeRawPointer(index).assumingMemoryBound(to: Float.self), count: n, stride: outPlane,
+                                  len: outPlane, UnsafeMutableRawPointer(argmax + p0 * outPlane).assumingMemoryBound(to: Float.self),
+                                  srcStride: 16)
             }
         }
     }

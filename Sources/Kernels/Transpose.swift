@@ -73,14 +73,16 @@ func transposeRowsToPanels(_ src: UnsafePointer<Float>, count: Int, stride: Int,
     }
 }
 
-/// dst[j * stride + e] = src[e][j] for j < count: the inverse of transposeBlockIn.
+/// dst[j * stride + e] = src[e · srcStride + j] for j < count: the inverse of transposeBlockIn. Moves
+/// bits only, so 32-bit integers cast to floats come out unchanged.
 @inline(never)
-func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>) {
+func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len: Int, _ dst: UnsafeMutablePointer<Float>,
+                       srcStride: Int = panelWidth) {
     let full = len / 16 * 16
     for j0 in [0, 16] where j0 < count {
         var e0 = 0
         while e0 < full {
-            var m = Block16 { i in load16(src + (e0 + i) * panelWidth + j0) }
+            var m = Block16 { i in load16(src + (e0 + i) * srcStride + j0) }
             m.transpose()
             m.forEachRow { i, v in if j0 + i < count { store16(v, dst + (j0 + i) * stride + e0) } }
             e0 += 16
@@ -88,7 +90,7 @@ func transposeBlockOut(_ src: UnsafePointer<Float>, count: Int, stride: Int, len
     }
     for j in 0..<count {
         let dp = dst + j * stride
-        for e in full..<len { dp[e] = src[e * panelWidth + j] }
+        for e in full..<len { dp[e] = src[e * srcStride + j] }
     }
 }
 
