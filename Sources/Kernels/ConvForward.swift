@@ -211,10 +211,17 @@ private struct PanelForward {
                     store16(v, d + 16 * half)
                 }
             } else if let e = epilogue, contiguousOut {
-                // 32 consecutive pixels of one channel: stored with the bias, then mapped in place.
+                // 32 consecutive pixels of one channel: bias, the epilogue's map (+ residual) (+ ReLU) in
+                // registers, the float operations of `ConvEpilogue.apply` after the biased store.
                 let d = yc + cols.yOff[0], b = SIMD16<Float>(repeating: bv)
-                store16(load16(trow) + b, d); store16(load16(trow + 16) + b, d + 16)
-                e.apply(d, count: panelWidth, channel: co, offset: co * p + cols.yOff[0])
+                let sc = SIMD16<Float>(repeating: e.scale[co]), sh = SIMD16<Float>(repeating: e.shift[co])
+                let res = e.residual.map { $0 + co * p + cols.yOff[0] }
+                for half in 0..<2 {
+                    var v = (load16(trow + 16 * half) + b) * sc + sh
+                    if let res { v = v + load16(res + 16 * half) }
+                    if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                    store16(v, d + 16 * half)
+                }
             } else if let e = epilogue {
                 // Eval-mode batch norm (+ residual) (+ ReLU) on the way out, as the separate passes compute it.
                 let sc = e.scale[co], sh = e.shift[co], res = e.residual.map { $0 + co * p }

@@ -58,7 +58,9 @@ struct ConvPanels {
     /// (pixels of one image), maps of 64 pixels or fewer only: the share of each layout's panel columns
     /// that are real outputs, times the share of cores its units keep busy (a unit runs on one core).
     /// ResNet-50's 7×7 layer4 at batch 16: pixel-major fills half of one unit, one core's worth;
-    /// image-major 49 of 64 columns, on every core (BENCHMARKS.md has the figures).
+    /// image-major 49 of 64 columns, on every core (BENCHMARKS.md has the figures). As full either way
+    /// (8×8 maps from batch 64), image-major: it reads and writes the images as they lie, where
+    /// pixel-major transposes every input and output (ResNet-50's 1×1 convs at 32×32, BENCHMARKS.md, stop 41).
     static func pixelMajorFills(_ g: ConvGeometry) -> Bool {
         let pixels = g.outH * g.outW
         guard pixels <= 64 else { return false }
@@ -66,7 +68,7 @@ struct ConvPanels {
             let panels = (columns + panelWidth - 1) / panelWidth
             return Double(columns) / Double(panels * panelWidth) * min(1, Double(units) / Double(Parallel.maxThreads))
         }
-        return fill(g.batch, units: (g.batch + panelWidth - 1) / panelWidth) >= fill(pixels, units: g.batch)
+        return fill(g.batch, units: (g.batch + panelWidth - 1) / panelWidth) > fill(pixels, units: g.batch)
     }
 
     /// Units covering images `n`: the images a unit's panels read and write.

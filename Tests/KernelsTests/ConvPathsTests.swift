@@ -59,6 +59,7 @@ final class ConvPathsTests: XCTestCase {
             (2, 3, 16, 32, 3, 1, 1),    // direct, 8-row tiles (ResNet-20's stem)
             (2, 8, 9, 7, 3, 2, 1),      // image-major panels, scattered stores
             (2, 70, 8, 8, 5, 1, 2),     // image-major, whole panels
+            (64, 40, 72, 8, 1, 1, 0),   // image-major where pixel-major is as full (8×8 from batch 64)
             (64, 8, 13, 4, 3, 1, 1),    // pixel-major
             (3, 8, 9, 8, 3, 1, 1),      // transformed 3×3: four tile rows per group, a half-empty last block
             (2, 16, 16, 32, 3, 1, 1),   // transformed 3×3: one tile row per group
@@ -285,7 +286,8 @@ final class ConvPathsTests: XCTestCase {
         XCTAssertTrue(pixelMajor(64, 7), "7×7 at batch 64: two full pixel-major units")
         XCTAssertTrue(pixelMajor(16, 1), "1×1 maps: an image-major panel holds one real column of 32")
         XCTAssertFalse(pixelMajor(16, 4), "4×4 at batch 16: image-major panels half full on both cores")
-        XCTAssertTrue(pixelMajor(32, 4), "4×4 at batch 32: as full either way, pixel-major")
+        XCTAssertFalse(pixelMajor(32, 4), "4×4 at batch 32: as full either way, image-major (no transposes)")
+        XCTAssertFalse(pixelMajor(64, 8, k: 1, p: 0), "8×8 at batch 64: full panels either way, image-major")
         XCTAssertFalse(pixelMajor(64, 9), "81 outputs: image-major")
         XCTAssertTrue(pixelMajor(64, 23, k: 11, s: 4, p: 2))
         XCTAssertTrue(pixelMajor(33, 9, k: 5, s: 3, p: 2))
