@@ -59,8 +59,10 @@ struct ConvPanels {
     /// that are real outputs, times the share of cores its units keep busy (a unit runs on one core).
     /// ResNet-50's 7×7 layer4 at batch 16: pixel-major fills half of one unit, one core's worth;
     /// image-major 49 of 64 columns, on every core (BENCHMARKS.md has the figures). As full either way
-    /// (8×8 maps from batch 64), image-major: it reads and writes the images as they lie, where
-    /// pixel-major transposes every input and output (ResNet-50's 1×1 convs at 32×32, BENCHMARKS.md, stop 41).
+    /// (8×8 maps from batch 64): a 1×1 goes image-major, whose panels are the image's rows as they lie,
+    /// where pixel-major transposes every input and output (ResNet-50's 1×1s at 32×32); a larger kernel
+    /// stays pixel-major, which reads each tap in place from its one transpose where image-major panels
+    /// copy every tap's rows (a 3×3/2 onto 8×8 took 1.26× as long; BENCHMARKS.md, stop 41).
     static func pixelMajorFills(_ g: ConvGeometry) -> Bool {
         let pixels = g.outH * g.outW
         guard pixels <= 64 else { return false }
@@ -68,7 +70,8 @@ struct ConvPanels {
             let panels = (columns + panelWidth - 1) / panelWidth
             return Double(columns) / Double(panels * panelWidth) * min(1, Double(units) / Double(Parallel.maxThreads))
         }
-        return fill(g.batch, units: (g.batch + panelWidth - 1) / panelWidth) > fill(pixels, units: g.batch)
+        let pixelMajor = fill(g.batch, units: (g.batch + panelWidth - 1) / panelWidth), imageMajor = fill(pixels, units: g.batch)
+        return pixelMajor > imageMajor || (pixelMajor == imageMajor && g.kernelH * g.kernelW > 1)
     }
 
     /// Units covering images `n`: the images a unit's panels read and write.
