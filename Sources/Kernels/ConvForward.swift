@@ -217,10 +217,7 @@ private struct PanelForward {
                 let sc = SIMD16<Float>(repeating: e.scale[co]), sh = SIMD16<Float>(repeating: e.shift[co])
                 let res = e.residual.map { $0 + co * p + cols.yOff[0] }
                 for half in 0..<2 {
-                    var v = (load16(trow + 16 * half) + b) * sc + sh
-                    if let res { v = v + load16(res + 16 * half) }
-                    if e.relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                    store16(v, d + 16 * half)
+                    store16(e.mapped(load16(trow + 16 * half) + b, sc, sh, residual: res.map { $0 + 16 * half }), d + 16 * half)
                 }
             } else if let e = epilogue {
                 // Eval-mode batch norm (+ residual) (+ ReLU) on the way out, as the separate passes compute it.
@@ -292,17 +289,24 @@ public struct ConvEpilogue {
         map(d, count: count, offset: offset, channel: channel, perValue: false)
     }
 
+    /// One vector of the map: v·scale + shift, then plus the residual's 16 floats at `r`, then ReLU.
+    @inline(__always)
+    func mapped(_ v: SIMD16<Float>, _ scale: SIMD16<Float>, _ shift: SIMD16<Float>, residual r: UnsafePointer<Float>?) -> SIMD16<Float> {
+        var v = v * scale + shift
+        if let r { v = v + load16(r) }
+        if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+        return v
+    }
+
     /// The two above: value i of d is channel `channel` + i (`perValue`) or channel `channel`.
     @inline(__always)
     private func map(_ d: UnsafeMutablePointer<Float>, count: Int, offset: Int, channel: Int, perValue: Bool) {
         let sc = SIMD16<Float>(repeating: scale[channel]), sh = SIMD16<Float>(repeating: shift[channel])
-        let res = residual.map { $0 + offset }, zero = SIMD16<Float>()
+        let res = residual.map { $0 + offset }
         var i = 0
         while i + 16 <= count {
-            var v = perValue ? load16(d + i) * load16(scale + channel + i) + load16(shift + channel + i) : load16(d + i) * sc + sh
-            if let res { v = v + load16(res + i) }
-            if relu { v = v.replacing(with: zero, where: v .< zero) }
-            store16(v, d + i); i += 16
+            let (s, h) = perValue ? (load16(scale + channel + i), load16(shift + channel + i)) : (sc, sh)
+            store16(mapped(load16(d + i), s, h, residual: res.map { $0 + i }), d + i); i += 16
         }
         while i < count {
             let c = perValue ? channel + i : channel

@@ -218,9 +218,12 @@ private func maxPoolAcrossPlanes(x: UnsafePointer<Float>, _ g: ConvGeometry, y: 
             // the maxima on 16×16 maps (ResNet's stem pool at 32×32 inputs).
             transposeBlockOut(best, count: n, stride: outPlane, len: outPlane, y + p0 * outPlane, srcStride: 16)
             if let argmax {
-                transposeBlockOut(UnsafeRawPointer(index).assumingMemoryBound(to: Float.self), count: n, stride: outPlane,
-                                  len: outPlane, UnsafeMutableRawPointer(argmax + p0 * outPlane).assumingMemoryBound(to: Float.self),
-                                  srcStride: 16)
+                // The winners' indices as the 32-bit patterns they are: the transpose only moves bits.
+                index.withMemoryRebound(to: Float.self, capacity: outPlane * 16) { src in
+                    (argmax + p0 * outPlane).withMemoryRebound(to: Float.self, capacity: n * outPlane) { dst in
+                        transposeBlockOut(src, count: n, stride: outPlane, len: outPlane, dst, srcStride: 16)
+                    }
+                }
             }
         }
     }
