@@ -408,11 +408,9 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
                 let count = cols.count, y0 = cols.yOff[0]
                 for co in 0..<cout4 {
                     let dst = dp + co * panelWidth
-                    if co < cout && count == panelWidth {
+                    if co < cout {
                         let src = dy + y0 + co * p
-                        store16(load16(src), dst); store16(load16(src + 16), dst + 16)
-                    } else if co < cout {
-                        let src = dy + y0 + co * p
+                        if count == panelWidth { store16(load16(src), dst); store16(load16(src + 16), dst + 16); continue }
                         for j in 0..<count { dst[j] = src[j] }
                         for j in count..<panelWidth { dst[j] = 0 }
                     } else { dst.update(repeating: 0, count: panelWidth) }
