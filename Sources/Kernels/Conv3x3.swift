@@ -28,12 +28,12 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     else { return false }
     if singleTilesApply(g) { return true }
     return TransformedMap(height: g.height, width: g.width).map { map in
-        // On a zero-extended map, only where that measured faster than the direct paths (128 channels
-        // at 28×28; not 256 at 14×14, whose transformed filters are reread from L3: BENCHMARKS.md).
+        // On a zero-extended map, up to 256 × 256 channels (ResNet-50 224's layer3 at 14×14: its 4 MB of
+        // transformed filters reread from L3 and still faster than the panels; even on stop 26's guest).
         // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
         map.width == g.width && map.height == g.height
             || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
-                    : cin * cout <= 128 * 128)
+                    : cin * cout <= 256 * 256)
     } == true
 }
 

@@ -131,13 +131,14 @@ final class ConvPathsTests: XCTestCase {
     /// The 3×3 stride-1 convolution in the transformed domain (Conv3x3.swift) and its dx: maps 8, 16 and 32
     /// wide (four, two and one tile rows per 16-lane group), taller and shorter maps than wide, an odd
     /// number of groups (a block's second half empty), output channels past a multiple of 8, with and
-    /// without bias; and maps computed zero-extended to 16 or 32 wide (28, 14, 12) or to whole groups
-    /// of rows (14, 13, 7 rows), whose weight gradient takes another path.
+    /// without bias; and maps computed zero-extended to 16 or 32 wide (28, 14, 12; at 14×14 also past
+    /// 128 × 128 channels) or to whole groups of rows (14, 13, 7 rows), whose weight gradient takes
+    /// another path.
     func testTransformedThreeByThree() {
         for (b, cin, cout, h, w) in [(3, 8, 9, 8, 8), (2, 16, 16, 32, 32), (1, 12, 20, 16, 16), (2, 9, 8, 24, 8),
                                      (1, 8, 17, 4, 16), (2, 8, 8, 10, 32),
                                      (2, 8, 9, 28, 28), (1, 12, 8, 14, 14), (2, 8, 16, 13, 12), (1, 8, 8, 7, 28),
-                                     (1, 16, 16, 14, 14)] {
+                                     (1, 16, 16, 14, 14), (1, 144, 130, 14, 14)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g), "\(g) should take the transformed path")
             if w % 8 != 0 || h % (64 / w) != 0 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW on a zero-extended map") }
