@@ -16,7 +16,8 @@ import Foundation
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 //
 // On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, all three take F(4×4, 3×3) instead: 6×6
-// windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below).
+// windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below); so do the forward and
+// the input gradient on maps 48 to 64 wide (the ResNets' 56×56 at 224×224).
 
 /// Whether `conv3x3Forward` takes this geometry (and `conv3x3BackwardData`, but on 4×4 and 7×7 maps:
 /// `conv3x3DataApplies`): 3×3, stride 1, padding 1 (the output the input's size), at least 8 channels on
@@ -31,9 +32,10 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
         // On a zero-extended map, up to 256 × 256 channels (ResNet-50 224's layer3 at 14×14: its 4 MB of
         // transformed filters reread from L3 and still faster than the panels; even on stop 26's guest).
         // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
-        map.width == g.width && map.height == g.height
-            || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
-                    : cin * cout <= 256 * 256)
+        map.width == 64 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
+            : map.width == g.width && map.height == g.height
+                || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
+                        : cin * cout <= 256 * 256)
     } == true
 }
 
@@ -59,13 +61,15 @@ func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
 /// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
 /// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 at 28×28 inputs, ResNet-50's layer4 at 224×224),
 /// which paid only in F(4×4) tiles (in F(2×2) it had run slower than the direct paths; BENCHMARKS.md,
-/// stop 36). Smaller maps fill too little of a group; wider ones are not written yet.
+/// stop 36). A map 48 to 64 wide (the ResNets' 56×56 at 224×224) is computed 64 wide in F(4×4) tiles
+/// only, a group one tile row of 16 tiles. Smaller maps fill too little of a group; wider ones are not
+/// written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
-        guard let vw = [8, 16, 32].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) || (w, h) == (7, 7)
+        guard let vw = [8, 16, 32, 64].first(where: { w <= $0 }), w == vw || (vw >= 16 && 4 * w >= 3 * vw) || (w, h) == (7, 7)
         else { return nil }
-        let groupRows = 2 * (32 / vw), vh = (h + groupRows - 1) / groupRows * groupRows
+        let groupRows = vw == 64 ? 4 : 2 * (32 / vw), vh = (h + groupRows - 1) / groupRows * groupRows
         guard h == vh || (vw >= 16 && 4 * h >= 3 * vh) || (w, h) == (7, 7) else { return nil }
         width = vw; height = vh
     }
@@ -96,9 +100,11 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// guest only once the outputs' lines were prefetched, on the Intel guest without prefetches
 /// (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
-/// floats, 9.4 MB). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
+/// floats, 9.4 MB). Maps 48 to 64 wide (`TransformedMap`) take only F(4×4) tiles, with 16 to 128
+/// channels. Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
 func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
-    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8) && min(cin, cout) >= 16 && max(cin, cout) <= 128
+    (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8 || w > 32 && TransformedMap(height: h, width: w) != nil)
+        && min(cin, cout) >= 16 && max(cin, cout) <= 128
         || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 512
         || w == 7 && h == 7 && min(cin, cout) >= 16 && max(cin, cout) <= 512
 }
@@ -274,7 +280,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                             let r = runs(columns), d = rows + 64 * dy
                             store16(r.0, d); store16(r.1, d + 16); store16(r.2, d + 32); store16(r.3, d + 48)
                         }
-                        map.storeTileRows(rows, yo, width: w, mapWidth: vw)
+                        map.storeTileRows(rows, yo, width: w, mapWidth: vw, rows: min(4, h - 4 * ty0))
                     }
                     continue
                 }
@@ -446,10 +452,27 @@ private struct OutputMap {
     }
 
     /// An F(4×4) group's four output rows dy (rows[64·dy ..< +64]: two 32-float runs, `runs` of the output
-    /// transform) into the rows yo + dy·width and 128 / mapWidth rows below. One call a channel: a call per
-    /// row of `storeRows` made the transformed conv save and restore its vectors for each (BENCHMARKS.md).
+    /// transform) into the rows yo + dy·width and 128 / mapWidth rows below; on a 64-wide map one row, its
+    /// first `width` floats, of the first `rows` (< 4 at a zero-extended map's foot). One call a channel: a
+    /// call per row of `storeRows` made the transformed conv save and restore its vectors for each
+    /// (BENCHMARKS.md).
     @inline(never)
-    func storeTileRows(_ rows: UnsafePointer<Float>, _ yo: UnsafeMutablePointer<Float>, width w: Int, mapWidth vw: Int) {
+    func storeTileRows(_ rows: UnsafePointer<Float>, _ yo: UnsafeMutablePointer<Float>, width w: Int, mapWidth vw: Int,
+                       rows count: Int) {
+        if vw == 64 {
+            for dy in 0..<count {
+                let row = yo + dy * w, r = rows + 64 * dy
+                var f = 0
+                while f + 16 <= w { put(biased(load16(r + f)), row + f); f += 16 }
+                if f + 8 <= w { putLow(biased(load16(r + f)), row + f); f += 8 }
+                if f < w {
+                    // The last vector (columns 48-63; w >= 48) holds the rest.
+                    let last = biased(load16(r + 48))
+                    for k in f..<w { putOne(last[k - 48], row + k) }
+                }
+            }
+            return
+        }
         for dy in 0..<4 {
             let row = yo + dy * w, r = rows + 64 * dy
             storeWholeRows(load16(r), load16(r + 16), row, rowStride: 4 * w, width: vw)
@@ -522,6 +545,12 @@ private struct OutputMap {
         if let residual { val = val + residual[UnsafePointer(d) - y] }
         if relu && val < 0 { val = 0 }
         d.pointee = val
+    }
+
+    /// v's first 8 floats into p.
+    @inline(__always) private func putLow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        let r = residual.map { SIMD16(lowHalf: load8($0 + (UnsafePointer(p) - y)), highHalf: SIMD8<Float>()) }
+        store8(low8(finish(v, residual: r)), p)
     }
 
     /// v's two halves into the 8 floats at p and at q.
@@ -682,16 +711,20 @@ private func filterTransform4(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD
     row(3, g6(c0.3, c1.3, c2.3)); row(4, g6(c0.4, c1.4, c2.4)); row(5, g6(c0.5, c1.5, c2.5))
 }
 
-/// The four vectors of a group's runs at p, as `inputTransform4` reads them: 32 wide, two tile rows'
-/// runs of 32 floats 4·rowLen apart; 16 wide, four tile rows' runs of 16.
+/// The four vectors of a group's runs at p, as `inputTransform4` reads them: 64 wide, one tile row's run
+/// of 64 floats; 32 wide, two tile rows' runs of 32 floats 4·rowLen apart; 16 wide, four tile rows' runs
+/// of 16.
 @inline(__always)
 private func groupRuns(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> Four {
-    width == 32 ? (load16(p), load16(p + 16), load16(p + 4 * rowLen), load16(p + 4 * rowLen + 16))
-        : (load16(p), load16(p + 4 * rowLen), load16(p + 8 * rowLen), load16(p + 12 * rowLen))
+    switch width {
+    case 64: return (load16(p), load16(p + 16), load16(p + 32), load16(p + 48))
+    case 32: return (load16(p), load16(p + 16), load16(p + 4 * rowLen), load16(p + 4 * rowLen + 16))
+    default: return (load16(p), load16(p + 4 * rowLen), load16(p + 8 * rowLen), load16(p + 12 * rowLen))
+    }
 }
 
-/// The runs split into the column phases 4tx + q (q < 4): lane 4k + tx (16 wide) or 8k + tx (32 wide)
-/// of phase q is tile (k, tx)'s column q (`quadRuns`: lane 4k + 2·row + tx, image k's tile (row, tx)).
+/// The runs split into the column phases 4tx + q (q < 4): lane 4k + tx (16 wide), 8k + tx (32 wide) or
+/// tx (64 wide) of phase q is tile (k, tx)'s column q (`quadRuns`: lane 4k + 2·row + tx, image k's tile (row, tx)).
 /// Two rounds of even/odd.
 @inline(__always)
 private func phases(_ x: Four) -> Four {
@@ -760,14 +793,14 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 
 // MARK: - The weight gradient
 
-/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map that needs no zero
-/// extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
+/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map up to 32 wide that needs
+/// no zero extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
 /// panels win), with input and output channels in whole vectors of 16 (the channels-last transposes'
 /// blocks). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one tile an image, the batch
 /// is the products' whole depth (`singleTileWeightGradient`).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
-        && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
+        && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height && $0.width <= 32 } == true
             || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128
             || singleTilesApply(g))
 }

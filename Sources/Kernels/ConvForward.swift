@@ -13,8 +13,8 @@ import Foundation
 // |   .swift): the GEMM                   |                                                        |   32×32 inputs        |
 // | conv3x3Forward (Conv3x3.swift):       | `conv3x3Applies`: 3×3, stride 1, padding 1, maps 8, 16 | ResNet-20 all but the |
 // |   Winograd F(2×2, 3×3), F(4×4, 3×3)   | or 32 wide, >= 8 channels (or up to a quarter smaller, | stem and s2 convs;    |
-// |                                       | <= 256 channels: `TransformedMap`); 7×7 and 4×4 maps,  | ResNet-50 224 layer2; |
-// |                                       | >= 16 channels (`largeTilesApply`)                     | ResNet-18 layer1-2    |
+// |                                       | <= 256 channels: `TransformedMap`); 7×7 and 4×4 maps,  | ResNet-50 224 layer1-3|
+// |                                       | >= 16 channels, 48-64 wide, 16-128 (`largeTilesApply`) | ResNet-18 layer1-2    |
 // | directConvForward, 6×64 tiles         | `directConvApplies` (stride 1, output rows 5-32 wide,  | LeNet-5 conv1         |
 // |                                       | Cin·k² <= 512, Cout <= 64, k <= 8) and Cout a multiple |                       |
 // |                                       | of 6, not of 8                                         |                       |

@@ -68,6 +68,8 @@ final class ConvPathsTests: XCTestCase {
             (7, 32, 33, 8, 3, 1, 1),    // transformed 3×3, 4×4 tiles on 8×8: four images per group, the last with 3
             (2, 8, 9, 14, 3, 1, 1),     // transformed 3×3 on a map zero-extended to 16×16: partial rows and columns
             (1, 16, 16, 28, 3, 1, 1),   // transformed 3×3 on a map zero-extended to 32 wide
+            (1, 16, 17, 56, 3, 1, 1),   // transformed 3×3, 4×4 tiles on a map zero-extended to 64 wide: a half-vector tail
+            (1, 16, 16, 50, 3, 1, 1),   // the same, 50 wide (a 2-float tail) and a part-filled tile row at the foot
             (40, 16, 17, 4, 3, 1, 1),   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
             (7, 16, 17, 7, 3, 1, 1),    // transformed 3×3 on 7×7 maps as 8×8, four images a group, the last with 3
             (5, 40, 37, 1, 1, 1, 0),    // one pixel: the GEMM, 37 channels a row (two vectors and a tail)
@@ -149,21 +151,24 @@ final class ConvPathsTests: XCTestCase {
     /// F(4×4, 3×3) (`largeTilesApply`): 32-wide maps (two tile rows per group) one group tall and four,
     /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall, 8×8 (four images
     /// per group), 4×4 (an image per lane: a block part-filled, a second block's second half empty or
-    /// short), 7×7 as 8×8 (its outputs' eighth row and column never stored); output channels past a multiple of 8, input channels not a multiple of 16, with and
-    /// without bias. Its larger
+    /// short), 7×7 as 8×8 (its outputs' eighth row and column never stored), maps 48 to 64 wide as 64 (one
+    /// tile row a group; columns past 56, 50 and 60 and rows past 54 and 9 never stored); output channels
+    /// past a multiple of 8, input channels not a multiple of 16, with and without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
     func testLargeTiles() {
         // 8×8: four images to a group; 6 and 9 images end in a part-filled group (2, 1 images), 9 in a half-used block.
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
                                      (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
                                      (3, 16, 24, 16, 16), (5, 16, 16, 4, 4), (40, 40, 33, 4, 4), (50, 24, 16, 4, 4),
-                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7), (2, 320, 16, 7, 7)] {
+                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7), (2, 320, 16, 7, 7),
+                                     (1, 16, 17, 56, 56), (2, 16, 16, 64, 64), (1, 24, 16, 54, 50), (1, 16, 24, 9, 60)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
                           "\(g) should take 4×4 tiles")
             // dx on a 7×7 map takes the panels; on a 4×4 map F(2×2) tiles (`winogradSingles`' quarters).
             if h == w && h < 8 { XCTAssertEqual(conv3x3DataApplies(g), h == 4, "\(g): dx on a \(h)×\(w) map") }
             if h == 7 && cin > 128 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW past 128 channels takes the panels") }
+            if w > 32 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW on a 64-wide map takes the panels") }
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
@@ -178,6 +183,11 @@ final class ConvPathsTests: XCTestCase {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 7, width: 7, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertFalse(conv3x3Applies(g), "7×7 \(cin) → \(cout)")
         }
+        // Maps 48 to 64 wide: only in 4×4 tiles, so from 16 to 128 channels; else the panels, as past 64 or under 48.
+        for (cin, cout, h, w) in [(8, 16, 56, 56), (16, 8, 56, 56), (128, 256, 56, 56), (16, 16, 56, 66), (16, 16, 56, 46)] {
+            let g = ConvGeometry(batch: 2, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertFalse(conv3x3Applies(g), "\(h)×\(w) \(cin) → \(cout)")
+        }
         // 4×4 maps: from 16 to 512 channels; with fewer or more, the panels.
         for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 4, width: 4, outChannels: cout, kernel: 3, stride: 1, padding: 1)
@@ -191,7 +201,7 @@ final class ConvPathsTests: XCTestCase {
     /// after (direct, panels, a 4×4 map's 3×3, a stride-2 3×3, the subsampled 1×1).
     func testInputGradientWithATensorAdded() {
         for (b, cin, cout, h, k, s, p) in [(2, 8, 9, 16, 3, 1, 1), (2, 16, 16, 32, 3, 1, 1), (1, 32, 32, 16, 3, 1, 1),
-                                           (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1), (17, 16, 24, 4, 3, 1, 1),
+                                           (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (1, 16, 16, 54, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1), (17, 16, 24, 4, 3, 1, 1),
                                            (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0),
                                            (5, 40, 37, 1, 3, 1, 1), (3, 24, 20, 2, 1, 2, 0)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: h, outChannels: cout, kernel: k, stride: s, padding: p)
