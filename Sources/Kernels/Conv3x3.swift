@@ -793,16 +793,16 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 
 // MARK: - The weight gradient
 
-/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` on a map up to 32 wide that needs
-/// no zero extension but 7×7's up to 128 channels (as 8×8; past 128 its per-task sums outgrow the caches and the
-/// panels win), with input and output channels in whole vectors of 16 (the channels-last transposes'
-/// blocks). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one tile an image, the batch
+/// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` with input and output channels
+/// in whole vectors of 16 (the channels-last transposes' blocks). A zero-extended or 64-wide map up to 256
+/// channels a side (ResNet-50 224's layer3), a 7×7 one up to 128 (past that its per-task sums outgrow the
+/// caches and the panels win). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one tile an image, the batch
 /// is the products' whole depth (`singleTileWeightGradient`).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
-    conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
-        && (TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height && $0.width <= 32 } == true
-            || (g.height, g.width) == (7, 7) && max(g.inChannels, g.outChannels) <= 128
-            || singleTilesApply(g))
+    guard conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 else { return false }
+    if singleTilesApply(g) { return true }
+    let exact = TransformedMap(height: g.height, width: g.width).map { $0.width == g.width && $0.height == g.height } == true
+    return exact || max(g.inChannels, g.outChannels) <= ((g.height, g.width) == (7, 7) ? 128 : 256)
 }
 
 /// dW of `conv3x3Forward`, overwritten: dW[o][c] = Gᵀ dU[o][c] G with dU[ξ][o][c] = Σ over tiles of
@@ -819,9 +819,10 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
     let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
-    // The map the forward computes (`TransformedMap`: a 7×7 one as 8×8), the gradient laid out zero-extended.
-    let map = TransformedMap(height: h, width: w)!, (mh, mw) = (map.height, map.width), extended = mh != h
-    let tilesW = mw / tile, tilesH = mh / tile, tiles = tilesH * tilesW
+    // The tiles that cover the map (no tile need lie past it: a tile's rows here are its channels, not
+    // lanes of a group), the gradient laid out zero-extended to them (a 7×7 map as 8×8, 28 in F(2×2) as is).
+    let tilesW = (w + tile - 1) / tile, tilesH = (h + tile - 1) / tile, tiles = tilesH * tilesW
+    let mw = tilesW * tile, mh = tilesH * tile, extended = mw != w || mh != h
     // Images per chunk: a chunk's tiles are the product's depth, at least 64 where the maps are small
     // (F(4×4): 32, so that its 36 rows of V and Z stay within L2 at 64 channels).
     let perChunk = max(1, min(g.batch, (large ? 32 : 64) / tiles)), chunks = (g.batch + perChunk - 1) / perChunk

@@ -134,8 +134,8 @@ final class ConvPathsTests: XCTestCase {
     /// wide (four, two and one tile rows per 16-lane group), taller and shorter maps than wide, an odd
     /// number of groups (a block's second half empty), output channels past a multiple of 8, with and
     /// without bias; and maps computed zero-extended to 16 or 32 wide (28, 14, 12; at 14×14 also past
-    /// 128 × 128 channels) or to whole groups of rows (14, 13, 7 rows), whose weight gradient takes
-    /// another path.
+    /// 128 × 128 channels) or to whole groups of rows (14, 13, 7 rows). Their weight gradient takes the
+    /// transformed path only with channels in vectors of 16 (`testTransformedThreeByThreeWeightGradient`).
     func testTransformedThreeByThree() {
         for (b, cin, cout, h, w) in [(3, 8, 9, 8, 8), (2, 16, 16, 32, 32), (1, 12, 20, 16, 16), (2, 9, 8, 24, 8),
                                      (1, 8, 17, 4, 16), (2, 8, 8, 10, 32),
@@ -143,7 +143,7 @@ final class ConvPathsTests: XCTestCase {
                                      (1, 16, 16, 14, 14), (1, 144, 130, 14, 14)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3Applies(g), "\(g) should take the transformed path")
-            if w % 8 != 0 || h % (64 / w) != 0 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW on a zero-extended map") }
+            XCTAssertEqual(conv3x3WeightsApply(g), cin % 16 == 0 && cout % 16 == 0, "\(g): transformed dW")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
     }
@@ -168,7 +168,7 @@ final class ConvPathsTests: XCTestCase {
             // dx on a 7×7 map takes the panels; on a 4×4 map F(2×2) tiles (`winogradSingles`' quarters).
             if h == w && h < 8 { XCTAssertEqual(conv3x3DataApplies(g), h == 4, "\(g): dx on a \(h)×\(w) map") }
             if h == 7 && cin > 128 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW past 128 channels takes the panels") }
-            if w > 32 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW on a 64-wide map takes the panels") }
+            if w > 32 { XCTAssertEqual(conv3x3WeightsApply(g), cin % 16 == 0 && cout % 16 == 0, "\(g): transformed dW on a 64-wide map") }
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
@@ -220,12 +220,16 @@ final class ConvPathsTests: XCTestCase {
     /// but for the 4×16 map and the 144 input channels (F(2×2), 5 images in chunks of 4); 9 images at 8×8
     /// end in a part-filled F(4×4) chunk of 8; 7×7 maps as 8×8, their gradient zero-extended. 4×4 maps, an
     /// image a tile and the batch the products' depth (`singleTileWeightGradient`): one image, an odd
-    /// batch, input channels of one vector (the 8×16 tile alone) and of 32 + 16, 512 a side.
+    /// batch, input channels of one vector (the 8×16 tile alone) and of 32 + 16, 512 a side. Maps the
+    /// forward zero-extends, in tiles that cover just the map (a last tile row or column part outside):
+    /// 14×14 and 28×28 in F(2×2) (14×14 also past 128 channels), 13 rows, 56×56, 54×50 in F(4×4).
     func testTransformedThreeByThreeWeightGradient() {
         for (b, cin, cout, h, w) in [(3, 16, 16, 8, 8), (5, 32, 16, 8, 8), (2, 48, 32, 16, 16), (1, 16, 48, 4, 16),
                                      (2, 16, 16, 32, 32), (9, 16, 16, 8, 8), (3, 16, 48, 16, 16),
                                      (5, 144, 16, 8, 8), (9, 16, 32, 7, 7), (3, 48, 16, 7, 7),
-                                     (1, 16, 16, 4, 4), (37, 48, 32, 4, 4), (6, 32, 48, 4, 4), (3, 512, 16, 4, 4)] {
+                                     (1, 16, 16, 4, 4), (37, 48, 32, 4, 4), (6, 32, 48, 4, 4), (3, 512, 16, 4, 4),
+                                     (2, 16, 32, 14, 14), (1, 160, 144, 14, 14), (1, 32, 16, 28, 28), (3, 16, 16, 13, 12),
+                                     (1, 16, 16, 56, 56), (1, 32, 16, 54, 50)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertTrue(conv3x3WeightsApply(g), "\(g) should take the transformed weight gradient")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
