@@ -13,6 +13,8 @@ import Foundation
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
 // | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 7×7 maps | ResNet-20 layer1-3,   |
 // |                                       | (4×4 maps in F(2×2) tiles, not the forward's F(4×4))   | ResNet-18 layer1-2    |
+// | oneByOneBackwardData (ConvOneByOne    | `oneByOneProductApplies`: 1×1, stride 1, padding 0,    | ResNet-50 224 layer1  |
+// |   .swift): a GEMM per image           | >= 1024 pixels a plane                                 |                       |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |
@@ -42,6 +44,10 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
     }
     if let tap = singlePixelTap(g) {
         singlePixelBackwardData(dy: dy, weight: weight, geometry: g, tap: tap, dx: dx)
+        return
+    }
+    if oneByOneProductApplies(g, .inputGradient) {
+        oneByOneBackwardData(dy: dy, weight: weight, geometry: g, dx: dx)
         return
     }
     if directConvApplies(g) && directConvBackwardDataApplies(g) {

@@ -72,6 +72,7 @@ final class ConvPathsTests: XCTestCase {
             (1, 16, 16, 50, 3, 1, 1),   // the same, 50 wide (a 2-float tail) and a part-filled tile row at the foot
             (40, 16, 17, 4, 3, 1, 1),   // transformed 3×3 on 4×4 maps, one tile an image: a second block of 8
             (7, 16, 17, 7, 3, 1, 1),    // transformed 3×3 on 7×7 maps as 8×8, four images a group, the last with 3
+            (2, 8, 9, 32, 1, 1, 0),     // a 1×1 on 1024 pixels: a GEMM per image, the map after it
             (5, 40, 37, 1, 1, 1, 0),    // one pixel: the GEMM, 37 channels a row (two vectors and a tail)
             (3, 16, 48, 1, 3, 1, 1)]    // one pixel, the 3×3's centre tap
         for sh in shapes {
@@ -203,7 +204,7 @@ final class ConvPathsTests: XCTestCase {
         for (b, cin, cout, h, k, s, p) in [(2, 8, 9, 16, 3, 1, 1), (2, 16, 16, 32, 3, 1, 1), (1, 32, 32, 16, 3, 1, 1),
                                            (6, 32, 33, 8, 3, 1, 1), (2, 8, 9, 28, 3, 1, 1), (1, 16, 16, 54, 3, 1, 1), (2, 8, 16, 13, 3, 1, 1), (17, 16, 24, 4, 3, 1, 1),
                                            (2, 3, 12, 9, 3, 1, 1), (2, 8, 9, 7, 3, 2, 1), (2, 16, 32, 8, 1, 2, 0),
-                                           (5, 40, 37, 1, 3, 1, 1), (3, 24, 20, 2, 1, 2, 0)] {
+                                           (5, 40, 37, 1, 3, 1, 1), (3, 24, 20, 2, 1, 2, 0), (2, 9, 8, 32, 1, 1, 0)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: h, outChannels: cout, kernel: k, stride: s, padding: p)
             let wt = random(cout * cin * k * k), dy = random(b * cout * g.outH * g.outW), r = random(b * cin * h * h)
             var plain = [Float](repeating: .nan, count: r.count), summed = plain
@@ -398,6 +399,26 @@ final class ConvPathsTests: XCTestCase {
         XCTAssertNil(tap(2, 1, 2, 0))            // two pixels in: subsampled first, then one pixel
         XCTAssertNil(tap(3, 3, 1, 0))            // one pixel out, nine in
         XCTAssertNil(tap(2, 3, 1, 1))            // 2×2 out
+    }
+
+    /// 1×1 convs on large maps as a matrix product per image (`oneByOneProductApplies`): the forward and dx
+    /// from 1024 pixels (a plane not a multiple of the GEMM's 32 columns, with bias; a stride-2 1×1 whose
+    /// subsampled map is 32×32), the weight gradient from 196 with 64 channels a side, summed as dW (more
+    /// input channels) or as dWᵀ turned round (more output channels).
+    func testOneByOneAsProducts() {
+        for (b, cin, cout, h, w, s, bias) in [(2, 5, 9, 33, 35, 1, true), (1, 4, 6, 64, 64, 2, false), (3, 96, 64, 14, 14, 1, true),
+                                               (2, 64, 80, 15, 14, 1, false), (1, 64, 72, 32, 32, 1, false)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 1, stride: s, padding: 0)
+            let sg = g.subsampled ?? g
+            XCTAssertEqual(oneByOneProductApplies(sg, .forward), h * w / (s * s) >= 1024, "\(g): forward as products")
+            XCTAssertEqual(oneByOneProductApplies(sg, .weightGradient), min(cin, cout) >= 64, "\(g): dW as products")
+            check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 1, s: s, p: 0, bias: bias)
+        }
+        // Not a 3×3, nor padded or strided (those are subsampled first), nor 32×31 (992 pixels).
+        for (k, s, p, h) in [(3, 1, 1, 64), (1, 1, 1, 64), (1, 2, 0, 64), (1, 1, 0, 31)] {
+            let g = ConvGeometry(batch: 1, inChannels: 64, height: h, width: 32, outChannels: 64, kernel: k, stride: s, padding: p)
+            XCTAssertFalse(oneByOneProductApplies(g, .forward), "\(g)")
+        }
     }
 
     /// 1×1 convs with a stride run on the subsampled input: odd sizes, stride 3, and image-major maps;

@@ -1,0 +1,79 @@
+import Foundation
+
+// A 1×1, stride-1, unpadded convolution is a matrix product per image: y[n] = W · x[n], W [co][c] (the one
+// tap of tap-major `ConvWeights`), x[n] [c][pixel]; dx[n] = Wᵀ · dy[n]; dW = Σ_n dy[n] · x[n]ᵀ. On large
+// maps those go to `gemm`, which packs B a depth block of 512 columns at a time and asks for its next panel
+// while the tiles run: the panels' 32-pixel columns of a 56×56 plane lie a whole plane apart, and their
+// packing waited on memory (the ResNets' bottleneck convs at 224×224; BENCHMARKS.md, stop 42).
+
+/// The passes of a 1×1 conv that `gemm` takes. Figures in BENCHMARKS.md (stop 42).
+enum OneByOnePass { case forward, inputGradient, weightGradient }
+
+/// Whether the 1×1 conv's `pass` goes to per-image products: the forward and the input gradient from
+/// 1024 pixels a plane (56×56 at 224×224; at 28×28 and 14×14 the panels were as fast or faster), the weight
+/// gradient from 196 (14×14) with at least 64 channels a side (its products there as deep as the plane).
+func oneByOneProductApplies(_ g: ConvGeometry, _ pass: OneByOnePass) -> Bool {
+    guard g.kernelH == 1 && g.kernelW == 1 && g.stride == 1 && g.padding == 0 && !g.ceilMode else { return false }
+    let plane = g.height * g.width
+    switch pass {
+    case .forward, .inputGradient: return plane >= 1024
+    case .weightGradient: return plane >= 196 && min(g.inChannels, g.outChannels) >= 64
+    }
+}
+
+/// y[n] = W · x[n] + bias, then the epilogue, image by image (each image's outputs mapped while in cache).
+func oneByOneForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                     geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
+    for n in 0..<g.batch {
+        let yn = y + n * cout * p
+        gemm(m: cout, n: p, k: cin, a: weight, lda: cin, b: x + n * cin * p, ldb: p, c: yn, ldc: p)
+        guard bias != nil || epilogue != nil else { continue }
+        Parallel.forEach(cout, grain: max(1, 16384 / p)) { co in
+            let row = yn + co * p
+            if let bias { addScalar(bias[co], to: row, count: p) }
+            epilogue?.apply(row, count: p, channel: co, offset: (n * cout + co) * p)
+        }
+    }
+}
+
+/// dx[n] = Wᵀ · dy[n], overwritten.
+func oneByOneBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                          dx: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
+    for n in 0..<g.batch {
+        gemm(transA: true, m: cin, n: p, k: cout, a: weight, lda: cin, b: dy + n * cout * p, ldb: p, c: dx + n * cin * p, ldc: p)
+    }
+}
+
+/// dW = Σ_n dy[n] · x[n]ᵀ, overwritten; the images added in their order (any thread count, one result).
+/// The wider side of dW is the products' columns: with more output channels than input, dWᵀ = Σ x[n] ·
+/// dy[n]ᵀ is summed and turned round (64 → 256 at 56×56: the columns 64 wide ran at 121 GFLOP/s, 256 wide
+/// at 156; BENCHMARKS.md, stop 42).
+func oneByOneBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
+                             dWeight: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
+    guard cout > cin else {
+        for n in 0..<g.batch {
+            gemm(transB: true, m: cout, n: cin, k: p, a: dy + n * cout * p, lda: p, b: x + n * cin * p, ldb: p,
+                 beta: n == 0 ? 0 : 1, c: dWeight, ldc: cin)
+        }
+        return
+    }
+    let t = ScratchPool.shared.take(cin * cout + 16)
+    defer { ScratchPool.shared.give(t) }
+    for n in 0..<g.batch {
+        gemm(transB: true, m: cin, n: cout, k: p, a: x + n * cin * p, lda: p, b: dy + n * cout * p, ldb: p,
+             beta: n == 0 ? 0 : 1, c: t.0, ldc: cout)
+    }
+    for c in 0..<cin { for co in 0..<cout { dWeight[co * cin + c] = t.0[c * cout + co] } }
+}
+
+/// row[i] += v for i < count, 16 at a time.
+@inline(__always)
+private func addScalar(_ v: Float, to row: UnsafeMutablePointer<Float>, count: Int) {
+    let b = SIMD16<Float>(repeating: v)
+    var i = 0
+    while i + 16 <= count { store16(load16(row + i) + b, row + i); i += 16 }
+    while i < count { row[i] += v; i += 1 }
+}
