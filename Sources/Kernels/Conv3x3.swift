@@ -19,8 +19,7 @@ import Foundation
 // windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below); so do the forward and
 // the input gradient on maps 48 to 64 wide (the ResNets' 56×56 at 224×224).
 
-/// Whether `conv3x3Forward` takes this geometry (and `conv3x3BackwardData`, but on 4×4 and 7×7 maps:
-/// `conv3x3DataApplies`): 3×3, stride 1, padding 1 (the output the input's size), at least 8 channels on
+/// Whether `conv3x3Forward` and `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the output the input's size), at least 8 channels on
 /// each side, on a map the transformed path computes as one 8, 16 or 32 wide whose height holds whole
 /// 16-tile groups (`TransformedMap`), or on a 4×4 map (`singleTilesApply`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
@@ -42,18 +41,10 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 /// Whether a 3×3 conv's map is 4×4, which F(4×4, 3×3) covers as one tile per image (`winogradSingles`):
 /// 36 products per image and channel pair where the direct sums reach 100 (ResNet-18's layer2 on MNIST,
 /// ResNet-50's at 32×32), with the channels `largeTilesApply` allows there: the forward and the weight
-/// gradient (`singleTileWeightGradient`); the input gradient takes F(2×2) tiles (`conv3x3DataApplies`).
+/// gradient (`singleTileWeightGradient`); the input gradient takes F(2×2) tiles (`conv3x3BackwardData`).
 func singleTilesApply(_ g: ConvGeometry) -> Bool {
     g.height == 4 && g.width == 4
         && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
-}
-
-/// Whether `conv3x3BackwardData` takes this geometry: where `conv3x3Applies`, but not on 7×7 maps, which
-/// no PyTorch fixture has (their inputs are 32×32). On 4×4 maps in F(2×2) tiles, not the forward's F(4×4):
-/// F(4×4)'s larger float error, carried back through a plain ResNet-18's vanishing gradients, put a
-/// gradient 1.15e-4 of its norm from PyTorch's (TorchReferenceTests' 1e-4).
-func conv3x3DataApplies(_ g: ConvGeometry) -> Bool {
-    conv3x3Applies(g) && !(g.height == 7 && g.width == 7)
 }
 
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
@@ -84,7 +75,11 @@ func conv3x3Forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias:
 }
 
 /// dx of `conv3x3Forward`, overwritten: the same convolution of dy with W's taps reversed and its
-/// channels swapped (a stride-1 "same" conv's adjoint), plus `adding` (dx's shape) where given.
+/// channels swapped (a stride-1 "same" conv's adjoint), plus `adding` (dx's shape) where given. On 4×4
+/// maps in F(2×2) tiles, not the forward's F(4×4): F(4×4)'s larger float error, carried back through a
+/// plain ResNet-18's vanishing gradients, put a gradient 1.15e-4 of its norm from PyTorch's
+/// (TorchReferenceTests' 1e-4). On 7×7 maps in F(4×4) as the forward (ResNet-50 224's layer4: 22 → 16 ms
+/// a conv at batch 16, BENCHMARKS.md stop 42; ConvPathsTests holds it to the definition).
 func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                          dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     let cin = g.inChannels, cout = g.outChannels
@@ -125,7 +120,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     // A tensor added to the outputs as they are stored: the epilogue's residual, or (input gradient) `adding`.
     let residual = epilogue?.residual ?? adding
     if h == 4 && w == 4 {
-        // The input gradient in F(2×2) tiles (`conv3x3DataApplies` says why).
+        // The input gradient in F(2×2) tiles (`conv3x3BackwardData` says why).
         winogradSingles(x: x, inChannels: cin, outChannels: cout, batch: batch, weight: weight, adjoint: adjoint,
                         quarters: adjoint, bias: bias, y: y, epilogue: epilogue, residual: residual)
         return

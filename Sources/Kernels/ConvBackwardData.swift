@@ -11,8 +11,8 @@ import Foundation
 // |   this table again, then upsampled    |                                                        |                       |
 // | singlePixelBackwardData               | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
-// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3DataApplies`: `conv3x3Applies` but on 7×7 maps | ResNet-20 layer1-3,   |
-// |                                       | (4×4 maps in F(2×2) tiles, not the forward's F(4×4))   | ResNet-18 layer1-2    |
+// | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3Applies` (4×4 maps in F(2×2) tiles, not the    | ResNet-20 layer1-3,   |
+// |                                       | forward's F(4×4))                                      | ResNet-18 layer1-2    |
 // | oneByOneBackwardData (ConvOneByOne    | `oneByOneProductApplies`: 1×1, stride 1, padding 0,    | ResNet-50 224 layer1  |
 // |   .swift): a GEMM per image           | >= 1024 pixels a plane                                 |                       |
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
@@ -30,7 +30,7 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
                              dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     // The transformed path adds as it stores (a residual block's shortcut gradient: one pass over three
     // tensors fewer); the others in a pass after.
-    if conv3x3DataApplies(g) {
+    if conv3x3Applies(g) {
         conv3x3BackwardData(dy: dy, weight: weight, geometry: g, dx: dx, adding: adding)
         return
     }
