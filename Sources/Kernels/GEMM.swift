@@ -32,22 +32,24 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let packedA = pa.0
 
     // Pack A: panel p holds rows p*MR..<p*MR+MR, laid out [k][MR] (zeros past row m); a depth block is a slice.
-    Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
-        let dst = packedA + p * gemmMR * k, row0 = p * gemmMR
-        let rows = min(gemmMR, m - row0)
-        if transA {
+    if transA {
+        Parallel.forEach(mPanels, grain: max(1, 16384 / max(1, k * gemmMR))) { p in
             // A's k rows each hold the panel's rows side by side.
+            let dst = packedA + p * gemmMR * k, row0 = p * gemmMR, rows = min(gemmMR, m - row0)
             for kk in 0..<k {
                 let src = a + kk * lda + row0, d = dst + kk * gemmMR
                 for r in 0..<rows { d[r] = src[r] }
                 for r in rows..<gemmMR { d[r] = 0 }
             }
-        } else {
-            for r in 0..<gemmMR {
-                if r >= rows { for kk in 0..<k { dst[kk * gemmMR + r] = 0 }; continue }
-                let src = a + (row0 + r) * lda
-                for kk in 0..<k { dst[kk * gemmMR + r] = src[kk] }
-            }
+        }
+    } else {
+        // Two panels' 16 rows at a time through register transposes, not one float at a time: a deep A
+        // (a 1×1 conv's weight gradient at 56×56, 3136 pixels) packed a few per cent faster (BENCHMARKS.md,
+        // stop 42).
+        Parallel.forEach((mPanels + 1) / 2, grain: max(1, 16384 / max(1, 2 * k * gemmMR))) { pair in
+            let p = 2 * pair, row0 = p * gemmMR, d0 = packedA + p * gemmMR * k
+            transposeRowsToPanels(a + row0 * lda, count: min(2 * gemmMR, m - row0), stride: lda, len: k,
+                                  d0, p + 1 < mPanels ? d0 + gemmMR * k : nil, dstStride: gemmMR)
         }
     }
     // Work items: (row block, group of `gemmNG` column panels or fewer), handed out in order to whichever
