@@ -30,10 +30,11 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     return TransformedMap(height: g.height, width: g.width).map { map in
         // On a zero-extended map, up to 256 × 256 channels (ResNet-50 224's layer3 at 14×14: its 4 MB of
         // transformed filters reread from L3 and still faster than the panels; even on stop 26's guest).
-        // A 7×7 map only in F(4×4) tiles, four images a group as 8×8 (`largeTilesApply`).
-        map.width == 64 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
+        // A 7×7 map (as 8×8) from 16 to 512 channels: in F(4×4) tiles, four images a group, but past 256
+        // channels at a batch under 32 in F(2×2) (`largeTilesApply`).
+        map.width == 64 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout, batch: g.batch)
             : map.width == g.width && map.height == g.height
-                || (map.width == 8 ? largeTilesApply(height: g.height, width: g.width, inChannels: cin, outChannels: cout)
+                || (map.width == 8 ? min(cin, cout) >= 16 && max(cin, cout) <= 512
                         : cin * cout <= 256 * 256)
     } == true
 }
@@ -44,7 +45,7 @@ func conv3x3Applies(_ g: ConvGeometry) -> Bool {
 /// gradient (`singleTileWeightGradient`); the input gradient takes F(2×2) tiles (`conv3x3BackwardData`).
 func singleTilesApply(_ g: ConvGeometry) -> Bool {
     g.height == 4 && g.width == 4
-        && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels)
+        && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels, batch: g.batch)
 }
 
 /// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
@@ -96,12 +97,14 @@ func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 /// (`prefetchesPay`); under 16 it was not measured,
 /// nor past 128 (VGG's 256 are on 8×8 maps, where the transformed filters alone would be 36 · 256 · 256
 /// floats, 9.4 MB). Maps 48 to 64 wide (`TransformedMap`) take only F(4×4) tiles, with 16 to 128
-/// channels. Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
-func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int) -> Bool {
+/// channels. A 7×7 map past 256 channels takes them from a batch of 32: its 36 transformed filters (38 MB
+/// at 512) are streamed from memory once per block of 32 tiles, and at batch 16 F(2×2)'s 17 MB, read
+/// from L3, paid (ResNet-50 224's layer4). Elsewhere F(2×2, 3×3). Figures in BENCHMARKS.md.
+func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChannels cout: Int, batch: Int) -> Bool {
     (w == 16 && h % 16 == 0 || w == 32 && h % 8 == 0 || w == 8 && h == 8 || w > 32 && TransformedMap(height: h, width: w) != nil)
         && min(cin, cout) >= 16 && max(cin, cout) <= 128
         || w == 4 && h == 4 && min(cin, cout) >= 16 && max(cin, cout) <= 512
-        || w == 7 && h == 7 && min(cin, cout) >= 16 && max(cin, cout) <= 512
+        || w == 7 && h == 7 && min(cin, cout) >= 16 && (max(cin, cout) <= 256 || max(cin, cout) <= 512 && batch >= 32)
 }
 
 /// The transformed convolution of x ([batch][cin][h][w]) into y ([batch][cout][h][w]), padding 1, with
@@ -126,7 +129,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
         return
     }
     let tiled = TransformedMap(height: h, width: w)!, vw = tiled.width
-    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
+    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout, batch: batch)
     // F(4×4) on an 8×8 map: a group is the 2×2 tiles of four images (`quadRuns`), a block eight images.
     let quads = large && vw == 8
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
@@ -812,7 +815,7 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
     if singleTilesApply(g) { singleTileWeightGradient(dy: dy, x: x, geometry: g, dWeight: dWeight); return }
     let cin = g.inChannels, cout = g.outChannels, h = g.height, w = g.width, plane = h * w
     // F(4×4) tiles where the forward takes them (36 sums per 4×4 outputs, not 64), else F(2×2).
-    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout)
+    let large = largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout, batch: g.batch)
     let tile = large ? 4 : 2, xis = (tile + 2) * (tile + 2)
     // The tiles that cover the map (no tile need lie past it: a tile's rows here are its channels, not
     // lanes of a group), the gradient laid out zero-extended to them (a 7×7 map as 8×8, 28 in F(2×2) as is).

@@ -152,7 +152,8 @@ final class ConvPathsTests: XCTestCase {
     /// F(4×4, 3×3) (`largeTilesApply`): 32-wide maps (two tile rows per group) one group tall and four,
     /// 16-wide (four tile rows per group) with an odd number of groups and two groups tall, 8×8 (four images
     /// per group), 4×4 (an image per lane: a block part-filled, a second block's second half empty or
-    /// short), 7×7 as 8×8 (its outputs' eighth row and column never stored), maps 48 to 64 wide as 64 (one
+    /// short), 7×7 as 8×8 (its outputs' eighth row and column never stored; past 256 channels from a batch
+    /// of 32, F(2×2) below), maps 48 to 64 wide as 64 (one
     /// tile row a group; columns past 56, 50 and 60 and rows past 54 and 9 never stored); output channels
     /// past a multiple of 8, input channels not a multiple of 16, with and without bias. Its larger
     /// transform entries make its float error larger than F(2×2)'s; `check` holds it to the same bound.
@@ -161,10 +162,10 @@ final class ConvPathsTests: XCTestCase {
         for (b, cin, cout, h, w) in [(3, 32, 33, 8, 32), (1, 40, 32, 32, 32), (3, 32, 36, 16, 16), (1, 32, 32, 32, 16),
                                      (6, 32, 33, 8, 8), (9, 40, 32, 8, 8), (4, 64, 64, 8, 8), (2, 16, 16, 32, 32),
                                      (3, 16, 24, 16, 16), (5, 16, 16, 4, 4), (40, 40, 33, 4, 4), (50, 24, 16, 4, 4),
-                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7), (2, 320, 16, 7, 7),
+                                     (2, 256, 16, 4, 4), (6, 32, 33, 7, 7), (9, 16, 16, 7, 7), (2, 256, 16, 7, 7), (32, 16, 272, 7, 7),
                                      (1, 16, 17, 56, 56), (2, 16, 16, 64, 64), (1, 24, 16, 54, 50), (1, 16, 24, 9, 60)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 3, stride: 1, padding: 1)
-            XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout),
+            XCTAssertTrue(conv3x3Applies(g) && largeTilesApply(height: h, width: w, inChannels: cin, outChannels: cout, batch: b),
                           "\(g) should take 4×4 tiles")
             if h == 7 && cin > 128 { XCTAssertFalse(conv3x3WeightsApply(g), "\(g): dW past 128 channels takes the panels") }
             if w > 32 { XCTAssertEqual(conv3x3WeightsApply(g), cin % 16 == 0 && cout % 16 == 0, "\(g): transformed dW on a 64-wide map") }
@@ -172,12 +173,18 @@ final class ConvPathsTests: XCTestCase {
         }
         // Not on other 8-wide maps, nor where a map is zero-extended, nor under 16 or past 128 channels.
         for (h, w) in [(16, 8), (6, 6), (28, 28), (14, 14), (12, 32)] {
-            XCTAssertFalse(largeTilesApply(height: h, width: w, inChannels: 32, outChannels: 32), "\(h)×\(w)")
+            XCTAssertFalse(largeTilesApply(height: h, width: w, inChannels: 32, outChannels: 32, batch: 64), "\(h)×\(w)")
         }
         for (cin, cout) in [(8, 16), (16, 8), (8, 64), (128, 256)] {
-            XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout), "\(cin) → \(cout)")
+            XCTAssertFalse(largeTilesApply(height: 32, width: 32, inChannels: cin, outChannels: cout, batch: 64), "\(cin) → \(cout)")
         }
-        // 7×7 maps take 4×4 tiles as 8×8, or else the panels (not F(2×2)).
+        // 7×7 maps past 256 channels take F(2×2) tiles under a batch of 32 (the input gradient too).
+        for (b, cin, cout) in [(2, 320, 16), (3, 16, 272)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: 7, width: 7, outChannels: cout, kernel: 3, stride: 1, padding: 1)
+            XCTAssertTrue(conv3x3Applies(g) && !largeTilesApply(height: 7, width: 7, inChannels: cin, outChannels: cout, batch: b), "\(g)")
+            check(batch: b, cin: cin, cout: cout, h: 7, w: 7, k: 3, s: 1, p: 1, bias: cout % 2 == 1)
+        }
+        // Under 16 channels or past 512, the panels.
         for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 7, width: 7, outChannels: cout, kernel: 3, stride: 1, padding: 1)
             XCTAssertFalse(conv3x3Applies(g), "7×7 \(cin) → \(cout)")
@@ -190,7 +197,7 @@ final class ConvPathsTests: XCTestCase {
         // 4×4 maps: from 16 to 512 channels; with fewer or more, the panels.
         for (cin, cout) in [(8, 16), (16, 8), (512, 1024)] {
             let g = ConvGeometry(batch: 2, inChannels: cin, height: 4, width: 4, outChannels: cout, kernel: 3, stride: 1, padding: 1)
-            XCTAssertFalse(singleTilesApply(g) || largeTilesApply(height: 4, width: 4, inChannels: cin, outChannels: cout), "4×4 \(cin) → \(cout)")
+            XCTAssertFalse(singleTilesApply(g) || largeTilesApply(height: 4, width: 4, inChannels: cin, outChannels: cout, batch: 2), "4×4 \(cin) → \(cout)")
         }
     }
 
