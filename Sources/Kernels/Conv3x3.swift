@@ -16,12 +16,13 @@ import Foundation
 // the 16 sums back with Gᵀ · G. Figures in BENCHMARKS.md ("Transformed 3×3 convolutions").
 //
 // On maps exactly 16 or 32 wide, or 8×8, with 16 to 128 channels, all three take F(4×4, 3×3) instead: 6×6
-// windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below); so do the forward and
-// the input gradient on maps 48 to 64 wide (the ResNets' 56×56 at 224×224).
+// windows, 36 products per 4×4 outputs (`largeTilesApply`; its transforms are below); so do all three on
+// maps 48 to 64 wide (the ResNets' 56×56 at 224×224).
 
-/// Whether `conv3x3Forward` and `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the output the input's size), at least 8 channels on
-/// each side, on a map the transformed path computes as one 8, 16 or 32 wide whose height holds whole
-/// 16-tile groups (`TransformedMap`), or on a 4×4 map (`singleTilesApply`).
+/// Whether `conv3x3Forward` and `conv3x3BackwardData` take this geometry: 3×3, stride 1, padding 1 (the
+/// output the input's size), at least 8 channels on each side, on a map the transformed path computes as
+/// one 8, 16, 32 or 64 wide whose height holds whole 16-tile groups (`TransformedMap`), or on a 4×4 map
+/// (`singleTilesApply`).
 func conv3x3Applies(_ g: ConvGeometry) -> Bool {
     let cin = g.inChannels, cout = g.outChannels
     guard g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == 1 && !g.ceilMode && cin >= 8 && cout >= 8
@@ -48,14 +49,14 @@ func singleTilesApply(_ g: ConvGeometry) -> Bool {
         && largeTilesApply(height: 4, width: 4, inChannels: g.inChannels, outChannels: g.outChannels, batch: g.batch)
 }
 
-/// The map the tiles cover: 8, 16 or 32 wide, and tall enough for whole groups of 16 tiles (32 / width
-/// tile rows). A map up to a quarter narrower or shorter than a 16- or 32-wide one (ResNet-50's 28 and
-/// 14 at 224×224) is computed as if zero-extended: its extra columns and rows read zeros and are never
-/// stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 at 28×28 inputs, ResNet-50's layer4 at 224×224),
-/// which paid only in F(4×4) tiles (in F(2×2) it had run slower than the direct paths; BENCHMARKS.md,
-/// stop 36). A map 48 to 64 wide (the ResNets' 56×56 at 224×224) is computed 64 wide in F(4×4) tiles
-/// only, a group one tile row of 16 tiles. Smaller maps fill too little of a group; wider ones are not
-/// written yet.
+/// The map the tiles cover: 8, 16, 32 or 64 wide, and tall enough for whole groups of 16 tiles (32 / width
+/// tile rows; 64 wide, one F(4×4) tile row). A map up to a quarter narrower or shorter than a 16-, 32- or
+/// 64-wide one (ResNet-50's 28 and 14 at 224×224) is computed as if zero-extended: its extra columns and
+/// rows read zeros and are never stored; so is a 7×7 map as 8×8 (ResNet-18's layer1 at 28×28 inputs,
+/// ResNet-50's layer4 at 224×224), which paid in F(4×4) tiles (in F(2×2) it had run slower than the
+/// direct paths at up to 256 channels; BENCHMARKS.md, stop 36), past 256 channels at small batches in
+/// F(2×2) (`largeTilesApply`). A map 48 to 64 wide (the ResNets' 56×56 at 224×224) is computed 64 wide in
+/// F(4×4) tiles only. Smaller maps fill too little of a group; wider ones are not written yet.
 struct TransformedMap {
     let width: Int, height: Int
     init?(height h: Int, width w: Int) {
@@ -79,8 +80,8 @@ func conv3x3Forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias:
 /// channels swapped (a stride-1 "same" conv's adjoint), plus `adding` (dx's shape) where given. On 4×4
 /// maps in F(2×2) tiles, not the forward's F(4×4): F(4×4)'s larger float error, carried back through a
 /// plain ResNet-18's vanishing gradients, put a gradient 1.15e-4 of its norm from PyTorch's
-/// (TorchReferenceTests' 1e-4). On 7×7 maps in F(4×4) as the forward (ResNet-50 224's layer4: 22 → 16 ms
-/// a conv at batch 16, BENCHMARKS.md stop 42; ConvPathsTests holds it to the definition).
+/// (TorchReferenceTests' 1e-4). On 7×7 maps in the forward's tiles, faster than the panels there
+/// (ResNet-50 224's layer4; BENCHMARKS.md, stop 42; ConvPathsTests holds it to the definition).
 func conv3x3BackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
                          dx: UnsafeMutablePointer<Float>, adding: UnsafePointer<Float>? = nil) {
     let cin = g.inChannels, cout = g.outChannels
@@ -794,8 +795,8 @@ private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: 
 /// Whether `conv3x3BackwardWeights` takes this geometry: `conv3x3Applies` with input and output channels
 /// in whole vectors of 16 (the channels-last transposes' blocks). A zero-extended or 64-wide map up to 256
 /// channels a side (ResNet-50 224's layer3), a 7×7 one up to 128 (past that its per-task sums outgrow the
-/// caches and the panels win). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one tile an image, the batch
-/// is the products' whole depth (`singleTileWeightGradient`).
+/// caches and the panels win). On 4×4 maps (512 channels a side too: VGG's block 4, its dU 38 MB) one
+/// tile an image, the batch is the products' whole depth (`singleTileWeightGradient`).
 func conv3x3WeightsApply(_ g: ConvGeometry) -> Bool {
     guard conv3x3Applies(g) && g.inChannels % 16 == 0 && g.outChannels % 16 == 0 else { return false }
     if singleTilesApply(g) { return true }

@@ -48,8 +48,7 @@ func oneByOneBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>
 
 /// dW = Σ_n dy[n] · x[n]ᵀ, overwritten; the images added in their order (any thread count, one result).
 /// The wider side of dW is the products' columns: with more output channels than input, dWᵀ = Σ x[n] ·
-/// dy[n]ᵀ is summed and turned round (64 → 256 at 56×56: the columns 64 wide ran at 121 GFLOP/s, 256 wide
-/// at 156; BENCHMARKS.md, stop 42).
+/// dy[n]ᵀ is summed and turned round (64-wide columns ran slower; BENCHMARKS.md, stop 42).
 func oneByOneBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, geometry g: ConvGeometry,
                              dWeight: UnsafeMutablePointer<Float>) {
     let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
