@@ -65,7 +65,13 @@ func oneByOneBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, 
         gemm(transB: true, m: cin, n: cout, k: p, a: x + n * cin * p, lda: p, b: dy + n * cout * p, ldb: p,
              beta: n == 0 ? 0 : 1, c: t.0, ldc: cout)
     }
-    for c in 0..<cin { for co in 0..<cout { dWeight[co * cin + c] = t.0[c * cout + co] } }
+    // Turned round 16 input channels at a time through register transposes (`transposeBlockIn`); the
+    // last cin % 16 one float at a time (a block's zero lanes would land on the next row of dW).
+    let whole = cin / 16 * 16
+    for c0 in Swift.stride(from: 0, to: whole, by: 16) {
+        transposeBlockIn(t.0 + c0 * cout, count: 16, stride: cout, len: cout, dWeight + c0, dstStride: cin, lanes: 16)
+    }
+    for c in whole..<cin { for co in 0..<cout { dWeight[co * cin + c] = t.0[c * cout + co] } }
 }
 
 /// row[i] += v for i < count, 16 at a time.

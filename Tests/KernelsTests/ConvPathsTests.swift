@@ -409,10 +409,11 @@ final class ConvPathsTests: XCTestCase {
     /// 1×1 convs on large maps as a matrix product per image (`oneByOneProductApplies`): the forward and dx
     /// from 1024 pixels (a plane not a multiple of the GEMM's 32 columns, with bias; a stride-2 1×1 whose
     /// subsampled map is 32×32), the weight gradient from 196 with 64 channels a side, summed as dW (more
-    /// input channels) or as dWᵀ turned round (more output channels).
+    /// input channels) or as dWᵀ turned round (more output channels; 72 input channels: a tail of 8).
     func testOneByOneAsProducts() {
         for (b, cin, cout, h, w, s, bias) in [(2, 5, 9, 33, 35, 1, true), (1, 4, 6, 64, 64, 2, false), (3, 96, 64, 14, 14, 1, true),
-                                               (2, 64, 80, 15, 14, 1, false), (1, 64, 72, 32, 32, 1, false)] {
+                                               (2, 64, 80, 15, 14, 1, false), (1, 64, 72, 32, 32, 1, false),
+                                               (1, 72, 80, 14, 14, 1, true)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 1, stride: s, padding: 0)
             let sg = g.subsampled ?? g
             XCTAssertEqual(oneByOneProductApplies(sg, .forward), h * w / (s * s) >= 1024, "\(g): forward as products")
