@@ -3,11 +3,11 @@ import XCTest
 
 /// Training-mode batch norm, forward and backward, against its definition computed in Double, for
 /// the plane sizes of each code path: vectors inside a plane (16, 64), vectors spanning whole channels
-/// (1, 4: ResNet's layer4 and layer3 maps) and the per-plane fallback (3, 25).
+/// (1, 4: ResNet's layer4 and layer3 maps) and the per-plane fallback (3, 25, 49: vectors and a tail).
 final class BatchNormTests: XCTestCase {
     func testTrainingForwardAndBackwardMatchDefinition() {
         var rng = SeededRandom(seed: 21)
-        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25)] {
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25), (2, 3, 49)] {
             let size = n * c * p
             // An offset mean per channel, so that a variance taken around a wrong mean shows.
             var x = [Float](repeating: 0, count: size)
@@ -61,7 +61,7 @@ final class BatchNormTests: XCTestCase {
 final class BatchNormFusedTests: XCTestCase {
     func testAddAndReLUInTheOutputPassMatchTheSeparateKernels() {
         var rng = SeededRandom(seed: 22)
-        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25)] {
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25), (2, 3, 49)] {
             let size = n * c * p, s = BatchNormShape(batch: n, channels: c, planeSize: p), tag = "n\(n) c\(c) plane \(p)"
             let x = (0..<size).map { _ in rng.uniform(-2, 2) }, shortcut = (0..<size).map { _ in rng.uniform(-1, 1) }
             let dy = (0..<size).map { _ in rng.uniform(-1, 1) }
