@@ -179,26 +179,25 @@ private func batchNormBackward(dy: UnsafePointer<Float>, relu: UnsafePointer<Flo
     }
     let count = s.batch * s.planeSize
     Parallel.forEach(s.channels, grain: max(1, 16384 / max(1, count))) { c in
-        if let relu {
-            let masked = UnsafeMutablePointer(mutating: dy)
-            for n in 0..<s.batch {
-                let off = (n * s.channels + c) * s.planeSize
-                for i in off..<(off + s.planeSize) where relu[i] <= 0 { masked[i] = 0 }
-            }
-        }
         let mean = savedMean[c], invStd = savedInvStd[c]
         var sumDy: Float = 0, sumDyXhat: Float = 0
         let m16 = SIMD16<Float>(repeating: mean)
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
-            let g = dy + off, xp = x + off
+            // dy masked by the ReLU (and written back) in the pass that sums it, in vectors: a scalar
+            // masking pass before took a third of this backward's time (BENCHMARKS.md, stop 43).
+            let g = UnsafeMutablePointer(mutating: dy + off), xp = x + off, r = relu.map { $0 + off }
             var a = SIMD16<Float>(), b = SIMD16<Float>(), i = 0
             while i + 16 <= s.planeSize {
-                let gv = load16(g + i)
+                var gv = load16(g + i)
+                if let r { gv = gv.replacing(with: SIMD16<Float>(), where: load16(r + i) .<= SIMD16<Float>()); store16(gv, g + i) }
                 a += gv; b.addProduct(gv, load16(xp + i) - m16); i += 16
             }
             var ta: Float = 0, tb: Float = 0
-            while i < s.planeSize { ta += g[i]; tb += g[i] * (xp[i] - mean); i += 1 }
+            while i < s.planeSize {
+                if let r, r[i] <= 0 { g[i] = 0 }
+                ta += g[i]; tb += g[i] * (xp[i] - mean); i += 1
+            }
             sumDy += hsum(a) + ta; sumDyXhat += (hsum(b) + tb) * invStd
         }
         dGamma[c] = sumDyXhat; dBeta[c] = sumDy
