@@ -13,8 +13,10 @@ import Foundation
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
 // | conv3x3BackwardData (Conv3x3.swift)   | `conv3x3Applies` (4×4 maps in F(2×2) tiles, not the    | ResNet-20 layer1-3,   |
 // |                                       | forward's F(4×4))                                      | ResNet-18 layer1-2    |
-// | oneByOneBackwardData (ConvOneByOne    | `oneByOneProductApplies`: 1×1, stride 1, padding 0,    | ResNet-50 224 layer1  |
+// | oneByOneBackwardData (ConvOneByOne    | `oneByOneProducts`: 1×1, stride 1, padding 0,          | ResNet-50 224 layer1  |
 // |   .swift): a GEMM per image           | >= 1024 pixels a plane                                 |                       |
+// | oneByOneBatchBackwardData: one GEMM,  | `oneByOneProducts`: the same, 32-1023 pixels, batch    | ResNet-50 224 layer2-4|
+// |   its columns across images           | >= 2                                                   |   1×1s and projections|
 // | directConvBackwardData                | `directConvApplies` and `directConvBackwardDataApplies`| LeNet-5 conv2         |
 // |                                       | (input rows 5-32 wide, Cout·k² <= 512, Cin <= 64,      |                       |
 // |                                       | padding < k)                                           |                       |
@@ -46,9 +48,10 @@ public func convBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Flo
         singlePixelBackwardData(dy: dy, weight: weight, geometry: g, tap: tap, dx: dx)
         return
     }
-    if oneByOneProductApplies(g, .inputGradient) {
-        oneByOneBackwardData(dy: dy, weight: weight, geometry: g, dx: dx)
-        return
+    switch oneByOneProducts(g, .inputGradient) {
+    case .perImage: oneByOneBackwardData(dy: dy, weight: weight, geometry: g, dx: dx); return
+    case .wholeBatch: oneByOneBatchBackwardData(dy: dy, weight: weight, geometry: g, dx: dx); return
+    case nil: break
     }
     if directConvApplies(g) && directConvBackwardDataApplies(g) {
         directConvBackwardData(dy: dy, weight: weight, geometry: g, dx: dx)

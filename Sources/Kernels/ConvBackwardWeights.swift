@@ -15,7 +15,7 @@ import Foundation
 // |   this table again                    |                                                        |                       |
 // | singlePixelBackwardWeights            | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   (ConvSinglePixel.swift): the GEMM   |                                                        |   32×32 inputs        |
-// | oneByOneBackwardWeights (ConvOneByOne | `oneByOneProductApplies`: 1×1, stride 1, padding 0,    | ResNet-50 224 1×1s    |
+// | oneByOneBackwardWeights (ConvOneByOne | `oneByOneProducts`: 1×1, stride 1, padding 0,          | ResNet-50 224 1×1s    |
 // |   .swift): a GEMM per image           | >= 196 pixels a plane, >= 64 channels a side           |                       |
 // | conv3x3BackwardWeights (Conv3x3.swift)| `conv3x3WeightsApply`: `conv3x3Applies`, channels in   | ResNet-20 layer1-3,   |
 // |                                       | whole vectors of 16 (4×4 maps: `singleTilesApply`)     | ResNet-18 layer1-2    |
@@ -50,7 +50,7 @@ public func convBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float
         singlePixelBackwardWeights(dy: dy, x: x, geometry: g, tap: tap, dWeight: dWeight)
         return
     }
-    if oneByOneProductApplies(g, .weightGradient) {
+    if oneByOneProducts(g, .weightGradient) != nil {
         oneByOneBackwardWeights(dy: dy, x: x, geometry: g, dWeight: dWeight)
         return
     }

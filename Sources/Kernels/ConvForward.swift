@@ -11,8 +11,10 @@ import Foundation
 // |   through this table again            |                                                        |                       |
 // | singlePixelForward (ConvSinglePixel   | `singlePixelTap`: one pixel in, one out (a 1×1 map)    | ResNet-50 layer4 at   |
 // |   .swift): the GEMM                   |                                                        |   32×32 inputs        |
-// | oneByOneForward (ConvOneByOne.swift): | `oneByOneProductApplies`: 1×1, stride 1, padding 0,    | ResNet-50 224 layer1  |
+// | oneByOneForward (ConvOneByOne.swift): | `oneByOneProducts`: 1×1, stride 1, padding 0,          | ResNet-50 224 layer1  |
 // |   a GEMM per image                    | >= 1024 pixels a plane                                 |                       |
+// | oneByOneBatchForward: one GEMM, its   | `oneByOneProducts`: the same, 32-1023 pixels, batch    | ResNet-50 224 layer2-4|
+// |   columns across images               | >= 2                                                   |   1×1s and projections|
 // | conv3x3Forward (Conv3x3.swift):       | `conv3x3Applies`: 3×3, stride 1, padding 1, maps 8, 16 | ResNet-20 all but the |
 // |   Winograd F(2×2, 3×3), F(4×4, 3×3)   | or 32 wide, >= 8 channels (or up to a quarter smaller, | stem and s2 convs;    |
 // |                                       | <= 256 channels: `TransformedMap`); 7×7 and 4×4 maps,  | ResNet-50 224 layer1-3|
@@ -48,9 +50,10 @@ public func convForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
         singlePixelForward(x: x, weight: weight, bias: bias, geometry: g, tap: tap, y: y, epilogue: epilogue)
         return
     }
-    if oneByOneProductApplies(g, .forward) {
-        oneByOneForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue)
-        return
+    switch oneByOneProducts(g, .forward) {
+    case .perImage: oneByOneForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue); return
+    case .wholeBatch: oneByOneBatchForward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue); return
+    case nil: break
     }
     if conv3x3Applies(g) {
         conv3x3Forward(x: x, weight: weight, bias: bias, geometry: g, y: y, epilogue: epilogue)

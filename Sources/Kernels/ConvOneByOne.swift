@@ -4,20 +4,32 @@ import Foundation
 // tap of tap-major `ConvWeights`), x[n] [c][pixel]; dx[n] = Wᵀ · dy[n]; dW = Σ_n dy[n] · x[n]ᵀ. On large
 // maps those go to `gemm`, which packs B a depth block of 512 columns at a time and asks for its next panel
 // while the tiles run: the panels' 32-pixel columns of a 56×56 plane lie a whole plane apart, and their
-// packing waited on memory (the ResNets' bottleneck convs at 224×224; BENCHMARKS.md, stop 42).
+// packing waited on memory (the ResNets' bottleneck convs at 224×224; BENCHMARKS.md, stop 42). On smaller
+// maps the forward and dx are one product over the batch, Y[co][(n, pixel)] = W · X[c][(n, pixel)], read
+// and written NCHW as they lie (`ImageColumns`): every 32-column panel full, where the conv panels end part-
+// empty with each image (BENCHMARKS.md, stop 43).
 
 /// The passes of a 1×1 conv that `gemm` takes. Figures in BENCHMARKS.md (stop 42).
 enum OneByOnePass { case forward, inputGradient, weightGradient }
 
-/// Whether the 1×1 conv's `pass` goes to per-image products: the forward and the input gradient from
-/// 1024 pixels a plane (56×56 at 224×224; at 28×28 and 14×14 the panels were as fast or faster), the weight
-/// gradient from 196 (14×14) with at least 64 channels a side (its products there as deep as the plane).
-func oneByOneProductApplies(_ g: ConvGeometry, _ pass: OneByOnePass) -> Bool {
-    guard g.kernelH == 1 && g.kernelW == 1 && g.stride == 1 && g.padding == 0 && !g.ceilMode else { return false }
+/// How a 1×1 conv's pass goes to `gemm`: a product per image, or one over the whole batch whose columns
+/// run across images (`ImageColumns`).
+enum OneByOneProducts { case perImage, wholeBatch }
+
+/// The route of a 1×1, stride-1, unpadded conv's `pass` to `gemm`, if any. The forward and the input
+/// gradient: per image from 1024 pixels a plane (56×56 at 224×224); on smaller planes of 32 pixels or more
+/// that are not whole panels of 32 (7×7, 14×14), one product over the batch (the panels' last column panel
+/// of each image ran part-empty: BENCHMARKS.md, stop 43). The weight gradient: per image from 196 pixels
+/// with at least 64 channels a side (its products there as deep as the plane).
+func oneByOneProducts(_ g: ConvGeometry, _ pass: OneByOnePass) -> OneByOneProducts? {
+    guard g.kernelH == 1 && g.kernelW == 1 && g.stride == 1 && g.padding == 0 && !g.ceilMode else { return nil }
     let plane = g.height * g.width
     switch pass {
-    case .forward, .inputGradient: return plane >= 1024
-    case .weightGradient: return plane >= 196 && min(g.inChannels, g.outChannels) >= 64
+    case .forward, .inputGradient:
+        if plane >= 1024 { return .perImage }
+        return plane >= panelWidth && g.batch > 1 ? .wholeBatch : nil
+    case .weightGradient:
+        return plane >= 196 && min(g.inChannels, g.outChannels) >= 64 ? .perImage : nil
     }
 }
 
@@ -35,6 +47,28 @@ func oneByOneForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias
             epilogue?.apply(row, count: p, channel: co, offset: (n * cout + co) * p)
         }
     }
+}
+
+/// `oneByOneForward` as one product over the batch, its columns across images.
+func oneByOneBatchForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                          geometry g: ConvGeometry, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+    let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
+    gemm(m: cout, n: g.batch * p, k: cin, a: weight, lda: cin, b: x, ldb: p, c: y, ldc: p,
+         images: ImageColumns(plane: p, bImage: cin * p, cImage: cout * p))
+    guard bias != nil || epilogue != nil else { return }
+    Parallel.forEach(g.batch * cout, grain: max(1, 16384 / p)) { nc in
+        let row = y + nc * p, co = nc % cout
+        if let bias { addScalar(bias[co], to: row, count: p) }
+        epilogue?.apply(row, count: p, channel: co, offset: nc * p)
+    }
+}
+
+/// `oneByOneBackwardData` as one product over the batch, its columns across images.
+func oneByOneBatchBackwardData(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvGeometry,
+                               dx: UnsafeMutablePointer<Float>) {
+    let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
+    gemm(transA: true, m: cin, n: g.batch * p, k: cout, a: weight, lda: cin, b: dy, ldb: p, c: dx, ldc: p,
+         images: ImageColumns(plane: p, bImage: cout * p, cImage: cin * p))
 }
 
 /// dx[n] = Wᵀ · dy[n], overwritten.

@@ -17,16 +17,44 @@ let gemmKC = 192
 let gemmMC = 32 * gemmMR
 let gemmNG = 16
 
+/// Columns of B and C that run across a batch of images: column j is pixel j % plane of image j / plane,
+/// whose rows start `bImage` · image floats into B and `cImage` · image into C (`ldb`, `ldc` the row strides
+/// within an image). A 1×1 conv's product over the whole batch, NCHW as it lies: its 32-column panels
+/// run on into the next image instead of ending part-empty with each (a 7×7 map filled 49 of 64).
+struct ImageColumns {
+    let plane, bImage, cImage: Int
+
+    /// Calls `body(j, len, offset)` for each run of columns j0 + j ..< j0 + j + len inside one image, `offset`
+    /// the run's first column in C's first row (its image's start plus its pixel).
+    @inline(__always) func forEachRun(_ j0: Int, _ cols: Int, _ body: (Int, Int, Int) -> Void) {
+        var j = 0
+        while j < cols {
+            let col = j0 + j, img = col / plane, p = col - img * plane, len = min(plane - p, cols - j)
+            body(j, len, img * cImage + p)
+            j += len
+        }
+    }
+}
+
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+         c: c, ldc: ldc, images: nil)
+}
+
+/// `gemm` with B's and C's columns across images (`images`; B untransposed).
+func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, images: ImageColumns?) {
+    precondition(images == nil || !transB, "columns across images: B untransposed")
     guard m > 0, n > 0 else { return }
     if k == 0 {
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
     let mPanels = (m + gemmMR - 1) / gemmMR, nPanels = (n + gemmNR - 1) / gemmNR
-    let streams = streamsOutput(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+    let streams = images == nil && streamsOutput(m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
     let pa = ScratchPool.shared.take(mPanels * gemmMR * k)
     defer { ScratchPool.shared.give(pa) }
     let packedA = pa.0
@@ -67,10 +95,12 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let items = mBlocks * groups
     let flopsPerItem = 2 * min(m, gemmMC) * min(n, ng * gemmNR) * k
     let tasks = Parallel.chunkCount(items, grain: max(1, 400_000 / flopsPerItem))
-    let pb = ScratchPool.shared.take(tasks * gemmKC * gemmNR)
+    // Per task: its B panel, and (columns across images) a tile for C's columns that straddle two images.
+    let perTask = gemmKC * gemmNR + (images == nil ? 0 : gemmMR * gemmNR)
+    let pb = ScratchPool.shared.take(tasks * perTask)
     defer { ScratchPool.shared.give(pb) }
     Parallel.dynamic(items, tasks: tasks) { t, item in
-        let buf = pb.0 + t * gemmKC * gemmNR
+        let buf = pb.0 + t * perTask
         let mb = item / groups, g0 = (item % groups) * ng
         let panels = g0..<min(nPanels, g0 + ng)
         let pFirst = mb * panelsPerBlock, pEnd = min(mPanels, (mb + 1) * panelsPerBlock)
@@ -83,6 +113,8 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                     // 16×16 blocks through registers: packed one float at a time, this transpose
                     // took a third of a batch-64 linear layer's time.
                     transposeBlockIn(b + j0 * ldb + k0, count: cols, stride: ldb, len: kc, buf, lanes: gemmNR)
+                } else if let images {
+                    packImageColumns(b, images, ldb: ldb, k0: k0, kc: kc, j0: j0, cols: cols, into: buf)
                 } else if cols == gemmNR {
                     for kk in 0..<kc {
                         let src = b + (k0 + kk) * ldb + j0, d = buf + kk * gemmNR
@@ -103,24 +135,69 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                 if nq == panels.upperBound { nq = panels.lowerBound; nk0 = k0 + gemmKC }
                 // The next panel's rows in B: a transposed B's are its columns, an untransposed B's its depth.
                 let nj0 = nq * gemmNR, slices = pEnd - pFirst
+                // (Columns across images: the next panel's first image.)
+                let nb = images.map { b + nj0 / $0.plane * $0.bImage + nj0 % $0.plane } ?? b + nj0
                 let (next, nextRows, rowLength) = transB ? (b + nj0 * ldb + nk0, min(gemmNR, n - nj0), min(gemmKC, k - nk0))
-                                                         : (b + nk0 * ldb + nj0, min(gemmKC, k - nk0), min(gemmNR, n - nj0))
+                                                         : (nb + nk0 * ldb, min(gemmKC, k - nk0), min(gemmNR, n - nj0))
+                // C's columns: where they lie in one image, the tile is stored in place; across images,
+                // through the task's tile, a run of columns per image.
+                var cq = c + j0, inOneImage = true
+                if let images {
+                    let img = j0 / images.plane, p0 = j0 % images.plane
+                    cq = c + img * images.cImage + p0
+                    inOneImage = p0 + cols <= images.plane
+                }
                 for p in pFirst..<pEnd {
                     var ahead = PanelPrefetch()
                     if nk0 < k {
                         let i = p - pFirst, r0 = i * nextRows / slices, r1 = (i + 1) * nextRows / slices
                         ahead = PanelPrefetch(next + r0 * ldb, rowStride: ldb, linesPerRow: (rowLength + 15) / 16, rows: r1 - r0)
                     }
-                    microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf,
-                                c: c + p * gemmMR * ldc + j0, ldc: ldc,
-                                rows: min(gemmMR, m - p * gemmMR), cols: cols, ahead: ahead,
-                                alpha: alpha, beta: k0 == 0 ? beta : 1, stream: streams)
+                    let rows = min(gemmMR, m - p * gemmMR), bk = k0 == 0 ? beta : 1
+                    guard let images, !inOneImage else {
+                        microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf, c: cq + p * gemmMR * ldc,
+                                    ldc: ldc, rows: rows, cols: cols, ahead: ahead, alpha: alpha, beta: bk, stream: streams)
+                        continue
+                    }
+                    let tile = buf + gemmKC * gemmNR
+                    if bk != 0 {
+                        images.forEachRun(j0, cols) { j, len, col in
+                            let src = c + col + p * gemmMR * ldc
+                            for r in 0..<rows { for q in 0..<len { tile[r * gemmNR + j + q] = src[r * ldc + q] } }
+                        }
+                    }
+                    microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf, c: tile, ldc: gemmNR,
+                                rows: rows, cols: cols, ahead: ahead, alpha: alpha, beta: bk, stream: false)
+                    images.forEachRun(j0, cols) { j, len, col in
+                        let dst = c + col + p * gemmMR * ldc
+                        for r in 0..<rows { for q in 0..<len { dst[r * ldc + q] = tile[r * gemmNR + j + q] } }
+                    }
                 }
             }
             k0 += kc
         }
         if streams { nntop_store_fence() }   // this item's streamed tiles visible before it counts as done
     }
+}
+
+/// B's panel of columns j0 ..< j0 + cols over depth k0 ..< k0 + kc, columns across images, packed [kk][32]
+/// (zeros past `cols`): one run of columns per image it meets.
+private func packImageColumns(_ b: UnsafePointer<Float>, _ ic: ImageColumns, ldb: Int, k0: Int, kc: Int, j0: Int,
+                              cols: Int, into buf: UnsafeMutablePointer<Float>) {
+    var j = j0
+    while j < j0 + cols {
+        let img = j / ic.plane, p = j - img * ic.plane, len = min(ic.plane - p, j0 + cols - j)
+        let src = b + img * ic.bImage + k0 * ldb + p, d = buf + (j - j0)
+        if len == gemmNR {
+            for kk in 0..<kc { store16(load16(src + kk * ldb), d + kk * gemmNR); store16(load16(src + kk * ldb + 16), d + kk * gemmNR + 16) }
+        } else if len == 16 {
+            for kk in 0..<kc { store16(load16(src + kk * ldb), d + kk * gemmNR) }
+        } else {
+            for kk in 0..<kc { for q in 0..<len { d[kk * gemmNR + q] = src[kk * ldb + q] } }
+        }
+        j += len
+    }
+    if cols < gemmNR { for kk in 0..<kc { for q in cols..<gemmNR { buf[kk * gemmNR + q] = 0 } } }
 }
 
 /// Whether the tiles of C go straight to memory (non-temporal stores), past the caches: when C is written

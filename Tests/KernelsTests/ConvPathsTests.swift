@@ -59,7 +59,8 @@ final class ConvPathsTests: XCTestCase {
             (2, 3, 16, 32, 3, 1, 1),    // direct, 8-row tiles (ResNet-20's stem)
             (2, 8, 9, 7, 3, 2, 1),      // image-major panels, scattered stores
             (2, 70, 8, 8, 5, 1, 2),     // image-major, whole panels
-            (64, 40, 72, 8, 1, 1, 0),   // image-major where pixel-major is as full (8×8 from batch 64)
+            (64, 40, 72, 8, 1, 1, 0),   // a 1×1 on 8×8 from batch 64: one product, columns across images
+            (3, 24, 20, 7, 1, 1, 0),    // the same on 7×7: tiles across two images, through the task's tile
             (64, 8, 13, 4, 3, 1, 1),    // pixel-major
             (3, 8, 9, 8, 3, 1, 1),      // transformed 3×3: four tile rows per group, a half-empty last block
             (2, 16, 16, 32, 3, 1, 1),   // transformed 3×3: one tile row per group
@@ -406,7 +407,7 @@ final class ConvPathsTests: XCTestCase {
         XCTAssertNil(tap(2, 3, 1, 1))            // 2×2 out
     }
 
-    /// 1×1 convs on large maps as a matrix product per image (`oneByOneProductApplies`): the forward and dx
+    /// 1×1 convs on large maps as a matrix product per image (`oneByOneProducts`): the forward and dx
     /// from 1024 pixels (a plane not a multiple of the GEMM's 32 columns, with bias; a stride-2 1×1 whose
     /// subsampled map is 32×32), the weight gradient from 196 with 64 channels a side, summed as dW (more
     /// input channels) or as dWᵀ turned round (more output channels; 72 input channels: a tail of 8).
@@ -416,14 +417,36 @@ final class ConvPathsTests: XCTestCase {
                                                (1, 72, 80, 14, 14, 1, true)] {
             let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 1, stride: s, padding: 0)
             let sg = g.subsampled ?? g
-            XCTAssertEqual(oneByOneProductApplies(sg, .forward), h * w / (s * s) >= 1024, "\(g): forward as products")
-            XCTAssertEqual(oneByOneProductApplies(sg, .weightGradient), min(cin, cout) >= 64, "\(g): dW as products")
+            XCTAssertEqual(oneByOneProducts(sg, .forward), h * w / (s * s) >= 1024 ? .perImage : b > 1 ? .wholeBatch : nil, "\(g): forward")
+            XCTAssertEqual(oneByOneProducts(sg, .weightGradient), min(cin, cout) >= 64 ? .perImage : nil, "\(g): dW")
             check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 1, s: s, p: 0, bias: bias)
         }
-        // Not a 3×3, nor padded or strided (those are subsampled first), nor 32×31 (992 pixels).
+        // Not a 3×3, nor padded or strided (those are subsampled first); 32×31 (992 pixels) of one image on
+        // the panels.
         for (k, s, p, h) in [(3, 1, 1, 64), (1, 1, 1, 64), (1, 2, 0, 64), (1, 1, 0, 31)] {
             let g = ConvGeometry(batch: 1, inChannels: 64, height: h, width: 32, outChannels: 64, kernel: k, stride: s, padding: p)
-            XCTAssertFalse(oneByOneProductApplies(g, .forward), "\(g)")
+            XCTAssertNil(oneByOneProducts(g, .forward), "\(g)")
+        }
+    }
+
+    /// 1×1 convs on planes of 32 to 1023 pixels as one product over the batch, its 32-column panels running
+    /// on from one image into the next (`ImageColumns`): 7×7 (tiles across two images, a part-filled last
+    /// panel, 20 output channels: a part-filled row panel), 6×6, 4×8 (panels that never cross), a depth of
+    /// 200 input or output channels (a second depth block adds into tiles that cross images), a stride-2
+    /// 1×1 whose subsampled map is 7×7; planes under 32 and a batch of one stay on the panels.
+    func testOneByOneAcrossImages() {
+        for (b, cin, cout, h, w, s, bias) in [(3, 24, 20, 7, 7, 1, true), (2, 40, 9, 6, 6, 1, false), (5, 17, 33, 4, 8, 1, true),
+                                               (2, 200, 16, 7, 7, 1, false), (2, 16, 200, 7, 7, 1, true),
+                                               (3, 16, 24, 14, 14, 2, false), (2, 24, 40, 14, 14, 1, false)] {
+            let g = ConvGeometry(batch: b, inChannels: cin, height: h, width: w, outChannels: cout, kernel: 1, stride: s, padding: 0)
+            let sg = g.subsampled ?? g
+            XCTAssertEqual(oneByOneProducts(sg, .forward), .wholeBatch, "\(g): forward")
+            XCTAssertEqual(oneByOneProducts(sg, .inputGradient), .wholeBatch, "\(g): dx")
+            check(batch: b, cin: cin, cout: cout, h: h, w: w, k: 1, s: s, p: 0, bias: bias)
+        }
+        for (b, h, w) in [(4, 4, 4), (4, 5, 6), (1, 7, 7)] {
+            let g = ConvGeometry(batch: b, inChannels: 64, height: h, width: w, outChannels: 64, kernel: 1, stride: 1, padding: 0)
+            XCTAssertNil(oneByOneProducts(g, .forward), "\(g)")
         }
     }
 
