@@ -93,8 +93,8 @@ private func backwardCoefficients(gamma: Float, invStd: Float, count: Float, sum
 }
 
 /// y = scale·x + shift over one plane, then + residual and the ReLU where given, in one pass and in
-/// vectors (the add and ReLU as a scalar pass after ran 3-7× slower than the lanes' path at ResNet-50's 14×14
-/// and 7×7 planes: BENCHMARKS.md, stop 43).
+/// vectors (with the add and ReLU as a scalar pass after, the forward with a ReLU took 5-13× as long on
+/// ResNet-50's 14×14 and 7×7 planes: BENCHMARKS.md, stop 43).
 @inline(__always) func planeAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
                                    _ scale: Float, _ shift: Float, residual: UnsafePointer<Float>? = nil,
                                    relu: Bool = false) {
@@ -184,8 +184,8 @@ private func batchNormBackward(dy: UnsafePointer<Float>, relu: UnsafePointer<Flo
         let m16 = SIMD16<Float>(repeating: mean)
         for n in 0..<s.batch {
             let off = (n * s.channels + c) * s.planeSize
-            // dy masked by the ReLU (and written back) in the pass that sums it, in vectors: a scalar
-            // masking pass before took a third of this backward's time (BENCHMARKS.md, stop 43).
+            // dy masked by the ReLU (and written back) in the vector pass that sums it, not in a scalar
+            // pass before (BENCHMARKS.md, stop 43).
             let g = UnsafeMutablePointer(mutating: dy + off), xp = x + off, r = relu.map { $0 + off }
             var a = SIMD16<Float>(), b = SIMD16<Float>(), i = 0
             while i + 16 <= s.planeSize {

@@ -17,10 +17,11 @@ enum OneByOnePass { case forward, inputGradient, weightGradient }
 enum OneByOneProducts { case perImage, wholeBatch }
 
 /// The route of a 1×1, stride-1, unpadded conv's `pass` to `gemm`, if any. The forward and the input
-/// gradient: per image from 1024 pixels a plane (56×56 at 224×224); on smaller planes of 32 pixels or more
-/// that are not whole panels of 32 (7×7, 14×14), one product over the batch (the panels' last column panel
-/// of each image ran part-empty: BENCHMARKS.md, stop 43). The weight gradient: per image from 196 pixels
-/// with at least 64 channels a side (its products there as deep as the plane).
+/// gradient: per image from 1024 pixels a plane (56×56 at 224×224); on planes of 32 to 1023 pixels, one
+/// product over the batch (7×7 and 14×14 filled the conv panels' last column panel of each image part-way;
+/// 8×8 and 16×16, whole panels, ran faster this way too). Under 32 pixels a panel would span three images
+/// or more and ran slower (BENCHMARKS.md, stop 43). The weight gradient: per image from 196 pixels with at
+/// least 64 channels a side (its products there as deep as the plane).
 func oneByOneProducts(_ g: ConvGeometry, _ pass: OneByOnePass) -> OneByOneProducts? {
     guard g.kernelH == 1 && g.kernelW == 1 && g.stride == 1 && g.padding == 0 && !g.ceilMode else { return nil }
     let plane = g.height * g.width
