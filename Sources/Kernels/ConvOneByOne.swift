@@ -41,12 +41,7 @@ func oneByOneForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias
     for n in 0..<g.batch {
         let yn = y + n * cout * p
         gemm(m: cout, n: p, k: cin, a: weight, lda: cin, b: x + n * cin * p, ldb: p, c: yn, ldc: p)
-        guard bias != nil || epilogue != nil else { continue }
-        Parallel.forEach(cout, grain: max(1, 16384 / p)) { co in
-            let row = yn + co * p
-            if let bias { addScalar(bias[co], to: row, count: p) }
-            epilogue?.apply(row, count: p, channel: co, offset: (n * cout + co) * p)
-        }
+        mapOutputs(y, rows: (n * cout)..<((n + 1) * cout), channels: cout, plane: p, bias: bias, epilogue: epilogue)
     }
 }
 
@@ -56,9 +51,15 @@ func oneByOneBatchForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     let cin = g.inChannels, cout = g.outChannels, p = g.height * g.width
     gemm(m: cout, n: g.batch * p, k: cin, a: weight, lda: cin, b: x, ldb: p, c: y, ldc: p,
          images: ImageColumns(plane: p, bImage: cin * p, cImage: cout * p))
+    mapOutputs(y, rows: 0..<(g.batch * cout), channels: cout, plane: p, bias: bias, epilogue: epilogue)
+}
+
+/// The output planes `rows` (image · channels + channel) of y: + bias, then the epilogue, each plane once.
+private func mapOutputs(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>, channels: Int, plane p: Int,
+                        bias: UnsafePointer<Float>?, epilogue: ConvEpilogue?) {
     guard bias != nil || epilogue != nil else { return }
-    Parallel.forEach(g.batch * cout, grain: max(1, 16384 / p)) { nc in
-        let row = y + nc * p, co = nc % cout
+    Parallel.forEach(rows.count, grain: max(1, 16384 / p)) { i in
+        let nc = rows.lowerBound + i, row = y + nc * p, co = nc % channels
         if let bias { addScalar(bias[co], to: row, count: p) }
         epilogue?.apply(row, count: p, channel: co, offset: nc * p)
     }

@@ -24,13 +24,13 @@ let gemmNG = 16
 struct ImageColumns {
     let plane, bImage, cImage: Int
 
-    /// Calls `body(j, len, offset)` for each run of columns j0 + j ..< j0 + j + len inside one image, `offset`
-    /// the run's first column in C's first row (its image's start plus its pixel).
-    @inline(__always) func forEachRun(_ j0: Int, _ cols: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Calls `body(j, len, image, pixel)` for each run of columns j0 + j ..< j0 + j + len inside one image,
+    /// starting at `pixel` of `image`.
+    @inline(__always) func forEachRun(_ j0: Int, _ cols: Int, _ body: (Int, Int, Int, Int) -> Void) {
         var j = 0
         while j < cols {
             let col = j0 + j, img = col / plane, p = col - img * plane, len = min(plane - p, cols - j)
-            body(j, len, img * cImage + p)
+            body(j, len, img, p)
             j += len
         }
     }
@@ -161,15 +161,15 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
                     }
                     let tile = buf + gemmKC * gemmNR
                     if bk != 0 {
-                        images.forEachRun(j0, cols) { j, len, col in
-                            let src = c + col + p * gemmMR * ldc
+                        images.forEachRun(j0, cols) { j, len, img, px in
+                            let src = c + img * images.cImage + px + p * gemmMR * ldc
                             for r in 0..<rows { copyRun(src + r * ldc, tile + r * gemmNR + j, len) }
                         }
                     }
                     microkernel(k: kc, a: packedA + p * gemmMR * k + k0 * gemmMR, b: buf, c: tile, ldc: gemmNR,
                                 rows: rows, cols: cols, ahead: ahead, alpha: alpha, beta: bk, stream: false)
-                    images.forEachRun(j0, cols) { j, len, col in
-                        let dst = c + col + p * gemmMR * ldc
+                    images.forEachRun(j0, cols) { j, len, img, px in
+                        let dst = c + img * images.cImage + px + p * gemmMR * ldc
                         for r in 0..<rows { copyRun(tile + r * gemmNR + j, dst + r * ldc, len) }
                     }
                 }
@@ -184,12 +184,9 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
 /// (zeros past `cols`): one run of columns per image it meets.
 private func packImageColumns(_ b: UnsafePointer<Float>, _ ic: ImageColumns, ldb: Int, k0: Int, kc: Int, j0: Int,
                               cols: Int, into buf: UnsafeMutablePointer<Float>) {
-    var j = j0
-    while j < j0 + cols {
-        let img = j / ic.plane, p = j - img * ic.plane, len = min(ic.plane - p, j0 + cols - j)
-        let src = b + img * ic.bImage + k0 * ldb + p, d = buf + (j - j0)
+    ic.forEachRun(j0, cols) { j, len, img, p in
+        let src = b + img * ic.bImage + k0 * ldb + p, d = buf + j
         for kk in 0..<kc { copyRun(src + kk * ldb, d + kk * gemmNR, len) }
-        j += len
     }
     if cols < gemmNR { for kk in 0..<kc { for q in cols..<gemmNR { buf[kk * gemmNR + q] = 0 } } }
 }
