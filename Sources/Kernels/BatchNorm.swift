@@ -267,6 +267,60 @@ struct ChannelLanes {
         }
     }
 
+    private var grain: Int { max(1, 16384 / max(1, s.batch * vectorsPerPlane * 16)) }
+
+    /// An item is one image's channel group, `itemLength` floats that lie together: item i is image
+    /// i / groups's group i % groups, at i · itemLength. The passes walk blocks of groups, and a block's
+    /// items image by image, split into whole ranges per core, so each core streams through memory:
+    /// walking one channel's planes image by image (a plane a page or more apart from the next)
+    /// restarted the hardware prefetcher at every plane and ran 1.3-1.8x slower (BENCHMARKS.md, stop 44).
+    var items: Int { s.batch * groups }
+    var itemLength: Int { vectorsPerPlane * 16 }
+
+    /// Calls `body(offset)` for every vector of item `i`.
+    @inline(__always) func forEachVector(item i: Int, _ body: (Int) -> Void) {
+        var o = i * itemLength
+        for _ in 0..<vectorsPerPlane { body(o); o += 16 }
+    }
+
+    /// Calls `body(block)` for ranges of groups whose items over the batch hold at most 2^20 floats, so
+    /// that the second pass over a block finds it in the last-level cache.
+    @inline(__always) func forEachBlock(_ body: (Range<Int>) -> Void) {
+        let per = max(1, (1 << 20) / (s.batch * itemLength))
+        var g0 = 0
+        while g0 < groups { let g1 = min(groups, g0 + per); body(g0..<g1); g0 = g1 }
+    }
+
+    /// Calls `body(n, g)` for every item (image n's group g) of the groups in `block`, image by image.
+    /// Cores take whole slabs of `slabImages` images, whose sums are kept per slab.
+    @inline(__always) func forEachItem(in block: Range<Int>, _ body: (Int, Int) -> Void) {
+        Parallel.forEach(slabs, grain: max(1, 4096 / (slabImages * block.count * itemLength))) { slab in
+            for n in (slabImages * slab)..<min(s.batch, slabImages * (slab + 1)) { for g in block { body(n, g) } }
+        }
+    }
+    var slabImages: Int { 4 }
+    var slabs: Int { (s.batch + slabImages - 1) / slabImages }
+
+    /// Adds a's and b's lanes into the partial sums of image n's slab for group g (the slab's first image
+    /// stores them).
+    @inline(__always) func addPartial(_ partial: UnsafeMutablePointer<Float>, _ n: Int, _ g: Int, _ a: SIMD16<Float>,
+                                      _ b: SIMD16<Float>) {
+        let p = partial + 32 * (n / slabImages * groups + g)
+        if n % slabImages == 0 { store16(a, p); store16(b, p + 16) }
+        else { store16(load16(p) + a, p); store16(load16(p + 16) + b, p + 16) }
+    }
+
+    /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors summed in
+    /// slab order, on this thread: the same floats for any number of cores.
+    @inline(__always) func forEachGroupTotal(in block: Range<Int>, _ partial: UnsafePointer<Float>,
+                                             _ body: (Int, SIMD16<Float>, SIMD16<Float>) -> Void) {
+        for g in block {
+            var a = SIMD16<Float>(), b = SIMD16<Float>()
+            for slab in 0..<slabs { let p = partial + 32 * (slab * groups + g); a += load16(p); b += load16(p + 16) }
+            body(g, a, b)
+        }
+    }
+
     /// The per-channel totals of a vector of lane sums, as doubles: channel i of the group owns lanes
     /// i·plane ..< (i+1)·plane (all 16 when a vector is one channel's).
     @inline(__always) func channelSums(_ v: SIMD16<Float>, _ body: (Int, Double) -> Void) {
@@ -287,12 +341,33 @@ struct ChannelLanes {
         return v
     }
 
-    private var grain: Int { max(1, 16384 / max(1, s.batch * vectorsPerPlane * 16)) }
+    /// Planes of 256 floats or more are walked image by image (`forEachItem`); smaller ones a group at a
+    /// time over the batch, whose vectors lie a constant stride apart (the prefetcher follows them), where
+    /// the per-item partial sums cost more than the order gained (8×8: 0.08 → 0.11 ms; BENCHMARKS.md, stop 44).
+    var byImage: Bool { vectorsPerPlane >= 16 }
 
     func trainForward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                       momentum: Float, runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                       savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
                       y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
+        (byImage ? trainForwardByImage : trainForwardByGroup)(x, gamma, beta, eps, momentum, runningMean, runningVar,
+                                                               savedMean, savedInvStd, y, residual, relu)
+    }
+
+    /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
+    /// With `maskBeta` (β: no residual was added) the ReLU's mask is computed from x and the forward's map
+    /// instead, in both passes, and dy is left as it was (unless dx is dy).
+    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?, x: UnsafePointer<Float>,
+                  gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
+                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        (byImage ? backwardByImage : backwardByGroup)(dy, relu, maskBeta, x, gamma, savedMean, savedInvStd, dGamma, dBeta, dx)
+    }
+
+    private func trainForwardByGroup(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                                     momentum: Float, runningMean: UnsafeMutablePointer<Float>,
+                                     runningVar: UnsafeMutablePointer<Float>, savedMean: UnsafeMutablePointer<Float>,
+                                     savedInvStd: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                     residual: UnsafePointer<Float>?, relu: Bool) {
         let count = Double(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector
@@ -329,12 +404,145 @@ struct ChannelLanes {
         }
     }
 
-    /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
-    /// With `maskBeta` (β: no residual was added) the ReLU's mask is computed from x and the forward's map
-    /// instead, in both passes, and dy is left as it was (unless dx is dy).
-    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?, x: UnsafePointer<Float>,
-                  gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
-                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    private func trainForwardByImage(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                                     momentum: Float, runningMean: UnsafeMutablePointer<Float>,
+                                     runningVar: UnsafeMutablePointer<Float>, savedMean: UnsafeMutablePointer<Float>,
+                                     savedInvStd: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                     residual: UnsafePointer<Float>?, relu: Bool) {
+        let count = Double(s.batch * s.planeSize)
+        let buf = ScratchPool.shared.take(32 * slabs * groups + 48 * groups)
+        defer { ScratchPool.shared.give(buf) }
+        // Per group, vectors of its lanes' channel values: the pivot, then the map's scale and shift.
+        let partial = buf.0, pivot = partial + 32 * slabs * groups, scale = pivot + 16 * groups, shift = scale + 16 * groups
+        forEachBlock { block in
+            // Both sums in one pass, of deviations from the first image's mean of each channel: near the
+            // batch mean, so Σd² − (Σd)²/n loses little to cancellation.
+            Parallel.forEach(block.count, grain: max(1, 16384 / itemLength)) { j in
+                let g = block.lowerBound + j, c0 = g * channelsPerVector
+                var first = SIMD16<Float>()
+                forEachVector(item: g) { o in first += load16(x + o) }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                    let t = t.baseAddress!
+                    channelSums(first) { i, sum in t[i] = Float(sum / Double(s.planeSize)) }
+                    store16(spread({ t[$0 - c0] }, c0), pivot + 16 * g)
+                }
+            }
+            forEachItem(in: block) { n, g in
+                let i = n * groups + g, kv = load16(pivot + 16 * g)
+                var sum = SIMD16<Float>(), sq = SIMD16<Float>()
+                forEachVector(item: i) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
+                addPartial(partial, n, g, sum, sq)
+            }
+            forEachGroupTotal(in: block, partial) { g, sum, sq in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
+                    let sc = t.baseAddress!, sh = sc + 16, c0 = g * channelsPerVector
+                    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { shifted in
+                        let shifted = shifted.baseAddress!
+                        channelSums(sum) { i, total in shifted[i] = total / count }
+                        channelSums(sq) { i, total in
+                            let d = shifted[i], variance = max(0, total / count - d * d)
+                            (sc[i], sh[i]) = finishChannel(c0 + i, mean: Double(pivot[16 * g + i * s.planeSize]) + d,
+                                                           variance: variance, count: count, eps: eps, momentum: momentum,
+                                                           gamma: gamma, beta: beta, runningMean: runningMean,
+                                                           runningVar: runningVar, savedMean: savedMean,
+                                                           savedInvStd: savedInvStd)
+                        }
+                    }
+                    store16(spread({ sc[$0 - c0] }, c0), scale + 16 * g); store16(spread({ sh[$0 - c0] }, c0), shift + 16 * g)
+                }
+            }
+            forEachItem(in: block) { n, g in
+                let i = n * groups + g, sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                forEachVector(item: i) { o in
+                    var v = load16(x + o) * sc + sh
+                    if let residual { v = v + load16(residual + o) }
+                    if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                    store16(v, y + o)
+                }
+            }
+        }
+    }
+
+    private func backwardByImage(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?,
+                                 x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+                                 savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+                                 dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let count = Float(s.batch * s.planeSize)
+        let buf = ScratchPool.shared.take(32 * slabs * groups + 96 * groups)
+        defer { ScratchPool.shared.give(buf) }
+        // Per group, vectors of its lanes' channel values: the mean, the forward's map (for the mask), and
+        // the input gradient's coefficients.
+        let partial = buf.0, mean = partial + 32 * slabs * groups, scale = mean + 16 * groups, shift = scale + 16 * groups
+        let vDy = shift + 16 * groups, vX = vDy + 16 * groups, v0 = vX + 16 * groups
+        for g in 0..<groups {
+            let c0 = g * channelsPerVector
+            store16(spread({ savedMean[$0] }, c0), mean + 16 * g)
+            if let maskBeta {
+                @inline(__always) func map(_ c: Int) -> (scale: Float, shift: Float) {
+                    normalizingMap(gamma: gamma[c], beta: maskBeta[c], mean: savedMean[c], invStd: savedInvStd[c])
+                }
+                store16(spread({ map($0).scale }, c0), scale + 16 * g); store16(spread({ map($0).shift }, c0), shift + 16 * g)
+            }
+        }
+        forEachBlock { block in
+            forEachItem(in: block) { n, g in
+                let i = n * groups + g, mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                var a = SIMD16<Float>(), b = SIMD16<Float>()
+                if maskBeta != nil {
+                    // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
+                    forEachVector(item: i) { o in
+                        let xv = load16(x + o), gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
+                        a += gv; b.addProduct(gv, xv - mv)
+                    }
+                } else {
+                    forEachVector(item: i) { o in
+                        var gv = load16(dy + o)
+                        if let relu {
+                            gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
+                            store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+                        }
+                        a += gv; b.addProduct(gv, load16(x + o) - mv)
+                    }
+                }
+                addPartial(partial, n, g, a, b)
+            }
+            forEachGroupTotal(in: block, partial) { g, a, b in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
+                    let sumDy = t.baseAddress!, cDy = sumDy + 16, cX = sumDy + 32, cZero = sumDy + 48, c0 = g * channelsPerVector
+                    channelSums(a) { i, sum in sumDy[i] = Float(sum) }
+                    channelSums(b) { i, sum in
+                        let c = c0 + i, invStd = savedInvStd[c], sumDyXhat = Float(sum) * invStd
+                        dGamma[c] = sumDyXhat; dBeta[c] = sumDy[i]
+                        (cDy[i], cX[i], cZero[i]) = backwardCoefficients(gamma: gamma[c], invStd: invStd, count: count,
+                                                                         sumDy: sumDy[i], sumDyXhat: sumDyXhat)
+                    }
+                    store16(spread({ cDy[$0 - c0] }, c0), vDy + 16 * g); store16(spread({ cX[$0 - c0] }, c0), vX + 16 * g)
+                    store16(spread({ cZero[$0 - c0] }, c0), v0 + 16 * g)
+                }
+            }
+            forEachItem(in: block) { n, g in
+                let i = n * groups + g, mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                let kDy = load16(vDy + 16 * g), kX = load16(vX + 16 * g), k0 = load16(v0 + 16 * g)
+                if maskBeta != nil {
+                    forEachVector(item: i) { o in
+                        let xv = load16(x + o), gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
+                        var r = k0; r.addProduct(kDy, gv); r.addProduct(kX, xv - mv)
+                        store16(r, dx + o)
+                    }
+                } else {
+                    forEachVector(item: i) { o in
+                        var r = k0; r.addProduct(kDy, load16(dy + o)); r.addProduct(kX, load16(x + o) - mv)
+                        store16(r, dx + o)
+                    }
+                }
+            }
+        }
+    }
+
+    private func backwardByGroup(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?,
+                                 x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
+                                 savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+                                 dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let count = Float(s.batch * s.planeSize)
         Parallel.forEach(groups, grain: grain) { g in
             let c0 = g * channelsPerVector

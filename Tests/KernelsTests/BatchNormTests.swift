@@ -2,12 +2,15 @@ import XCTest
 @testable import Kernels
 
 /// Training-mode batch norm, forward and backward, against its definition computed in Double, for
-/// the plane sizes of each code path: vectors inside a plane (16, 64), vectors spanning whole channels
-/// (1, 4: ResNet's layer4 and layer3 maps) and the per-plane fallback (3, 25, 49: vectors and a tail).
+/// the plane sizes of each code path: vectors inside a plane, a channel at a time over the batch (16, 64),
+/// vectors inside a plane, image by image (256 over two slabs of images, the second part-filled; 69984
+/// over two blocks of channels), vectors spanning whole channels (1, 4: ResNet's layer4 and layer3 maps)
+/// and the per-plane fallback (3, 25, 49: vectors and a tail).
 final class BatchNormTests: XCTestCase {
     func testTrainingForwardAndBackwardMatchDefinition() {
         var rng = SeededRandom(seed: 21)
-        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25), (2, 3, 49)] {
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (6, 3, 256), (3, 5, 69984), (2, 5, 3), (2, 3, 25),
+                          (2, 3, 49)] {
             let size = n * c * p
             // An offset mean per channel, so that a variance taken around a wrong mean shows.
             var x = [Float](repeating: 0, count: size)
@@ -43,13 +46,20 @@ final class BatchNormTests: XCTestCase {
                 let sumDy: Double = dys.reduce(0, +)
                 var sumDyXhat = 0.0
                 for j in 0..<idx.count { sumDyXhat += dys[j] * xhat[j] }
-                XCTAssertEqual(Double(dBeta[ch]), sumDy, accuracy: 1e-4, tag)
-                XCTAssertEqual(Double(dGamma[ch]), sumDyXhat, accuracy: 1e-4, tag)
+                // Sums of up to 210k terms, as floats: to 1e-4 of their size (a float's 500 is 3e-5 from the next).
+                XCTAssertEqual(Double(dBeta[ch]), sumDy, accuracy: 1e-4 * max(1, abs(sumDy)), tag)
+                XCTAssertEqual(Double(dGamma[ch]), sumDyXhat, accuracy: 1e-4 * max(1, abs(sumDyXhat)), tag)
+                // The worst element of each, asserted once (a million asserts would take the suite's minutes).
+                var worstY = (0.0, 0), worstDx = (0.0, 0)
                 for (j, i) in idx.enumerated() {
-                    XCTAssertEqual(Double(y[i]), g * xhat[j] + b, accuracy: 1e-4, "\(tag) y[\(i)]")
+                    let ey = abs(Double(y[i]) - (g * xhat[j] + b))
                     let want: Double = g * inv / m * (m * dys[j] - sumDy - xhat[j] * sumDyXhat)
-                    XCTAssertEqual(Double(dx[i]), want, accuracy: 1e-4, "\(tag) dx[\(i)]")
+                    let edx = abs(Double(dx[i]) - want)
+                    if !(ey <= worstY.0) { worstY = (ey, i) }
+                    if !(edx <= worstDx.0) { worstDx = (edx, i) }
                 }
+                XCTAssertLessThanOrEqual(worstY.0, 1e-4, "\(tag) y[\(worstY.1)]")
+                XCTAssertLessThanOrEqual(worstDx.0, 1e-4, "\(tag) dx[\(worstDx.1)]")
             }
         }
     }
@@ -61,7 +71,8 @@ final class BatchNormTests: XCTestCase {
 final class BatchNormFusedTests: XCTestCase {
     func testAddAndReLUInTheOutputPassMatchTheSeparateKernels() {
         var rng = SeededRandom(seed: 22)
-        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (2, 5, 3), (2, 3, 25), (2, 3, 49)] {
+        // Blocks of channels (69984 above) are the same walk for these variants: not again here, at 16 s.
+        for (n, c, p) in [(3, 32, 1), (2, 8, 4), (2, 4, 16), (3, 2, 64), (6, 3, 256), (2, 5, 3), (2, 3, 25), (2, 3, 49)] {
             let size = n * c * p, s = BatchNormShape(batch: n, channels: c, planeSize: p), tag = "n\(n) c\(c) plane \(p)"
             let x = (0..<size).map { _ in rng.uniform(-2, 2) }, shortcut = (0..<size).map { _ in rng.uniform(-1, 1) }
             let dy = (0..<size).map { _ in rng.uniform(-1, 1) }
