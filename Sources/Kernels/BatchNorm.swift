@@ -240,8 +240,8 @@ public func batchNormEvalBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Flo
     }
 }
 
-/// Training-mode batch norm with every 16-float vector inside one channel's planes, summed over the
-/// batch lane by lane and reduced across lanes once per channel. Applies when a plane is a multiple
+/// Training-mode batch norm with every 16-float vector inside one channel's planes, summed lane by lane
+/// over a slab of images, then over the batch, and reduced across lanes once per channel. Applies when a plane is a multiple
 /// of 16 floats (a vector holds pixels of one channel) or divides 16 (a vector holds 16 / plane whole
 /// channels, consecutive in NCHW): ResNet's 2×2 and 1×1 maps no longer pay a horizontal sum, a
 /// float-to-double conversion and a scalar loop per plane, which made them the slowest per byte.
@@ -258,23 +258,11 @@ struct ChannelLanes {
     }
     var groups: Int { s.channels / channelsPerVector }
 
-    /// Calls `body(offset)` for every vector of channel group `g`, in batch order.
-    @inline(__always) func forEachVector(_ g: Int, _ body: (Int) -> Void) {
-        let stride = s.channels * s.planeSize, first = g * channelsPerVector * s.planeSize
-        for n in 0..<s.batch {
-            var o = n * stride + first
-            for _ in 0..<vectorsPerPlane { body(o); o += 16 }
-        }
-    }
-
-    private var grain: Int { max(1, 16384 / max(1, s.batch * vectorsPerPlane * 16)) }
-
     /// An item is one image's channel group, `itemLength` floats that lie together: item i is image
-    /// i / groups's group i % groups, at i · itemLength. The passes walk blocks of groups, and a block's
-    /// items image by image, split into whole ranges per core, so each core streams through memory:
-    /// walking one channel's planes image by image (a plane a page or more apart from the next)
-    /// restarted the hardware prefetcher at every plane and ran 1.3-1.8x slower (BENCHMARKS.md, stop 44).
-    var items: Int { s.batch * groups }
+    /// i / groups's group i % groups, at i · itemLength. The passes walk blocks of groups, and each core a
+    /// range of images through a block in memory order. Walking one channel's planes down the batch
+    /// instead (a plane a page or more from the next) restarted the hardware prefetcher at every plane:
+    /// 1.3-1.5x slower on 16×16 to 56×56 maps (BENCHMARKS.md, stop 44).
     var itemLength: Int { vectorsPerPlane * 16 }
 
     /// Calls `body(offset)` for every vector of item `i`.
@@ -291,45 +279,47 @@ struct ChannelLanes {
         while g0 < groups { let g1 = min(groups, g0 + per); body(g0..<g1); g0 = g1 }
     }
 
-    /// Calls `body(n, g)` for every item (image n's group g) of the groups in `block`, image by image.
-    /// Cores take whole slabs of `slabImages` images, whose sums are kept per slab.
-    @inline(__always) func forEachItem(in block: Range<Int>, _ body: (Int, Int) -> Void) {
+    /// Calls `body(slab, g, images)` for every slab of images and group g of `block`, the body walking g's
+    /// items over the slab's images; a core takes whole slabs. Items under 256 floats go four images at a
+    /// time (four streams, each running on from one group to the next): one image at a time, the partial
+    /// sums a short item pays for cost more than the order gains (8×8: 0.066 against 0.089 ms).
+    @inline(__always) func forEachSlab(in block: Range<Int>, _ body: (Int, Int, Range<Int>) -> Void) {
         Parallel.forEach(slabs, grain: max(1, 4096 / (slabImages * block.count * itemLength))) { slab in
-            for n in (slabImages * slab)..<min(s.batch, slabImages * (slab + 1)) { for g in block { body(n, g) } }
+            let images = (slabImages * slab)..<min(s.batch, slabImages * (slab + 1))
+            for g in block { body(slab, g, images) }
         }
     }
-    var slabImages: Int { 4 }
+    var slabImages: Int { itemLength >= 256 ? 1 : 4 }
     var slabs: Int { (s.batch + slabImages - 1) / slabImages }
 
-    /// Adds a's and b's lanes into the partial sums of image n's slab for group g (the slab's first image
-    /// stores them).
-    @inline(__always) func addPartial(_ partial: UnsafeMutablePointer<Float>, _ n: Int, _ g: Int, _ a: SIMD16<Float>,
-                                      _ b: SIMD16<Float>) {
-        let p = partial + 32 * (n / slabImages * groups + g)
-        if n % slabImages == 0 { store16(a, p); store16(b, p + 16) }
-        else { store16(load16(p) + a, p); store16(load16(p + 16) + b, p + 16) }
-    }
-
-    /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors summed in
-    /// slab order, on this thread: the same floats for any number of cores.
+    /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors (at
+    /// `partial` + 32·(slab·groups + g) and + 16) added in slab order, on this thread, in double: the same
+    /// figures for any number of cores. A slab is summed in float (one image's plane from 256 floats, 196
+    /// vectors a lane at 56×56; four images' planes under that) and the slabs in double, as PyTorch's CPU
+    /// batch norm sums in double: a deep network without shortcuts amplifies every rounding of these sums
+    /// into its early gradients (TorchReferenceTests' plain ResNet-18 in train mode: 1.6e-4 of a gradient's
+    /// norm with the slabs in float, 5e-5 in double).
     @inline(__always) func forEachGroupTotal(in block: Range<Int>, _ partial: UnsafePointer<Float>,
-                                             _ body: (Int, SIMD16<Float>, SIMD16<Float>) -> Void) {
+                                             _ body: (Int, SIMD16<Double>, SIMD16<Double>) -> Void) {
         for g in block {
-            var a = SIMD16<Float>(), b = SIMD16<Float>()
-            for slab in 0..<slabs { let p = partial + 32 * (slab * groups + g); a += load16(p); b += load16(p + 16) }
+            var a = SIMD16<Double>(), b = SIMD16<Double>()
+            for slab in 0..<slabs {
+                let p = partial + 32 * (slab * groups + g)
+                a += SIMD16<Double>(load16(p)); b += SIMD16<Double>(load16(p + 16))
+            }
             body(g, a, b)
         }
     }
 
-    /// The per-channel totals of a vector of lane sums, as doubles: channel i of the group owns lanes
+    /// The per-channel totals of a vector of lane sums: channel i of the group owns lanes
     /// i·plane ..< (i+1)·plane (all 16 when a vector is one channel's).
-    @inline(__always) func channelSums(_ v: SIMD16<Float>, _ body: (Int, Double) -> Void) {
-        if channelsPerVector == 1 { body(0, Double(hsum(v))); return }
+    @inline(__always) func channelSums(_ v: SIMD16<Double>, _ body: (Int, Double) -> Void) {
+        if channelsPerVector == 1 { body(0, v.sum()); return }
         let p = s.planeSize
         for i in 0..<channelsPerVector {
-            var t: Float = 0
+            var t = 0.0
             for l in (i * p)..<((i + 1) * p) { t += v[l] }
-            body(i, Double(t))
+            body(i, t)
         }
     }
 
@@ -341,74 +331,10 @@ struct ChannelLanes {
         return v
     }
 
-    /// Planes of 256 floats or more are walked image by image (`forEachItem`); smaller ones a group at a
-    /// time over the batch, whose vectors lie a constant stride apart (the prefetcher follows them), where
-    /// the per-item partial sums cost more than the order gained (8×8: 0.08 → 0.11 ms; BENCHMARKS.md, stop 44).
-    var byImage: Bool { vectorsPerPlane >= 16 }
-
     func trainForward(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                       momentum: Float, runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                       savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
                       y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool) {
-        (byImage ? trainForwardByImage : trainForwardByGroup)(x, gamma, beta, eps, momentum, runningMean, runningVar,
-                                                               savedMean, savedInvStd, y, residual, relu)
-    }
-
-    /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
-    /// With `maskBeta` (β: no residual was added) the ReLU's mask is computed from x and the forward's map
-    /// instead, in both passes, and dy is left as it was (unless dx is dy).
-    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?, x: UnsafePointer<Float>,
-                  gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
-                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        (byImage ? backwardByImage : backwardByGroup)(dy, relu, maskBeta, x, gamma, savedMean, savedInvStd, dGamma, dBeta, dx)
-    }
-
-    private func trainForwardByGroup(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                                     momentum: Float, runningMean: UnsafeMutablePointer<Float>,
-                                     runningVar: UnsafeMutablePointer<Float>, savedMean: UnsafeMutablePointer<Float>,
-                                     savedInvStd: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
-                                     residual: UnsafePointer<Float>?, relu: Bool) {
-        let count = Double(s.batch * s.planeSize)
-        Parallel.forEach(groups, grain: grain) { g in
-            let c0 = g * channelsPerVector
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { t in
-                let pivot = t.baseAddress!, scale = pivot + 16, shift = pivot + 32
-                // One pass for both sums, of deviations from the first image's mean of each channel: near
-                // the batch mean, so Σd² − (Σd)²/n loses little to cancellation; x is read twice, not three
-                // times.
-                var first = SIMD16<Float>(), p = x + g * channelsPerVector * s.planeSize
-                for _ in 0..<vectorsPerPlane { first += load16(p); p += 16 }
-                channelSums(first) { i, sum in pivot[i] = Float(sum / Double(s.planeSize)) }
-                let kv = spread({ pivot[$0 - c0] }, c0)
-                var sum = SIMD16<Float>(), sq = SIMD16<Float>()
-                forEachVector(g) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { shifted in
-                    let shifted = shifted.baseAddress!
-                    channelSums(sum) { i, total in shifted[i] = total / count }
-                    channelSums(sq) { i, total in
-                        let d = shifted[i], variance = max(0, total / count - d * d)
-                        (scale[i], shift[i]) = finishChannel(c0 + i, mean: Double(pivot[i]) + d, variance: variance, count: count,
-                                                             eps: eps, momentum: momentum, gamma: gamma, beta: beta,
-                                                             runningMean: runningMean, runningVar: runningVar,
-                                                             savedMean: savedMean, savedInvStd: savedInvStd)
-                    }
-                }
-                let sc = spread({ scale[$0 - c0] }, c0), sh = spread({ shift[$0 - c0] }, c0)
-                forEachVector(g) { o in
-                    var v = load16(x + o) * sc + sh
-                    if let residual { v = v + load16(residual + o) }
-                    if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                    store16(v, y + o)
-                }
-            }
-        }
-    }
-
-    private func trainForwardByImage(x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                                     momentum: Float, runningMean: UnsafeMutablePointer<Float>,
-                                     runningVar: UnsafeMutablePointer<Float>, savedMean: UnsafeMutablePointer<Float>,
-                                     savedInvStd: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
-                                     residual: UnsafePointer<Float>?, relu: Bool) {
         let count = Double(s.batch * s.planeSize)
         let buf = ScratchPool.shared.take(32 * slabs * groups + 48 * groups)
         defer { ScratchPool.shared.give(buf) }
@@ -423,15 +349,17 @@ struct ChannelLanes {
                 forEachVector(item: g) { o in first += load16(x + o) }
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
                     let t = t.baseAddress!
-                    channelSums(first) { i, sum in t[i] = Float(sum / Double(s.planeSize)) }
+                    channelSums(SIMD16<Double>(first)) { i, sum in t[i] = Float(sum / Double(s.planeSize)) }
                     store16(spread({ t[$0 - c0] }, c0), pivot + 16 * g)
                 }
             }
-            forEachItem(in: block) { n, g in
-                let i = n * groups + g, kv = load16(pivot + 16 * g)
+            forEachSlab(in: block) { slab, g, images in
+                let kv = load16(pivot + 16 * g)
                 var sum = SIMD16<Float>(), sq = SIMD16<Float>()
-                forEachVector(item: i) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
-                addPartial(partial, n, g, sum, sq)
+                for n in images {
+                    forEachVector(item: n * groups + g) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
+                }
+                store16(sum, partial + 32 * (slab * groups + g)); store16(sq, partial + 32 * (slab * groups + g) + 16)
             }
             forEachGroupTotal(in: block, partial) { g, sum, sq in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
@@ -451,22 +379,26 @@ struct ChannelLanes {
                     store16(spread({ sc[$0 - c0] }, c0), scale + 16 * g); store16(spread({ sh[$0 - c0] }, c0), shift + 16 * g)
                 }
             }
-            forEachItem(in: block) { n, g in
-                let i = n * groups + g, sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
-                forEachVector(item: i) { o in
-                    var v = load16(x + o) * sc + sh
-                    if let residual { v = v + load16(residual + o) }
-                    if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
-                    store16(v, y + o)
+            forEachSlab(in: block) { _, g, images in
+                let sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                for n in images {
+                    forEachVector(item: n * groups + g) { o in
+                        var v = load16(x + o) * sc + sh
+                        if let residual { v = v + load16(residual + o) }
+                        if relu { v = v.replacing(with: SIMD16<Float>(), where: v .< SIMD16<Float>()) }
+                        store16(v, y + o)
+                    }
                 }
             }
         }
     }
 
-    private func backwardByImage(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?,
-                                 x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
-                                 savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
-                                 dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    /// With `relu` (the ReLU's output after this forward), dy is zeroed in place where it is not positive.
+    /// With `maskBeta` (β: no residual was added) the ReLU's mask is computed from x and the forward's map
+    /// instead, in both passes, and dy is left as it was (unless dx is dy).
+    func backward(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?, x: UnsafePointer<Float>,
+                  gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
+                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let count = Float(s.batch * s.planeSize)
         let buf = ScratchPool.shared.take(32 * slabs * groups + 96 * groups)
         defer { ScratchPool.shared.give(buf) }
@@ -485,26 +417,29 @@ struct ChannelLanes {
             }
         }
         forEachBlock { block in
-            forEachItem(in: block) { n, g in
-                let i = n * groups + g, mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+            forEachSlab(in: block) { slab, g, images in
+                let mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
                 var a = SIMD16<Float>(), b = SIMD16<Float>()
-                if maskBeta != nil {
-                    // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
-                    forEachVector(item: i) { o in
-                        let xv = load16(x + o), gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
-                        a += gv; b.addProduct(gv, xv - mv)
-                    }
-                } else {
-                    forEachVector(item: i) { o in
-                        var gv = load16(dy + o)
-                        if let relu {
-                            gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
-                            store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+                for n in images {
+                    if maskBeta != nil {
+                        // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
+                        forEachVector(item: n * groups + g) { o in
+                            let xv = load16(x + o)
+                            let gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
+                            a += gv; b.addProduct(gv, xv - mv)
                         }
-                        a += gv; b.addProduct(gv, load16(x + o) - mv)
+                    } else {
+                        forEachVector(item: n * groups + g) { o in
+                            var gv = load16(dy + o)
+                            if let relu {
+                                gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
+                                store16(gv, UnsafeMutablePointer(mutating: dy) + o)
+                            }
+                            a += gv; b.addProduct(gv, load16(x + o) - mv)
+                        }
                     }
                 }
-                addPartial(partial, n, g, a, b)
+                store16(a, partial + 32 * (slab * groups + g)); store16(b, partial + 32 * (slab * groups + g) + 16)
             }
             forEachGroupTotal(in: block, partial) { g, a, b in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
@@ -520,77 +455,19 @@ struct ChannelLanes {
                     store16(spread({ cZero[$0 - c0] }, c0), v0 + 16 * g)
                 }
             }
-            forEachItem(in: block) { n, g in
-                let i = n * groups + g, mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+            forEachSlab(in: block) { _, g, images in
+                let mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
                 let kDy = load16(vDy + 16 * g), kX = load16(vX + 16 * g), k0 = load16(v0 + 16 * g)
-                if maskBeta != nil {
-                    forEachVector(item: i) { o in
+                for n in images where maskBeta != nil {
+                    forEachVector(item: n * groups + g) { o in
                         let xv = load16(x + o), gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
                         var r = k0; r.addProduct(kDy, gv); r.addProduct(kX, xv - mv)
                         store16(r, dx + o)
                     }
-                } else {
-                    forEachVector(item: i) { o in
+                }
+                for n in images where maskBeta == nil {
+                    forEachVector(item: n * groups + g) { o in
                         var r = k0; r.addProduct(kDy, load16(dy + o)); r.addProduct(kX, load16(x + o) - mv)
-                        store16(r, dx + o)
-                    }
-                }
-            }
-        }
-    }
-
-    private func backwardByGroup(dy: UnsafePointer<Float>, relu: UnsafePointer<Float>?, maskBeta: UnsafePointer<Float>?,
-                                 x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
-                                 savedInvStd: UnsafePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
-                                 dBeta: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        let count = Float(s.batch * s.planeSize)
-        Parallel.forEach(groups, grain: grain) { g in
-            let c0 = g * channelsPerVector
-            let mv = spread({ savedMean[$0] }, c0)
-            @inline(__always) func map(_ c: Int) -> (scale: Float, shift: Float) {
-                normalizingMap(gamma: gamma[c], beta: maskBeta![c], mean: savedMean[c], invStd: savedInvStd[c])
-            }
-            let sc = maskBeta == nil ? SIMD16<Float>() : spread({ map($0).scale }, c0)
-            let sh = maskBeta == nil ? SIMD16<Float>() : spread({ map($0).shift }, c0)
-            // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
-            @inline(__always) func passed(_ gv: SIMD16<Float>, _ xv: SIMD16<Float>) -> SIMD16<Float> {
-                gv.replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
-            }
-            var a = SIMD16<Float>(), b = SIMD16<Float>()
-            if maskBeta != nil {
-                forEachVector(g) { o in
-                    let xv = load16(x + o), gv = passed(load16(dy + o), xv)
-                    a += gv; b.addProduct(gv, xv - mv)
-                }
-            } else {
-                forEachVector(g) { o in
-                    var gv = load16(dy + o)
-                    if let relu {
-                        gv = gv.replacing(with: SIMD16<Float>(), where: load16(relu + o) .<= SIMD16<Float>())
-                        store16(gv, UnsafeMutablePointer(mutating: dy) + o)
-                    }
-                    a += gv; b.addProduct(gv, load16(x + o) - mv)
-                }
-            }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
-                let sumDy = t.baseAddress!, cDy = sumDy + 16, cX = sumDy + 32, cZero = sumDy + 48
-                channelSums(a) { i, sum in sumDy[i] = Float(sum) }
-                channelSums(b) { i, sum in
-                    let c = c0 + i, invStd = savedInvStd[c], sumDyXhat = Float(sum) * invStd
-                    dGamma[c] = sumDyXhat; dBeta[c] = sumDy[i]
-                    (cDy[i], cX[i], cZero[i]) = backwardCoefficients(gamma: gamma[c], invStd: invStd, count: count,
-                                                                     sumDy: sumDy[i], sumDyXhat: sumDyXhat)
-                }
-                let vDy = spread({ cDy[$0 - c0] }, c0), vX = spread({ cX[$0 - c0] }, c0), v0 = spread({ cZero[$0 - c0] }, c0)
-                if maskBeta != nil {
-                    forEachVector(g) { o in
-                        let xv = load16(x + o)
-                        var r = v0; r.addProduct(vDy, passed(load16(dy + o), xv)); r.addProduct(vX, xv - mv)
-                        store16(r, dx + o)
-                    }
-                } else {
-                    forEachVector(g) { o in
-                        var r = v0; r.addProduct(vDy, load16(dy + o)); r.addProduct(vX, load16(x + o) - mv)
                         store16(r, dx + o)
                     }
                 }
