@@ -293,15 +293,16 @@ struct ChannelLanes {
     var slabs: Int { (s.batch + slabImages - 1) / slabImages }
 
     /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors (at
-    /// `partial` + 32·(slab·groups + g) and + 16) added in slab order, on this thread, in double: the same
-    /// figures for any number of cores. A slab is summed in float (one image's plane from 256 floats, 196
+    /// `partial` + 32·(slab·groups + g) and + 16) added in slab order, in double: the same figures for
+    /// any number of cores (more than 128 channels are split between cores). A slab is summed in float (one image's plane from 256 floats, 196
     /// vectors a lane at 56×56; four images' planes under that) and the slabs in double, as PyTorch's CPU
     /// batch norm sums in double: a deep network without shortcuts amplifies every rounding of these sums
     /// into its early gradients (TorchReferenceTests' plain ResNet-18 in train mode: 1.6e-4 of a gradient's
     /// norm with the slabs in float, 5e-5 in double).
     @inline(__always) func forEachGroupTotal(in block: Range<Int>, _ partial: UnsafePointer<Float>,
                                              _ body: (Int, SIMD16<Double>, SIMD16<Double>) -> Void) {
-        for g in block {
+        Parallel.forEach(block.count, grain: max(1, 128 / channelsPerVector)) { j in
+            let g = block.lowerBound + j
             var a = SIMD16<Double>(), b = SIMD16<Double>()
             for slab in 0..<slabs {
                 let p = partial + 32 * (slab * groups + g)
