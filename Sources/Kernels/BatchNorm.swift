@@ -241,10 +241,11 @@ public func batchNormEvalBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Flo
 }
 
 /// Training-mode batch norm with every 16-float vector inside one channel's planes, summed lane by lane
-/// over a slab of images, then over the batch, and reduced across lanes once per channel. Applies when a plane is a multiple
-/// of 16 floats (a vector holds pixels of one channel) or divides 16 (a vector holds 16 / plane whole
-/// channels, consecutive in NCHW): ResNet's 2×2 and 1×1 maps no longer pay a horizontal sum, a
-/// float-to-double conversion and a scalar loop per plane, which made them the slowest per byte.
+/// over a slab of images, then over the batch, and reduced across lanes once per channel. Applies when
+/// a plane is a multiple of 16 floats (a vector holds pixels of one channel) or divides 16 (a vector
+/// holds 16 / plane whole channels, consecutive in NCHW): ResNet's 2×2 and 1×1 maps no longer pay a
+/// horizontal sum, a float-to-double conversion and a scalar loop per plane, which made them the
+/// slowest per byte.
 struct ChannelLanes {
     let s: BatchNormShape
     let channelsPerVector: Int      // 1 when the plane spans vectors
@@ -294,11 +295,11 @@ struct ChannelLanes {
 
     /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors (at
     /// `partial` + 32·(slab·groups + g) and + 16) added in slab order, in double: the same figures for
-    /// any number of cores (more than 128 channels are split between cores). A slab is summed in float (one image's plane from 256 floats, 196
-    /// vectors a lane at 56×56; four images' planes under that) and the slabs in double, as PyTorch's CPU
-    /// batch norm sums in double: a deep network without shortcuts amplifies every rounding of these sums
-    /// into its early gradients (TorchReferenceTests' plain ResNet-18 in train mode: 1.6e-4 of a gradient's
-    /// norm with the slabs in float, 5e-5 in double).
+    /// any number of cores (more than 128 channels are split between cores). A slab is summed in float
+    /// (one image's plane from 256 floats, 196 vectors a lane at 56×56; four images' planes under that)
+    /// and the slabs in double, as PyTorch's CPU batch norm sums in double: a deep network without
+    /// shortcuts amplifies every rounding of these sums into its early gradients (TorchReferenceTests'
+    /// plain ResNet-18 in train mode: 1.6e-4 of a gradient's norm with the slabs in float, 5e-5 in double).
     @inline(__always) func forEachGroupTotal(in block: Range<Int>, _ partial: UnsafePointer<Float>,
                                              _ body: (Int, SIMD16<Double>, SIMD16<Double>) -> Void) {
         Parallel.forEach(block.count, grain: max(1, 128 / channelsPerVector)) { j in
@@ -417,16 +418,18 @@ struct ChannelLanes {
                 store16(spread({ map($0).scale }, c0), scale + 16 * g); store16(spread({ map($0).shift }, c0), shift + 16 * g)
             }
         }
+        // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it (group g's map).
+        @inline(__always) func passed(_ gv: SIMD16<Float>, _ xv: SIMD16<Float>, _ g: Int) -> SIMD16<Float> {
+            gv.replacing(with: SIMD16<Float>(), where: xv * load16(scale + 16 * g) + load16(shift + 16 * g) .<= SIMD16<Float>())
+        }
         forEachBlock { block in
             forEachSlab(in: block) { slab, g, images in
-                let mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                let mv = load16(mean + 16 * g)
                 var a = SIMD16<Float>(), b = SIMD16<Float>()
                 for n in images {
                     if maskBeta != nil {
-                        // dy where the forward's ReLU let x through: x·scale + shift as the forward computed it.
                         forEachVector(item: n * groups + g) { o in
-                            let xv = load16(x + o)
-                            let gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
+                            let xv = load16(x + o), gv = passed(load16(dy + o), xv, g)
                             a += gv; b.addProduct(gv, xv - mv)
                         }
                     } else {
@@ -457,12 +460,12 @@ struct ChannelLanes {
                 }
             }
             forEachSlab(in: block) { _, g, images in
-                let mv = load16(mean + 16 * g), sc = load16(scale + 16 * g), sh = load16(shift + 16 * g)
+                let mv = load16(mean + 16 * g)
                 let kDy = load16(vDy + 16 * g), kX = load16(vX + 16 * g), k0 = load16(v0 + 16 * g)
                 for n in images where maskBeta != nil {
                     forEachVector(item: n * groups + g) { o in
-                        let xv = load16(x + o), gv = load16(dy + o).replacing(with: SIMD16<Float>(), where: xv * sc + sh .<= SIMD16<Float>())
-                        var r = k0; r.addProduct(kDy, gv); r.addProduct(kX, xv - mv)
+                        let xv = load16(x + o)
+                        var r = k0; r.addProduct(kDy, passed(load16(dy + o), xv, g)); r.addProduct(kX, xv - mv)
                         store16(r, dx + o)
                     }
                 }
