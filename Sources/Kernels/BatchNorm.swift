@@ -293,6 +293,13 @@ struct ChannelLanes {
     var slabImages: Int { itemLength >= 256 ? 1 : 4 }
     var slabs: Int { (s.batch + slabImages - 1) / slabImages }
 
+    /// Stores a slab's two partial-sum vectors for group g where `forEachGroupTotal` reads them.
+    @inline(__always) func storePartial(_ partial: UnsafeMutablePointer<Float>, slab: Int, _ g: Int, _ a: SIMD16<Float>,
+                                        _ b: SIMD16<Float>) {
+        let p = partial + 32 * (slab * groups + g)
+        store16(a, p); store16(b, p + 16)
+    }
+
     /// Calls `body(g, a, b)` for every group of `block` with its slabs' two partial-sum vectors (at
     /// `partial` + 32·(slab·groups + g) and + 16) added in slab order, in double: the same figures for
     /// any number of cores (more than 128 channels are split between cores). A slab is summed in float
@@ -361,7 +368,7 @@ struct ChannelLanes {
                 for n in images {
                     forEachVector(item: n * groups + g) { o in let d = load16(x + o) - kv; sum += d; sq.addProduct(d, d) }
                 }
-                store16(sum, partial + 32 * (slab * groups + g)); store16(sq, partial + 32 * (slab * groups + g) + 16)
+                storePartial(partial, slab: slab, g, sum, sq)
             }
             forEachGroupTotal(in: block, partial) { g, sum, sq in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
@@ -443,7 +450,7 @@ struct ChannelLanes {
                         }
                     }
                 }
-                store16(a, partial + 32 * (slab * groups + g)); store16(b, partial + 32 * (slab * groups + g) + 16)
+                storePartial(partial, slab: slab, g, a, b)
             }
             forEachGroupTotal(in: block, partial) { g, a, b in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { t in
