@@ -38,3 +38,13 @@ static inline int nntop_cpu_is_amd(void) {
     return 0;
 #endif
 }
+
+// 1 where the kernels are compiled for 32 vector registers of 16 floats (AVX-512), else 0: the register
+// tiles' shape (Kernels/TileProduct.swift). The compiler's target, not the running CPU.
+static inline int nntop_wide_vector_registers(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}

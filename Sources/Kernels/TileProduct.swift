@@ -1,8 +1,14 @@
+import CCacheHints
 import Foundation
 
 // Register-tile products: a few rows of A (broadcast one float at a time) times rows of 16-float
 // vectors of B, summed over a depth, with every accumulator in a register. The convolutions and the
 // GEMM differ only in where B's rows come from and how a tile is written out.
+
+/// Whether the target has 32 vector registers of 16 floats (AVX-512), which the 8×32 tile below needs;
+/// AVX2's 16 of 8 floats hold a quarter of it (`RegisterTile.addQuarters`). Fixed when the kernels are
+/// compiled (`-target-cpu native`, Package.swift): a constant in every loop it picks.
+@inline(__always) var wideRegisters: Bool { nntop_wide_vector_registers() != 0 }
 
 /// The 8×32 register tile, written once: rows r < 8 of 32 floats as two SIMD16 accumulators each, 16
 /// in all. Per depth step 2 loads of B and one broadcast of A per row feed 2 FMAs each.
@@ -13,9 +19,18 @@ struct RegisterTile {
     var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
 
     /// row r += Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32] for r < `rows`: 8, or 6 for the GEMM's
-    /// tiles (a constant once inlined, so rows 6 and 7 then cost nothing).
+    /// tiles (a constant once inlined, so rows 6 and 7 then cost nothing). Without 32 vector registers
+    /// of 16 floats, in quarters (`addQuarters`); each sum is taken in the same order either way.
     @inline(__always)
     mutating func add(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
+        guard wideRegisters else { addQuarters(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow); return }
+        addWhole(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow)
+    }
+
+    /// `add` with all 16 accumulators live across the depth: 32 registers (AVX-512's zmm) for them, B's
+    /// two vectors and a broadcast.
+    @inline(__always)
+    mutating func addWhole(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
         var ap = a
         for d in 0..<depth {
             let bp = bRow(d), b0 = load16(bp), b1 = load16(bp + 16)
@@ -31,6 +46,35 @@ struct RegisterTile {
             }
             ap += aStride
         }
+    }
+
+    /// `add` as four passes over the depth, each 4 rows × 16 columns: 4 accumulators of two 8-float
+    /// registers, B's vector and a broadcast fit AVX2's 16 registers, where the whole tile's 16 (32
+    /// registers) were spilled and reloaded at every depth step (BENCHMARKS.md, stop 45). A and B are read
+    /// twice each, from L1.
+    @inline(__always)
+    mutating func addQuarters(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
+        typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+        @inline(__always) func quarter(_ r0: Int, _ col: Int, _ q: inout Four) {
+            var (q0, q1, q2, q3) = q
+            var ap = a + r0
+            for d in 0..<depth {
+                let b = load16(bRow(d) + col)
+                q0.addProduct(SIMD16<Float>(repeating: ap[0]), b); q1.addProduct(SIMD16<Float>(repeating: ap[1]), b)
+                q2.addProduct(SIMD16<Float>(repeating: ap[2]), b); q3.addProduct(SIMD16<Float>(repeating: ap[3]), b)
+                ap += aStride
+            }
+            q = (q0, q1, q2, q3)
+        }
+        var q = (c00, c10, c20, c30)
+        quarter(0, 0, &q); (c00, c10, c20, c30) = q
+        q = (c01, c11, c21, c31)
+        quarter(0, 16, &q); (c01, c11, c21, c31) = q
+        guard rows > 4 else { return }
+        q = (c40, c50, c60, c70)
+        quarter(4, 0, &q); (c40, c50, c60, c70) = q
+        q = (c41, c51, c61, c71)
+        quarter(4, 16, &q); (c41, c51, c61, c71) = q
     }
 
     /// body(r, row r's first and last 16 floats) for r < `rows`, unrolled.
@@ -69,7 +113,27 @@ func gatherTile(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Floa
 /// 6-row, 4-vector tile of `gatherTile` (24 accumulators), written with the bias added.
 @inline(never)
 func gatherTile6x64(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
-                            _ bias: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+                            _ bias: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>, ldt: Int,
+                            wide: Bool = wideRegisters) {
+    guard wide else {
+        // Its 24 accumulators are 48 of AVX2's registers: 16 columns at a time, 6 accumulators (12 registers).
+        for col in stride(from: 0, to: 64, by: 16) {
+            var c0 = SIMD16<Float>(repeating: bias[0]), c1 = SIMD16<Float>(repeating: bias[1]), c2 = SIMD16<Float>(repeating: bias[2])
+            var c3 = SIMD16<Float>(repeating: bias[3]), c4 = SIMD16<Float>(repeating: bias[4]), c5 = SIMD16<Float>(repeating: bias[5])
+            var ap = a
+            for d in 0..<depth {
+                let bv = load16(b + offs[d] + col)
+                c0.addProduct(SIMD16<Float>(repeating: ap[0]), bv); c1.addProduct(SIMD16<Float>(repeating: ap[1]), bv)
+                c2.addProduct(SIMD16<Float>(repeating: ap[2]), bv); c3.addProduct(SIMD16<Float>(repeating: ap[3]), bv)
+                c4.addProduct(SIMD16<Float>(repeating: ap[4]), bv); c5.addProduct(SIMD16<Float>(repeating: ap[5]), bv)
+                ap += 6
+            }
+            let r = t + col
+            store16(c0, r); store16(c1, r + ldt); store16(c2, r + 2 * ldt); store16(c3, r + 3 * ldt)
+            store16(c4, r + 4 * ldt); store16(c5, r + 5 * ldt)
+        }
+        return
+    }
     var c00 = SIMD16<Float>(repeating: bias[0]), c01 = c00, c02 = c00, c03 = c00
     var c10 = SIMD16<Float>(repeating: bias[1]), c11 = c10, c12 = c10, c13 = c10
     var c20 = SIMD16<Float>(repeating: bias[2]), c21 = c20, c22 = c20, c23 = c20
@@ -106,7 +170,23 @@ func gatherTile6x64(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<
 /// The 16-column version of `gatherTile` (an output plane's last columns), into t[r][0..<16] (rows ldt apart).
 @inline(never)
 func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
-                          _ t: UnsafeMutablePointer<Float>, ldt: Int) {
+                          _ t: UnsafeMutablePointer<Float>, ldt: Int, wide: Bool = wideRegisters) {
+    guard wide else {
+        // 8 accumulators, B and a broadcast are 19 of AVX2's 16 registers: rows 0-3, then 4-7.
+        for r0 in stride(from: 0, to: 8, by: 4) {
+            var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0
+            var ap = a + r0
+            for d in 0..<depth {
+                let b0 = load16(b + offs[d])
+                c0.addProduct(SIMD16<Float>(repeating: ap[0]), b0); c1.addProduct(SIMD16<Float>(repeating: ap[1]), b0)
+                c2.addProduct(SIMD16<Float>(repeating: ap[2]), b0); c3.addProduct(SIMD16<Float>(repeating: ap[3]), b0)
+                ap += 8
+            }
+            let r = t + r0 * ldt
+            store16(c0, r); store16(c1, r + ldt); store16(c2, r + 2 * ldt); store16(c3, r + 3 * ldt)
+        }
+        return
+    }
     var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
     var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
     var ap = a
@@ -134,7 +214,27 @@ func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
 /// out of line so its 8 accumulators, B's vector and the broadcasts get registers of their own.
 @inline(never)
 func outerTile8x16(rows: Int, columns: Int, _ a: UnsafePointer<Float>, aRow: Int, aColumn: Int,
-                   _ b: UnsafePointer<Float>, bRow: Int, bColumn: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+                   _ b: UnsafePointer<Float>, bRow: Int, bColumn: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                   wide: Bool = wideRegisters) {
+    guard wide else {
+        // As `gatherTile16`: rows 0-3, then 4-7, within AVX2's 16 registers.
+        for r0 in stride(from: 0, to: 8, by: 4) {
+            var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0
+            for r in 0..<rows {
+                var ap = a + r * aRow + r0, bp = b + r * bRow
+                for _ in 0..<columns {
+                    let bv = load16(bp)
+                    c0.addProduct(SIMD16(repeating: ap[0]), bv); c1.addProduct(SIMD16(repeating: ap[1]), bv)
+                    c2.addProduct(SIMD16(repeating: ap[2]), bv); c3.addProduct(SIMD16(repeating: ap[3]), bv)
+                    ap += aColumn; bp += bColumn
+                }
+            }
+            let d = c + r0 * ldc
+            store16(load16(d) + c0, d); store16(load16(d + ldc) + c1, d + ldc)
+            store16(load16(d + 2 * ldc) + c2, d + 2 * ldc); store16(load16(d + 3 * ldc) + c3, d + 3 * ldc)
+        }
+        return
+    }
     var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
     for r in 0..<rows {
         var ap = a + r * aRow, bp = b + r * bRow
