@@ -443,6 +443,27 @@ private func convBackwardWeightsDot(dy: UnsafePointer<Float>, x: UnsafePointer<F
 @inline(never)
 private func dot4x4(panels: Int, b: UnsafePointer<Float>, bStride: Int, d: UnsafePointer<Float>, dStride: Int,
                     out: UnsafeMutablePointer<Float>, ldo: Int) {
+    guard wideRegisters else {
+        // As `dotPlanes4x4`: 2×2 blocks within AVX2's 16 registers.
+        for block in 0..<4 {
+            let i0 = block & 2, j0 = (block & 1) * 2
+            var a00 = SIMD16<Float>(), a01 = a00, a10 = a00, a11 = a00
+            var bp = b + 32 * j0, dp = d + 32 * i0
+            for _ in 0..<panels {
+                for half in stride(from: 0, to: 32, by: 16) {
+                    let v0 = load16(dp + half), v1 = load16(dp + 32 + half)
+                    var bv = load16(bp + half)
+                    a00.addProduct(v0, bv); a10.addProduct(v1, bv)
+                    bv = load16(bp + 32 + half)
+                    a01.addProduct(v0, bv); a11.addProduct(v1, bv)
+                }
+                bp += bStride; dp += dStride
+            }
+            let r = out + i0 * ldo + j0
+            r[0] += hsum(a00); r[1] += hsum(a01); r[ldo] += hsum(a10); r[ldo + 1] += hsum(a11)
+        }
+        return
+    }
     var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
@@ -546,6 +567,29 @@ func directConvBackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>
 private func dotPlanes4x4(images: Int, nv: Int, dImage: Int, d: UnsafePointer<Float>, d0: Int, d1: Int, d2: Int, d3: Int,
                           xImage: Int, x: UnsafePointer<Float>, x0: Int, x1: Int, x2: Int, x3: Int,
                           out: UnsafeMutablePointer<Float>, ldo: Int) {
+    guard wideRegisters else {
+        // 16 accumulators are 32 of AVX2's 16 registers: 2×2 blocks of the 4×4, the planes walked 4 times.
+        for block in 0..<4 {
+            let i0 = block & 2, j0 = (block & 1) * 2
+            let (e0, e1) = i0 == 0 ? (d0, d1) : (d2, d3), (y0, y1) = j0 == 0 ? (x0, x1) : (x2, x3)
+            var a00 = SIMD16<Float>(), a01 = a00, a10 = a00, a11 = a00
+            for n in 0..<images {
+                let dp = d + n * dImage, xp = x + n * xImage
+                var o = 0
+                for _ in 0..<nv {
+                    let v0 = load16(dp + e0 + o), v1 = load16(dp + e1 + o)
+                    var b = load16(xp + y0 + o)
+                    a00.addProduct(v0, b); a10.addProduct(v1, b)
+                    b = load16(xp + y1 + o)
+                    a01.addProduct(v0, b); a11.addProduct(v1, b)
+                    o += 16
+                }
+            }
+            let r = out + i0 * ldo + j0
+            r[0] += hsum(a00); r[1] += hsum(a01); r[ldo] += hsum(a10); r[ldo + 1] += hsum(a11)
+        }
+        return
+    }
     var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
     var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
     var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
@@ -635,6 +679,23 @@ private func addTaps(_ x: UnsafePointer<Float>, _ v: SIMD16<Float>, _ a0: inout 
 @inline(never)
 private func outer5x5(_ acc: UnsafeMutablePointer<Float>, _ dyT: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                       rowLen: Int, oh: Int, ow: Int) {
+    guard wideRegisters else {
+        // 25 accumulators are 50 of AVX2's 16 registers: one kernel row's 5 at a time, the image walked 5 times.
+        for ki in 0..<5 {
+            let a = acc + 80 * ki
+            var a0 = load16(a), a1 = load16(a + 16), a2 = load16(a + 32), a3 = load16(a + 48), a4 = load16(a + 64)
+            var d = dyT
+            for oy in 0..<oh {
+                var r = x + (oy + ki) * rowLen
+                for _ in 0..<ow {
+                    addTaps(r, load16(d), &a0, &a1, &a2, &a3, &a4)
+                    d += 16; r += 1
+                }
+            }
+            store16(a0, a); store16(a1, a + 16); store16(a2, a + 32); store16(a3, a + 48); store16(a4, a + 64)
+        }
+        return
+    }
     var a00 = load16(acc), a01 = load16(acc + 16), a02 = load16(acc + 32), a03 = load16(acc + 48), a04 = load16(acc + 64)
     var a10 = load16(acc + 80), a11 = load16(acc + 96), a12 = load16(acc + 112), a13 = load16(acc + 128), a14 = load16(acc + 144)
     var a20 = load16(acc + 160), a21 = load16(acc + 176), a22 = load16(acc + 192), a23 = load16(acc + 208), a24 = load16(acc + 224)

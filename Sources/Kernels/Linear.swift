@@ -47,6 +47,23 @@ public func linearForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
 func dotRows4x4(_ k: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
                 _ a3: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
                 _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>) {
+    guard wideRegisters else {
+        // 16 accumulators and 8 rows' vectors overflow AVX2's 16 registers: 2×2 blocks, the rows read twice.
+        for block in 0..<4 {
+            let i0 = block & 2, j0 = (block & 1) * 2
+            let (p0, p1) = i0 == 0 ? (a0, a1) : (a2, a3), (q0, q1) = j0 == 0 ? (b0, b1) : (b2, b3)
+            var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00
+            var o = 0
+            while o + 16 <= k {
+                let v0 = load16(p0 + o), v1 = load16(p1 + o), w0 = load16(q0 + o), w1 = load16(q1 + o)
+                c00.addProduct(v0, w0); c01.addProduct(v0, w1); c10.addProduct(v1, w0); c11.addProduct(v1, w1)
+                o += 16
+            }
+            t[i0 * 4 + j0] = hsum(c00); t[i0 * 4 + j0 + 1] = hsum(c01)
+            t[(i0 + 1) * 4 + j0] = hsum(c10); t[(i0 + 1) * 4 + j0 + 1] = hsum(c11)
+        }
+        return
+    }
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>(), c03 = SIMD16<Float>()
     var c10 = SIMD16<Float>(), c11 = SIMD16<Float>(), c12 = SIMD16<Float>(), c13 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
