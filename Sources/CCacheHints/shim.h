@@ -48,3 +48,34 @@ static inline int nntop_wide_vector_registers(void) {
     return 0;
 #endif
 }
+
+// Even/odd splits and interleaves of 32 floats held as two 16-float vectors (a then b), in AVX2's in-lane
+// shuffles and 128-bit lane moves: written element by element (Transpose.swift) LLVM took them apart into
+// scalar inserts on AVX2. nntop_avx2_shuffles() is 1 where these are compiled for AVX2 without AVX-512
+// (which keeps the Swift versions).
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#include <immintrin.h>
+static inline int nntop_avx2_shuffles(void) { return 1; }
+static inline nntop_v16f nntop_join8(__m256 lo, __m256 hi) {
+    return __builtin_shufflevector((nntop_v8f)lo, (nntop_v8f)hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+static inline __m256 nntop_pick8(__m256 lo, __m256 hi, int odd) {
+    __m256 s = odd ? _mm256_shuffle_ps(lo, hi, 0xDD) : _mm256_shuffle_ps(lo, hi, 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8));
+}
+// a0 a2 … a14 b0 b2 … b14 (odd: a1 a3 … b15).
+static inline nntop_v16f nntop_split16(nntop_v16f a, nntop_v16f b, int odd) {
+    return nntop_join8(nntop_pick8((__m256)nntop_low8(a), (__m256)nntop_high8(a), odd),
+                       nntop_pick8((__m256)nntop_low8(b), (__m256)nntop_high8(b), odd));
+}
+// a0 b0 a1 b1 … a7 b7 (high: a8 b8 … a15 b15).
+static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) {
+    __m256 x = high ? (__m256)nntop_high8(a) : (__m256)nntop_low8(a), y = high ? (__m256)nntop_high8(b) : (__m256)nntop_low8(b);
+    __m256 l = _mm256_unpacklo_ps(x, y), h = _mm256_unpackhi_ps(x, y);
+    return nntop_join8(_mm256_permute2f128_ps(l, h, 0x20), _mm256_permute2f128_ps(l, h, 0x31));
+}
+#else
+static inline int nntop_avx2_shuffles(void) { return 0; }
+static inline nntop_v16f nntop_split16(nntop_v16f a, nntop_v16f b, int odd) { return a; }
+static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) { return a; }
+#endif

@@ -1,3 +1,4 @@
+import CCacheHints
 import Foundation
 
 // Block transposes between [rows][elements] and [elements][32 lanes], 16×16 blocks at a time through
@@ -129,7 +130,10 @@ struct Block16 {
 /// The even and the odd elements of a followed by b, written out element by element so that LLVM sees
 /// two constant shuffles (`SIMD32.evenHalf` is an out-of-line generic call).
 @inline(__always) func deinterleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-    (SIMD16(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14]),
+    if nntop_avx2_shuffles() != 0 {
+        return (nntop_split16(a, b, 0), nntop_split16(a, b, 1))
+    }
+    return (SIMD16(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14]),
      SIMD16(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15]))
 }
 
@@ -137,6 +141,9 @@ struct Block16 {
 /// Written as shuffles, the interleave was pushed back through Conv3x3's output transform sums by LLVM,
 /// which then did them four lanes at a time and spilled (a quarter of the forward's time).
 @inline(__always) func interleave(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+    if nntop_avx2_shuffles() != 0 {
+        return (nntop_zip16(a, b, 0), nntop_zip16(a, b, 1))
+    }
     let lo = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(a, to: SIMD16<UInt32>.self))
     let hi = SIMD16<UInt64>(truncatingIfNeeded: unsafeBitCast(b, to: SIMD16<UInt32>.self)) &<< 32
     return unsafeBitCast(lo | hi, to: (SIMD16<Float>, SIMD16<Float>).self)

@@ -98,4 +98,18 @@ final class TileProductTests: XCTestCase {
             }
         }
     }
+
+    /// The Winograd transforms' lane shuffles (AVX2's in-lane versions where compiled for it) against their definitions.
+    func testDeinterleaveAndInterleaveMatchDefinitions() {
+        let v = values(32, seed: 11)
+        let a = SIMD16<Float>(v[0..<16]), b = SIMD16<Float>(v[16..<32])
+        let (even, odd) = deinterleave(a, b)
+        XCTAssertEqual((0..<16).map { even[$0] }, (0..<16).map { v[2 * $0] })
+        XCTAssertEqual((0..<16).map { odd[$0] }, (0..<16).map { v[2 * $0 + 1] })
+        let (lo, hi) = interleave(a, b)
+        var zipped: [Float] = []
+        for k in 0..<16 { zipped.append(v[k]); zipped.append(v[16 + k]) }
+        let got: [Float] = (0..<16).map { lo[$0] } + (0..<16).map { hi[$0] }
+        XCTAssertEqual(got, zipped)
+    }
 }
