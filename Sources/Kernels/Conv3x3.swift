@@ -881,11 +881,9 @@ func conv3x3BackwardWeights(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g
                 for o0 in Swift.stride(from: 0, to: cout, by: mr) {
                     var c0 = 0
                     while c0 + 32 <= cin {
-                        var tile = RegisterTile()
-                        tile.add(depth: depth, rows: 8, a: zx + o0, aStride: cout) { vx + $0 * cin + c0 }
-                        tile.forEachRow(8) { r, s0, s1 in
-                            let d = ux + (o0 + r) * cin + c0
-                            store16(load16(d) + s0, d); store16(load16(d + 16) + s1, d + 16)
+                        tileProduct(depth: depth, rows: 8, a: zx + o0, aStride: cout, bRow: { vx + $0 * cin + c0 }) { r, col, v in
+                            let d = ux + (o0 + r) * cin + c0 + col
+                            store16(load16(d) + v, d)
                         }
                         c0 += 32
                     }
@@ -932,9 +930,9 @@ private func singleTileWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer
         let zx = UnsafePointer(z + xi * zXi), vx = UnsafePointer(v + xi * vXi), ux = du + xi * cout * cin
         var c0 = 0
         while c0 + 32 <= cin {
-            var tile = RegisterTile()
-            tile.add(depth: batch, rows: 8, a: zx + o0, aStride: cout) { vx + $0 * cin + c0 }
-            tile.forEachRow(8) { r, s0, s1 in let d = ux + (o0 + r) * cin + c0; store16(s0, d); store16(s1, d + 16) }
+            tileProduct(depth: batch, rows: 8, a: zx + o0, aStride: cout, bRow: { vx + $0 * cin + c0 }) { r, col, v in
+                store16(v, ux + (o0 + r) * cin + c0 + col)
+            }
             c0 += 32
         }
         if c0 < cin {

@@ -215,13 +215,12 @@ func streamsOutput(m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<
 @inline(__always)
 private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          ldc: Int, rows: Int, cols: Int, ahead: PanelPrefetch, alpha: Float, beta: Float, stream: Bool) {
-    var tile = RegisterTile()
     // B's next panel asked for (into L2: into L1 it gained about half as much) a line every 4 depth steps,
     // between the FMAs; more at a time where there are more lines than steps (a few A panels).
     var line = 0, col = 0, row = ahead.base
     let lines = ahead.rows * ahead.linesPerRow, rowFloats = ahead.linesPerRow * 16
     let perStep = max(1, (lines + (k + 3) / 4 - 1) / ((k + 3) / 4))
-    tile.add(depth: k, rows: gemmMR, a: a, aStride: gemmMR) { d in
+    tileProduct(depth: k, rows: gemmMR, a: a, aStride: gemmMR, bRow: { d in
         if d & 3 == 0 {
             var asked = 0
             while asked < perStep && line < lines {
@@ -231,27 +230,23 @@ private func microkernel(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float
             }
         }
         return b + d * gemmNR
+    }) { r, col, v in
+        storeRow(c + r * ldc + col, r, v, rows: rows, cols: cols - col, whole: cols == gemmNR, alpha: alpha, beta: beta, stream: stream)
     }
-    tile.forEachRow(gemmMR) { r, v0, v1 in storeRow(c + r * ldc, r, v0, v1, rows: rows, cols: cols, alpha: alpha, beta: beta, stream: stream) }
 }
 
+/// 16 columns of a tile row into `row`: in vectors where the tile is `whole` (32 columns), else one float
+/// at a time, the first `cols`.
 @inline(__always)
-private func storeRow(_ row: UnsafeMutablePointer<Float>, _ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>,
-                      rows: Int, cols: Int, alpha: Float, beta: Float, stream: Bool) {
-    guard r < rows else { return }
-    var x0 = v0 * alpha, x1 = v1 * alpha
-    if cols == gemmNR {
-        if beta != 0 {
-            x0.addProduct(SIMD16<Float>(repeating: beta), load16(row))
-            x1.addProduct(SIMD16<Float>(repeating: beta), load16(row + 16))
-        }
-        if stream { nntop_stream16(row, x0); nntop_stream16(row + 16, x1) }
-        else { store16(x0, row); store16(x1, row + 16) }
+private func storeRow(_ row: UnsafeMutablePointer<Float>, _ r: Int, _ v: SIMD16<Float>,
+                      rows: Int, cols: Int, whole: Bool, alpha: Float, beta: Float, stream: Bool) {
+    guard r < rows, cols > 0 else { return }
+    var x = v * alpha
+    if whole {
+        if beta != 0 { x.addProduct(SIMD16<Float>(repeating: beta), load16(row)) }
+        if stream { nntop_stream16(row, x) } else { store16(x, row) }
     } else {
-        for j in 0..<cols {
-            let v = j < 16 ? x0[j] : x1[j - 16]
-            row[j] = beta == 0 ? v : v + beta * row[j]
-        }
+        for j in 0..<min(16, cols) { row[j] = beta == 0 ? x[j] : x[j] + beta * row[j] }
     }
 }
 

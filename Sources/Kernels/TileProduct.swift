@@ -10,27 +10,31 @@ import Foundation
 /// compiled (`-target-cpu native`, Package.swift): a constant in every loop it picks.
 @inline(__always) var wideRegisters: Bool { nntop_wide_vector_registers() != 0 }
 
-/// The 8×32 register tile, written once: rows r < 8 of 32 floats as two SIMD16 accumulators each, 16
-/// in all. Per depth step 2 loads of B and one broadcast of A per row feed 2 FMAs each.
+/// The 8×32 tile product: for r < `rows` (8, or 6: a constant once inlined, so rows 6 and 7 then cost
+/// nothing) Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32], handed to `put(r, column, sums)` 16 columns
+/// at a time (column 0 or 16). Each sum runs in depth order from zero in either shape (`wideRegisters`):
+/// the whole tile (`RegisterTile`) or its quarters (`tileQuarters`).
+@inline(__always)
+func tileProduct(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>,
+                 put: (Int, Int, SIMD16<Float>) -> Void) {
+    guard wideRegisters else { tileQuarters(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow, put: put); return }
+    var tile = RegisterTile()
+    tile.add(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow)
+    tile.forEachRow(rows) { r, v0, v1 in put(r, 0, v0); put(r, 16, v1) }
+}
+
+/// The whole 8×32 register tile: rows r < 8 of 32 floats as two SIMD16 accumulators each, 16 in all,
+/// live across the depth with B's two vectors and a broadcast: 32 registers (AVX-512's zmm). Per depth
+/// step 2 loads of B and one broadcast of A per row feed 2 FMAs each.
 struct RegisterTile {
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
     var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
     var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
 
-    /// row r += Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32] for r < `rows`: 8, or 6 for the GEMM's
-    /// tiles (a constant once inlined, so rows 6 and 7 then cost nothing). Without 32 vector registers
-    /// of 16 floats, in quarters (`addQuarters`); each sum is taken in the same order either way.
+    /// row r += Σ_(d < depth) a[d·aStride + r] · bRow(d)[0..<32] for r < `rows` (8 or 6).
     @inline(__always)
     mutating func add(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
-        guard wideRegisters else { addQuarters(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow); return }
-        addWhole(depth: depth, rows: rows, a: a, aStride: aStride, bRow: bRow)
-    }
-
-    /// `add` with all 16 accumulators live across the depth: 32 registers (AVX-512's zmm) for them, B's
-    /// two vectors and a broadcast.
-    @inline(__always)
-    mutating func addWhole(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
         var ap = a
         for d in 0..<depth {
             let bp = bRow(d), b0 = load16(bp), b1 = load16(bp + 16)
@@ -48,35 +52,6 @@ struct RegisterTile {
         }
     }
 
-    /// `add` as four passes over the depth, each 4 rows × 16 columns: 4 accumulators of two 8-float
-    /// registers, B's vector and a broadcast fit AVX2's 16 registers, where the whole tile's 16 (32
-    /// registers) were spilled and reloaded at every depth step (BENCHMARKS.md, stop 45). A and B are read
-    /// twice each, from L1.
-    @inline(__always)
-    mutating func addQuarters(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>) {
-        typealias Four = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-        @inline(__always) func quarter(_ r0: Int, _ col: Int, _ q: inout Four) {
-            var (q0, q1, q2, q3) = q
-            var ap = a + r0
-            for d in 0..<depth {
-                let b = load16(bRow(d) + col)
-                q0.addProduct(SIMD16<Float>(repeating: ap[0]), b); q1.addProduct(SIMD16<Float>(repeating: ap[1]), b)
-                q2.addProduct(SIMD16<Float>(repeating: ap[2]), b); q3.addProduct(SIMD16<Float>(repeating: ap[3]), b)
-                ap += aStride
-            }
-            q = (q0, q1, q2, q3)
-        }
-        var q = (c00, c10, c20, c30)
-        quarter(0, 0, &q); (c00, c10, c20, c30) = q
-        q = (c01, c11, c21, c31)
-        quarter(0, 16, &q); (c01, c11, c21, c31) = q
-        guard rows > 4 else { return }
-        q = (c40, c50, c60, c70)
-        quarter(4, 0, &q); (c40, c50, c60, c70) = q
-        q = (c41, c51, c61, c71)
-        quarter(4, 16, &q); (c41, c51, c61, c71) = q
-    }
-
     /// body(r, row r's first and last 16 floats) for r < `rows`, unrolled.
     @inline(__always)
     func forEachRow(_ rows: Int, _ body: (Int, SIMD16<Float>, SIMD16<Float>) -> Void) {
@@ -85,17 +60,39 @@ struct RegisterTile {
     }
 }
 
+/// `tileProduct` as four passes over the depth, each 4 rows × 16 columns put out before the next starts:
+/// 4 accumulators of two 8-float registers, B's vector and a broadcast fit AVX2's 16 registers, where the
+/// whole tile's 16 (32 registers) were spilled and reloaded at every depth step, and so were later
+/// quarters' while earlier ones were kept for the end (BENCHMARKS.md, stop 45). A and B are read twice
+/// each, from L1.
+@inline(__always)
+func tileQuarters(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>,
+                  put: (Int, Int, SIMD16<Float>) -> Void) {
+    for r0 in stride(from: 0, to: rows > 4 ? 8 : 4, by: 4) {
+        for col in stride(from: 0, to: 32, by: 16) {
+            var q0 = SIMD16<Float>(), q1 = q0, q2 = q0, q3 = q0
+            var ap = a + r0
+            for d in 0..<depth {
+                let b = load16(bRow(d) + col)
+                q0.addProduct(SIMD16<Float>(repeating: ap[0]), b); q1.addProduct(SIMD16<Float>(repeating: ap[1]), b)
+                q2.addProduct(SIMD16<Float>(repeating: ap[2]), b); q3.addProduct(SIMD16<Float>(repeating: ap[3]), b)
+                ap += aStride
+            }
+            put(r0, col, q0); put(r0 + 1, col, q1)
+            if r0 + 2 < rows { put(r0 + 2, col, q2) }
+            if r0 + 3 < rows { put(r0 + 3, col, q3) }
+        }
+    }
+}
+
 /// t[8][32] = a (k × 8 packed) · b (k × 32 packed), or t += that product when `accumulate`: the panel
 /// convolutions' tile.
 @inline(__always)
 func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>,
                accumulate: Bool) {
-    var tile = RegisterTile()
-    tile.add(depth: k, rows: 8, a: a, aStride: 8) { b + $0 * 32 }
-    tile.forEachRow(8) { r, v0, v1 in
-        let d = t + r * 32
-        if accumulate { store16(v0 + load16(d), d); store16(v1 + load16(d + 16), d + 16) }
-        else { store16(v0, d); store16(v1, d + 16) }
+    tileProduct(depth: k, rows: 8, a: a, aStride: 8, bRow: { b + $0 * 32 }) { r, col, v in
+        let d = t + r * 32 + col
+        store16(accumulate ? v + load16(d) : v, d)
     }
 }
 
@@ -104,9 +101,7 @@ func microTile(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _
 @inline(never)
 func gatherTile(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offs: UnsafePointer<Int>,
                 _ t: UnsafeMutablePointer<Float>, ldt: Int) {
-    var tile = RegisterTile()
-    tile.add(depth: depth, rows: 8, a: a, aStride: 8) { b + offs[$0] }
-    tile.forEachRow(8) { r, v0, v1 in store16(v0, t + r * ldt); store16(v1, t + r * ldt + 16) }
+    tileProduct(depth: depth, rows: 8, a: a, aStride: 8, bRow: { b + offs[$0] }) { r, col, v in store16(v, t + r * ldt + col) }
 }
 
 /// t[r][0..<64] (rows ldt apart) = bias[r] + Σ_d a[d][r] · b[offs[d] ..< offs[d] + 64] for 6 rows: the

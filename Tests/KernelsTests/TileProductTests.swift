@@ -13,31 +13,38 @@ final class TileProductTests: XCTestCase {
         }
     }
 
-    func testRegisterTileQuartersAndWholeMatchScalarChains() {
-        // Two calls on one tile (the first from zero, the second adding on), B's rows 40 floats apart.
-        let depths = [37, 5], bStride = 40
-        for rows in [8, 4] {
+    func testTileProductQuartersAndWholeMatchScalarChains() {
+        // B's rows 40 floats apart, from float 3 of each.
+        let depth = 37, bStride = 40
+        let a = values(depth * 8, seed: 10), b = values(depth * bStride, seed: 20)
+        for rows in [8, 6] {
             for whole in [true, false] {
-                var tile = RegisterTile()
-                var expected = [Float](repeating: 0, count: 8 * 32)
-                for (call, depth) in depths.enumerated() {
-                    let a = values(depth * 8, seed: UInt64(10 + call)), b = values(depth * bStride, seed: UInt64(20 + call))
-                    a.withUnsafeBufferPointer { ap in
-                        b.withUnsafeBufferPointer { bp in
-                            let bRow: (Int) -> UnsafePointer<Float> = { bp.baseAddress! + $0 * bStride + 3 }
-                            if whole { tile.addWhole(depth: depth, rows: rows, a: ap.baseAddress!, aStride: 8, bRow: bRow) }
-                            else { tile.addQuarters(depth: depth, rows: rows, a: ap.baseAddress!, aStride: 8, bRow: bRow) }
+                var got = [Float](repeating: .nan, count: 8 * 32)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        let bRow: (Int) -> UnsafePointer<Float> = { bp.baseAddress! + $0 * bStride + 3 }
+                        let put: (Int, Int, SIMD16<Float>) -> Void = { r, col, v in for j in 0..<16 { got[r * 32 + col + j] = v[j] } }
+                        if whole {
+                            var tile = RegisterTile()
+                            tile.add(depth: depth, rows: rows, a: ap.baseAddress!, aStride: 8, bRow: bRow)
+                            tile.forEachRow(rows) { r, v0, v1 in put(r, 0, v0); put(r, 16, v1) }
+                        } else {
+                            tileQuarters(depth: depth, rows: rows, a: ap.baseAddress!, aStride: 8, bRow: bRow, put: put)
                         }
                     }
-                    for r in 0..<rows { for j in 0..<32 { for d in 0..<depth {
-                        expected[r * 32 + j] = expected[r * 32 + j].addingProduct(a[d * 8 + r], b[d * bStride + 3 + j])
-                    } } }
                 }
-                var got = [Float](repeating: 0, count: 8 * 32)
-                tile.forEachRow(8) { r, v0, v1 in for j in 0..<16 { got[r * 32 + j] = v0[j]; got[r * 32 + 16 + j] = v1[j] } }
-                for r in 0..<rows {
-                    XCTAssertEqual(Array(got[(r * 32)..<(r * 32 + 32)]), Array(expected[(r * 32)..<(r * 32 + 32)]),
-                                   "rows \(rows), \(whole ? "whole" : "quarters"), row \(r)")
+                for r in 0..<8 {
+                    var expected = [Float](repeating: .nan, count: 32)
+                    if r < rows {
+                        for j in 0..<32 {
+                            var e: Float = 0
+                            for d in 0..<depth { e = e.addingProduct(a[d * 8 + r], b[d * bStride + 3 + j]) }
+                            expected[j] = e
+                        }
+                        XCTAssertEqual(Array(got[(r * 32)..<(r * 32 + 32)]), expected, "rows \(rows), \(whole ? "whole" : "quarters"), row \(r)")
+                    } else {
+                        XCTAssertTrue(got[(r * 32)..<(r * 32 + 32)].allSatisfy { $0.isNaN }, "row \(r) past \(rows) left alone")
+                    }
                 }
             }
         }
