@@ -74,8 +74,32 @@ static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) {
     __m256 l = _mm256_unpacklo_ps(x, y), h = _mm256_unpackhi_ps(x, y);
     return nntop_join8(_mm256_permute2f128_ps(l, h, 0x20), _mm256_permute2f128_ps(l, h, 0x31));
 }
+// The 8×8 floats at src (rows srcStride apart) transposed into dst (rows dstStride apart), in registers.
+static inline void nntop_transpose8(const float *src, long srcStride, float *dst, long dstStride) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + srcStride), r2 = _mm256_loadu_ps(src + 2 * srcStride);
+    __m256 r3 = _mm256_loadu_ps(src + 3 * srcStride), r4 = _mm256_loadu_ps(src + 4 * srcStride);
+    __m256 r5 = _mm256_loadu_ps(src + 5 * srcStride), r6 = _mm256_loadu_ps(src + 6 * srcStride);
+    __m256 r7 = _mm256_loadu_ps(src + 7 * srcStride);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
+    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE), s2 = _mm256_shuffle_ps(t1, t3, 0x44);
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, 0xEE), s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + dstStride, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * dstStride, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * dstStride, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * dstStride, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * dstStride, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * dstStride, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * dstStride, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
 #else
 static inline int nntop_avx2_shuffles(void) { return 0; }
+static inline void nntop_transpose8(const float *src, long srcStride, float *dst, long dstStride) {
+    for (int i = 0; i < 8; i++) for (int j = 0; j < 8; j++) dst[j * dstStride + i] = src[i * srcStride + j];
+}
 static inline nntop_v16f nntop_split16(nntop_v16f a, nntop_v16f b, int odd) { return a; }
 static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) { return a; }
 #endif

@@ -118,6 +118,19 @@ struct Block16 {
     }
 
     @inline(__always) mutating func transpose() {
+        guard nntop_avx2_shuffles() == 0 else {
+            // AVX2: the 32 registers' worth of rows were spilled between the four rounds anyway; through
+            // memory, as four 8×8 transposes of 8 registers each.
+            withUnsafeMutablePointer(to: &self) { p in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { t in
+                    let m = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), d = t.baseAddress!
+                    nntop_transpose8(m, 16, d, 16); nntop_transpose8(m + 8, 16, d + 128, 16)
+                    nntop_transpose8(m + 128, 16, d + 8, 16); nntop_transpose8(m + 136, 16, d + 136, 16)
+                    m.update(from: d, count: 256)
+                }
+            }
+            return
+        }
         for _ in 0..<4 {
             let p0 = deinterleave(v0, v1), p1 = deinterleave(v2, v3), p2 = deinterleave(v4, v5), p3 = deinterleave(v6, v7)
             let p4 = deinterleave(v8, v9), p5 = deinterleave(v10, v11), p6 = deinterleave(v12, v13), p7 = deinterleave(v14, v15)

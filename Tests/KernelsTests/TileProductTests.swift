@@ -119,4 +119,14 @@ final class TileProductTests: XCTestCase {
         let got: [Float] = (0..<16).map { lo[$0] } + (0..<16).map { hi[$0] }
         XCTAssertEqual(got, zipped)
     }
+
+    /// The 16×16 register transpose (through memory in 8×8 blocks on AVX2) against its definition.
+    func testBlockTransposeMatchesDefinition() {
+        let v = values(256, seed: 12)
+        var m = Block16 { i in SIMD16<Float>(v[(16 * i)..<(16 * i + 16)]) }
+        m.transpose()
+        var got = [Float](repeating: .nan, count: 256)
+        m.forEachRow { i, row in for j in 0..<16 { got[16 * i + j] = row[j] } }
+        XCTAssertEqual(got, (0..<256).map { v[16 * ($0 % 16) + $0 / 16] })
+    }
 }
