@@ -6,7 +6,7 @@ import Foundation
 // GEMM differ only in where B's rows come from and how a tile is written out.
 
 /// Whether the target has 32 vector registers of 16 floats (AVX-512), which the 8×32 tile below needs;
-/// AVX2's 16 of 8 floats hold a quarter of it (`RegisterTile.addQuarters`). Fixed when the kernels are
+/// AVX2's 16 of 8 floats hold a quarter of it (`tileQuarters`). Fixed when the kernels are
 /// compiled (`-target-cpu native`, Package.swift): a constant in every loop it picks.
 @inline(__always) var wideRegisters: Bool { nntop_wide_vector_registers() != 0 }
 
