@@ -100,6 +100,13 @@ static inline int nntop_avx2_shuffles(void) { return 0; }
 static inline void nntop_transpose8(const float *src, long srcStride, float *dst, long dstStride) {
     for (int i = 0; i < 8; i++) for (int j = 0; j < 8; j++) dst[j * dstStride + i] = src[i * srcStride + j];
 }
-static inline nntop_v16f nntop_split16(nntop_v16f a, nntop_v16f b, int odd) { return a; }
-static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) { return a; }
+// The same as above for any target (Transpose.swift keeps its own versions there).
+static inline nntop_v16f nntop_split16(nntop_v16f a, nntop_v16f b, int odd) {
+    return odd ? __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+               : __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) {
+    return high ? __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+                : __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
 #endif

@@ -120,7 +120,8 @@ struct Block16 {
     @inline(__always) mutating func transpose() {
         guard nntop_avx2_shuffles() == 0 else {
             // AVX2: the 32 registers' worth of rows were spilled between the four rounds anyway; through
-            // memory, as four 8×8 transposes of 8 registers each.
+            // memory, as four 8×8 transposes of 8 registers each (the rows lie in declaration order,
+            // which TileProductTests' transpose check relies on).
             withUnsafeMutablePointer(to: &self) { p in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { t in
                     let m = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), d = t.baseAddress!
