@@ -60,16 +60,17 @@ struct RegisterTile {
     }
 }
 
-/// `tileProduct` as four passes over the depth, each 4 rows × 16 columns put out before the next starts:
+/// `tileProduct` as four passes over the depth (two for a 16-column tile, `columns`), each 4 rows × 16
+/// columns put out before the next starts:
 /// 4 accumulators of two 8-float registers, B's vector and a broadcast fit AVX2's 16 registers, where the
 /// whole tile's 16 (32 registers) were spilled and reloaded at every depth step, and so were later
 /// quarters' while earlier ones were kept for the end (BENCHMARKS.md, stop 45). A and B are read twice
 /// each, from L1.
 @inline(__always)
-func tileQuarters(depth: Int, rows: Int, a: UnsafePointer<Float>, aStride: Int, bRow: (Int) -> UnsafePointer<Float>,
-                  put: (Int, Int, SIMD16<Float>) -> Void) {
+func tileQuarters(depth: Int, rows: Int, columns: Int = 32, a: UnsafePointer<Float>, aStride: Int,
+                  bRow: (Int) -> UnsafePointer<Float>, put: (Int, Int, SIMD16<Float>) -> Void) {
     for r0 in stride(from: 0, to: rows > 4 ? 8 : 4, by: 4) {
-        for col in stride(from: 0, to: 32, by: 16) {
+        for col in stride(from: 0, to: columns, by: 16) {
             var q0 = SIMD16<Float>(), q1 = q0, q2 = q0, q3 = q0
             var ap = a + r0
             for d in 0..<depth {
@@ -168,17 +169,8 @@ func gatherTile16(_ depth: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
                           _ t: UnsafeMutablePointer<Float>, ldt: Int, wide: Bool = wideRegisters) {
     guard wide else {
         // 8 accumulators, B and a broadcast are 19 of AVX2's 16 registers: rows 0-3, then 4-7.
-        for r0 in stride(from: 0, to: 8, by: 4) {
-            var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0
-            var ap = a + r0
-            for d in 0..<depth {
-                let b0 = load16(b + offs[d])
-                c0.addProduct(SIMD16<Float>(repeating: ap[0]), b0); c1.addProduct(SIMD16<Float>(repeating: ap[1]), b0)
-                c2.addProduct(SIMD16<Float>(repeating: ap[2]), b0); c3.addProduct(SIMD16<Float>(repeating: ap[3]), b0)
-                ap += 8
-            }
-            let r = t + r0 * ldt
-            store16(c0, r); store16(c1, r + ldt); store16(c2, r + 2 * ldt); store16(c3, r + 3 * ldt)
+        tileQuarters(depth: depth, rows: 8, columns: 16, a: a, aStride: 8, bRow: { b + offs[$0] }) { r, _, v in
+            store16(v, t + r * ldt)
         }
         return
     }
