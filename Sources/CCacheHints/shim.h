@@ -110,3 +110,31 @@ static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) {
                 : __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
 #endif
+
+// The 32 floats at p as 8 runs of 4 (columns 4t + q, t < 8) split into their four phases: phase q's
+// first four into dq, its last four into dq + next. Four 4×4 transposes in AVX's lanes (the transformed
+// 3×3 convs' bordered copies, Conv3x3.swift's PhasedRows: the even/odd splits of Transpose.swift, twice,
+// went through the stack there).
+#if defined(__AVX2__)
+#include <immintrin.h>
+static inline void nntop_phases32(const float *p, float *d0, float *d1, float *d2, float *d3, long next) {
+    // Runs t and t + 4 side by side, t < 4.
+    __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(p + 16), 1);
+    __m256 b = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 4)), _mm_loadu_ps(p + 20), 1);
+    __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 8)), _mm_loadu_ps(p + 24), 1);
+    __m256 d = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 12)), _mm_loadu_ps(p + 28), 1);
+    __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
+    __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
+    __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    _mm_storeu_ps(d0, _mm256_castps256_ps128(q0)); _mm_storeu_ps(d0 + next, _mm256_extractf128_ps(q0, 1));
+    _mm_storeu_ps(d1, _mm256_castps256_ps128(q1)); _mm_storeu_ps(d1 + next, _mm256_extractf128_ps(q1, 1));
+    _mm_storeu_ps(d2, _mm256_castps256_ps128(q2)); _mm_storeu_ps(d2 + next, _mm256_extractf128_ps(q2, 1));
+    _mm_storeu_ps(d3, _mm256_castps256_ps128(q3)); _mm_storeu_ps(d3 + next, _mm256_extractf128_ps(q3, 1));
+}
+#else
+static inline void nntop_phases32(const float *p, float *d0, float *d1, float *d2, float *d3, long next) {
+    float *d[4] = {d0, d1, d2, d3};
+    for (int q = 0; q < 4; q++) for (int t = 0; t < 8; t++) d[q][t < 4 ? t : next + t - 4] = p[4 * t + q];
+}
+#endif

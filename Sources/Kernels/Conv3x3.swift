@@ -1,4 +1,5 @@
 import Foundation
+import CCacheHints
 
 // The 3×3, stride-1, padding-1 convolution (the CIFAR ResNets', VGG's and the basic blocks' convs), its
 // input gradient and its weight gradient, computed in Winograd's F(2×2, 3×3) transformed domain (Lavin &
@@ -115,8 +116,9 @@ func largeTilesApply(height h: Int, width w: Int, inChannels cin: Int, outChanne
 /// Columns are tiles: a group is 16 tiles of one image (whole tile rows, one tile per lane), a block
 /// two groups side by side, the 32 columns of the 8×32 tile product. F(2×2): a tile row's window rows
 /// are two runs of 2·tilesW floats of the zero-bordered image, split into even and odd columns; its 2×2
-/// outputs, interleaved, are whole output rows. F(4×4): the same with the runs split four ways (the
-/// columns 4tx + s, s < 4, and s = 4, 5 one tile on). No transposes: the images cross memory once.
+/// outputs, interleaved, are whole output rows. F(4×4): the bordered copy holds each row split four ways
+/// (`PhasedRows`: the columns 4tx + s, s < 4, and s = 4, 5 one tile on are loads); 8×8 maps split their
+/// runs as they read them. No transposes: the images cross memory once.
 private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChannels cout: Int, batch: Int,
                           height h: Int, width w: Int, weight: UnsafePointer<Float>, adjoint: Bool,
                           bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?,
@@ -138,13 +140,16 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     let rowsPerGroup = quads ? 2 : 16 / (vw / tile), groupsPerImage = quads ? 1 : (tiled.height / tile) / rowsPerGroup
     let groups = quads ? (batch + 3) / 4 : batch * groupsPerImage, blocks = (groups + 1) / 2
     let uLen = xis * oPanels * cin * mr
-    // The quads load 8 floats from a bordered row's columns 0 and 4: rows of 12 floats hold them.
+    // The quads load 8 floats from a bordered row's columns 0 and 4: rows of 12 floats hold them. F(4×4)
+    // groups read their windows' columns already split into phases (`PhasedRows`).
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw), reach: quads ? 10 : 32)
+    let phased = large && !quads ? PhasedRows(c: cin, h: h, w: w, mapWidth: vw, mapHeight: tiled.height) : nil
+    let copySize = phased?.size ?? L.size, copyRows = phased.map { $0.rows * $0.rowLen } ?? L.rows * L.rowLen
     let copies = quads ? 8 : 2
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
     // The stage: outputTransform4's 36 vectors, then a tile row group's 16 output vectors (`storeTileRows`).
     let vLen = xis * vXi, mLen = xis * mXi, stageLen = (36 + 16) * 16
-    let perTask = (vLen + mLen + copies * L.size + stageLen + 15) / 16 * 16
+    let perTask = (vLen + mLen + copies * copySize + stageLen + 15) / 16 * 16
     let blocksPerItem = max(1, groupsPerImage / 2), items = (blocks + blocksPerItem - 1) / blocksPerItem
     let tasks = Parallel.chunkCount(items, grain: 1)
     let buf = ScratchPool.shared.take(uLen + tasks * perTask + 16)
@@ -180,9 +185,9 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
             prefetchForReading(p, count: k)
             ahead = (p + k, n - k)
         }
-        let padded = (m + mLen, m + mLen + L.size), stage = m + mLen + copies * L.size, held = held + 2 * task
+        let padded = (m + mLen, m + mLen + copySize), stage = m + mLen + copies * copySize, held = held + 2 * task
         if held[0] == -2 {
-            for k in 0..<copies { L.clear(m + mLen + k * L.size) }
+            for k in 0..<copies { zeroFloats(m + mLen + k * copySize, copySize) }
             held[0] = -1; held[1] = -1
         }
         for block in (item * blocksPerItem)..<min(blocks, (item + 1) * blocksPerItem) {
@@ -198,22 +203,31 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                         let off = c * L.rows * L.rowLen, vc = v + c * panelWidth + 16 * half
                         let q = (UnsafePointer(copy(0) + off), UnsafePointer(copy(1) + off), UnsafePointer(copy(2) + off),
                                  UnsafePointer(copy(3) + off))
-                        inputTransform4({ quadRuns(q, $0, rowLen: L.rowLen) }, rowLen: L.rowLen, stage: stage, into: vc,
-                                        rowStride: vXi)
+                        inputTransform4({ r in
+                            let a = phases(quadRuns(q, r * L.rowLen, rowLen: L.rowLen)), b = phases(quadRuns(q, r * L.rowLen + 4, rowLen: L.rowLen))
+                            return (a.0, a.1, a.2, a.3, b.0, b.1)
+                        }, stage: stage, into: vc, rowStride: vXi)
                     }
                     continue
                 }
                 let group = 2 * block + half, n = group / groupsPerImage
                 // Both halves of an image's block read the first copy.
                 let own = half == 0 || held[0] != n, image = own && half == 1 ? padded.1 : padded.0
-                if own && held[half] != n { L.fill(x + n * cin * plane, image); held[half] = n }
+                if own && held[half] != n {
+                    if let phased { phased.fill(x + n * cin * plane, image) } else { L.fill(x + n * cin * plane, image) }
+                    held[half] = n
+                }
                 let ty0 = (group % groupsPerImage) * rowsPerGroup
                 for c in 0..<cin {
                     askAhead()
-                    let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen), vc = v + c * panelWidth + 16 * half
-                    if large { inputTransform4({ groupRuns(pc + $0, rowLen: L.rowLen, width: vw) }, rowLen: L.rowLen, stage: stage,
-                                               into: vc, rowStride: vXi) }
-                    else { inputTransform(pc, rowLen: L.rowLen, width: vw, into: vc, rowStride: vXi) }
+                    let vc = v + c * panelWidth + 16 * half
+                    if let phased {
+                        let pc = UnsafePointer(image + c * copyRows + 4 * ty0 * phased.rowLen)
+                        inputTransform4({ phased.window(pc, row: $0) }, stage: stage, into: vc, rowStride: vXi)
+                    } else {
+                        let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen)
+                        inputTransform(pc, rowLen: L.rowLen, width: vw, into: vc, rowStride: vXi)
+                    }
                 }
             }
             if used == 1 { for xi in 0..<xis { for c in 0..<cin { zeroFloats(v + xi * vXi + c * panelWidth + 16, 16) } } }
@@ -710,21 +724,83 @@ private func filterTransform4(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD
     row(3, g6(c0.3, c1.3, c2.3)); row(4, g6(c0.4, c1.4, c2.4)); row(5, g6(c0.5, c1.5, c2.5))
 }
 
-/// The four vectors of a group's runs at p, as `inputTransform4` reads them: 64 wide, one tile row's run
-/// of 64 floats; 32 wide, two tile rows' runs of 32 floats 4·rowLen apart; 16 wide, four tile rows' runs
-/// of 16.
-@inline(__always)
-private func groupRuns(_ p: UnsafePointer<Float>, rowLen: Int, width: Int) -> Four {
-    switch width {
-    case 64: return (load16(p), load16(p + 16), load16(p + 32), load16(p + 48))
-    case 32: return (load16(p), load16(p + 16), load16(p + 4 * rowLen), load16(p + 4 * rowLen + 16))
-    default: return (load16(p), load16(p + 4 * rowLen), load16(p + 8 * rowLen), load16(p + 12 * rowLen))
+/// A channel's zero-bordered rows for F(4×4) groups (a map 16, 32 or 64 wide), each row held as its
+/// four column phases: phase q of bordered row i is B[4t + q] for t ≤ width / 4, B[j] = x[i − 1][j − 1]
+/// (zero outside the image), `stride` floats apart. A group's window columns 0-3 are then the phases
+/// and columns 4-5 phases 0-1 one float on: plain loads, where splitting every window row's runs took
+/// ten even/odd splits per 64 floats read (filling the phases takes four: half the input transform's
+/// shuffles on AVX2, BENCHMARKS.md, stop 46).
+private struct PhasedRows {
+    let c, h, w, width: Int
+    /// Floats between phases, and between rows (four phases).
+    let stride: Int, rowLen: Int
+    /// Bordered rows per channel: the map's, two of border and one of slack (as `DirectLayout`).
+    let rows: Int
+    var size: Int { c * rows * rowLen }
+
+    init(c: Int, h: Int, w: Int, mapWidth: Int, mapHeight: Int) {
+        self.c = c; self.h = h; self.w = w; width = mapWidth
+        stride = mapWidth / 4 + 4; rowLen = 4 * stride; rows = mapHeight + 3
+    }
+
+    /// One image [c][h][w] into `dst`, cleared once: only positions inside the image's rows are written
+    /// (columns past w as zeros), so the border rows and each phase's last float keep their zeros.
+    func fill(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        // 32 floats at a time (a 64-wide row's half, a 32-wide row, two 16-wide rows), split into phases
+        // (`nntop_phases32`). Image column j is B's j + 1: its phases 0-2 are B's 1-3, its phase 3 B's
+        // phase 0 one float on. 16 wide, the second row's phases go a row on.
+        let pieces = max(1, width / 32), rowsPerPiece = width == 16 ? 2 : 1, next = width == 16 ? rowLen : 4
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { tmp in
+            let t = tmp.baseAddress!
+            for ch in 0..<c {
+                let plane = src + ch * h * w, out = dst + ch * rows * rowLen
+                var y = 0
+                while y < h {
+                    let row = out + (y + 1) * rowLen
+                    for k in 0..<pieces {
+                        var p = plane + y * w + 32 * k
+                        if w != width || y + rowsPerPiece > h {
+                            // A zero-extended map's rows, or an odd last row: through a zeroed copy.
+                            zeroFloats(t, 32)
+                            for r in 0..<min(rowsPerPiece, h - y) {
+                                let from = (y + r) * w + 32 * k, count = min(32 / rowsPerPiece, w - 32 * k)
+                                if count > 0 { copyFloats(t + r * width, plane + from, count) }
+                            }
+                            p = UnsafePointer(t)
+                        }
+                        let d = row + 8 * k
+                        nntop_phases32(p, d + stride, d + 2 * stride, d + 3 * stride, d + 1, next)
+                    }
+                    y += rowsPerPiece
+                }
+            }
+        }
+    }
+
+    /// Window row `row` of a group whose first window row is at p, as `inputTransform4` reads it: columns
+    /// 0-3 (phases 0-3), then 4 and 5 (phases 0 and 1 one tile on). Lane 4k + tx (16 wide), 8k + tx (32
+    /// wide) or tx (64 wide) is tile (k, tx)'s, tile row k's window 4k rows down.
+    @inline(__always) func window(_ p: UnsafePointer<Float>, row: Int) -> Six {
+        let r = p + row * rowLen, s = stride
+        @inline(__always) func at(_ o: Int) -> SIMD16<Float> {
+            switch width {
+            case 64: return load16(r + o)
+            case 32: return SIMD16(lowHalf: load8(r + o), highHalf: load8(r + 4 * rowLen + o))
+            default:
+                @inline(__always) func four(_ q: UnsafePointer<Float>) -> SIMD4<Float> {
+                    UnsafeRawPointer(q).loadUnaligned(as: SIMD4<Float>.self)
+                }
+                return SIMD16(lowHalf: SIMD8(lowHalf: four(r + o), highHalf: four(r + 4 * rowLen + o)),
+                              highHalf: SIMD8(lowHalf: four(r + 8 * rowLen + o), highHalf: four(r + 12 * rowLen + o)))
+            }
+        }
+        return (at(0), at(s), at(2 * s), at(3 * s), at(1), at(s + 1))
     }
 }
 
-/// The runs split into the column phases 4tx + q (q < 4): lane 4k + tx (16 wide), 8k + tx (32 wide) or
-/// tx (64 wide) of phase q is tile (k, tx)'s column q (`quadRuns`: lane 4k + 2·row + tx, image k's tile (row, tx)).
-/// Two rounds of even/odd.
+/// 64 floats split into the column phases 4t + q (q < 4): lane t of phase q is float 4t + q. Of 64 / width
+/// rows (`PhasedRows.fill`), lane 4k + t (16 wide), 8k + t (32 wide) or t (64 wide) is row k's column 4t + q;
+/// of `quadRuns`, lane 4k + 2·row + tx is image k's tile (row, tx)'s column q. Two rounds of even/odd.
 @inline(__always)
 private func phases(_ x: Four) -> Four {
     let a = deinterleave(x.0, x.1), b = deinterleave(x.2, x.3)
@@ -750,16 +826,15 @@ private func quadRuns(_ q: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePo
 }
 
 /// V = Bᵀ d B of one channel of a group's 16 tiles (6×6 windows, 4 apart), into v[ξ · rowStride ..< +16]
-/// (ξ = 6i + j); runs(off) are the group's runs (`groupRuns`, `quadRuns`) at offset off from its first
-/// window row. The 36 vectors between the two passes go through `stage` (36 · 16 floats), which the
-/// registers could not hold.
+/// (ξ = 6i + j); window(r) is window row r's six columns, a tile per lane (`PhasedRows.window`, or the
+/// phases of `quadRuns`). The 36 vectors between the two passes go through `stage` (36 · 16 floats),
+/// which the registers could not hold.
 @inline(__always)
-private func inputTransform4(_ runs: (Int) -> Four, rowLen: Int, stage: UnsafeMutablePointer<Float>,
+private func inputTransform4(_ window: (Int) -> Six, stage: UnsafeMutablePointer<Float>,
                              into v: UnsafeMutablePointer<Float>, rowStride: Int) {
-    // Each window row r: columns 0-3, then 4-5 (phases 0 and 1 one tile on), Bᵀ along the columns.
+    // Each window row r: Bᵀ along its columns.
     for r in 0..<6 {
-        let a = phases(runs(r * rowLen)), b = phases(runs(r * rowLen + 4))
-        let t = bt6((a.0, a.1, a.2, a.3, b.0, b.1)), s = stage + 6 * 16 * r
+        let t = bt6(window(r)), s = stage + 6 * 16 * r
         store16(t.0, s); store16(t.1, s + 16); store16(t.2, s + 32); store16(t.3, s + 48); store16(t.4, s + 64); store16(t.5, s + 80)
     }
     // Each column j: Bᵀ down the rows.
@@ -772,8 +847,9 @@ private func inputTransform4(_ runs: (Int) -> Four, rowLen: Int, stage: UnsafeMu
 }
 
 /// Aᵀ M A for a group's 16 tiles, M[ξ] the 16 floats at m + ξ · rowStride; output row dy (< 4) of every
-/// tile goes to put(dy, columns): its outputs in columns 0-3, one tile per lane (`runs` makes them the four
-/// vectors `groupRuns` or `quadRuns` would read).
+/// tile goes to put(dy, columns): its outputs in columns 0-3, one tile per lane (`runs` makes them runs of
+/// output rows: 64 wide one tile row's 64 floats, 32 wide two tile rows' 32, 16 wide four tile rows' 16;
+/// 8×8 maps, `quadRuns`' layout).
 @inline(__always)
 private func outputTransform4(_ m: UnsafePointer<Float>, rowStride: Int, stage: UnsafeMutablePointer<Float>,
                               put: (Int, Four) -> Void) {
