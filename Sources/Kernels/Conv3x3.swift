@@ -740,7 +740,7 @@ private struct PhasedRows {
 
     init(c: Int, h: Int, w: Int, mapWidth: Int, mapHeight: Int) {
         self.c = c; self.h = h; self.w = w; width = mapWidth
-        stride = mapWidth / 4 + 4; rowLen = 4 * stride; rows = mapHeight + 3
+        stride = mapWidth / 4 + 1; rowLen = 4 * stride; rows = mapHeight + 3
     }
 
     /// One image [c][h][w] into `dst`, cleared once: only positions inside the image's rows are written
