@@ -727,9 +727,10 @@ private func filterTransform4(_ tap: (Int) -> SIMD8<Float>, into put: (Int, SIMD
 /// A channel's zero-bordered rows for F(4×4) groups (a map 16, 32 or 64 wide), each row held as its
 /// four column phases: phase q of bordered row i is B[4t + q] for t ≤ width / 4, B[j] = x[i − 1][j − 1]
 /// (zero outside the image), `stride` floats apart. A group's window columns 0-3 are then the phases
-/// and columns 4-5 phases 0-1 one float on: plain loads, where splitting every window row's runs took
-/// ten even/odd splits per 64 floats read (filling the phases takes four: half the input transform's
-/// shuffles on AVX2, BENCHMARKS.md, stop 46).
+/// and columns 4-5 phases 0-1 one float on: plain loads, where splitting the runs of every window row
+/// read (each image row read 1.5 times, twice each) cost eight even/odd splits per 64 floats; the fill
+/// splits each row once (ResNet-20's 16-channel forward at 32×32 on AVX2: 2.67 → 2.48 ms; BENCHMARKS.md,
+/// stop 46).
 private struct PhasedRows {
     let c, h, w, width: Int
     /// Floats between phases, and between rows (four phases).
@@ -798,9 +799,8 @@ private struct PhasedRows {
     }
 }
 
-/// 64 floats split into the column phases 4t + q (q < 4): lane t of phase q is float 4t + q. Of 64 / width
-/// rows (`PhasedRows.fill`), lane 4k + t (16 wide), 8k + t (32 wide) or t (64 wide) is row k's column 4t + q;
-/// of `quadRuns`, lane 4k + 2·row + tx is image k's tile (row, tx)'s column q. Two rounds of even/odd.
+/// 64 floats split into the column phases 4t + q (q < 4): lane t of phase q is float 4t + q; of `quadRuns`,
+/// lane 4k + 2·row + tx is image k's tile (row, tx)'s column q. Two rounds of even/odd.
 @inline(__always)
 private func phases(_ x: Four) -> Four {
     let a = deinterleave(x.0, x.1), b = deinterleave(x.2, x.3)
