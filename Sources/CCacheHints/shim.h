@@ -49,12 +49,23 @@ static inline int nntop_wide_vector_registers(void) {
 #endif
 }
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+// The 4×4 transposes in each 128-bit lane of the rows a, b, c, d: q[j] lane-wise holds column j, (a_j,
+// b_j, c_j, d_j). The 8×8 transpose and the phase split below are built on it.
+static inline void nntop_lane_transpose4(__m256 a, __m256 b, __m256 c, __m256 d, __m256 q[4]) {
+    __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
+    __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
+    q[0] = _mm256_shuffle_ps(t0, t2, 0x44); q[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    q[2] = _mm256_shuffle_ps(t1, t3, 0x44); q[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+#endif
+
 // Even/odd splits and interleaves of 32 floats held as two 16-float vectors (a then b), in AVX2's in-lane
 // shuffles and 128-bit lane moves: written element by element (Transpose.swift) LLVM took them apart into
 // scalar inserts on AVX2. nntop_avx2_shuffles() is 1 where these are compiled for AVX2 without AVX-512
 // (which keeps the Swift versions).
 #if defined(__AVX2__) && !defined(__AVX512F__)
-#include <immintrin.h>
 static inline int nntop_avx2_shuffles(void) { return 1; }
 static inline nntop_v16f nntop_join8(__m256 lo, __m256 hi) {
     return __builtin_shufflevector((nntop_v8f)lo, (nntop_v8f)hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -80,20 +91,12 @@ static inline void nntop_transpose8(const float *src, long srcStride, float *dst
     __m256 r3 = _mm256_loadu_ps(src + 3 * srcStride), r4 = _mm256_loadu_ps(src + 4 * srcStride);
     __m256 r5 = _mm256_loadu_ps(src + 5 * srcStride), r6 = _mm256_loadu_ps(src + 6 * srcStride);
     __m256 r7 = _mm256_loadu_ps(src + 7 * srcStride);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
-    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE), s2 = _mm256_shuffle_ps(t1, t3, 0x44);
-    __m256 s3 = _mm256_shuffle_ps(t1, t3, 0xEE), s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
-    _mm256_storeu_ps(dst + dstStride, _mm256_permute2f128_ps(s1, s5, 0x20));
-    _mm256_storeu_ps(dst + 2 * dstStride, _mm256_permute2f128_ps(s2, s6, 0x20));
-    _mm256_storeu_ps(dst + 3 * dstStride, _mm256_permute2f128_ps(s3, s7, 0x20));
-    _mm256_storeu_ps(dst + 4 * dstStride, _mm256_permute2f128_ps(s0, s4, 0x31));
-    _mm256_storeu_ps(dst + 5 * dstStride, _mm256_permute2f128_ps(s1, s5, 0x31));
-    _mm256_storeu_ps(dst + 6 * dstStride, _mm256_permute2f128_ps(s2, s6, 0x31));
-    _mm256_storeu_ps(dst + 7 * dstStride, _mm256_permute2f128_ps(s3, s7, 0x31));
+    __m256 s[4], u[4];
+    nntop_lane_transpose4(r0, r1, r2, r3, s); nntop_lane_transpose4(r4, r5, r6, r7, u);
+    for (int j = 0; j < 4; j++) {
+        _mm256_storeu_ps(dst + j * dstStride, _mm256_permute2f128_ps(s[j], u[j], 0x20));
+        _mm256_storeu_ps(dst + (4 + j) * dstStride, _mm256_permute2f128_ps(s[j], u[j], 0x31));
+    }
 }
 #else
 static inline int nntop_avx2_shuffles(void) { return 0; }
@@ -116,21 +119,18 @@ static inline nntop_v16f nntop_zip16(nntop_v16f a, nntop_v16f b, int high) {
 // 3×3 convs' bordered copies, Conv3x3.swift's PhasedRows: the even/odd splits of Transpose.swift, twice,
 // went through the stack there).
 #if defined(__AVX2__)
-#include <immintrin.h>
 static inline void nntop_phases32(const float *p, float *d0, float *d1, float *d2, float *d3, long next) {
     // Runs t and t + 4 side by side, t < 4.
     __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(p + 16), 1);
     __m256 b = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 4)), _mm_loadu_ps(p + 20), 1);
     __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 8)), _mm_loadu_ps(p + 24), 1);
     __m256 d = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p + 12)), _mm_loadu_ps(p + 28), 1);
-    __m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
-    __m256 t2 = _mm256_unpacklo_ps(c, d), t3 = _mm256_unpackhi_ps(c, d);
-    __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    _mm_storeu_ps(d0, _mm256_castps256_ps128(q0)); _mm_storeu_ps(d0 + next, _mm256_extractf128_ps(q0, 1));
-    _mm_storeu_ps(d1, _mm256_castps256_ps128(q1)); _mm_storeu_ps(d1 + next, _mm256_extractf128_ps(q1, 1));
-    _mm_storeu_ps(d2, _mm256_castps256_ps128(q2)); _mm_storeu_ps(d2 + next, _mm256_extractf128_ps(q2, 1));
-    _mm_storeu_ps(d3, _mm256_castps256_ps128(q3)); _mm_storeu_ps(d3 + next, _mm256_extractf128_ps(q3, 1));
+    __m256 q[4];
+    nntop_lane_transpose4(a, b, c, d, q);
+    float *dq[4] = {d0, d1, d2, d3};
+    for (int j = 0; j < 4; j++) {
+        _mm_storeu_ps(dq[j], _mm256_castps256_ps128(q[j])); _mm_storeu_ps(dq[j] + next, _mm256_extractf128_ps(q[j], 1));
+    }
 }
 #else
 static inline void nntop_phases32(const float *p, float *d0, float *d1, float *d2, float *d3, long next) {

@@ -144,7 +144,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
     // groups read their windows' columns already split into phases (`PhasedRows`).
     let L = DirectLayout(c: cin, h: h, w: w, pad: 1, k: 3, room: (tiled.height, vw), reach: quads ? 10 : 32)
     let phased = large && !quads ? PhasedRows(c: cin, h: h, w: w, mapWidth: vw, mapHeight: tiled.height) : nil
-    let copySize = phased?.size ?? L.size, copyRows = phased.map { $0.rows * $0.rowLen } ?? L.rows * L.rowLen
+    let copySize = phased?.size ?? L.size
     let copies = quads ? 8 : 2
     let vXi = transformRowStride(cin * panelWidth), mXi = transformRowStride(oRows * panelWidth)
     // The stage: outputTransform4's 36 vectors, then a tile row group's 16 output vectors (`storeTileRows`).
@@ -222,7 +222,7 @@ private func winogradConv(x: UnsafePointer<Float>, inChannels cin: Int, outChann
                     askAhead()
                     let vc = v + c * panelWidth + 16 * half
                     if let phased {
-                        let pc = UnsafePointer(image + c * copyRows + 4 * ty0 * phased.rowLen)
+                        let pc = UnsafePointer(image + (c * phased.rows + 4 * ty0) * phased.rowLen)
                         inputTransform4({ phased.window(pc, row: $0) }, stage: stage, into: vc, rowStride: vXi)
                     } else {
                         let pc = UnsafePointer(image + c * L.rows * L.rowLen + tile * ty0 * L.rowLen)
