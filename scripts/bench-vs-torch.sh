@@ -9,9 +9,9 @@
 # Usage: scripts/bench-vs-torch.sh [CASE...]      (default: lenet5 resnet18 resnet18-nores)
 #   CASE is MODEL[:C,H,W][@BATCH][-nores], e.g. resnet20-cifar:3,32,32, resnet50:3,224,224@16,
 #   resnet18-nores (ResNet-18 with --no-residual); `zoo` stands for the zoo table of issue #18.
-# Env: ROUNDS (3), STEPS (30), THREADS (all cores), BATCH (64, unless the case says), NNTOP (binary;
-#      built if unset), NNTOP_BASE (an older binary, run in the same rounds just before NNTOP:
-#      before/after ratios), MEMORY (1: also each side's peak RSS of a training run), PYTHON (python3).
+# Env: ROUNDS (3), STEPS (30; lenet5 takes at least 300), THREADS (all cores), BATCH (64, unless the
+#      case says), NNTOP (binary; built if unset), NNTOP_BASE (an older binary, run in the same rounds
+#      just before NNTOP: before/after ratios), MEMORY (1: also each side's peak RSS of a training run), PYTHON (python3).
 #      PyTorch: pip install 'torch==2.13.0+cpu' (the local CPU wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,17 +35,20 @@ parse() {
   batch=$BATCH; [[ $c == *@* ]] && { batch=${c##*@}; c=${c%@*}; }
   input=(); [[ $c == *:* ]] && { input=(--input "${c#*:}"); c=${c%%:*}; }
   model=$c
+  # LeNet-5's step is a few milliseconds: at the zoo's 5 steps each side would time ~15 ms of work.
+  steps=$STEPS; [[ $model == lenet5 ]] && (( steps < 300 )) && steps=300
+  return 0
 }
 "$PYTHON" -c 'import torch' 2>/dev/null || { echo "PyTorch missing: pip install 'torch==2.13.0+cpu'" >&2; exit 1; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run_nntop() {   # BINARY OUTFILE: the case parsed last, round $r
-  "$1" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$STEPS" --no-peak "${input[@]}" "${flag[@]}" \
+  "$1" bench "$model" --batch-size "$batch" --threads "$THREADS" --steps "$steps" --no-peak "${input[@]}" "${flag[@]}" \
     | awk -v c="$c" -v r="$r" '$1 == "nntop" && ($3 == "train" || $3 == "infer") { print c, $3, $4, r }
                                /^peak memory/ { print c, "rss", $5, r }' >> "$2"
 }
 run_torch() {
-  "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$STEPS" "${input[@]}" "${flag[@]}" \
+  "$PYTHON" "$TORCH_BENCH" "$model" --batch "$batch" --threads "$THREADS" --steps "$steps" "${input[@]}" "${flag[@]}" \
     | awk -v c="$c" -v r="$r" '$1 == "torch" { print c, $3, $4, r }' >> "$tmp/torch"
 }
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -66,7 +69,7 @@ done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads $THREADS, batch $BATCH (or the case's @N), $STEPS steps, median of $ROUNDS rounds"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads $THREADS, batch $BATCH (or the case's @N), $STEPS steps (lenet5 at least 300), median of $ROUNDS rounds"
 ratios() {   # file: median, ratio of medians to torch's, median of per-round ratios
   local file=$1 c=$2 f=$3 n t pr
   n=$(awk -v c="$c" -v f="$f" '$1 == c && $2 == f { print $3 }' "$file" | median)
