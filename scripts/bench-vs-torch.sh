@@ -11,7 +11,8 @@
 #   resnet18-nores (ResNet-18 with --no-residual); `zoo` stands for the zoo table of issue #18.
 # Env: ROUNDS (3), STEPS (30; lenet5 takes at least 300), THREADS (all cores), BATCH (64, unless the
 #      case says), NNTOP (binary; built if unset), NNTOP_BASE (an older binary, run in the same rounds
-#      just before NNTOP: before/after ratios), MEMORY (1: also each side's peak RSS of a training run), PYTHON (python3).
+#      just before NNTOP: before/after ratios), MEMORY (1: also each side's peak RSS of a training
+#      run), PYTHON (python3).
 #      PyTorch: pip install 'torch==2.13.0+cpu' (the local CPU wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
