@@ -31,6 +31,25 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// The join waits for a helper far slower than the caller (past the spin, asleep until it is
+    /// signalled): every task's write is there when `run` returns, round after round.
+    func testRunWaitsForASlowHelper() {
+        let saved = Parallel.maxThreads
+        defer { Parallel.maxThreads = saved }
+        Parallel.maxThreads = 2
+        let done = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { done.deallocate() }
+        for round in 1...5 {
+            done.initialize(repeating: 0, count: 2)
+            Parallel.run(2) { t in
+                // Task 1 runs on the helper; 5 ms is a hundred times the caller's spin.
+                if t == 1 { usleep(5_000) }
+                done[t] = round
+            }
+            XCTAssertEqual([done[0], done[1]], [round, round], "round \(round)")
+        }
+    }
+
     /// `dynamicAhead`: every item once, and the `next` a task is told is the item that same task runs next
     /// (nil after its last), so a prefetch of it lands on the core that reads it.
     func testDynamicAheadTellsEachTaskItsNextItem() {
