@@ -179,7 +179,7 @@ final class WorkerPool: @unchecked Sendable {
             if now - start < WorkerPool.joinSpin { continue }
             // `joining` and `finished` are each stored before the other is read (sequentially
             // consistent): either this sees the helper done, or the helper sees `joining` and signals
-            // once this waits (it holds the lock until then). The timeout only bounds a lost signal.
+            // once this waits (it holds the lock until then). The timeout is a backstop only.
             joined.lock()
             joining.store(true, ordering: .sequentiallyConsistent)
             while slot.finished.load(ordering: .sequentiallyConsistent) != round {

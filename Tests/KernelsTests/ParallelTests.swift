@@ -42,7 +42,7 @@ final class ParallelTests: XCTestCase {
         for round in 1...5 {
             done.initialize(repeating: 0, count: 2)
             Parallel.run(2) { t in
-                // Task 1 runs on the helper; 5 ms is a hundred times the caller's spin.
+                // Task 1 runs on the helper; 5 ms is 25 times the caller's 200 µs spin.
                 if t == 1 { usleep(5_000) }
                 done[t] = round
             }
