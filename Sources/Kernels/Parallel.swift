@@ -105,9 +105,8 @@ public enum Parallel {
 #if os(Linux)
 /// Persistent workers, each with its own slot: the caller publishes the job, bumps every helper's `go`
 /// counter, runs its own share, then waits until every helper's `finished` counter has caught up. A
-/// helper spins on its `go` for a while and then sleeps on a condition; so does the caller on a helper
-/// that has not finished after `joinSpin` (`join`). Tasks are dealt statically (task t to participant
-/// t % participants), and the job is only replaced once all helpers are done.
+/// helper spins on its `go` for a while and then sleeps on a condition. Tasks are dealt statically
+/// (task t to participant t % participants), and the job is only replaced once all helpers are done.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
@@ -125,12 +124,6 @@ final class WorkerPool: @unchecked Sendable {
     nonisolated(unsafe) private var round = 0
     nonisolated(unsafe) private var slots: [Slot] = []
     private let cond = NSCondition()
-    /// The caller asleep in `join`, and the condition it sleeps on.
-    private let joining = Atomic<Bool>(false)
-    private let joined = NSCondition()
-    /// Nanoseconds `join` spins before it sleeps: longer than a helper usually trails the caller by (at
-    /// 50 µs LeNet-5's short steps paid for the wake-ups; BENCHMARKS.md, stop 48).
-    static let joinSpin: UInt64 = 200_000
 
     private func ensureWorkers(_ count: Int) {
         while slots.count < count {
@@ -159,35 +152,16 @@ final class WorkerPool: @unchecked Sendable {
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 { cond.lock(); cond.broadcast(); cond.unlock() }
             var t = 0
             while t < tasks { b(t); t += participants }
-            for i in 0..<helpers { join(slots[i]) }
-            job = nil
-        }
-    }
-
-    /// Waits until `slot`'s helper has finished this round: spinning (a helper usually finishes within
-    /// microseconds), then asleep. A caller that only spun kept its core busy while the helper waited
-    /// behind another process on the other core; the scheduler moves a waiting thread only to an idle
-    /// core (ResNet-20's training beside a busy loop: BENCHMARKS.md, stop 48).
-    private func join(_ slot: Slot) {
-        var spins = 0, start: UInt64 = 0
-        while slot.finished.load(ordering: .acquiring) != round {
-            spins += 1
-            guard spins & 1023 == 0 else { continue }
-            sched_yield()
-            let now = DispatchTime.now().uptimeNanoseconds
-            if start == 0 { start = now; continue }
-            if now - start < WorkerPool.joinSpin { continue }
-            // `joining` and `finished` are each stored before the other is read (sequentially
-            // consistent): either this sees the helper done, or the helper sees `joining` and signals
-            // once this waits (it holds the lock until then). The timeout is a backstop only.
-            joined.lock()
-            joining.store(true, ordering: .sequentiallyConsistent)
-            while slot.finished.load(ordering: .sequentiallyConsistent) != round {
-                _ = joined.wait(until: Date(timeIntervalSinceNow: 0.01))
+            // Spin (a helper usually finishes within microseconds), yielding the core now and then
+            // so an oversubscribed machine does not starve the helper we wait for.
+            for i in 0..<helpers {
+                var spins = 0
+                while slots[i].finished.load(ordering: .acquiring) != round {
+                    spins += 1
+                    if spins & 1023 == 0 { sched_yield() }
+                }
             }
-            joining.store(false, ordering: .sequentiallyConsistent)
-            joined.unlock()
-            return
+            job = nil
         }
     }
 
@@ -211,8 +185,7 @@ final class WorkerPool: @unchecked Sendable {
                 var t = index
                 while t < taskCount { job(t); t += participants }
             }
-            slot.finished.store(seen, ordering: .sequentiallyConsistent)
-            if joining.load(ordering: .sequentiallyConsistent) { joined.lock(); joined.broadcast(); joined.unlock() }
+            slot.finished.store(seen, ordering: .releasing)
         }
     }
 }

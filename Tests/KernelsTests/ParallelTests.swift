@@ -31,8 +31,8 @@ final class ParallelTests: XCTestCase {
         }
     }
 
-    /// The join waits for a helper far slower than the caller (past the spin, asleep until it is
-    /// signalled): every task's write is there when `run` returns, round after round.
+    /// The join waits for a helper far slower than the caller: every task's write is there when `run`
+    /// returns, round after round.
     func testRunWaitsForASlowHelper() {
         let saved = Parallel.maxThreads
         defer { Parallel.maxThreads = saved }
@@ -42,7 +42,7 @@ final class ParallelTests: XCTestCase {
         for round in 1...5 {
             done.initialize(repeating: 0, count: 2)
             Parallel.run(2) { t in
-                // Task 1 runs on the helper; 5 ms is 25 times the caller's 200 µs spin.
+                // Task 1 runs on the helper, 5 ms behind the caller.
                 if t == 1 { usleep(5_000) }
                 done[t] = round
             }
