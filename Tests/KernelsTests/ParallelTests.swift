@@ -50,6 +50,29 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// `run`: every task of every round exactly once, and finished when `run` returns, over rounds of 1 to 5
+    /// tasks on 2 and 3 threads, every 7th round's task 1 longer than the rest.
+    func testRunRunsEveryTaskOnce() {
+        let saved = Parallel.maxThreads
+        defer { Parallel.maxThreads = saved }
+        for threads in [2, 3] {
+            Parallel.maxThreads = threads
+            let runs = UnsafeMutablePointer<Int>.allocate(capacity: 5)
+            defer { runs.deallocate() }
+            var wrong = 0
+            for round in 0..<3000 {
+                let tasks = 1 + round % 5
+                runs.initialize(repeating: 0, count: 5)
+                Parallel.run(tasks) { t in
+                    if t == 1 && round % 7 == 0 { var s: Float = 0; for i in 0..<20_000 { s += Float(i) }; if s < 0 { print(s) } }
+                    runs[t] += 1
+                }
+                if (0..<tasks).contains(where: { runs[$0] != 1 }) || (tasks..<5).contains(where: { runs[$0] != 0 }) { wrong += 1 }
+            }
+            XCTAssertEqual(wrong, 0, "rounds with a task run other than once, \(threads) threads")
+        }
+    }
+
     /// `dynamicAhead`: every item once, and the `next` a task is told is the item that same task runs next
     /// (nil after its last), so a prefetch of it lands on the core that reads it.
     func testDynamicAheadTellsEachTaskItsNextItem() {
